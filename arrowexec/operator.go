@@ -1,0 +1,129 @@
+// Package arrowexec runs physical plans: pull-based vectorized operators over
+// arrow.Record batches and typed expression kernels.
+//
+// The package knows neither SQL text nor storage formats. Storage is read
+// through Source; the planner builds operator trees with the constructors of
+// this package and expressions whose operand types it has already resolved
+// (the binder inserts Casts so that both sides of an arithmetic or comparison
+// have the same Arrow type, except DECIMALs, which may differ in precision
+// and scale).
+//
+// Memory comes from the allocator in the context (compute.WithAllocator,
+// default memory.DefaultAllocator). Every record returned by Next and every
+// array returned by Expr.Eval is owned by the receiver as documented on each
+// method.
+package arrowexec
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// Operator is one step of a physical plan. It pulls batches from its inputs.
+type Operator interface {
+	// Schema is the schema of every batch that Next returns. It is known
+	// before Open.
+	Schema() *arrow.Schema
+	// Open prepares the operator and its inputs. It is called once.
+	Open(ctx context.Context) error
+	// Next returns the next batch, or nil at the end. The batch stays valid
+	// until the next call of Next or Close; a caller that keeps it must
+	// Retain it. Batches are never empty.
+	Next() (arrow.Record, error)
+	// Close releases resources. It is idempotent and safe without Open.
+	Close() error
+}
+
+// Source is a storage scanner that yields batches (the scanner shape of
+// VictoriaMetrics' block readers). The oltp row store and segments implement
+// it without importing this package.
+type Source interface {
+	// Next advances to the next batch and reports whether there is one.
+	Next() bool
+	// Record returns the current batch, valid until the next call of Next
+	// or Close. Its schema is the projected schema the Source was opened with.
+	Record() arrow.Record
+	// Err returns the error that ended iteration, if any.
+	Err() error
+	// Close releases the source. It is idempotent.
+	Close() error
+}
+
+// OpenSource opens a Source; a scan operator calls it from Open.
+type OpenSource func(ctx context.Context) (Source, error)
+
+// Expr is a compiled scalar expression evaluated over whole batches.
+type Expr interface {
+	// DataType is the Arrow type of the result.
+	DataType() arrow.DataType
+	// Eval evaluates the expression over every row of batch and returns an
+	// array of batch.NumRows() values that the caller must Release.
+	Eval(ctx context.Context, batch arrow.Record) (arrow.Array, error)
+	// String renders the expression for EXPLAIN and errors.
+	String() string
+}
+
+// ArithOp is an arithmetic operator.
+type ArithOp uint8
+
+// Arithmetic operators. Integer overflow fails with 22003 and division by
+// zero with 22012 (sqlstate).
+const (
+	OpAdd ArithOp = iota
+	OpSub
+	OpMul
+	OpDiv
+	OpMod
+)
+
+// CmpOp is a comparison operator; comparisons return BOOLEAN and NULL when
+// either side is NULL.
+type CmpOp uint8
+
+// Comparison operators.
+const (
+	OpEq CmpOp = iota
+	OpNe
+	OpLt
+	OpLe
+	OpGt
+	OpGe
+)
+
+// AggFunc is an aggregate function.
+type AggFunc uint8
+
+// Aggregate functions. Result types: COUNT and COUNT(*) are Int64; SUM of an
+// integer is Int64 (overflow is 22003), of a float Float64, of DECIMAL(p,s)
+// DECIMAL(38,s); MIN and MAX keep the argument type; AVG is Float64 for
+// integers, floats and decimals. All but COUNT return NULL over no
+// non-NULL input.
+const (
+	AggCountStar AggFunc = iota
+	AggCount
+	AggSum
+	AggMin
+	AggMax
+	AggAvg
+)
+
+// Aggregate is one aggregate of a hash aggregation.
+type Aggregate struct {
+	Func AggFunc
+	// Arg is the argument; nil for COUNT(*).
+	Arg Expr
+	// Distinct aggregates distinct non-NULL values only.
+	Distinct bool
+	// Name is the output field name.
+	Name string
+}
+
+// SortKey is one key of a sort.
+type SortKey struct {
+	Expr Expr
+	Desc bool
+	// NullsFirst puts NULLs before other values. SQL's default is NULLS
+	// LAST for ascending and NULLS FIRST for descending keys.
+	NullsFirst bool
+}

@@ -1,0 +1,249 @@
+// Package catalog owns the schema of a MantisDB database: tables, their
+// columns, SQL types and the fixed mapping of each type to Arrow.
+//
+// A Catalog is the in-memory view of the table descriptors that the oltp
+// package persists in Pebble. Descriptors are immutable once published: a
+// schema change publishes a new *Table with a higher Version, so a reader
+// holding a *Table never sees it change. Names are matched without regard to
+// case and are kept as written at creation.
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+)
+
+// FormatVersion is the on-disk version of encoded table descriptors. Decode
+// reads every version up to it and refuses newer ones.
+const FormatVersion = 1
+
+// Column is one column of a table.
+type Column struct {
+	Name    string `json:"name"`
+	Type    Type   `json:"type"`
+	NotNull bool   `json:"not_null,omitempty"`
+}
+
+// Table describes one table. A *Table is immutable after it is published in
+// a Catalog; it is safe for concurrent use.
+type Table struct {
+	// ID identifies the table in storage keys; never reused.
+	ID uint64 `json:"id"`
+	// Name is the table name as created.
+	Name string `json:"name"`
+	// Columns in declaration order.
+	Columns []Column `json:"columns"`
+	// PrimaryKey lists column indexes of the primary key in key order. Empty
+	// when the table has none: rows are then keyed by a hidden row id.
+	PrimaryKey []int `json:"primary_key,omitempty"`
+	// Version increases with every schema change of the table.
+	Version uint64 `json:"version"`
+
+	schema *arrow.Schema
+}
+
+// ColumnIndex returns the index of the named column (case-insensitive), or -1.
+func (t *Table) ColumnIndex(name string) int {
+	for i := range t.Columns {
+		if strings.EqualFold(t.Columns[i].Name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// HasPrimaryKey reports whether the table declares a primary key.
+func (t *Table) HasPrimaryKey() bool { return len(t.PrimaryKey) > 0 }
+
+// IsKeyColumn reports whether column i is part of the primary key.
+func (t *Table) IsKeyColumn(i int) bool {
+	for _, k := range t.PrimaryKey {
+		if k == i {
+			return true
+		}
+	}
+	return false
+}
+
+// Schema returns the Arrow schema of the table's rows: one field per column,
+// nullable unless NOT NULL. The schema is shared; do not modify it.
+func (t *Table) Schema() *arrow.Schema {
+	if t.schema == nil {
+		t.schema = buildSchema(t.Columns)
+	}
+	return t.schema
+}
+
+func buildSchema(cols []Column) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: c.Type.ArrowType(), Nullable: !c.NotNull}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// Validate checks the descriptor: a name, at least one column, valid and
+// distinct columns, and a primary key of distinct existing columns.
+func (t *Table) Validate() error {
+	if t.Name == "" {
+		return fmt.Errorf("table name is empty")
+	}
+	if len(t.Columns) == 0 {
+		return fmt.Errorf("table %q has no columns", t.Name)
+	}
+	seen := make(map[string]bool, len(t.Columns))
+	for _, c := range t.Columns {
+		if c.Name == "" {
+			return fmt.Errorf("table %q has a column without a name", t.Name)
+		}
+		k := strings.ToLower(c.Name)
+		if seen[k] {
+			return fmt.Errorf("column %q specified more than once", c.Name)
+		}
+		seen[k] = true
+		if !c.Type.Valid() {
+			return fmt.Errorf("column %q has invalid type %s", c.Name, c.Type)
+		}
+	}
+	inKey := make(map[int]bool, len(t.PrimaryKey))
+	for _, k := range t.PrimaryKey {
+		if k < 0 || k >= len(t.Columns) || inKey[k] {
+			return fmt.Errorf("invalid primary key of table %q", t.Name)
+		}
+		inKey[k] = true
+	}
+	return nil
+}
+
+// finish normalises a descriptor before it is published: primary key
+// columns are NOT NULL.
+func (t *Table) finish() {
+	for _, k := range t.PrimaryKey {
+		t.Columns[k].NotNull = true
+	}
+	t.schema = buildSchema(t.Columns)
+}
+
+type encodedTable struct {
+	Format int `json:"format"`
+	*Table
+}
+
+// Encode returns the on-disk form of the descriptor.
+func (t *Table) Encode() ([]byte, error) {
+	return json.Marshal(encodedTable{Format: FormatVersion, Table: t})
+}
+
+// Decode parses a descriptor written by Encode of this or an older version.
+func Decode(b []byte) (*Table, error) {
+	var e encodedTable
+	e.Table = new(Table)
+	if err := json.Unmarshal(b, &e); err != nil {
+		return nil, fmt.Errorf("cannot decode table descriptor: %w", err)
+	}
+	if e.Format > FormatVersion {
+		return nil, fmt.Errorf("table descriptor format %d is newer than this binary supports (%d); upgrade MantisDB", e.Format, FormatVersion)
+	}
+	if err := e.Table.Validate(); err != nil {
+		return nil, fmt.Errorf("corrupt table descriptor: %w", err)
+	}
+	e.Table.finish()
+	return e.Table, nil
+}
+
+// Catalog is the set of tables of a database. It is safe for concurrent use.
+// It does not persist anything itself: the caller writes descriptors to
+// storage and then publishes them here.
+type Catalog struct {
+	mu      sync.RWMutex
+	tables  map[string]*Table // by lower-case name
+	nextID  uint64
+	version uint64
+}
+
+// New returns an empty catalog whose first table ID is 1.
+func New() *Catalog {
+	return &Catalog{tables: make(map[string]*Table), nextID: 1}
+}
+
+// Table returns the named table (case-insensitive).
+func (c *Catalog) Table(name string) (*Table, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.tables[strings.ToLower(name)]
+	return t, ok
+}
+
+// Tables returns all tables sorted by name.
+func (c *Catalog) Tables() []*Table {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*Table, 0, len(c.tables))
+	for _, t := range c.tables {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Version returns a counter that increases with every change of the catalog;
+// a plan bound at one version is stale at another.
+func (c *Catalog) Version() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.version
+}
+
+// Prepare validates a new table descriptor and assigns it an ID without
+// publishing it. The caller persists the result and then calls Put.
+func (c *Catalog) Prepare(t *Table) (*Table, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.tables[strings.ToLower(t.Name)]; ok {
+		return nil, fmt.Errorf("table %q already exists", t.Name)
+	}
+	nt := *t
+	nt.Columns = append([]Column(nil), t.Columns...)
+	nt.PrimaryKey = append([]int(nil), t.PrimaryKey...)
+	nt.ID = c.nextID
+	c.nextID++
+	if nt.Version == 0 {
+		nt.Version = 1
+	}
+	nt.finish()
+	return &nt, nil
+}
+
+// Put publishes a table descriptor (new or changed), e.g. after it was
+// persisted or when loading the catalog at open.
+func (c *Catalog) Put(t *Table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.schema == nil {
+		t.finish()
+	}
+	c.tables[strings.ToLower(t.Name)] = t
+	if t.ID >= c.nextID {
+		c.nextID = t.ID + 1
+	}
+	c.version++
+}
+
+// Remove unpublishes the named table and reports whether it existed.
+func (c *Catalog) Remove(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := strings.ToLower(name)
+	_, ok := c.tables[k]
+	delete(c.tables, k)
+	c.version++
+	return ok
+}
