@@ -115,7 +115,7 @@ func (r *Rows) Next() bool { return r.next() }
 
 // Record returns the current record, valid until the next call of Next or
 // Close; Retain it to keep it.
-func (r *Rows) Record() arrow.Record { return r.cur }
+func (r *Rows) Record() arrow.RecordBatch { return r.cur }
 
 // Err returns the error that ended iteration, if any.
 func (r *Rows) Err() error { return r.err }

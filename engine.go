@@ -41,7 +41,7 @@ func (s *Stmt) exec(ctx context.Context) (int64, error)  { return 0, errNotWired
 
 type rowsImpl struct {
 	sch *arrow.Schema
-	cur arrow.Record
+	cur arrow.RecordBatch
 	err error
 }
 

@@ -19,7 +19,7 @@ func NewScan(schema *arrow.Schema, open OpenSource) Operator { return nil }
 
 // NewValues returns an operator that yields the given records (it takes
 // ownership of them) of the given schema.
-func NewValues(schema *arrow.Schema, recs []arrow.Record) Operator { return nil }
+func NewValues(schema *arrow.Schema, recs []arrow.RecordBatch) Operator { return nil }
 
 // NewFilter keeps the rows for which pred (BOOLEAN) is true.
 func NewFilter(in Operator, pred Expr) Operator { return nil }

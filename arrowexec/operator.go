@@ -1,5 +1,5 @@
 // Package arrowexec runs physical plans: pull-based vectorized operators over
-// arrow.Record batches and typed expression kernels.
+// arrow.RecordBatch batches and typed expression kernels.
 //
 // The package knows neither SQL text nor storage formats. Storage is read
 // through Source; the planner builds operator trees with the constructors of
@@ -30,7 +30,7 @@ type Operator interface {
 	// Next returns the next batch, or nil at the end. The batch stays valid
 	// until the next call of Next or Close; a caller that keeps it must
 	// Retain it. Batches are never empty.
-	Next() (arrow.Record, error)
+	Next() (arrow.RecordBatch, error)
 	// Close releases resources. It is idempotent and safe without Open.
 	Close() error
 }
@@ -43,7 +43,7 @@ type Source interface {
 	Next() bool
 	// Record returns the current batch, valid until the next call of Next
 	// or Close. Its schema is the projected schema the Source was opened with.
-	Record() arrow.Record
+	Record() arrow.RecordBatch
 	// Err returns the error that ended iteration, if any.
 	Err() error
 	// Close releases the source. It is idempotent.
@@ -59,7 +59,7 @@ type Expr interface {
 	DataType() arrow.DataType
 	// Eval evaluates the expression over every row of batch and returns an
 	// array of batch.NumRows() values that the caller must Release.
-	Eval(ctx context.Context, batch arrow.Record) (arrow.Array, error)
+	Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error)
 	// String renders the expression for EXPLAIN and errors.
 	String() string
 }
