@@ -199,8 +199,10 @@ func (c *Catalog) Version() uint64 {
 	return c.version
 }
 
-// Prepare validates a new table descriptor and assigns it an ID without
-// publishing it. The caller persists the result and then calls Put.
+// Prepare validates a new table descriptor and returns a copy ready to be
+// persisted, without publishing it: primary-key columns are made NOT NULL and
+// a zero ID is replaced by the catalog's next ID (storage that never reuses
+// IDs sets ID itself). The caller persists the result and then calls Put.
 func (c *Catalog) Prepare(t *Table) (*Table, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
@@ -213,8 +215,10 @@ func (c *Catalog) Prepare(t *Table) (*Table, error) {
 	nt := *t
 	nt.Columns = append([]Column(nil), t.Columns...)
 	nt.PrimaryKey = append([]int(nil), t.PrimaryKey...)
-	nt.ID = c.nextID
-	c.nextID++
+	if nt.ID == 0 {
+		nt.ID = c.nextID
+		c.nextID++
+	}
 	if nt.Version == 0 {
 		nt.Version = 1
 	}
