@@ -1,0 +1,274 @@
+package flight
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// MantisDB has no catalogs and one schema: tables are reported with a NULL
+// catalog_name and db_schema_name SchemaName, and of type TableType.
+const (
+	// ServerName is the FLIGHT_SQL_SERVER_NAME reported by GetSqlInfo.
+	ServerName = "MantisDB"
+	// SchemaName is the one database schema that holds every table.
+	SchemaName = "public"
+	// TableType is the table_type of every table.
+	TableType = "TABLE"
+)
+
+// registerSQLInfo registers the GetSqlInfo answers, each with the type the
+// Flight SQL specification gives its key.
+func (s *sqlServer) registerSQLInfo(o *Options) {
+	ttlMillis := int32(0) // 0: handles do not time out
+	if ttl := o.PreparedStatementTTL; ttl > 0 {
+		ttlMillis = int32(min(ttl.Milliseconds(), math.MaxInt32))
+	}
+	infos := []struct {
+		id  flightsql.SqlInfo
+		val any
+	}{
+		// Server.
+		{flightsql.SqlInfoFlightSqlServerName, ServerName},
+		{flightsql.SqlInfoFlightSqlServerVersion, o.Version},
+		{flightsql.SqlInfoFlightSqlServerArrowVersion, arrow.PkgVersion},
+		{flightsql.SqlInfoFlightSqlServerReadOnly, false},
+		{flightsql.SqlInfoFlightSqlServerSql, true},
+		{flightsql.SqlInfoFlightSqlServerSubstrait, false},
+		{flightsql.SqlInfoFlightSqlServerTransaction, int32(flightsql.SqlTransactionNone)},
+		{flightsql.SqlInfoFlightSqlServerCancel, false},
+		{flightsql.SqlInfoFlightSqlServerBulkIngestion, false},
+		{flightsql.SqlInfoFlightSqlServerIngestTransactionsSupported, false},
+		{flightsql.SqlInfoFlightSqlServerStatementTimeout, ttlMillis},
+		{flightsql.SqlInfoFlightSqlServerTransactionTimeout, int32(0)},
+		// SQL language.
+		{flightsql.SqlInfoDDLCatalog, false},
+		{flightsql.SqlInfoDDLSchema, false},
+		{flightsql.SqlInfoDDLTable, true},
+		{flightsql.SqlInfoIdentifierCase, int32(flightsql.SqlCaseSensitivityCaseInsensitive)},
+		{flightsql.SqlInfoIdentifierQuoteChar, `"`},
+		{flightsql.SqlInfoQuotedIdentifierCase, int32(flightsql.SqlCaseSensitivityCaseInsensitive)},
+		{flightsql.SqlInfoAllTablesAreASelectable, true},
+		// ASC sorts NULLs last and DESC first: NULL is the highest value.
+		{flightsql.SqlInfoNullOrdering, int32(flightsql.SqlNullOrderingSortHigh)},
+		{flightsql.SqlInfoKeywords, []string{"EXPLAIN", "ANALYZE", "LIMIT", "OFFSET"}},
+		{flightsql.SqlInfoSearchStringEscape, `\`},
+		{flightsql.SqlInfoExtraNameChars, ""},
+		{flightsql.SqlInfoSupportsColumnAliasing, true},
+		{flightsql.SqlInfoNullPlusNullIsNull, true},
+		{flightsql.SqlInfoSupportsTableCorrelationNames, true},
+		{flightsql.SqlInfoSupportsDifferentTableCorrelationNames, false},
+		{flightsql.SqlInfoSupportsExpressionsInOrderBy, true},
+		{flightsql.SqlInfoSupportsNonNullableColumns, true},
+		{flightsql.SqlInfoSchemaTerm, "schema"},
+		{flightsql.SqlInfoProcedureTerm, "procedure"},
+		{flightsql.SqlInfoCatalogTerm, "catalog"},
+		{flightsql.SqlInfoCatalogAtStart, false},
+		{flightsql.SqlInfoSelectForUpdateSupported, false},
+		{flightsql.SqlInfoStoredProceduresSupported, false},
+		{flightsql.SqlInfoMaxColumnsInTable, int64(0)}, // 0: no limit known
+		{flightsql.SqlInfoMaxStatementLen, int64(0)},
+		// Transactions (snapshot isolation, reported as REPEATABLE READ as
+		// PostgreSQL does). Not yet available over Flight SQL.
+		{flightsql.SqlInfoDefaultTransactionIsolation, int32(3)},
+		{flightsql.SqlInfoTransactionsSupported, false},
+		{flightsql.SqlInfoBatchUpdatesSupported, false},
+		{flightsql.SqlInfoSavePointsSupported, false},
+		{flightsql.SqlInfoNamedParametersSupported, false},
+		{flightsql.SqlInfoLocatorsUpdateCopy, false},
+		{flightsql.SqlInfoStoredFunctionsUsingCallSyntaxSupported, false},
+	}
+	for _, in := range infos {
+		if err := s.RegisterSqlInfo(in.id, in.val); err != nil {
+			// Only a value of the wrong Go type fails: a bug in the table above.
+			s.log.Error("cannot register SqlInfo", slog.Any("id", in.id), slog.Any("error", err))
+		}
+	}
+}
+
+// singleChunk returns a closed channel holding rec.
+func singleChunk(rec arrow.RecordBatch) <-chan arrowflight.StreamChunk {
+	ch := make(chan arrowflight.StreamChunk, 1)
+	ch <- arrowflight.StreamChunk{Data: rec}
+	close(ch)
+	return ch
+}
+
+// GetFlightInfoCatalogs returns the ticket for DoGetCatalogs.
+func (s *sqlServer) GetFlightInfoCatalogs(_ context.Context, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	return s.flightInfo(desc, schema_ref.Catalogs, desc.Cmd), nil
+}
+
+// DoGetCatalogs returns no catalogs: MantisDB has none.
+func (s *sqlServer) DoGetCatalogs(context.Context) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.Catalogs)
+	defer b.Release()
+	return schema_ref.Catalogs, singleChunk(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoSchemas returns the ticket for DoGetDBSchemas.
+func (s *sqlServer) GetFlightInfoSchemas(_ context.Context, _ flightsql.GetDBSchemas, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	return s.flightInfo(desc, schema_ref.DBSchemas, desc.Cmd), nil
+}
+
+// DoGetDBSchemas returns SchemaName when it passes the filters.
+func (s *sqlServer) DoGetDBSchemas(_ context.Context, cmd flightsql.GetDBSchemas) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.DBSchemas)
+	defer b.Release()
+	if matchCatalog(cmd.GetCatalog()) && matchPattern(cmd.GetDBSchemaFilterPattern(), SchemaName) {
+		b.Field(0).AppendNull()
+		b.Field(1).(*array.StringBuilder).Append(SchemaName)
+	}
+	return schema_ref.DBSchemas, singleChunk(b.NewRecordBatch()), nil
+}
+
+// GetFlightInfoTables returns the ticket for DoGetTables.
+func (s *sqlServer) GetFlightInfoTables(_ context.Context, cmd flightsql.GetTables, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	return s.flightInfo(desc, tablesSchema(cmd), desc.Cmd), nil
+}
+
+func tablesSchema(cmd flightsql.GetTables) *arrow.Schema {
+	if cmd.GetIncludeSchema() {
+		return schema_ref.TablesWithIncludedSchema
+	}
+	return schema_ref.Tables
+}
+
+// DoGetTables lists the tables that pass the filters, sorted by name, with
+// their Arrow schema when include_schema is set.
+func (s *sqlServer) DoGetTables(_ context.Context, cmd flightsql.GetTables) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	sch := tablesSchema(cmd)
+	b := array.NewRecordBuilder(s.mem, sch)
+	defer b.Release()
+	if matchCatalog(cmd.GetCatalog()) && matchPattern(cmd.GetDBSchemaFilterPattern(), SchemaName) && matchType(cmd.GetTableTypes()) {
+		namePattern := cmd.GetTableNameFilterPattern()
+		for _, t := range s.db.Tables() {
+			if !matchPattern(namePattern, t.Name) {
+				continue
+			}
+			b.Field(0).AppendNull()
+			b.Field(1).(*array.StringBuilder).Append(SchemaName)
+			b.Field(2).(*array.StringBuilder).Append(t.Name)
+			b.Field(3).(*array.StringBuilder).Append(TableType)
+			if cmd.GetIncludeSchema() {
+				b.Field(4).(*array.BinaryBuilder).Append(arrowflight.SerializeSchema(tableSchema(t), s.mem))
+			}
+		}
+	}
+	return sch, singleChunk(b.NewRecordBatch()), nil
+}
+
+// tableSchema returns t's Arrow schema with the Flight SQL column metadata
+// (table, schema, SQL type name, precision and scale) on every field.
+func tableSchema(t *catalog.Table) *arrow.Schema {
+	base := t.Schema()
+	fields := make([]arrow.Field, base.NumFields())
+	mb := flightsql.NewColumnMetadataBuilder()
+	for i, c := range t.Columns {
+		mb.Clear()
+		mb.SchemaName(SchemaName).TableName(t.Name).TypeName(c.Type.String()).
+			IsAutoIncrement(false).IsCaseSensitive(false).IsReadOnly(false).IsSearchable(true)
+		if c.Type.Kind == catalog.KindDecimal {
+			mb.Precision(c.Type.Precision).Scale(c.Type.Scale)
+		}
+		fields[i] = base.Field(i)
+		fields[i].Metadata = mb.Metadata()
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// GetFlightInfoTableTypes returns the ticket for DoGetTableTypes.
+func (s *sqlServer) GetFlightInfoTableTypes(_ context.Context, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	return s.flightInfo(desc, schema_ref.TableTypes, desc.Cmd), nil
+}
+
+// DoGetTableTypes returns TableType.
+func (s *sqlServer) DoGetTableTypes(context.Context) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.TableTypes)
+	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(TableType)
+	return schema_ref.TableTypes, singleChunk(b.NewRecordBatch()), nil
+}
+
+// matchCatalog reports whether tables without a catalog pass a catalog
+// filter: no filter or the empty string ("without a catalog") pass.
+func matchCatalog(filter *string) bool { return filter == nil || *filter == "" }
+
+// matchType reports whether TableType passes a table type filter.
+func matchType(types []string) bool {
+	if len(types) == 0 {
+		return true
+	}
+	for _, t := range types {
+		if strings.EqualFold(t, TableType) {
+			return true
+		}
+	}
+	return false
+}
+
+// matchPattern reports whether s matches a nil (match all) or LIKE pattern.
+func matchPattern(pattern *string, s string) bool {
+	return pattern == nil || like(*pattern, s)
+}
+
+// like reports whether s matches the SQL LIKE pattern p: % matches any run
+// of characters, _ one character, and \ escapes the next character.
+// Identifiers are case-insensitive in MantisDB, so the match is too.
+func like(p, s string) bool {
+	// Greedy matching with backtracking to the last %: linear in practice
+	// and never exponential.
+	var starP, starS = -1, -1
+	pi, si := 0, 0
+	for si < len(s) {
+		if pi < len(p) {
+			pc, pw := utf8.DecodeRuneInString(p[pi:])
+			switch {
+			case pc == '%':
+				starP, starS = pi+pw, si
+				pi += pw
+				continue
+			case pc == '_':
+				_, sw := utf8.DecodeRuneInString(s[si:])
+				pi, si = pi+pw, si+sw
+				continue
+			default:
+				if pc == '\\' && pi+pw < len(p) {
+					pi += pw
+					pc, pw = utf8.DecodeRuneInString(p[pi:])
+				}
+				sc, sw := utf8.DecodeRuneInString(s[si:])
+				if equalFoldRune(pc, sc) {
+					pi, si = pi+pw, si+sw
+					continue
+				}
+			}
+		}
+		if starP < 0 {
+			return false
+		}
+		// Let the last % absorb one more character and retry.
+		_, sw := utf8.DecodeRuneInString(s[starS:])
+		starS += sw
+		pi, si = starP, starS
+	}
+	for pi < len(p) && p[pi] == '%' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+func equalFoldRune(a, b rune) bool {
+	return a == b || unicode.ToLower(a) == unicode.ToLower(b)
+}
