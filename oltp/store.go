@@ -1,0 +1,416 @@
+package oltp
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+// FormatVersion is the version of the store's keyspace and encodings. Open
+// refuses a store written with a newer version.
+const FormatVersion = 1
+
+// DefaultBatchSize is the number of rows per scan batch when
+// Options.BatchSize is zero.
+const DefaultBatchSize = 8192
+
+// Marker errors callers can branch on with errors.Is.
+var (
+	// ErrClosed is returned by operations on a closed Store.
+	ErrClosed = errors.New("oltp: store is closed")
+	// ErrStoreFailed wraps the cause of a fatal storage failure (a failed
+	// WAL fsync); the store accepts no more writes.
+	ErrStoreFailed = errors.New("oltp: store failed")
+	// ErrTxnDone is returned by operations on a committed or rolled back Txn.
+	ErrTxnDone = errors.New("oltp: transaction already committed or rolled back")
+)
+
+// Options configure a Store. The zero value is valid.
+type Options struct {
+	// Allocator allocates the Arrow buffers of scan batches; nil means
+	// memory.DefaultAllocator.
+	Allocator memory.Allocator
+	// BatchSize is the number of rows per scan batch; 0 means
+	// DefaultBatchSize.
+	BatchSize int
+	// Logger receives operational messages, including Pebble's; nil means
+	// slog.Default().
+	Logger *slog.Logger
+	// FS is the file system of all the store's files; nil means vfs.Default.
+	// Tests use vfs.NewMem or vfs.NewCrashableMem.
+	FS vfs.FS
+}
+
+// Store is the Pebble-backed row store. It is safe for concurrent use.
+type Store struct {
+	db   *pebble.DB
+	opts Options
+
+	// closeMu orders Close after in-flight commits and snapshots.
+	closeMu sync.RWMutex
+	closed  bool
+
+	// failed holds the cause of a fatal failure; nil while healthy.
+	failed atomic.Pointer[error]
+
+	nextTableID atomic.Uint64
+
+	mu     sync.Mutex
+	tables map[uint64]*tableState // by table ID
+}
+
+// tableState is the per-table write state of a Store.
+type tableState struct {
+	// lock is the table's write lock: a one-slot semaphore, so that
+	// LockTable can give up when its context ends.
+	lock chan struct{}
+	// The fields below are guarded by lock.
+	dropped   bool
+	seqLoaded bool
+	nextRowID uint64 // next hidden row id, valid once seqLoaded
+}
+
+// Open opens the store in dir, creating it when it does not exist.
+func Open(dir string, opts *Options) (*Store, error) {
+	s := &Store{tables: make(map[uint64]*tableState)}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Allocator == nil {
+		s.opts.Allocator = memory.DefaultAllocator
+	}
+	if s.opts.BatchSize <= 0 {
+		s.opts.BatchSize = DefaultBatchSize
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.Default()
+	}
+	if s.opts.FS == nil {
+		s.opts.FS = vfs.Default
+	}
+	if err := s.opts.FS.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create store directory: %w", err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:     s.opts.FS,
+		Logger: pebbleLogger{s.opts.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot open store: %w", err)
+	}
+	s.db = db
+	if err := s.init(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init checks or writes the format version and recovers the table ID
+// counter.
+func (s *Store) init() error {
+	v, err := s.getUvarint(formatKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		b := s.db.NewBatch()
+		defer b.Close()
+		_ = b.Set(formatKey, binary.AppendUvarint(nil, FormatVersion), nil)
+		_ = b.Set(nextTableIDKey, binary.BigEndian.AppendUint64(nil, 1), nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			return fmt.Errorf("cannot initialize store: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("cannot read store format: %w", err)
+	case v > FormatVersion:
+		return fmt.Errorf("store format %d is newer than this binary supports (%d); upgrade MantisDB", v, FormatVersion)
+	}
+	next := uint64(1)
+	val, closer, err := s.db.Get(nextTableIDKey)
+	switch {
+	case err == nil:
+		if len(val) == 8 {
+			next = binary.BigEndian.Uint64(val)
+		}
+		_ = closer.Close()
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("cannot read table ID counter: %w", err)
+	}
+	// Defensively also stay above every descriptor present.
+	tables, err := s.LoadTables()
+	if err != nil {
+		return err
+	}
+	for _, t := range tables {
+		if t.ID >= next {
+			next = t.ID + 1
+		}
+	}
+	s.nextTableID.Store(next)
+	return nil
+}
+
+func (s *Store) getUvarint(key []byte) (uint64, error) {
+	val, closer, err := s.db.Get(key)
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	v, n := binary.Uvarint(val)
+	if n <= 0 {
+		return 0, fmt.Errorf("bad value of key %q: %w", key, ErrCorruption)
+	}
+	return v, nil
+}
+
+// Close closes the store. Snapshots, scanners and transactions must be
+// closed or finished first. Close is idempotent.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("cannot close store: %w", err)
+	}
+	return nil
+}
+
+// Metrics returns Pebble's metrics of the store.
+func (s *Store) Metrics() *pebble.Metrics { return s.db.Metrics() }
+
+// Err returns nil while the store accepts writes, or the error (wrapping
+// ErrStoreFailed) that made it stop.
+func (s *Store) Err() error {
+	if p := s.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail marks the store failed; every later write returns the error.
+func (s *Store) fail(cause error) error {
+	var err error = sqlstate.Wrap(fmt.Errorf("%w: %w", ErrStoreFailed, cause), sqlstate.IOError,
+		"storage failure, the store accepts no more writes: %v", cause)
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.opts.Logger.Error("oltp: fatal storage failure; refusing further writes", "err", cause)
+	}
+	return s.Err()
+}
+
+// table returns the state of table id, creating it on first use.
+func (s *Store) table(id uint64) *tableState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := s.tables[id]
+	if ts == nil {
+		ts = &tableState{lock: make(chan struct{}, 1)}
+		s.tables[id] = ts
+	}
+	return ts
+}
+
+// lockTable acquires the write lock of t. A nil ctx waits without limit.
+func (s *Store) lockTable(ctx context.Context, t *catalog.Table) (*tableState, error) {
+	ts := s.table(t.ID)
+	if ctx == nil {
+		ts.lock <- struct{}{}
+	} else {
+		select {
+		case ts.lock <- struct{}{}:
+		case <-ctx.Done():
+			return nil, sqlstate.Wrap(ctx.Err(), sqlstate.QueryCanceled,
+				"canceled while waiting for the write lock of table %q", t.Name)
+		}
+	}
+	if ts.dropped {
+		<-ts.lock
+		return nil, sqlstate.Errorf(sqlstate.UndefinedTable, "table %q was dropped", t.Name)
+	}
+	return ts, nil
+}
+
+// loadSeqLocked recovers the next hidden row id of table id: the larger of
+// the persisted sequence and one past the last row key. ts.lock is held.
+func (s *Store) loadSeqLocked(ts *tableState, id uint64) error {
+	if ts.seqLoaded {
+		return nil
+	}
+	next := uint64(0)
+	val, closer, err := s.db.Get(seqKey(id))
+	switch {
+	case err == nil:
+		if len(val) != 8 {
+			_ = closer.Close()
+			return fmt.Errorf("bad row id sequence of table %d: %w", id, ErrCorruption)
+		}
+		next = binary.BigEndian.Uint64(val)
+		_ = closer.Close()
+	case !errors.Is(err, pebble.ErrNotFound):
+		return fmt.Errorf("cannot read row id sequence of table %d: %w", id, err)
+	}
+	lo, hi := rowSpan(id)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return fmt.Errorf("cannot read rows of table %d: %w", id, err)
+	}
+	if it.Last() {
+		k := it.Key()
+		if len(k) == rowPrefixLen+8 {
+			if last := uint64(decodeInt64Key(k[rowPrefixLen:])); last+1 > next {
+				next = last + 1
+			}
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("cannot read rows of table %d: %w", id, err)
+	}
+	ts.nextRowID = next
+	ts.seqLoaded = true
+	return nil
+}
+
+// NextTableID reserves and returns a new table ID. IDs are never handed out
+// twice, also across restarts and after tables are dropped: CreateTable
+// persists the counter. An ID reserved but never created is skipped.
+func (s *Store) NextTableID() uint64 {
+	return s.nextTableID.Add(1) - 1
+}
+
+// LoadTables returns every persisted table descriptor, ordered by ID.
+func (s *Store) LoadTables() ([]*catalog.Table, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: descPrefix, UpperBound: descPrefixEnd})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read catalog: %w", err)
+	}
+	var out []*catalog.Table
+	for ok := it.First(); ok; ok = it.Next() {
+		val, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("cannot read catalog: %w", err)
+		}
+		t, err := catalog.Decode(val)
+		if err != nil {
+			_ = it.Close()
+			return nil, fmt.Errorf("cannot load table descriptor %x: %w", it.Key(), err)
+		}
+		if k := it.Key(); len(k) != 9 || binary.BigEndian.Uint64(k[1:]) != t.ID {
+			_ = it.Close()
+			return nil, fmt.Errorf("table descriptor key %x does not match table ID %d: %w", k, t.ID, ErrCorruption)
+		}
+		out = append(out, t)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("cannot read catalog: %w", err)
+	}
+	return out, nil
+}
+
+// CreateTable persists the descriptor of a new table (t.ID set, typically
+// from NextTableID) and the table ID counter in one synced batch.
+func (s *Store) CreateTable(ctx context.Context, t *catalog.Table) error {
+	if t.ID == 0 {
+		return fmt.Errorf("cannot create table %q: no table ID assigned", t.Name)
+	}
+	enc, err := t.Encode()
+	if err != nil {
+		return fmt.Errorf("cannot encode table %q: %w", t.Name, err)
+	}
+	// Keep the counter above t.ID even when the ID did not come from
+	// NextTableID.
+	for {
+		cur := s.nextTableID.Load()
+		if cur > t.ID || s.nextTableID.CompareAndSwap(cur, t.ID+1) {
+			break
+		}
+	}
+	return s.writeSynced(ctx, func(b *pebble.Batch) error {
+		if _, closer, err := s.db.Get(descKey(t.ID)); err == nil {
+			_ = closer.Close()
+			return sqlstate.Errorf(sqlstate.DuplicateTable, "table ID %d of %q is already in use", t.ID, t.Name)
+		} else if !errors.Is(err, pebble.ErrNotFound) {
+			return err
+		}
+		_ = b.Set(descKey(t.ID), enc, nil)
+		_ = b.Set(nextTableIDKey, binary.BigEndian.AppendUint64(nil, s.nextTableID.Load()), nil)
+		return nil
+	})
+}
+
+// DropTable deletes t's descriptor and everything the table owns in one
+// synced batch. It waits for the table's write lock (or ctx); writers that
+// wait for the lock afterwards fail with UndefinedTable.
+func (s *Store) DropTable(ctx context.Context, t *catalog.Table) error {
+	ts, err := s.lockTable(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer func() { <-ts.lock }()
+	start, end := tableSpan(t.ID)
+	err = s.writeSynced(ctx, func(b *pebble.Batch) error {
+		_ = b.Delete(descKey(t.ID), nil)
+		return b.DeleteRange(start, end, nil)
+	})
+	if err == nil {
+		ts.dropped = true
+	}
+	return err
+}
+
+// writeSynced builds a batch with fill and commits it synced.
+func (s *Store) writeSynced(ctx context.Context, fill func(b *pebble.Batch) error) error {
+	if err := ctx.Err(); err != nil {
+		return sqlstate.Wrap(err, sqlstate.QueryCanceled, "canceling statement: %v", err)
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.Err(); err != nil {
+		return err
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	if err := fill(b); err != nil {
+		return err
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		return s.fail(err)
+	}
+	if err := b.SyncWait(); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// pebbleLogger routes Pebble's log lines to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug("pebble: " + fmt.Sprintf(format, args...))
+}
+
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error("pebble: " + fmt.Sprintf(format, args...))
+}
+
+// Fatalf logs and then defers to Pebble's default, which exits: Pebble
+// calls it only when it cannot continue safely.
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error("pebble: fatal: " + fmt.Sprintf(format, args...))
+	pebble.DefaultLogger.Fatalf(format, args...)
+}
