@@ -1,0 +1,177 @@
+package rest
+
+import (
+	"encoding/json"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+func TestEncodeColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+
+	dec := &arrow.Decimal128Type{Precision: 38, Scale: 2}
+	big, _ := decimal128.FromString("12345678901234567890123456.78", 38, 2)
+	tests := []struct {
+		name  string
+		build func() arrow.Array
+		want  []string
+	}{
+		{"bigint", func() arrow.Array {
+			b := array.NewInt64Builder(mem)
+			defer b.Release()
+			b.AppendValues([]int64{math.MaxInt64, math.MinInt64, 0}, nil)
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{"9223372036854775807", "-9223372036854775808", "0", "null"}},
+		{"int no nulls", func() arrow.Array {
+			b := array.NewInt32Builder(mem)
+			defer b.Release()
+			b.AppendValues([]int32{1, -2}, nil)
+			return b.NewArray()
+		}, []string{"1", "-2"}},
+		{"double", func() arrow.Array {
+			b := array.NewFloat64Builder(mem)
+			defer b.Release()
+			b.AppendValues([]float64{1.5, 0.1, 1e21, 1e-7, math.NaN(), math.Inf(1), math.Inf(-1), 3}, nil)
+			return b.NewArray()
+		}, []string{"1.5", "0.1", "1e+21", "1e-7", `"NaN"`, `"Infinity"`, `"-Infinity"`, "3"}},
+		{"real", func() arrow.Array {
+			b := array.NewFloat32Builder(mem)
+			defer b.Release()
+			b.AppendValues([]float32{0.1, 2.5}, nil)
+			return b.NewArray()
+		}, []string{"0.1", "2.5"}},
+		{"decimal", func() arrow.Array {
+			b := array.NewDecimal128Builder(mem, dec)
+			defer b.Release()
+			b.Append(decimal128.FromI64(12345))
+			b.Append(decimal128.FromI64(-5))
+			b.Append(decimal128.FromI64(0))
+			b.Append(big)
+			b.Append(big.Negate())
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{"123.45", "-0.05", "0.00", "12345678901234567890123456.78", "-12345678901234567890123456.78", "null"}},
+		{"varchar", func() arrow.Array {
+			b := array.NewStringBuilder(mem)
+			defer b.Release()
+			b.Append("héllo 世界 🦐")
+			b.Append("quote\" back\\ nl\n tab\t ctl\x01")
+			b.Append("bad \xff utf8")
+			b.Append("\u2028")
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{`"héllo 世界 🦐"`, `"quote\" back\\ nl\n tab\t ctl\u0001"`, `"bad \ufffd utf8"`, `"\u2028"`, "null"}},
+		{"boolean", func() arrow.Array {
+			b := array.NewBooleanBuilder(mem)
+			defer b.Release()
+			b.AppendValues([]bool{true, false}, nil)
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{"true", "false", "null"}},
+		{"date", func() arrow.Array {
+			b := array.NewDate32Builder(mem)
+			defer b.Release()
+			b.AppendValues([]arrow.Date32{19724, 0, -1}, nil)
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{`"2024-01-02"`, `"1970-01-01"`, `"1969-12-31"`, "null"}},
+		{"timestamp", func() arrow.Array {
+			b := array.NewTimestampBuilder(mem, &arrow.TimestampType{Unit: arrow.Microsecond})
+			defer b.Release()
+			b.AppendValues([]arrow.Timestamp{1704164645123456, 1704164645000000, -1}, nil)
+			b.AppendNull()
+			return b.NewArray()
+		}, []string{`"2024-01-02T03:04:05.123456"`, `"2024-01-02T03:04:05"`, `"1969-12-31T23:59:59.999999"`, "null"}},
+		{"null", func() arrow.Array { return array.NewNull(2) }, []string{"null", "null"}},
+	}
+	var c columnText
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			arr := tt.build()
+			defer arr.Release()
+			if err := c.encode(arr); err != nil {
+				t.Fatal(err)
+			}
+			if len(c.ends) != len(tt.want) {
+				t.Fatalf("got %d values, want %d", len(c.ends), len(tt.want))
+			}
+			for i, w := range tt.want {
+				got := string(c.value(i))
+				if got != w {
+					t.Errorf("value %d = %s, want %s", i, got, w)
+				}
+				if !json.Valid([]byte(got)) {
+					t.Errorf("value %d = %s is not valid JSON", i, got)
+				}
+			}
+		})
+	}
+}
+
+func TestResultWriter(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "näme", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "d", Type: &arrow.Decimal128Type{Precision: 12, Scale: 2}, Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 1 << 60}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", ""}, []bool{true, false})
+	b.Field(2).(*array.Decimal128Builder).AppendValues([]decimal128.Num{decimal128.FromI64(150), {}}, []bool{true, false})
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+
+	rw := newResultWriter(schema)
+	out := rw.appendHeader(nil)
+	var err error
+	for i := 0; i < 2; i++ { // two batches: rows must be comma separated across them
+		if out, err = rw.appendRows(out, rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = append(out, "]}"...)
+	want := `{"columns":[{"name":"id","type":"BIGINT"},{"name":"näme","type":"VARCHAR"},{"name":"d","type":"DECIMAL(12,2)"}],` +
+		`"rows":[[1,"a",1.50],[1152921504606846976,null,null],[1,"a",1.50],[1152921504606846976,null,null]]}`
+	if string(out) != want {
+		t.Errorf("got  %s\nwant %s", out, want)
+	}
+	if !json.Valid(out) {
+		t.Error("output is not valid JSON")
+	}
+}
+
+func TestAppendJSONStringMatchesEncodingJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "<>&", "a\"b", "\x00\x1f\x7f", "é", strings.Repeat("x", 100)} {
+		got := appendJSONString(nil, s)
+		var back string
+		if err := json.Unmarshal(got, &back); err != nil || back != s {
+			t.Errorf("appendJSONString(%q) = %s, decodes to %q (%v)", s, got, back, err)
+		}
+	}
+}
+
+func TestEncodeAllocs(t *testing.T) {
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	for i := 0; i < 1024; i++ {
+		b.Append(int64(i) * 1_000_003)
+	}
+	arr := b.NewArray()
+	b.Release()
+	defer arr.Release()
+	var c columnText
+	_ = c.encode(arr)
+	if n := testing.AllocsPerRun(10, func() { _ = c.encode(arr) }); n != 0 {
+		t.Errorf("encode allocates %v times per batch once warm, want 0", n)
+	}
+}
