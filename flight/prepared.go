@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
 )
 
 // handleLen is the length of a prepared statement handle in bytes.
