@@ -1,0 +1,712 @@
+package sql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dolthub/vitess/go/vt/sqlparser"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+// InvalidColumnReference is SQLSTATE 42P10 (ORDER BY position out of range,
+// ORDER BY expression not in a DISTINCT select list).
+const InvalidColumnReference sqlstate.Code = "42P10"
+
+// Bind resolves a parsed statement against cat.
+func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
+	b := &binder{p: p, cat: cat}
+	switch s := p.Stmt.(type) {
+	case *sqlparser.Select:
+		return b.bindSelect(s)
+	case *sqlparser.Insert:
+		return b.bindInsert(s)
+	case *sqlparser.Update:
+		return b.bindUpdate(s)
+	case *sqlparser.Delete:
+		return b.bindDelete(s)
+	case *sqlparser.DDL:
+		return b.bindDDL(s)
+	case *sqlparser.SetOp:
+		return nil, b.unsupported("UNION/INTERSECT/EXCEPT")
+	}
+	return nil, b.unsupported(fmt.Sprintf("statement %s", stmtName(p.Stmt)))
+}
+
+// ParseAndBind parses and binds one statement.
+func ParseAndBind(text string, cat *catalog.Catalog) (Statement, error) {
+	p, err := Parse(text)
+	if err != nil {
+		return nil, err
+	}
+	return Bind(p, cat)
+}
+
+func stmtName(s sqlparser.Statement) string {
+	n := fmt.Sprintf("%T", s)
+	return strings.ToUpper(strings.TrimPrefix(n, "*sqlparser."))
+}
+
+type binder struct {
+	p   *Parsed
+	cat *catalog.Catalog
+}
+
+// scope is the single table a statement reads.
+type scope struct {
+	table *catalog.Table
+	alias string // name the columns are qualified by
+}
+
+func (b *binder) unsupported(what string) error {
+	return sqlstate.Errorf(sqlstate.FeatureNotSupported, "%s is not supported", what)
+}
+
+// errAt returns an error located at the first token spelled ident.
+func (b *binder) errAt(ident string, code sqlstate.Code, format string, args ...any) error {
+	e := sqlstate.Errorf(code, format, args...)
+	if l, c := b.p.locate(ident, 0); l > 0 {
+		return e.At(l, c)
+	}
+	return e
+}
+
+func (b *binder) table(name sqlparser.TableName) (*catalog.Table, error) {
+	if !name.DbQualifier.IsEmpty() || !name.SchemaQualifier.IsEmpty() {
+		return nil, b.unsupported("a qualified table name")
+	}
+	n := name.Name.String()
+	t, ok := b.cat.Table(n)
+	if !ok {
+		return nil, b.errAt(n, sqlstate.UndefinedTable, "relation %q does not exist", n)
+	}
+	return t, nil
+}
+
+// from binds a FROM clause of at most one plain table.
+func (b *binder) from(from sqlparser.TableExprs) (*scope, error) {
+	if len(from) == 0 {
+		return nil, nil
+	}
+	if len(from) > 1 {
+		return nil, b.unsupported("a FROM list of several tables (joins)")
+	}
+	switch te := from[0].(type) {
+	case *sqlparser.AliasedTableExpr:
+		if te.AsOf != nil {
+			return nil, b.unsupported("AS OF")
+		}
+		if te.Hints != nil {
+			return nil, b.unsupported("index hints")
+		}
+		if len(te.Partitions) > 0 {
+			return nil, b.unsupported("PARTITION")
+		}
+		if te.Lateral {
+			return nil, b.unsupported("LATERAL")
+		}
+		tn, ok := te.Expr.(sqlparser.TableName)
+		if !ok {
+			switch te.Expr.(type) {
+			case *sqlparser.Subquery:
+				return nil, b.unsupported("a subquery in FROM")
+			}
+			return nil, b.unsupported(fmt.Sprintf("table expression %s", sqlparser.String(te.Expr)))
+		}
+		if tn.Name.String() == "dual" && tn.DbQualifier.IsEmpty() {
+			if _, ok := b.cat.Table("dual"); !ok {
+				return nil, nil
+			}
+		}
+		t, err := b.table(tn)
+		if err != nil {
+			return nil, err
+		}
+		alias := t.Name
+		if !te.As.IsEmpty() {
+			alias = te.As.String()
+		}
+		return &scope{table: t, alias: alias}, nil
+	case *sqlparser.JoinTableExpr:
+		return nil, b.unsupported("JOIN")
+	case *sqlparser.ParenTableExpr:
+		return nil, b.unsupported("parenthesized FROM")
+	}
+	return nil, b.unsupported(fmt.Sprintf("FROM %s", sqlparser.String(from[0])))
+}
+
+// exprCtx says where an expression is bound.
+type exprCtx struct {
+	sc       *scope
+	allowAgg bool   // aggregate calls are allowed (SELECT, HAVING, ORDER BY)
+	inAgg    bool   // inside an aggregate's argument
+	clause   string // for messages: "WHERE", "GROUP BY", ...
+}
+
+func (b *binder) column(ctx *exprCtx, c *sqlparser.ColName) (Expr, error) {
+	name := c.Name.String()
+	if ctx.sc == nil {
+		return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q does not exist", name)
+	}
+	if !c.Qualifier.IsEmpty() {
+		q := c.Qualifier.Name.String()
+		if !c.Qualifier.DbQualifier.IsEmpty() || !strings.EqualFold(q, ctx.sc.alias) {
+			return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+		}
+	}
+	i := ctx.sc.table.ColumnIndex(name)
+	if i < 0 {
+		return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q does not exist", name)
+	}
+	col := ctx.sc.table.Columns[i]
+	return &ColumnRef{Idx: i, Name: col.Name, Typ: col.Type, Null: !col.NotNull}, nil
+}
+
+func (b *binder) literal(v *sqlparser.SQLVal) (Expr, error) {
+	switch v.Type {
+	case sqlparser.StrVal:
+		lit := NewLiteral(catalog.Varchar, string(v.Val))
+		switch b.p.typed[v] {
+		case sqlparser.DATE:
+			return CastLiteral(lit, catalog.Date)
+		case sqlparser.TIMESTAMP:
+			return CastLiteral(lit, catalog.Timestamp)
+		case sqlparser.TIME:
+			return nil, b.unsupported("type TIME")
+		}
+		return lit, nil
+	case sqlparser.IntVal:
+		return numberLiteral(strings.ReplaceAll(string(v.Val), " ", ""), false)
+	case sqlparser.FloatVal:
+		return numberLiteral(strings.ReplaceAll(string(v.Val), " ", ""), true)
+	case sqlparser.ValArg:
+		return nil, b.unsupported("statement parameters")
+	}
+	return nil, b.unsupported(fmt.Sprintf("literal %s", sqlparser.String(v)))
+}
+
+var cmpOps = map[string]arrowexec.CmpOp{
+	sqlparser.EqualStr: arrowexec.OpEq, sqlparser.NotEqualStr: arrowexec.OpNe, "<>": arrowexec.OpNe,
+	sqlparser.LessThanStr: arrowexec.OpLt, sqlparser.LessEqualStr: arrowexec.OpLe,
+	sqlparser.GreaterThanStr: arrowexec.OpGt, sqlparser.GreaterEqualStr: arrowexec.OpGe,
+}
+
+var arithOps = map[string]arrowexec.ArithOp{
+	sqlparser.PlusStr: arrowexec.OpAdd, sqlparser.MinusStr: arrowexec.OpSub, sqlparser.MultStr: arrowexec.OpMul,
+	sqlparser.DivStr: arrowexec.OpDiv, sqlparser.ModStr: arrowexec.OpMod,
+}
+
+var aggFuncs = map[string]arrowexec.AggFunc{
+	"count": arrowexec.AggCount, "sum": arrowexec.AggSum, "min": arrowexec.AggMin, "max": arrowexec.AggMax, "avg": arrowexec.AggAvg,
+}
+
+// expr binds e.
+func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
+	switch e := e.(type) {
+	case *sqlparser.ColName:
+		return b.column(ctx, e)
+	case *sqlparser.SQLVal:
+		return b.literal(e)
+	case *sqlparser.NullVal:
+		return NewLiteral(catalog.Null, nil), nil
+	case sqlparser.BoolVal:
+		return NewLiteral(catalog.Boolean, bool(e)), nil
+	case *sqlparser.ParenExpr:
+		return b.expr(ctx, e.Expr)
+	case *sqlparser.AndExpr, *sqlparser.OrExpr:
+		var l, r sqlparser.Expr
+		op := OpAnd
+		if a, ok := e.(*sqlparser.AndExpr); ok {
+			l, r = a.Left, a.Right
+		} else {
+			o := e.(*sqlparser.OrExpr)
+			l, r, op = o.Left, o.Right, OpOr
+		}
+		le, err := b.boolExpr(ctx, l, opName(op))
+		if err != nil {
+			return nil, err
+		}
+		re, err := b.boolExpr(ctx, r, opName(op))
+		if err != nil {
+			return nil, err
+		}
+		return &Logic{Op: op, L: le, R: re}, nil
+	case *sqlparser.NotExpr:
+		a, err := b.boolExpr(ctx, e.Expr, "NOT")
+		if err != nil {
+			return nil, err
+		}
+		return &Not{Arg: a}, nil
+	case *sqlparser.XorExpr:
+		return nil, b.unsupported("XOR")
+	case *sqlparser.ComparisonExpr:
+		return b.comparison(ctx, e)
+	case *sqlparser.RangeCond:
+		return b.between(ctx, e)
+	case *sqlparser.IsExpr:
+		a, err := b.expr(ctx, e.Expr)
+		if err != nil {
+			return nil, err
+		}
+		switch e.Operator {
+		case sqlparser.IsNullStr:
+			return &IsNull{Arg: a}, nil
+		case sqlparser.IsNotNullStr:
+			return &IsNull{Arg: a, Negate: true}, nil
+		}
+		return nil, b.unsupported(strings.ToUpper(e.Operator))
+	case *sqlparser.BinaryExpr:
+		op, ok := arithOps[e.Operator]
+		if !ok {
+			return nil, b.unsupported(fmt.Sprintf("operator %s", strings.ToUpper(e.Operator)))
+		}
+		l, err := b.expr(ctx, e.Left)
+		if err != nil {
+			return nil, err
+		}
+		r, err := b.expr(ctx, e.Right)
+		if err != nil {
+			return nil, err
+		}
+		return b.arith(op, l, r, e.Operator)
+	case *sqlparser.UnaryExpr:
+		a, err := b.expr(ctx, e.Expr)
+		if err != nil {
+			return nil, err
+		}
+		switch e.Operator {
+		case sqlparser.UPlusStr:
+			if !a.Type().IsNumeric() && a.Type().Kind != catalog.KindNull {
+				return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: + %s", a.Type())
+			}
+			return a, nil
+		case sqlparser.UMinusStr:
+			return b.negate(a)
+		}
+		return nil, b.unsupported(fmt.Sprintf("operator %s", strings.TrimSpace(e.Operator)))
+	case *sqlparser.ConvertExpr:
+		return b.cast(ctx, e)
+	case *sqlparser.FuncExpr:
+		return b.funcCall(ctx, e)
+	case *sqlparser.Subquery, *sqlparser.ExistsExpr:
+		return nil, b.unsupported("subqueries")
+	case *sqlparser.CaseExpr:
+		return nil, b.unsupported("CASE")
+	case *sqlparser.IntervalExpr:
+		return nil, b.unsupported("INTERVAL")
+	case *sqlparser.CollateExpr:
+		return nil, b.unsupported("COLLATE")
+	case sqlparser.ValTuple:
+		return nil, b.unsupported("row values")
+	case *sqlparser.Default:
+		return nil, b.unsupported("DEFAULT")
+	}
+	return nil, b.unsupported(fmt.Sprintf("expression %s", sqlparser.String(e)))
+}
+
+func opName(op LogicOp) string {
+	if op == OpOr {
+		return "OR"
+	}
+	return "AND"
+}
+
+// boolExpr binds e and requires a BOOLEAN (or NULL) result.
+func (b *binder) boolExpr(ctx *exprCtx, e sqlparser.Expr, what string) (Expr, error) {
+	x, err := b.expr(ctx, e)
+	if err != nil {
+		return nil, err
+	}
+	return b.requireBool(x, what)
+}
+
+func (b *binder) requireBool(x Expr, what string) (Expr, error) {
+	switch x.Type().Kind {
+	case catalog.KindBoolean:
+		return x, nil
+	case catalog.KindNull:
+		return NewLiteral(catalog.Boolean, nil), nil
+	case catalog.KindVarchar:
+		if l, ok := x.(*Literal); ok {
+			return CastLiteral(l, catalog.Boolean)
+		}
+	}
+	return nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "argument of %s must be type BOOLEAN, not type %s", what, x.Type())
+}
+
+// coerce converts x to type t: literals at bind time, other expressions by
+// a Cast. It does not check that the conversion is allowed.
+func coerce(x Expr, t catalog.Type) (Expr, error) {
+	if x.Type() == t {
+		return x, nil
+	}
+	if l, ok := x.(*Literal); ok {
+		out, err := CastLiteral(l, t)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			return out, nil
+		}
+	}
+	return &Cast{Arg: x, To: t}, nil
+}
+
+// unify gives l and r a common type for a comparison or arithmetic: it
+// applies the literal rules of the package doc and widens otherwise. keepDec
+// leaves two DECIMALs of different precision alone.
+func (b *binder) unify(l, r Expr, keepDec bool, op string) (Expr, Expr, error) {
+	lt, rt := l.Type(), r.Type()
+	if lt.Kind == catalog.KindNull && rt.Kind == catalog.KindNull {
+		return l, r, nil
+	}
+	if keepDec && lt.Kind == catalog.KindDecimal && rt.Kind == catalog.KindDecimal {
+		return l, r, nil
+	}
+	if lt == rt || (lt.Kind == catalog.KindVarchar && rt.Kind == catalog.KindVarchar) {
+		return l, r, nil
+	}
+	ll, lok := l.(*Literal)
+	rl, rok := r.(*Literal)
+	// A string literal or NULL takes the type of the other operand.
+	if lok && (lt.Kind == catalog.KindVarchar || lt.Kind == catalog.KindNull) && rt.Kind != catalog.KindNull {
+		if rt.Kind != catalog.KindVarchar {
+			x, err := CastLiteral(ll, rt)
+			if err != nil {
+				return nil, nil, err
+			}
+			if x != nil {
+				return x, r, nil
+			}
+		}
+	}
+	if rok && (rt.Kind == catalog.KindVarchar || rt.Kind == catalog.KindNull) && lt.Kind != catalog.KindNull {
+		if lt.Kind != catalog.KindVarchar {
+			x, err := CastLiteral(rl, lt)
+			if err != nil {
+				return nil, nil, err
+			}
+			if x != nil {
+				return l, x, nil
+			}
+		}
+	}
+	// A numeric literal keeps the other operand's type when exact.
+	if rok && !lok {
+		if x := exactLiteral(rl, lt); x != nil {
+			return l, x, nil
+		}
+	}
+	if lok && !rok {
+		if x := exactLiteral(ll, rt); x != nil {
+			return x, r, nil
+		}
+	}
+	t, ok := CommonType(lt, rt)
+	if !ok {
+		return nil, nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "operator does not exist: %s %s %s", lt, op, rt)
+	}
+	if keepDec && t.Kind == catalog.KindDecimal {
+		// Integers become DECIMAL(p,0); decimals stay as they are.
+		var err error
+		if lt.Kind != catalog.KindDecimal {
+			if l, err = coerce(l, integerDecimal(lt)); err != nil {
+				return nil, nil, err
+			}
+		}
+		if rt.Kind != catalog.KindDecimal {
+			if r, err = coerce(r, integerDecimal(rt)); err != nil {
+				return nil, nil, err
+			}
+		}
+		return l, r, nil
+	}
+	var err error
+	if l, err = coerce(l, t); err != nil {
+		return nil, nil, err
+	}
+	if r, err = coerce(r, t); err != nil {
+		return nil, nil, err
+	}
+	return l, r, nil
+}
+
+func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, error) {
+	l, err := b.expr(ctx, e.Left)
+	if err != nil {
+		return nil, err
+	}
+	switch e.Operator {
+	case sqlparser.InStr, sqlparser.NotInStr:
+		tuple, ok := e.Right.(sqlparser.ValTuple)
+		if !ok {
+			return nil, b.unsupported("IN with a subquery")
+		}
+		return b.in(ctx, l, tuple, e.Operator == sqlparser.NotInStr)
+	case sqlparser.LikeStr, sqlparser.NotLikeStr:
+		if e.Escape != nil {
+			return nil, b.unsupported("LIKE … ESCAPE")
+		}
+		if l.Type().Kind != catalog.KindVarchar && l.Type().Kind != catalog.KindNull {
+			return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s LIKE", l.Type())
+		}
+		r, err := b.expr(ctx, e.Right)
+		if err != nil {
+			return nil, err
+		}
+		pl, ok := r.(*Literal)
+		if !ok || (pl.Typ.Kind != catalog.KindVarchar && !pl.IsNull()) {
+			return nil, b.unsupported("LIKE with a pattern that is not a string constant")
+		}
+		if pl.IsNull() || l.Type().Kind == catalog.KindNull {
+			return NewLiteral(catalog.Boolean, nil), nil
+		}
+		v, _ := literalValue(pl)
+		return &Like{Arg: l, Pattern: v.s, Negate: e.Operator == sqlparser.NotLikeStr}, nil
+	}
+	op, ok := cmpOps[e.Operator]
+	if !ok {
+		return nil, b.unsupported(fmt.Sprintf("operator %s", strings.ToUpper(e.Operator)))
+	}
+	r, err := b.expr(ctx, e.Right)
+	if err != nil {
+		return nil, err
+	}
+	return b.compare(op, l, r)
+}
+
+func (b *binder) compare(op arrowexec.CmpOp, l, r Expr) (Expr, error) {
+	l, r, err := b.unify(l, r, true, cmpNames[op])
+	if err != nil {
+		return nil, err
+	}
+	if l.Type().Kind == catalog.KindNull || r.Type().Kind == catalog.KindNull {
+		return NewLiteral(catalog.Boolean, nil), nil
+	}
+	return &Compare{Op: op, L: l, R: r}, nil
+}
+
+func (b *binder) between(ctx *exprCtx, e *sqlparser.RangeCond) (Expr, error) {
+	a, err := b.expr(ctx, e.Left)
+	if err != nil {
+		return nil, err
+	}
+	from, err := b.expr(ctx, e.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := b.expr(ctx, e.To)
+	if err != nil {
+		return nil, err
+	}
+	if e.Operator == sqlparser.NotBetweenStr {
+		lo, err := b.compare(arrowexec.OpLt, a, from)
+		if err != nil {
+			return nil, err
+		}
+		hi, err := b.compare(arrowexec.OpGt, a, to)
+		if err != nil {
+			return nil, err
+		}
+		return &Logic{Op: OpOr, L: lo, R: hi}, nil
+	}
+	lo, err := b.compare(arrowexec.OpGe, a, from)
+	if err != nil {
+		return nil, err
+	}
+	hi, err := b.compare(arrowexec.OpLe, a, to)
+	if err != nil {
+		return nil, err
+	}
+	return &Logic{Op: OpAnd, L: lo, R: hi}, nil
+}
+
+func (b *binder) in(ctx *exprCtx, a Expr, tuple sqlparser.ValTuple, negate bool) (Expr, error) {
+	list := make([]Expr, len(tuple))
+	for i, x := range tuple {
+		var err error
+		if list[i], err = b.expr(ctx, x); err != nil {
+			return nil, err
+		}
+	}
+	// The target type: a's type, widened by non-literal or non-fitting
+	// elements.
+	t := a.Type()
+	for _, x := range list {
+		if l, ok := x.(*Literal); ok && t.Kind != catalog.KindNull {
+			if l.IsNull() {
+				continue
+			}
+			if l.Typ.Kind == catalog.KindVarchar && t.Kind != catalog.KindVarchar {
+				continue // cast to t below
+			}
+			if exactLiteral(l, t) != nil {
+				continue
+			}
+		}
+		nt, ok := CommonType(t, x.Type())
+		if !ok {
+			return nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "IN types %s and %s cannot be matched", t, x.Type())
+		}
+		t = nt
+	}
+	if t.Kind == catalog.KindNull {
+		return NewLiteral(catalog.Boolean, nil), nil
+	}
+	var err error
+	if a, err = coerce(a, t); err != nil {
+		return nil, err
+	}
+	for i := range list {
+		if list[i], err = coerce(list[i], t); err != nil {
+			return nil, err
+		}
+	}
+	return &In{Arg: a, List: list, Negate: negate}, nil
+}
+
+func (b *binder) arith(op arrowexec.ArithOp, l, r Expr, opText string) (Expr, error) {
+	l, r, err := b.unify(l, r, true, opText)
+	if err != nil {
+		return nil, err
+	}
+	lt, rt := l.Type(), r.Type()
+	if lt.Kind == catalog.KindNull && rt.Kind == catalog.KindNull {
+		return NewLiteral(catalog.Null, nil), nil
+	}
+	if !lt.IsNumeric() || !rt.IsNumeric() {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s %s %s", lt, opText, rt)
+	}
+	return &Arith{Op: op, L: l, R: r, Typ: ArithType(op, lt, rt)}, nil
+}
+
+func (b *binder) negate(a Expr) (Expr, error) {
+	t := a.Type()
+	if t.Kind == catalog.KindNull {
+		return a, nil
+	}
+	if !t.IsNumeric() {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: - %s", t)
+	}
+	return &Negate{Arg: a}, nil
+}
+
+// castType maps a CAST target of the (MySQL-flavoured) grammar to a type.
+func castType(ct *sqlparser.ConvertType) (catalog.Type, error) {
+	p, s := int32(-1), int32(-1)
+	if ct.Length != nil {
+		n, err := strconv.Atoi(string(ct.Length.Val))
+		if err != nil {
+			return catalog.Type{}, sqlstate.Errorf(sqlstate.SyntaxError, "invalid type length %s", ct.Length.Val)
+		}
+		p = int32(n)
+	}
+	if ct.Scale != nil {
+		n, err := strconv.Atoi(string(ct.Scale.Val))
+		if err != nil {
+			return catalog.Type{}, sqlstate.Errorf(sqlstate.SyntaxError, "invalid type scale %s", ct.Scale.Val)
+		}
+		s = int32(n)
+	}
+	name := strings.ToLower(ct.Type)
+	switch name {
+	case "signed", "signed integer":
+		return catalog.Bigint, nil
+	case "double", "double precision":
+		return catalog.Double, nil
+	case "real":
+		return catalog.Double, nil // MySQL: REAL is DOUBLE
+	case "unsigned", "unsigned integer", "time", "binary", "json", "year":
+		return catalog.Type{}, sqlstate.Errorf(sqlstate.FeatureNotSupported, "CAST to %s is not supported", strings.ToUpper(name))
+	}
+	t, err := catalog.TypeByName(name, p, s)
+	if err != nil {
+		return catalog.Type{}, sqlstate.Wrap(err, sqlstate.UndefinedFunction, "type %q does not exist", name)
+	}
+	return t, nil
+}
+
+// castable reports whether an explicit CAST from f to t is defined.
+func castable(f, t catalog.Type) bool {
+	switch {
+	case f.Kind == catalog.KindNull || f.Kind == t.Kind:
+		return true
+	case f.Kind == catalog.KindVarchar || t.Kind == catalog.KindVarchar:
+		return true
+	case f.IsNumeric() && t.IsNumeric():
+		return true
+	case f.Kind == catalog.KindBoolean && t.IsInteger(), f.IsInteger() && t.Kind == catalog.KindBoolean:
+		return true
+	case (f.Kind == catalog.KindDate || f.Kind == catalog.KindTimestamp) && (t.Kind == catalog.KindDate || t.Kind == catalog.KindTimestamp):
+		return true
+	}
+	return false
+}
+
+func (b *binder) cast(ctx *exprCtx, e *sqlparser.ConvertExpr) (Expr, error) {
+	if !strings.EqualFold(e.Name, "cast") && !strings.EqualFold(e.Name, "convert") {
+		return nil, b.unsupported(strings.ToUpper(e.Name))
+	}
+	a, err := b.expr(ctx, e.Expr)
+	if err != nil {
+		return nil, err
+	}
+	if e.Type == nil || e.Type.Charset != "" {
+		return nil, b.unsupported("CONVERT … USING / CHARACTER SET")
+	}
+	t, err := castType(e.Type)
+	if err != nil {
+		return nil, err
+	}
+	if !castable(a.Type(), t) {
+		return nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "cannot cast type %s to %s", a.Type(), t)
+	}
+	return coerce(a, t)
+}
+
+func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
+	name := strings.ToLower(e.Name.String())
+	if e.Over != nil {
+		return nil, b.unsupported("window functions")
+	}
+	fn, ok := aggFuncs[name]
+	if !ok || !e.Qualifier.IsEmpty() {
+		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "function %s does not exist", name)
+	}
+	if !ctx.allowAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate functions are not allowed in %s", ctx.clause)
+	}
+	if ctx.inAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate function calls cannot be nested")
+	}
+	if len(e.Exprs) != 1 {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "function %s takes exactly one argument", name)
+	}
+	if _, star := e.Exprs[0].(*sqlparser.StarExpr); star {
+		if fn != arrowexec.AggCount || e.Distinct {
+			return nil, sqlstate.Errorf(sqlstate.SyntaxError, "%s(*) is not valid", name)
+		}
+		return &AggCall{Func: arrowexec.AggCountStar, Typ: catalog.Bigint}, nil
+	}
+	ae, ok := e.Exprs[0].(*sqlparser.AliasedExpr)
+	if !ok {
+		return nil, b.unsupported(fmt.Sprintf("argument of %s", name))
+	}
+	inner := *ctx
+	inner.inAgg = true
+	arg, err := b.expr(&inner, ae.Expr)
+	if err != nil {
+		return nil, err
+	}
+	if arg.Type().Kind == catalog.KindNull {
+		arg = NewLiteral(catalog.Bigint, nil)
+	}
+	rt, ok := AggType(fn, arg.Type())
+	if !ok {
+		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "function %s(%s) does not exist", name, arg.Type())
+	}
+	return &AggCall{Func: fn, Arg: arg, Distinct: e.Distinct, Typ: rt, Null: fn != arrowexec.AggCount}, nil
+}

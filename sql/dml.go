@@ -1,0 +1,259 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/dolthub/vitess/go/vt/sqlparser"
+
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+// assignable reports whether a value of type f may be stored in a column of
+// type t (with an implicit cast).
+func assignable(f, t catalog.Type) bool {
+	switch {
+	case f.Kind == catalog.KindNull || f.Kind == t.Kind:
+		return true
+	case f.IsNumeric() && t.IsNumeric():
+		return true
+	case (f.Kind == catalog.KindDate || f.Kind == catalog.KindTimestamp) && (t.Kind == catalog.KindDate || t.Kind == catalog.KindTimestamp):
+		return true
+	}
+	return false
+}
+
+// assign converts x to the type of column col of t for INSERT and UPDATE.
+func (b *binder) assign(x Expr, t *catalog.Table, col int) (Expr, error) {
+	c := t.Columns[col]
+	if l, ok := x.(*Literal); ok {
+		if l.IsNull() {
+			if c.NotNull || t.IsKeyColumn(col) {
+				return nil, sqlstate.Errorf(sqlstate.NotNullViolation, "null value in column %q violates not-null constraint", c.Name)
+			}
+			return NewLiteral(c.Type, nil), nil
+		}
+		if l.Typ.Kind == catalog.KindVarchar || assignable(l.Typ, c.Type) {
+			out, err := CastLiteral(l, c.Type)
+			if err != nil {
+				return nil, fmt.Errorf("column %q: %w", c.Name, err)
+			}
+			if out != nil {
+				if c.Type.Kind == catalog.KindVarchar && c.Type.Length > 0 {
+					v, _ := literalValue(out)
+					if utf8.RuneCountInString(v.s) > int(c.Type.Length) {
+						return nil, sqlstate.Errorf(sqlstate.StringDataTooLong, "value too long for type %s of column %q", c.Type, c.Name)
+					}
+				}
+				return out, nil
+			}
+		}
+	}
+	if !assignable(x.Type(), c.Type) {
+		return nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "column %q is of type %s but expression is of type %s", c.Name, c.Type, x.Type())
+	}
+	if x.Type() == c.Type {
+		return x, nil
+	}
+	return &Cast{Arg: x, To: c.Type}, nil
+}
+
+func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
+	switch {
+	case s.Action == sqlparser.ReplaceStr:
+		return nil, b.unsupported("REPLACE")
+	case s.With != nil:
+		return nil, b.unsupported("WITH")
+	case s.Ignore != "":
+		return nil, b.unsupported("INSERT IGNORE")
+	case len(s.Partitions) > 0:
+		return nil, b.unsupported("PARTITION")
+	case len(s.OnDup) > 0:
+		return nil, b.unsupported("ON DUPLICATE KEY UPDATE")
+	case len(s.Returning) > 0:
+		return nil, b.unsupported("RETURNING")
+	}
+	t, err := b.table(s.Table)
+	if err != nil {
+		return nil, err
+	}
+	var rows sqlparser.Values
+	switch r := s.Rows.(type) {
+	case sqlparser.Values:
+		rows = r
+	case *sqlparser.AliasedValues:
+		if !r.As.IsEmpty() || len(r.Columns) > 0 {
+			return nil, b.unsupported("aliased VALUES")
+		}
+		rows = r.Values
+	default:
+		if _, sel := s.Rows.(sqlparser.SelectStatement); sel {
+			return nil, b.unsupported("INSERT … SELECT")
+		}
+		return nil, b.unsupported(fmt.Sprintf("INSERT source %T", s.Rows))
+	}
+	// target[i] is the table column of value i.
+	var target []int
+	if len(s.Columns) == 0 {
+		for i := range t.Columns {
+			target = append(target, i)
+		}
+	} else {
+		seen := make(map[int]bool)
+		for _, c := range s.Columns {
+			i := t.ColumnIndex(c.String())
+			if i < 0 {
+				return nil, b.errAt(c.String(), sqlstate.UndefinedColumn, "column %q of relation %q does not exist", c.String(), t.Name)
+			}
+			if seen[i] {
+				return nil, b.errAt(c.String(), sqlstate.DuplicateColumn, "column %q specified more than once", c.String())
+			}
+			seen[i] = true
+			target = append(target, i)
+		}
+		for i, c := range t.Columns {
+			if !seen[i] && (c.NotNull || t.IsKeyColumn(i)) {
+				return nil, sqlstate.Errorf(sqlstate.NotNullViolation, "null value in column %q violates not-null constraint", c.Name)
+			}
+		}
+	}
+	ctx := &exprCtx{clause: "VALUES"}
+	out := make([][]Expr, len(rows))
+	for r, tuple := range rows {
+		if len(tuple) > len(target) {
+			return nil, sqlstate.Errorf(sqlstate.SyntaxError, "INSERT has more expressions than target columns")
+		}
+		if len(tuple) < len(target) {
+			return nil, sqlstate.Errorf(sqlstate.SyntaxError, "INSERT has more target columns than expressions")
+		}
+		row := make([]Expr, len(t.Columns))
+		for i := range row {
+			row[i] = NewLiteral(t.Columns[i].Type, nil)
+		}
+		for i, v := range tuple {
+			var x Expr
+			if _, def := v.(*sqlparser.Default); def {
+				// No column defaults yet: DEFAULT is NULL.
+				x = NewLiteral(catalog.Null, nil)
+			} else if x, err = b.expr(ctx, v); err != nil {
+				return nil, err
+			}
+			if row[target[i]], err = b.assign(x, t, target[i]); err != nil {
+				return nil, err
+			}
+		}
+		out[r] = row
+	}
+	cols := make([]Column, len(t.Columns))
+	for i, c := range t.Columns {
+		cols[i] = Column{Name: c.Name, Type: c.Type, Nullable: !c.NotNull}
+	}
+	return &Insert{Table: t, Plan: &Values{Cols: cols, Rows: out}}, nil
+}
+
+// dmlInput binds the table and WHERE clause of UPDATE and DELETE into a
+// key-carrying scan of every column, filtered.
+func (b *binder) dmlInput(from sqlparser.TableExprs, where *sqlparser.Where) (*scope, Node, error) {
+	sc, err := b.from(from)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sc == nil {
+		return nil, nil, sqlstate.Errorf(sqlstate.SyntaxError, "missing table")
+	}
+	all := make([]int, len(sc.table.Columns))
+	for i := range all {
+		all[i] = i
+	}
+	var n Node = &Scan{Table: sc.table, Cols: all, WithKey: true}
+	if where != nil {
+		pred, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, where.Expr, "WHERE")
+		if err != nil {
+			return nil, nil, err
+		}
+		n = &Filter{Input: n, Pred: pred}
+	}
+	return sc, n, nil
+}
+
+func keyRef(t *catalog.Table) *ColumnRef {
+	return &ColumnRef{Idx: len(t.Columns), Name: KeyColumnName}
+}
+
+func (b *binder) bindUpdate(s *sqlparser.Update) (Statement, error) {
+	switch {
+	case s.With != nil:
+		return nil, b.unsupported("WITH")
+	case s.Ignore != "":
+		return nil, b.unsupported("UPDATE IGNORE")
+	case len(s.OrderBy) > 0:
+		return nil, b.unsupported("UPDATE … ORDER BY")
+	case s.Limit != nil:
+		return nil, b.unsupported("UPDATE … LIMIT")
+	case len(s.Returning) > 0:
+		return nil, b.unsupported("RETURNING")
+	}
+	sc, input, err := b.dmlInput(s.TableExprs, s.Where)
+	if err != nil {
+		return nil, err
+	}
+	t := sc.table
+	exprs := make([]Expr, 1+len(t.Columns))
+	names := make([]string, 1+len(t.Columns))
+	exprs[0], names[0] = keyRef(t), KeyColumnName
+	for i, c := range t.Columns {
+		exprs[1+i] = &ColumnRef{Idx: i, Name: c.Name, Typ: c.Type, Null: !c.NotNull}
+		names[1+i] = c.Name
+	}
+	set := make(map[int]bool)
+	ctx := &exprCtx{sc: sc, clause: "UPDATE"}
+	for _, a := range s.Exprs {
+		name := a.Name.Name.String()
+		if !a.Name.Qualifier.IsEmpty() && !strings.EqualFold(a.Name.Qualifier.Name.String(), sc.alias) {
+			q := a.Name.Qualifier.Name.String()
+			return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+		}
+		i := t.ColumnIndex(name)
+		if i < 0 {
+			return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q of relation %q does not exist", name, t.Name)
+		}
+		if set[i] {
+			return nil, b.errAt(name, sqlstate.DuplicateColumn, "multiple assignments to same column %q", name)
+		}
+		set[i] = true
+		var x Expr
+		if _, def := a.Expr.(*sqlparser.Default); def {
+			x = NewLiteral(catalog.Null, nil)
+		} else if x, err = b.expr(ctx, a.Expr); err != nil {
+			return nil, err
+		}
+		if exprs[1+i], err = b.assign(x, t, i); err != nil {
+			return nil, err
+		}
+	}
+	return &Update{Table: t, Plan: &Project{Input: input, Exprs: exprs, Names: names}}, nil
+}
+
+func (b *binder) bindDelete(s *sqlparser.Delete) (Statement, error) {
+	switch {
+	case s.With != nil:
+		return nil, b.unsupported("WITH")
+	case len(s.Targets) > 0:
+		return nil, b.unsupported("multi-table DELETE")
+	case len(s.Partitions) > 0:
+		return nil, b.unsupported("PARTITION")
+	case len(s.OrderBy) > 0:
+		return nil, b.unsupported("DELETE … ORDER BY")
+	case s.Limit != nil:
+		return nil, b.unsupported("DELETE … LIMIT")
+	case len(s.Returning) > 0:
+		return nil, b.unsupported("RETURNING")
+	}
+	sc, input, err := b.dmlInput(s.TableExprs, s.Where)
+	if err != nil {
+		return nil, err
+	}
+	return &Delete{Table: sc.table, Plan: &Project{Input: input, Exprs: []Expr{keyRef(sc.table)}, Names: []string{KeyColumnName}}}, nil
+}

@@ -1,0 +1,60 @@
+// Package sql parses SQL text (with the dolthub/vitess parser in ANSI-quotes
+// mode) and binds it against a catalog into a typed logical plan.
+//
+// The output of Bind is a Statement: a Query, Insert, Update or Delete whose
+// Plan is a tree of logical Nodes (Scan, Values, Filter, Project, Aggregate,
+// Sort, Limit), or a CreateTable / DropTable. Every expression in a plan is
+// resolved: columns are ordinals into the output of the node's input, every
+// expression has a catalog.Type and a nullability, and the binder has inserted
+// Casts so that both operands of an arithmetic operator or comparison, and
+// every element of an IN list, have the same type (two DECIMALs may still
+// differ in precision and scale). Plans are immutable once bound.
+//
+// Every error caused by the statement is a *sqlstate.Error, with a line and
+// column when the binder can locate the offending token in the text.
+//
+// # Typing rules
+//
+// These rules are stable: result types of queries do not depend on values.
+//
+//   - Integer literals are BIGINT. Integer literals beyond BIGINT are
+//     DECIMAL(p,0) (p = number of digits, at most 38).
+//   - Literals with a decimal point (1.5, .25) are DECIMAL(p,s) where s is the
+//     number of digits after the point and p = max(digits before the point,
+//     1) + s. Literals with an exponent (1e3) are DOUBLE.
+//   - String literals are VARCHAR. DATE '...' and TIMESTAMP '...' are DATE and
+//     TIMESTAMP literals. TRUE/FALSE are BOOLEAN; NULL takes the type its
+//     context demands; a NULL that stays untyped in a result column is a
+//     VARCHAR column.
+//   - Implicit numeric widening: SMALLINT < INT < BIGINT < DECIMAL < DOUBLE, and
+//     REAL < DOUBLE. REAL combined with REAL is REAL; REAL combined with any
+//     other numeric type is DOUBLE. An integer combined with a DECIMAL becomes
+//     DECIMAL(5,0), DECIMAL(10,0) or DECIMAL(19,0) (SMALLINT, INT, BIGINT).
+//     DATE combined with TIMESTAMP is TIMESTAMP.
+//   - A literal combined with a non-literal operand is converted to the
+//     operand's type when the value is exactly representable there (so
+//     `int_col + 1` is INT and `smallint_col = 7` compares SMALLINTs);
+//     otherwise both sides widen to their common type.
+//   - String literals combined with a DATE, TIMESTAMP, BOOLEAN or numeric
+//     operand are converted to that operand's type at bind time (an invalid
+//     value is 22007 / 22P02, an out-of-range value 22003).
+//   - Any other combination of different types (e.g. VARCHAR column = INT
+//     column, BOOLEAN + INT) is a 42804 error.
+//   - Arithmetic (+ - * / %) is defined on numeric types. The result has the
+//     operand type; integer division truncates. DECIMAL results follow
+//     arrowexec's kernels: + and - give scale max(s1,s2) and precision
+//     max(p1-s1,p2-s2)+scale+1; * gives scale s1+s2 and precision p1+p2;
+//     / gives DECIMAL(38, max(6,s1)); % gives scale max(s1,s2) and precision
+//     max(p1,p2); precision is capped at 38.
+//   - Aggregates: COUNT(*) and COUNT(x) are BIGINT NOT NULL; SUM of an
+//     integer is BIGINT, of REAL/DOUBLE is DOUBLE, of DECIMAL(p,s) is
+//     DECIMAL(38,s); MIN and MAX keep the argument type; AVG is DOUBLE.
+//     SUM/MIN/MAX/AVG are nullable unless the query has GROUP BY and the
+//     argument is NOT NULL.
+//   - Values assigned to a column (INSERT, UPDATE) are cast to the column type;
+//     constants that do not fit are rejected at bind time (22003, 22P02,
+//     22007), other values by the run-time Cast.
+//
+// Identifiers are case-insensitive; "double-quoted" identifiers keep their
+// spelling but are matched case-insensitively like the catalog does.
+package sql

@@ -1,0 +1,398 @@
+package sql
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/dolthub/vitess/go/vt/sqlparser"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+// selectItem is one output column of a SELECT before aggregation rewrites.
+type selectItem struct {
+	expr  Expr
+	name  string
+	alias bool // name came from AS
+	isCol bool // the item is a plain column reference (GROUP BY by name)
+}
+
+func (b *binder) checkSelectClauses(s *sqlparser.Select) error {
+	switch {
+	case s.With != nil:
+		return b.unsupported("WITH (common table expressions)")
+	case s.Into != nil:
+		return b.unsupported("SELECT … INTO")
+	case s.Lock != "":
+		return b.unsupported(strings.ToUpper(strings.TrimSpace(s.Lock)))
+	case len(s.Window) > 0:
+		return b.unsupported("WINDOW")
+	case s.QueryOpts.SQLCalcFoundRows, s.QueryOpts.SQLCache, s.QueryOpts.SQLNoCache, s.QueryOpts.StraightJoinHint:
+		return b.unsupported("MySQL SELECT options")
+	}
+	return nil
+}
+
+func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
+	if err := b.checkSelectClauses(s); err != nil {
+		return nil, err
+	}
+	sc, err := b.from(s.From)
+	if err != nil {
+		return nil, err
+	}
+	var input Node
+	if sc != nil {
+		all := make([]int, len(sc.table.Columns))
+		for i := range all {
+			all[i] = i
+		}
+		input = &Scan{Table: sc.table, Cols: all}
+	} else {
+		input = &Values{Rows: [][]Expr{{}}}
+	}
+	if s.Where != nil {
+		pred, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, s.Where.Expr, "WHERE")
+		if err != nil {
+			return nil, err
+		}
+		input = &Filter{Input: input, Pred: pred}
+	}
+
+	selCtx := &exprCtx{sc: sc, allowAgg: true, clause: "SELECT"}
+	var items []selectItem
+	for _, se := range s.SelectExprs {
+		switch se := se.(type) {
+		case *sqlparser.StarExpr:
+			if sc == nil {
+				return nil, sqlstate.Errorf(sqlstate.SyntaxError, "SELECT * with no tables specified is not valid")
+			}
+			if !se.TableName.IsEmpty() && !strings.EqualFold(se.TableName.Name.String(), sc.alias) {
+				q := se.TableName.Name.String()
+				return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+			}
+			for i, c := range sc.table.Columns {
+				items = append(items, selectItem{
+					expr: &ColumnRef{Idx: i, Name: c.Name, Typ: c.Type, Null: !c.NotNull}, name: c.Name, isCol: true})
+			}
+		case *sqlparser.AliasedExpr:
+			x, err := b.expr(selCtx, se.Expr)
+			if err != nil {
+				return nil, err
+			}
+			it := selectItem{expr: x}
+			switch {
+			case !se.As.IsEmpty():
+				it.name, it.alias = se.As.String(), true
+			case isColName(se.Expr):
+				it.name, it.isCol = se.Expr.(*sqlparser.ColName).Name.String(), true
+			case se.InputExpression != "":
+				it.name = se.InputExpression
+			default:
+				it.name = sqlparser.String(se.Expr)
+			}
+			items = append(items, it)
+		default:
+			return nil, b.unsupported(fmt.Sprintf("select expression %s", sqlparser.String(se)))
+		}
+	}
+
+	// GROUP BY.
+	grouped := len(s.GroupBy) > 0
+	var groups []Expr
+	for _, g := range s.GroupBy {
+		x, err := b.groupExpr(sc, g, items)
+		if err != nil {
+			return nil, err
+		}
+		groups = append(groups, x)
+	}
+
+	var having Expr
+	if s.Having != nil {
+		if having, err = b.boolExpr(&exprCtx{sc: sc, allowAgg: true, clause: "HAVING"}, s.Having.Expr, "HAVING"); err != nil {
+			return nil, err
+		}
+	}
+
+	// ORDER BY: resolve against output names and ordinals first.
+	type orderItem struct {
+		out  int // output column, or -1
+		expr Expr
+		desc bool
+	}
+	var orders []orderItem
+	for _, o := range s.OrderBy {
+		oi := orderItem{out: -1, desc: o.Direction == sqlparser.DescScr}
+		if v, ok := o.Expr.(*sqlparser.SQLVal); ok && v.Type == sqlparser.IntVal {
+			k, err := strconv.Atoi(string(v.Val))
+			if err != nil || k < 1 || k > len(items) {
+				return nil, sqlstate.Errorf(InvalidColumnReference, "ORDER BY position %s is not in select list", v.Val)
+			}
+			oi.out = k - 1
+		} else if c, ok := o.Expr.(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() {
+			match := -1
+			for i, it := range items {
+				if strings.EqualFold(it.name, c.Name.String()) {
+					if match >= 0 && items[match].expr.String() != it.expr.String() {
+						return nil, b.errAt(c.Name.String(), sqlstate.AmbiguousColumn, "ORDER BY %q is ambiguous", c.Name.String())
+					}
+					if match < 0 {
+						match = i
+					}
+				}
+			}
+			oi.out = match
+		}
+		if oi.out < 0 {
+			x, err := b.expr(&exprCtx{sc: sc, allowAgg: true, clause: "ORDER BY"}, o.Expr)
+			if err != nil {
+				return nil, err
+			}
+			oi.expr = x
+		}
+		orders = append(orders, oi)
+	}
+
+	// Aggregation.
+	hasAgg := grouped || having != nil
+	for _, it := range items {
+		hasAgg = hasAgg || containsAgg(it.expr)
+	}
+	for _, o := range orders {
+		hasAgg = hasAgg || (o.expr != nil && containsAgg(o.expr))
+	}
+	if hasAgg {
+		ab := &aggBuilder{b: b, groupIdx: map[string]int{}, aggIdx: map[string]int{}, grouped: grouped}
+		for _, g := range groups {
+			ab.addGroup(g)
+		}
+		for i := range items {
+			if items[i].expr, err = ab.rewrite(items[i].expr); err != nil {
+				return nil, err
+			}
+		}
+		if having != nil {
+			if having, err = ab.rewrite(having); err != nil {
+				return nil, err
+			}
+		}
+		for i := range orders {
+			if orders[i].expr != nil {
+				if orders[i].expr, err = ab.rewrite(orders[i].expr); err != nil {
+					return nil, err
+				}
+			}
+		}
+		input = &Aggregate{Input: input, Groups: ab.groups, GroupNames: ab.groupNames, Aggs: ab.aggs, AggNames: ab.aggNames}
+		if having != nil {
+			input = &Filter{Input: input, Pred: having}
+		}
+	}
+
+	// Projection (with hidden sort columns).
+	exprs := make([]Expr, len(items))
+	names := make([]string, len(items))
+	for i, it := range items {
+		exprs[i], names[i] = it.expr, it.name
+	}
+	distinct := s.QueryOpts.Distinct
+	var keys []SortKey
+	for _, o := range orders {
+		out := o.out
+		if out < 0 {
+			for i, e := range exprs {
+				if e.String() == o.expr.String() {
+					out = i
+					break
+				}
+			}
+		}
+		if out < 0 {
+			if distinct {
+				return nil, sqlstate.Errorf(InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+			}
+			out = len(exprs)
+			exprs = append(exprs, o.expr)
+			names = append(names, fmt.Sprintf("__sort%d", out))
+		}
+		e := exprs[out]
+		if e.Type().Kind == catalog.KindNull {
+			continue // ordering by a NULL constant is a no-op
+		}
+		keys = append(keys, SortKey{Expr: &ColumnRef{Idx: out, Name: names[out], Typ: e.Type(), Null: e.Nullable()},
+			Desc: o.desc, NullsFirst: o.desc})
+	}
+	for i, e := range exprs {
+		// An untyped NULL in the result becomes a VARCHAR NULL (Arrow
+		// clients get a typed column).
+		if e.Type().Kind == catalog.KindNull {
+			exprs[i] = NewLiteral(catalog.Varchar, nil)
+		}
+	}
+	var plan Node = &Project{Input: input, Exprs: exprs, Names: names}
+	if distinct {
+		gs := make([]Expr, len(exprs))
+		for i, e := range exprs {
+			gs[i] = &ColumnRef{Idx: i, Name: names[i], Typ: e.Type(), Null: e.Nullable()}
+		}
+		plan = &Aggregate{Input: plan, Groups: gs, GroupNames: names}
+	}
+	if len(keys) > 0 {
+		plan = &Sort{Input: plan, Keys: keys}
+	}
+	if s.Limit != nil {
+		off, cnt, err := b.limit(s.Limit)
+		if err != nil {
+			return nil, err
+		}
+		plan = &Limit{Input: plan, Offset: off, Count: cnt}
+	}
+	if len(exprs) > len(items) {
+		vis := make([]Expr, len(items))
+		for i := range items {
+			vis[i] = &ColumnRef{Idx: i, Name: names[i], Typ: exprs[i].Type(), Null: exprs[i].Nullable()}
+		}
+		plan = &Project{Input: plan, Exprs: vis, Names: names[:len(items)]}
+	}
+	return &Query{Plan: plan}, nil
+}
+
+func isColName(e sqlparser.Expr) bool {
+	_, ok := e.(*sqlparser.ColName)
+	return ok
+}
+
+func containsAgg(e Expr) bool {
+	found := false
+	Walk(e, func(x Expr) bool {
+		if _, ok := x.(*AggCall); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// groupExpr binds one GROUP BY item: an ordinal, a select alias, or an
+// expression over the table (input columns win over aliases, as in
+// PostgreSQL).
+func (b *binder) groupExpr(sc *scope, g sqlparser.Expr, items []selectItem) (Expr, error) {
+	if v, ok := g.(*sqlparser.SQLVal); ok && v.Type == sqlparser.IntVal {
+		k, err := strconv.Atoi(string(v.Val))
+		if err != nil || k < 1 || k > len(items) {
+			return nil, sqlstate.Errorf(InvalidColumnReference, "GROUP BY position %s is not in select list", v.Val)
+		}
+		x := items[k-1].expr
+		if containsAgg(x) {
+			return nil, sqlstate.Errorf(sqlstate.GroupingError, "aggregate functions are not allowed in GROUP BY")
+		}
+		return x, nil
+	}
+	if c, ok := g.(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() && (sc == nil || sc.table.ColumnIndex(c.Name.String()) < 0) {
+		for _, it := range items {
+			if it.alias && strings.EqualFold(it.name, c.Name.String()) {
+				if containsAgg(it.expr) {
+					return nil, sqlstate.Errorf(sqlstate.GroupingError, "aggregate functions are not allowed in GROUP BY")
+				}
+				return it.expr, nil
+			}
+		}
+	}
+	return b.expr(&exprCtx{sc: sc, clause: "GROUP BY"}, g)
+}
+
+// aggBuilder collects the groups and aggregates of a query and rewrites
+// expressions above the aggregation to refer to its output.
+type aggBuilder struct {
+	b          *binder
+	grouped    bool
+	groups     []Expr
+	groupNames []string
+	groupIdx   map[string]int
+	aggs       []*AggCall
+	aggNames   []string
+	aggIdx     map[string]int
+}
+
+func (a *aggBuilder) addGroup(g Expr) {
+	k := g.String()
+	if _, ok := a.groupIdx[k]; ok {
+		return
+	}
+	a.groupIdx[k] = len(a.groups)
+	name := fmt.Sprintf("group%d", len(a.groups))
+	if c, ok := g.(*ColumnRef); ok {
+		name = c.Name
+	}
+	a.groups = append(a.groups, g)
+	a.groupNames = append(a.groupNames, name)
+}
+
+func (a *aggBuilder) rewrite(e Expr) (Expr, error) {
+	if i, ok := a.groupIdx[e.String()]; ok {
+		g := a.groups[i]
+		return &ColumnRef{Idx: i, Name: a.groupNames[i], Typ: g.Type(), Null: g.Nullable()}, nil
+	}
+	switch x := e.(type) {
+	case *AggCall:
+		if a.grouped && x.Func != arrowexec.AggCount && x.Func != arrowexec.AggCountStar && x.Arg != nil && !x.Arg.Nullable() {
+			c := *x
+			c.Null = false
+			x = &c
+		}
+		k := x.String()
+		j, ok := a.aggIdx[k]
+		if !ok {
+			j = len(a.aggs)
+			a.aggIdx[k] = j
+			a.aggs = append(a.aggs, x)
+			a.aggNames = append(a.aggNames, fmt.Sprintf("agg%d", j))
+		}
+		return &ColumnRef{Idx: len(a.groups) + j, Name: a.aggNames[j], Typ: x.Typ, Null: x.Null}, nil
+	case *ColumnRef:
+		return nil, a.b.errAt(x.Name, sqlstate.GroupingError,
+			"column %q must appear in the GROUP BY clause or be used in an aggregate function", x.Name)
+	}
+	return MapChildren(e, a.rewrite)
+}
+
+// limit binds LIMIT and OFFSET constants.
+func (b *binder) limit(l *sqlparser.Limit) (offset, count int64, err error) {
+	count = -1
+	get := func(e sqlparser.Expr, what string) (int64, error) {
+		x, err := b.expr(&exprCtx{clause: what}, e)
+		if err != nil {
+			return 0, err
+		}
+		lit, ok := x.(*Literal)
+		if !ok || !lit.Typ.IsInteger() {
+			if ok && lit.IsNull() {
+				return -1, nil
+			}
+			return 0, sqlstate.Errorf(sqlstate.DatatypeMismatch, "argument of %s must be an integer constant", what)
+		}
+		v, _ := literalValue(lit)
+		if v.i < 0 {
+			return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "%s must not be negative", what)
+		}
+		return v.i, nil
+	}
+	if l.Rowcount != nil {
+		if count, err = get(l.Rowcount, "LIMIT"); err != nil {
+			return 0, 0, err
+		}
+	}
+	if l.Offset != nil {
+		if offset, err = get(l.Offset, "OFFSET"); err != nil {
+			return 0, 0, err
+		}
+		if offset < 0 {
+			offset = 0
+		}
+	}
+	return offset, count, nil
+}
