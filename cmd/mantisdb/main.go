@@ -1,0 +1,70 @@
+// Command mantisdb is the MantisDB binary.
+//
+// Usage:
+//
+//	mantisdb serve [--data DIR] [--flight-addr HOST:PORT] [--http-addr HOST:PORT] [--ready-file PATH]
+//	mantisdb sql [--addr HOST:PORT] [-e SQL]
+//	mantisdb version
+//
+// serve opens the database in DIR and serves it over Arrow Flight SQL and
+// HTTP until SIGINT or SIGTERM, then shuts down gracefully. sql is a small
+// Flight SQL shell: it runs the statements of -e, or reads them from stdin
+// (one statement per ';'), and prints query results as aligned tables.
+// version prints the build version.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `usage: mantisdb <command> [flags]
+
+commands:
+  serve     serve a database over Arrow Flight SQL and HTTP
+  sql       run SQL against a server (Flight SQL shell)
+  version   print the version
+
+Run 'mantisdb <command> -h' for the flags of a command.
+`
+
+// run executes one command line (without the program name) and returns the
+// process exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, args := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		// The first SIGINT/SIGTERM starts a graceful shutdown; once it has
+		// begun, stop() restores the default handling so a second signal
+		// ends the process at once.
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		go func() {
+			<-ctx.Done()
+			stop()
+		}()
+		return runServe(ctx, args, stderr)
+	case "sql":
+		return runSQL(ctx, args, stdin, stdout, stderr)
+	case "version", "-version", "--version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "mantisdb: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/flight"
+	"github.com/mantisdb/mantisdb/rest"
+)
+
+// Defaults of serve; the environment variables of serveConfig override
+// them, flags override both.
+const (
+	defaultDataDir    = "./mantis-data"
+	defaultFlightAddr = "127.0.0.1:32010"
+	defaultHTTPAddr   = "127.0.0.1:8080"
+)
+
+// serveConfig is the configuration of `mantisdb serve`.
+type serveConfig struct {
+	DataDir    string // MANTIS_DATA
+	FlightAddr string // MANTIS_FLIGHT_ADDR
+	HTTPAddr   string // MANTIS_HTTP_ADDR
+	// ReadyFile, when set, receives {"flight": ADDR, "http": ADDR} with the
+	// bound addresses once both listeners accept (useful with port 0).
+	ReadyFile string
+	// ShutdownTimeout bounds the graceful shutdown; requests still running
+	// after it are cut off.
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
+}
+
+// parseServeFlags parses the flags of serve over the environment's values.
+func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	envOr := func(key, def string) string {
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var cfg serveConfig
+	fs := flag.NewFlagSet("mantisdb serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DataDir, "data", envOr("MANTIS_DATA", defaultDataDir), "data `directory` (env MANTIS_DATA); created if missing")
+	fs.StringVar(&cfg.FlightAddr, "flight-addr", envOr("MANTIS_FLIGHT_ADDR", defaultFlightAddr), "Arrow Flight SQL listen `address` (env MANTIS_FLIGHT_ADDR)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("MANTIS_HTTP_ADDR", defaultHTTPAddr), "HTTP listen `address` (env MANTIS_HTTP_ADDR)")
+	fs.StringVar(&cfg.ReadyFile, "ready-file", "", "once serving, write the bound addresses as JSON to this `file`")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for running requests")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return cfg, nil
+}
+
+func runServe(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, os.Getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "mantisdb serve:", err)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if err := serve(ctx, cfg, log, nil); err != nil {
+		log.Error("mantisdb serve failed", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// boundAddrs are the addresses the servers listen on.
+type boundAddrs struct {
+	Flight string `json:"flight"`
+	HTTP   string `json:"http"`
+}
+
+// serve opens the database and serves it until ctx is canceled, then shuts
+// down gracefully: both servers stop accepting and finish running requests
+// (within cfg.ShutdownTimeout), then the database is closed. It returns nil
+// after a clean shutdown. ready, if not nil, receives the bound addresses
+// once both servers accept.
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- boundAddrs) (err error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("cannot create data directory: %w", err)
+	}
+	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("cannot open database in %s: %w", cfg.DataDir, err)
+	}
+	defer func() {
+		if cerr := db.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("cannot close database: %w", cerr))
+		} else {
+			log.Info("database closed")
+		}
+	}()
+
+	// Bind both listeners before serving either, so that /healthz answers
+	// only when Flight SQL accepts too.
+	var lc net.ListenConfig
+	flis, err := lc.Listen(ctx, "tcp", cfg.FlightAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen for Flight SQL: %w", err)
+	}
+	hlis, err := lc.Listen(ctx, "tcp", cfg.HTTPAddr)
+	if err != nil {
+		flis.Close()
+		return fmt.Errorf("cannot listen for HTTP: %w", err)
+	}
+	addrs := boundAddrs{Flight: flis.Addr().String(), HTTP: hlis.Addr().String()}
+
+	fsrv := flight.NewServer(db, &flight.Options{Logger: log})
+	hsrv := &http.Server{
+		Handler:           rest.NewHandler(db, &rest.Options{Logger: log}),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() {
+		if err := fsrv.Serve(flis); err != nil {
+			errc <- fmt.Errorf("flight server: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	go func() {
+		if err := hsrv.Serve(hlis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	log.Info("mantisdb serving", "flight", addrs.Flight, "http", addrs.HTTP, "data", cfg.DataDir, "version", versionString())
+
+	if cfg.ReadyFile != "" {
+		if err := writeReadyFile(cfg.ReadyFile, addrs); err != nil {
+			log.Error("cannot write ready file", "path", cfg.ReadyFile, "err", err)
+		} else {
+			defer os.Remove(cfg.ReadyFile)
+		}
+	}
+	if ready != nil {
+		ready <- addrs
+	}
+
+	var serveErr error
+	pending := 2
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+	case serveErr = <-errc:
+		// A server stopped on its own: nothing should make it, so stop the
+		// other one too and report why.
+		pending--
+		log.Error("server failed; shutting down", "err", serveErr)
+	}
+	shutdown(cfg.ShutdownTimeout, log, hsrv, fsrv)
+	for ; pending > 0; pending-- {
+		if err := <-errc; err != nil && serveErr == nil {
+			serveErr = err
+		}
+	}
+	return serveErr
+}
+
+// shutdown stops both servers gracefully, in parallel, and cuts off what is
+// still running after timeout.
+func shutdown(timeout time.Duration, log *slog.Logger, hsrv *http.Server, fsrv *flight.Server) {
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fsrv.GracefulStop()
+	}()
+	if err := hsrv.Shutdown(sctx); err != nil {
+		log.Warn("http requests still running after the shutdown timeout; closing them", "err", err)
+		hsrv.Close()
+	}
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Warn("flight requests still running after the shutdown timeout; stopping them")
+		fsrv.Stop()
+		<-done
+	}
+}
+
+// writeReadyFile writes the addresses atomically (temporary file and
+// rename), so a reader never sees a partial file.
+func writeReadyFile(path string, addrs boundAddrs) error {
+	b, err := json.Marshal(addrs)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".ready-*")
+	if err != nil {
+		return err
+	}
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,236 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// Prompts of the interactive shell: a new statement, and a continued one.
+const (
+	promptNew  = "mantis> "
+	promptMore = "     -> "
+)
+
+func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("mantisdb sql", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := os.Getenv("MANTIS_FLIGHT_ADDR")
+	if def == "" {
+		def = defaultFlightAddr
+	}
+	addr := fs.String("addr", def, "Flight SQL server `address` (env MANTIS_FLIGHT_ADDR)")
+	exec := fs.String("e", "", "run the `statements` (separated by ';') and exit")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "mantisdb sql: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return 2
+	}
+	sh, err := dialShell(*addr, stdout, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "mantisdb sql:", err)
+		return 1
+	}
+	defer sh.close()
+
+	if *exec != "" {
+		for _, stmt := range splitStatements(*exec) {
+			if err := sh.run(ctx, stmt); err != nil {
+				sh.printError(err)
+				return 1
+			}
+		}
+		return 0
+	}
+	if ok := sh.repl(ctx, stdin, isTerminal(stdin)); !ok {
+		return 1
+	}
+	return 0
+}
+
+// isTerminal reports whether r is an interactive terminal.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// shell runs statements against a Flight SQL server and prints their
+// results. It is not safe for concurrent use.
+type shell struct {
+	addr   string
+	client *flightsql.Client
+	out    io.Writer
+	errOut io.Writer
+}
+
+// dialShell returns a shell for the server at addr. The connection is made
+// by the first statement.
+func dialShell(addr string, out, errOut io.Writer) (*shell, error) {
+	cl, err := flightsql.NewClient(addr, nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to %s: %w", addr, err)
+	}
+	return &shell{addr: addr, client: cl, out: out, errOut: errOut}, nil
+}
+
+func (s *shell) close() error { return s.client.Close() }
+
+// run runs one statement: a query prints an aligned table, any other
+// statement "OK, N rows affected". The statement is prepared first, so the
+// server (which knows) tells whether it returns rows.
+func (s *shell) run(ctx context.Context, stmt string) error {
+	prep, err := s.client.Prepare(ctx, stmt)
+	if err != nil {
+		return err
+	}
+	defer prep.Close(context.WithoutCancel(ctx))
+
+	isUpdate, known := prep.IsUpdate()
+	if !known {
+		isUpdate = prep.DatasetSchema() == nil || prep.DatasetSchema().NumFields() == 0
+	}
+	if isUpdate {
+		n, err := prep.ExecuteUpdate(ctx)
+		if err != nil {
+			return err
+		}
+		noun := "rows"
+		if n == 1 {
+			noun = "row"
+		}
+		_, err = fmt.Fprintf(s.out, "OK, %d %s affected\n", n, noun)
+		return err
+	}
+
+	info, err := prep.Execute(ctx)
+	if err != nil {
+		return err
+	}
+	schema := prep.DatasetSchema()
+	if len(info.Schema) > 0 {
+		if sc, err := arrowflight.DeserializeSchema(info.Schema, memory.DefaultAllocator); err == nil {
+			schema = sc
+		}
+	}
+	if schema == nil {
+		schema = arrow.NewSchema(nil, nil)
+	}
+	t := newResultTable(schema)
+	for _, ep := range info.Endpoint {
+		if err := s.fetch(ctx, ep.Ticket, t); err != nil {
+			return err
+		}
+	}
+	return t.print(s.out)
+}
+
+// fetch reads the records of one endpoint into t.
+func (s *shell) fetch(ctx context.Context, ticket *arrowflight.Ticket, t *resultTable) error {
+	rdr, err := s.client.DoGet(ctx, ticket)
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	for rdr.Next() {
+		t.add(rdr.RecordBatch())
+	}
+	return rdr.Err()
+}
+
+// printError prints err for a person: the server's message (which starts
+// with the SQLSTATE code) without the gRPC wrapping.
+func (s *shell) printError(err error) {
+	fmt.Fprintln(s.errOut, "ERROR:", errorText(err, s.addr))
+}
+
+func errorText(err error, addr string) string {
+	st, ok := status.FromError(err)
+	if !ok {
+		return err.Error()
+	}
+	if st.Code() == codes.Unavailable {
+		return fmt.Sprintf("cannot reach the server at %s: %s", addr, st.Message())
+	}
+	return st.Message()
+}
+
+// repl reads statements from in until its end and runs each as soon as its
+// ';' arrives. With a terminal it shows prompts and accepts \q (or quit,
+// exit) to leave. An error is printed and the shell goes on; repl reports
+// whether every statement succeeded.
+func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
+	br := bufio.NewReader(in)
+	var sp splitter
+	ok := true
+	runAll := func(stmts []string) {
+		for _, stmt := range stmts {
+			if ctx.Err() != nil {
+				return
+			}
+			if err := s.run(ctx, stmt); err != nil {
+				s.printError(err)
+				ok = false
+			}
+		}
+	}
+	for ctx.Err() == nil {
+		if interactive {
+			p := promptNew
+			if sp.pending() != "" || sp.state != stNormal {
+				p = promptMore
+			}
+			fmt.Fprint(s.out, p)
+		}
+		line, err := br.ReadString('\n')
+		if interactive && sp.pending() == "" && sp.state == stNormal {
+			switch strings.TrimSpace(line) {
+			case `\q`, "quit", "exit", "quit;", "exit;":
+				return true
+			case `\?`, "help":
+				fmt.Fprintln(s.out, `Enter SQL statements ending with ';'. \q quits.`)
+				continue
+			}
+		}
+		runAll(sp.feed(line))
+		if err != nil {
+			if err != io.EOF {
+				fmt.Fprintln(s.errOut, "ERROR: cannot read input:", err)
+				ok = false
+			}
+			break
+		}
+	}
+	if interactive {
+		fmt.Fprintln(s.out)
+	}
+	if rest := sp.pending(); rest != "" && ctx.Err() == nil {
+		runAll([]string{rest})
+	}
+	if interactive {
+		return true
+	}
+	return ok
+}
