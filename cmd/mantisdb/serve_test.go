@@ -317,4 +317,3 @@ func TestServeChildSIGTERM(t *testing.T) {
 		t.Error("table created before SIGTERM is missing after restart")
 	}
 }
-
