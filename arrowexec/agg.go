@@ -1,0 +1,725 @@
+package arrowexec
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// aggState is the per-group state of one aggregate. update is called once
+// per batch (one interface call per batch, typed loops inside).
+type aggState interface {
+	// resize makes room for groups 0..n-1.
+	resize(n int)
+	// update folds rows of a (nil for COUNT(*)) into groups gids.
+	update(gids []int32, a arrow.Array) error
+	// finish returns the result column of n groups.
+	finish(mem memory.Allocator, n int) arrow.Array
+}
+
+// aggResultType returns the result type of f over arg.
+func aggResultType(f AggFunc, arg arrow.DataType) (arrow.DataType, error) {
+	switch f {
+	case AggCountStar, AggCount:
+		return arrow.PrimitiveTypes.Int64, nil
+	case AggMin, AggMax:
+		if fixedWidth(arg) < 0 && arg.ID() != arrow.STRING {
+			return nil, errMismatch("function min/max(%s) does not exist", arg)
+		}
+		return arg, nil
+	case AggSum:
+		switch arg.ID() {
+		case arrow.INT16, arrow.INT32, arrow.INT64, arrow.NULL:
+			return arrow.PrimitiveTypes.Int64, nil
+		case arrow.FLOAT32, arrow.FLOAT64:
+			return arrow.PrimitiveTypes.Float64, nil
+		case arrow.DECIMAL128:
+			return &arrow.Decimal128Type{Precision: 38, Scale: arg.(*arrow.Decimal128Type).Scale}, nil
+		}
+	case AggAvg:
+		switch arg.ID() {
+		case arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.NULL:
+			return arrow.PrimitiveTypes.Float64, nil
+		}
+	}
+	return nil, errMismatch("aggregate function %d does not accept %s", f, arg)
+}
+
+func newAggState(f AggFunc, arg, res arrow.DataType) aggState {
+	switch f {
+	case AggCountStar, AggCount:
+		return &countAgg{star: f == AggCountStar}
+	case AggSum, AggAvg:
+		avg := f == AggAvg
+		switch arg.ID() {
+		case arrow.INT16:
+			return &sumIntAgg[int16]{avg: avg}
+		case arrow.INT32:
+			return &sumIntAgg[int32]{avg: avg}
+		case arrow.INT64, arrow.NULL:
+			return &sumIntAgg[int64]{avg: avg}
+		case arrow.FLOAT32:
+			return &sumFloatAgg[float32]{avg: avg}
+		case arrow.FLOAT64:
+			return &sumFloatAgg[float64]{avg: avg}
+		case arrow.DECIMAL128:
+			return &sumDecAgg{avg: avg, dt: res, scale: arg.(*arrow.Decimal128Type).Scale}
+		}
+	case AggMin, AggMax:
+		max := f == AggMax
+		switch arg.ID() {
+		case arrow.INT16:
+			return &minMaxAgg[int16]{max: max, dt: res}
+		case arrow.INT32, arrow.DATE32:
+			return &minMaxAgg[int32]{max: max, dt: res}
+		case arrow.INT64, arrow.TIMESTAMP:
+			return &minMaxAgg[int64]{max: max, dt: res}
+		case arrow.FLOAT32:
+			return &minMaxAgg[float32]{max: max, dt: res}
+		case arrow.FLOAT64:
+			return &minMaxAgg[float64]{max: max, dt: res}
+		case arrow.DECIMAL128:
+			return &minMaxDecAgg{max: max, dt: res}
+		case arrow.STRING:
+			return &minMaxStrAgg{max: max}
+		case arrow.BOOL:
+			return &minMaxBoolAgg{max: max}
+		case arrow.NULL:
+			return &countAgg{nullOut: true}
+		}
+	}
+	return nil
+}
+
+// ---- COUNT ----
+
+type countAgg struct {
+	star    bool
+	nullOut bool // MIN/MAX of the Null type: always NULL
+	counts  []int64
+}
+
+func (a *countAgg) resize(n int) { a.counts = growZero(a.counts, n) }
+
+func (a *countAgg) update(gids []int32, arr arrow.Array) error {
+	c := a.counts
+	if a.star || arr == nil {
+		for _, g := range gids {
+			c[g]++
+		}
+		return nil
+	}
+	if arr.DataType().ID() == arrow.NULL {
+		return nil
+	}
+	bits, off := validity(arr)
+	if bits == nil {
+		for _, g := range gids {
+			c[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		c[g] += int64(b2u(bitutil.BitIsSet(bits, off+i)))
+	}
+	return nil
+}
+
+func (a *countAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	if a.nullOut {
+		return array.MakeArrayOfNull(mem, arrow.Null, n)
+	}
+	buf, out := allocFixed[int64](mem, n)
+	copy(out, a.counts[:n])
+	return makeArray(arrow.PrimitiveTypes.Int64, n, 0, nil, buf)
+}
+
+func growZero[T any](s []T, n int) []T {
+	for len(s) < n {
+		var z T
+		s = append(s, z)
+	}
+	return s
+}
+
+// finishWithSeen builds a validity bitmap from seen flags.
+func seenValidity(mem memory.Allocator, seen []int64, n int) (*memory.Buffer, int) {
+	vbuf := allocBitmap(mem, n)
+	vb := vbuf.Bytes()
+	nulls := 0
+	for g := 0; g < n; g++ {
+		if seen[g] > 0 {
+			bitutil.SetBit(vb, g)
+		} else {
+			nulls++
+		}
+	}
+	if nulls == 0 {
+		vbuf.Release()
+		return nil, 0
+	}
+	return vbuf, nulls
+}
+
+// ---- SUM / AVG ----
+
+// sumIntAgg sums integers into int64 with overflow checks (22003); AVG
+// divides the sum by the count in float64.
+type sumIntAgg[T intT] struct {
+	avg  bool
+	sums []int64
+	cnt  []int64
+}
+
+func (a *sumIntAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
+
+func (a *sumIntAgg[T]) update(gids []int32, arr arrow.Array) error {
+	if arr.DataType().ID() == arrow.NULL {
+		return nil
+	}
+	v := values[T](arr)
+	bits, off := validity(arr)
+	s, c := a.sums, a.cnt
+	var ovf int64
+	if bits == nil {
+		for i, g := range gids {
+			x, y := s[g], int64(v[i])
+			z := x + y
+			ovf |= (x ^ z) & (y ^ z)
+			s[g] = z
+			c[g]++
+		}
+	} else {
+		for i, g := range gids {
+			if !bitutil.BitIsSet(bits, off+i) {
+				continue
+			}
+			x, y := s[g], int64(v[i])
+			z := x + y
+			ovf |= (x ^ z) & (y ^ z)
+			s[g] = z
+			c[g]++
+		}
+	}
+	if ovf < 0 {
+		return errOverflow("bigint")
+	}
+	return nil
+}
+
+func (a *sumIntAgg[T]) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.cnt, n)
+	if a.avg {
+		buf, out := allocFixed[float64](mem, n)
+		for g := 0; g < n; g++ {
+			if a.cnt[g] > 0 {
+				out[g] = float64(a.sums[g]) / float64(a.cnt[g])
+			}
+		}
+		return makeArray(arrow.PrimitiveTypes.Float64, n, nulls, vbuf, buf)
+	}
+	buf, out := allocFixed[int64](mem, n)
+	copy(out, a.sums[:n])
+	return makeArray(arrow.PrimitiveTypes.Int64, n, nulls, vbuf, buf)
+}
+
+type sumFloatAgg[T float32 | float64] struct {
+	avg  bool
+	sums []float64
+	cnt  []int64
+}
+
+func (a *sumFloatAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
+
+func (a *sumFloatAgg[T]) update(gids []int32, arr arrow.Array) error {
+	v := values[T](arr)
+	bits, off := validity(arr)
+	s, c := a.sums, a.cnt
+	if bits == nil {
+		for i, g := range gids {
+			s[g] += float64(v[i])
+			c[g]++
+		}
+		return nil
+	}
+	for i, g := range gids {
+		if bitutil.BitIsSet(bits, off+i) {
+			s[g] += float64(v[i])
+			c[g]++
+		}
+	}
+	return nil
+}
+
+func (a *sumFloatAgg[T]) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.cnt, n)
+	buf, out := allocFixed[float64](mem, n)
+	for g := 0; g < n; g++ {
+		out[g] = a.sums[g]
+		if a.avg && a.cnt[g] > 0 {
+			out[g] /= float64(a.cnt[g])
+		}
+	}
+	return makeArray(arrow.PrimitiveTypes.Float64, n, nulls, vbuf, buf)
+}
+
+type sumDecAgg struct {
+	avg   bool
+	dt    arrow.DataType
+	scale int32
+	sums  []decimal128.Num
+	cnt   []int64
+}
+
+func (a *sumDecAgg) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
+
+func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
+	v := values[decimal128.Num](arr)
+	bits, off := validity(arr)
+	for i, g := range gids {
+		if !isValid(bits, off, i) {
+			continue
+		}
+		a.sums[g] = a.sums[g].Add(v[i])
+		a.cnt[g]++
+		if !a.sums[g].FitsInPrecision(38) {
+			return errOverflow("numeric")
+		}
+	}
+	return nil
+}
+
+func (a *sumDecAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.cnt, n)
+	if a.avg {
+		buf, out := allocFixed[float64](mem, n)
+		for g := 0; g < n; g++ {
+			if a.cnt[g] > 0 {
+				out[g] = a.sums[g].ToFloat64(a.scale) / float64(a.cnt[g])
+			}
+		}
+		return makeArray(arrow.PrimitiveTypes.Float64, n, nulls, vbuf, buf)
+	}
+	buf, out := allocFixed[decimal128.Num](mem, n)
+	copy(out, a.sums[:n])
+	return makeArray(a.dt, n, nulls, vbuf, buf)
+}
+
+// ---- MIN / MAX ----
+
+type minMaxAgg[T numT] struct {
+	max  bool
+	dt   arrow.DataType
+	vals []T
+	seen []int64
+}
+
+func (a *minMaxAgg[T]) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
+
+func (a *minMaxAgg[T]) update(gids []int32, arr arrow.Array) error {
+	v := values[T](arr)
+	bits, off := validity(arr)
+	m, seen := a.vals, a.seen
+	for i, g := range gids {
+		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
+			continue
+		}
+		x := v[i]
+		if seen[g] == 0 || (a.max && x > m[g]) || (!a.max && x < m[g]) {
+			m[g] = x
+		}
+		seen[g] = 1
+	}
+	return nil
+}
+
+func (a *minMaxAgg[T]) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.seen, n)
+	buf, out := allocFixed[T](mem, n)
+	copy(out, a.vals[:n])
+	return makeArray(a.dt, n, nulls, vbuf, buf)
+}
+
+type minMaxDecAgg struct {
+	max  bool
+	dt   arrow.DataType
+	vals []decimal128.Num
+	seen []int64
+}
+
+func (a *minMaxDecAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
+
+func (a *minMaxDecAgg) update(gids []int32, arr arrow.Array) error {
+	v := values[decimal128.Num](arr)
+	bits, off := validity(arr)
+	for i, g := range gids {
+		if !isValid(bits, off, i) {
+			continue
+		}
+		c := v[i].Cmp(a.vals[g])
+		if a.seen[g] == 0 || (a.max && c > 0) || (!a.max && c < 0) {
+			a.vals[g] = v[i]
+		}
+		a.seen[g] = 1
+	}
+	return nil
+}
+
+func (a *minMaxDecAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.seen, n)
+	buf, out := allocFixed[decimal128.Num](mem, n)
+	copy(out, a.vals[:n])
+	return makeArray(a.dt, n, nulls, vbuf, buf)
+}
+
+// minMaxStrAgg keeps each group's current extreme in a shared arena; a
+// value is copied only when it replaces the extreme.
+type minMaxStrAgg struct {
+	max   bool
+	arena []byte
+	off   []int32 // group g's value is arena[off[g] : off[g]+ln[g]]
+	ln    []int32
+	seen  []int64
+}
+
+func (a *minMaxStrAgg) resize(n int) {
+	a.off, a.ln, a.seen = growZero(a.off, n), growZero(a.ln, n), growZero(a.seen, n)
+}
+
+func (a *minMaxStrAgg) update(gids []int32, arr arrow.Array) error {
+	s := stringsOf(arr)
+	bits, off := validity(arr)
+	for i, g := range gids {
+		if !isValid(bits, off, i) {
+			continue
+		}
+		v := s.at(i)
+		if a.seen[g] != 0 {
+			cur := a.arena[a.off[g] : a.off[g]+a.ln[g]]
+			c := compareBytes(v, cur)
+			if (a.max && c <= 0) || (!a.max && c >= 0) {
+				continue
+			}
+			if len(v) <= len(cur) { // reuse the slot
+				copy(a.arena[a.off[g]:], v)
+				a.ln[g] = int32(len(v))
+				continue
+			}
+		}
+		a.off[g], a.ln[g] = int32(len(a.arena)), int32(len(v))
+		a.arena = append(a.arena, v...)
+		a.seen[g] = 1
+	}
+	return nil
+}
+
+func (a *minMaxStrAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(n)
+	for g := 0; g < n; g++ {
+		if a.seen[g] == 0 {
+			b.AppendNull()
+			continue
+		}
+		b.BinaryBuilder.Append(a.arena[a.off[g] : a.off[g]+a.ln[g]])
+	}
+	return b.NewArray()
+}
+
+type minMaxBoolAgg struct {
+	max  bool
+	vals []int64
+	seen []int64
+}
+
+func (a *minMaxBoolAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
+
+func (a *minMaxBoolAgg) update(gids []int32, arr arrow.Array) error {
+	b := arr.(*array.Boolean)
+	bits, off := validity(arr)
+	for i, g := range gids {
+		if !isValid(bits, off, i) {
+			continue
+		}
+		x := int64(b2u(b.Value(i)))
+		if a.seen[g] == 0 || (a.max && x > a.vals[g]) || (!a.max && x < a.vals[g]) {
+			a.vals[g] = x
+		}
+		a.seen[g] = 1
+	}
+	return nil
+}
+
+func (a *minMaxBoolAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	vbuf, nulls := seenValidity(mem, a.seen, n)
+	val := allocBitmap(mem, n)
+	for g := 0; g < n; g++ {
+		if a.vals[g] != 0 {
+			bitutil.SetBit(val.Bytes(), g)
+		}
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, vbuf, val)
+}
+
+func compareBytes(a, b []byte) int {
+	return bytesCompare(a, b)
+}
+
+// ---- DISTINCT ----
+
+// distinctAgg feeds only the first occurrence of each (group, value) pair
+// into the wrapped aggregate.
+type distinctAgg struct {
+	inner aggState
+	seen  *groupTable
+	enc   keyEncoder
+	key   []byte
+	sel   []int32
+	gids  []int32
+	mem   memory.Allocator
+}
+
+func (a *distinctAgg) resize(n int) { a.inner.resize(n) }
+
+func (a *distinctAgg) update(gids []int32, arr arrow.Array) error {
+	n := arr.Len()
+	if err := a.enc.encode([]arrow.Array{arr}, n); err != nil {
+		return err
+	}
+	bits, off := validity(arr)
+	a.sel, a.gids = a.sel[:0], a.gids[:0]
+	for i := 0; i < n; i++ {
+		if !isValid(bits, off, i) {
+			continue
+		}
+		a.key = binary.LittleEndian.AppendUint32(a.key[:0], uint32(gids[i]))
+		a.key = append(a.key, a.enc.buf[a.enc.offs[i]:a.enc.offs[i+1]]...)
+		if _, isNew := a.seen.find(a.key); isNew {
+			a.sel = append(a.sel, int32(i))
+			a.gids = append(a.gids, gids[i])
+		}
+	}
+	if len(a.sel) == 0 {
+		return nil
+	}
+	sub, err := take(a.mem, arr, a.sel)
+	if err != nil {
+		return err
+	}
+	defer sub.Release()
+	return a.inner.update(a.gids, sub)
+}
+
+func (a *distinctAgg) finish(mem memory.Allocator, n int) arrow.Array { return a.inner.finish(mem, n) }
+
+// ---- operator ----
+
+type hashAggOp struct {
+	in         Operator
+	groups     []Expr
+	aggs       []Aggregate
+	schema     *arrow.Schema
+	groupTypes []arrow.DataType
+	resTypes   []arrow.DataType
+
+	ctx    context.Context
+	states []aggState
+	table  *groupTable
+	enc    keyEncoder
+	gids   []int32
+	result arrow.RecordBatch
+	pos    int64
+	done   bool
+	out    batchHolder
+	acct   accounted
+}
+
+var _ Operator = (*hashAggOp)(nil)
+
+// NewHashAggregate groups by groups (output fields named groupNames) and
+// computes aggs; output columns are the groups followed by the aggregates.
+// Without groups it returns exactly one row, also over empty input. NULL
+// group keys form one group. Output comes in batches of up to 4096 rows,
+// groups in order of first appearance.
+func NewHashAggregate(in Operator, groups []Expr, groupNames []string, aggs []Aggregate) (Operator, error) {
+	op := &hashAggOp{in: in, groups: groups, aggs: aggs}
+	fields := make([]arrow.Field, 0, len(groups)+len(aggs))
+	for i, g := range groups {
+		dt := g.DataType()
+		if fixedWidth(dt) < 0 && dt.ID() != arrow.STRING {
+			return nil, errMismatch("cannot group by type %s", dt)
+		}
+		name := fmt.Sprintf("group%d", i)
+		if i < len(groupNames) {
+			name = groupNames[i]
+		}
+		op.groupTypes = append(op.groupTypes, dt)
+		fields = append(fields, arrow.Field{Name: name, Type: dt, Nullable: true})
+	}
+	for i, a := range aggs {
+		var argT arrow.DataType = arrow.Null
+		if a.Func != AggCountStar {
+			if a.Arg == nil {
+				return nil, fmt.Errorf("arrowexec: aggregate %d has no argument", i)
+			}
+			argT = a.Arg.DataType()
+		}
+		rt, err := aggResultType(a.Func, argT)
+		if err != nil {
+			return nil, err
+		}
+		if newAggState(a.Func, argT, rt) == nil {
+			return nil, errMismatch("aggregate function %d does not accept %s", a.Func, argT)
+		}
+		op.resTypes = append(op.resTypes, rt)
+		fields = append(fields, arrow.Field{Name: a.Name, Type: rt, Nullable: true})
+	}
+	op.schema = arrow.NewSchema(fields, nil)
+	return op, nil
+}
+
+func (h *hashAggOp) Schema() *arrow.Schema { return h.schema }
+
+func (h *hashAggOp) Open(ctx context.Context) error {
+	h.ctx = ctx
+	h.acct.budget = BudgetFrom(ctx)
+	h.table = newGroupTable()
+	h.states = make([]aggState, len(h.aggs))
+	mem := exec.GetAllocator(ctx)
+	for i, a := range h.aggs {
+		var argT arrow.DataType = arrow.Null
+		if a.Arg != nil {
+			argT = a.Arg.DataType()
+		}
+		s := newAggState(a.Func, argT, h.resTypes[i])
+		if a.Distinct && a.Func != AggCountStar {
+			s = &distinctAgg{inner: s, seen: newGroupTable(), mem: mem}
+		}
+		h.states[i] = s
+	}
+	if len(h.groups) == 0 {
+		h.table.find(nil) // the single group exists even over empty input
+		for _, s := range h.states {
+			s.resize(1)
+		}
+	}
+	return h.in.Open(ctx)
+}
+
+func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
+	n := int(b.NumRows())
+	h.gids = growInt32(h.gids, n)
+	if len(h.groups) == 0 {
+		for i := range h.gids {
+			h.gids[i] = 0
+		}
+	} else {
+		keys := make([]arrow.Array, len(h.groups))
+		defer releaseAll(keys)
+		for i, g := range h.groups {
+			k, err := g.Eval(h.ctx, b)
+			if err != nil {
+				return err
+			}
+			keys[i] = k
+		}
+		if err := h.enc.encode(keys, n); err != nil {
+			return err
+		}
+		before := h.table.bytes()
+		for i := 0; i < n; i++ {
+			h.gids[i], _ = h.table.find(h.enc.buf[h.enc.offs[i]:h.enc.offs[i+1]])
+		}
+		if err := h.acct.grow(h.table.bytes() - before); err != nil {
+			return err
+		}
+		for _, s := range h.states {
+			s.resize(h.table.len())
+		}
+	}
+	for i, a := range h.aggs {
+		var arg arrow.Array
+		if a.Func != AggCountStar {
+			v, err := a.Arg.Eval(h.ctx, b)
+			if err != nil {
+				return err
+			}
+			arg = v
+		}
+		err := h.states[i].update(h.gids, arg)
+		if arg != nil {
+			arg.Release()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *hashAggOp) build() error {
+	for {
+		if err := h.ctx.Err(); err != nil {
+			return err
+		}
+		b, err := h.in.Next()
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			break
+		}
+		if err := h.consumeBatch(b); err != nil {
+			return err
+		}
+	}
+	mem := exec.GetAllocator(h.ctx)
+	ng := h.table.len()
+	cols, err := h.table.decodeKeys(mem, h.groupTypes)
+	if err != nil {
+		return err
+	}
+	for _, s := range h.states {
+		cols = append(cols, s.finish(mem, ng))
+	}
+	h.result = array.NewRecordBatch(h.schema, cols, int64(ng))
+	releaseAll(cols)
+	return nil
+}
+
+func (h *hashAggOp) Next() (arrow.RecordBatch, error) {
+	h.out.release()
+	if !h.done {
+		h.done = true
+		if err := h.build(); err != nil {
+			return nil, err
+		}
+	}
+	if h.result == nil || h.pos >= h.result.NumRows() {
+		return nil, nil
+	}
+	end := min(h.pos+outputBatchRows, h.result.NumRows())
+	b := h.result.NewSlice(h.pos, end)
+	h.pos = end
+	return h.out.set(b), nil
+}
+
+func (h *hashAggOp) Close() error {
+	h.out.release()
+	if h.result != nil {
+		h.result.Release()
+		h.result = nil
+	}
+	h.acct.shrink(h.acct.held)
+	h.table = nil
+	h.states = nil
+	return h.in.Close()
+}

@@ -1,0 +1,369 @@
+package arrowexec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+var cmpNames = [...]string{OpEq: "=", OpNe: "<>", OpLt: "<", OpLe: "<=", OpGt: ">", OpGe: ">="}
+
+// flip returns the operator that gives the same result with swapped operands.
+func (op CmpOp) flip() CmpOp {
+	switch op {
+	case OpLt:
+		return OpGt
+	case OpLe:
+		return OpGe
+	case OpGt:
+		return OpLt
+	case OpGe:
+		return OpLe
+	}
+	return op
+}
+
+type cmpExpr struct {
+	op     CmpOp
+	l, r   Expr
+	ls, rs int32 // DECIMAL scales
+}
+
+// Compare compares operands of the same type (or two DECIMALs of any
+// scales). Floats compare as IEEE 754 (NaN is unequal to everything).
+func Compare(op CmpOp, l, r Expr) (Expr, error) {
+	if op > OpGe {
+		return nil, fmt.Errorf("arrowexec: invalid comparison operator %d", op)
+	}
+	lt, rt := l.DataType(), r.DataType()
+	e := &cmpExpr{op: op, l: l, r: r}
+	if isNullType(lt) || isNullType(rt) {
+		return e, nil
+	}
+	if lt.ID() == arrow.DECIMAL128 && rt.ID() == arrow.DECIMAL128 {
+		e.ls, e.rs = lt.(*arrow.Decimal128Type).Scale, rt.(*arrow.Decimal128Type).Scale
+		return e, nil
+	}
+	if !arrow.TypeEqual(lt, rt) {
+		return nil, errMismatch("operator does not exist: %s %s %s", lt, cmpNames[op], rt)
+	}
+	switch lt.ID() {
+	case arrow.BOOL, arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64,
+		arrow.STRING, arrow.DATE32, arrow.TIMESTAMP:
+		return e, nil
+	}
+	return nil, errMismatch("operator does not exist: %s %s %s", lt, cmpNames[op], rt)
+}
+
+func (e *cmpExpr) DataType() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
+func (e *cmpExpr) String() string           { return fmt.Sprintf("(%s %s %s)", e.l, cmpNames[e.op], e.r) }
+
+func (e *cmpExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	n := int(batch.NumRows())
+	if isNullType(e.l.DataType()) || isNullType(e.r.DataType()) || isNullLit(e.l) || isNullLit(e.r) {
+		return allNull(ctx, arrow.FixedWidthTypes.Boolean, n), nil
+	}
+	mem := exec.GetAllocator(ctx)
+	l, err := evalOperand(ctx, e.l, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer l.arr.Release()
+	r, err := evalOperand(ctx, e.r, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer r.arr.Release()
+	op := e.op
+	ls, rs := e.ls, e.rs
+	// Normalise constant-vs-column to column-vs-constant.
+	if l.mask == 0 && r.mask != 0 {
+		l, r, op, ls, rs = r, l, op.flip(), rs, ls
+	}
+	out := allocBitmap(mem, n)
+	ob := out.Bytes()
+	switch l.arr.DataType().ID() {
+	case arrow.INT16:
+		cmpOrdered(op, values[int16](l.arr), l.mask, values[int16](r.arr), r.mask, ob, n)
+	case arrow.INT32, arrow.DATE32:
+		cmpOrdered(op, values[int32](l.arr), l.mask, values[int32](r.arr), r.mask, ob, n)
+	case arrow.INT64, arrow.TIMESTAMP:
+		cmpOrdered(op, values[int64](l.arr), l.mask, values[int64](r.arr), r.mask, ob, n)
+	case arrow.FLOAT32:
+		cmpOrdered(op, values[float32](l.arr), l.mask, values[float32](r.arr), r.mask, ob, n)
+	case arrow.FLOAT64:
+		cmpOrdered(op, values[float64](l.arr), l.mask, values[float64](r.arr), r.mask, ob, n)
+	case arrow.DECIMAL128:
+		cmpDecimal(op, values[decimal128.Num](l.arr), l.mask, ls, values[decimal128.Num](r.arr), r.mask, rs, ob, n)
+	case arrow.STRING:
+		a, b := stringsOf(l.arr), stringsOf(r.arr)
+		for i := 0; i < n; i++ {
+			ob[i>>3] |= b2u(cmpResult(op, bytes.Compare(a.at(i&l.mask), b.at(i&r.mask)))) << (i & 7)
+		}
+	case arrow.BOOL:
+		ad, bd := l.arr.Data(), r.arr.Data()
+		abits, aoff := ad.Buffers()[1].Bytes(), ad.Offset()
+		bbits, boff := bd.Buffers()[1].Bytes(), bd.Offset()
+		for i := 0; i < n; i++ {
+			x := int(b2u(bitutil.BitIsSet(abits, aoff+(i&l.mask))))
+			y := int(b2u(bitutil.BitIsSet(bbits, boff+(i&r.mask))))
+			ob[i>>3] |= b2u(cmpResult(op, x-y)) << (i & 7)
+		}
+	default:
+		out.Release()
+		return nil, fmt.Errorf("arrowexec: comparison of %s", l.arr.DataType())
+	}
+	vbuf, nulls := combineValidity(mem, n, vecOnly(l), vecOnly(r))
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, vbuf, out), nil
+}
+
+func cmpResult(op CmpOp, c int) bool {
+	switch op {
+	case OpEq:
+		return c == 0
+	case OpNe:
+		return c != 0
+	case OpLt:
+		return c < 0
+	case OpLe:
+		return c <= 0
+	case OpGt:
+		return c > 0
+	}
+	return c >= 0
+}
+
+// cmpOrdered writes a op b into the bitmap out. One loop per operator keeps
+// the comparison out of a per-row switch.
+func cmpOrdered[T numT](op CmpOp, a []T, am int, b []T, bm int, out []byte, n int) {
+	switch op {
+	case OpEq:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] == b[i&bm]) << (i & 7)
+		}
+	case OpNe:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] != b[i&bm]) << (i & 7)
+		}
+	case OpLt:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] < b[i&bm]) << (i & 7)
+		}
+	case OpLe:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] <= b[i&bm]) << (i & 7)
+		}
+	case OpGt:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] > b[i&bm]) << (i & 7)
+		}
+	case OpGe:
+		for i := 0; i < n; i++ {
+			out[i>>3] |= b2u(a[i&am] >= b[i&bm]) << (i & 7)
+		}
+	}
+}
+
+func cmpDecimal(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128.Num, bm int, bs int32, out []byte, n int) {
+	for i := 0; i < n; i++ {
+		out[i>>3] |= b2u(cmpResult(op, decCmpScaled(a[i&am], as, b[i&bm], bs))) << (i & 7)
+	}
+}
+
+// decCmpScaled compares decimals of different scales exactly.
+func decCmpScaled(a decimal128.Num, as int32, b decimal128.Num, bs int32) int {
+	if as == bs {
+		return a.Cmp(b)
+	}
+	if as < bs {
+		return -decCmpScaled(b, bs, a, as)
+	}
+	// as > bs: bring b up to a's scale, or compare integer parts first
+	// when scaling could overflow 128 bits.
+	if bb, ok := rescaleUp(b, as-bs); ok {
+		return a.Cmp(bb)
+	}
+	qa, ra := decQuoRem(a, decimal128.GetScaleMultiplier(int(as)))
+	qb, rb := decQuoRem(b, decimal128.GetScaleMultiplier(int(bs)))
+	if c := qa.Cmp(qb); c != 0 {
+		return c
+	}
+	rb, _ = rescaleUp(rb, as-bs)
+	return ra.Cmp(rb)
+}
+
+// ---- logic ----
+
+type logicExpr struct {
+	and  bool
+	l, r Expr
+}
+
+// And is SQL's three-valued AND: false if either side is false, else NULL
+// if either side is NULL.
+func And(l, r Expr) Expr { return &logicExpr{and: true, l: l, r: r} }
+
+// Or is SQL's three-valued OR: true if either side is true, else NULL if
+// either side is NULL.
+func Or(l, r Expr) Expr { return &logicExpr{l: l, r: r} }
+
+func (e *logicExpr) DataType() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
+func (e *logicExpr) String() string {
+	if e.and {
+		return fmt.Sprintf("(%s AND %s)", e.l, e.r)
+	}
+	return fmt.Sprintf("(%s OR %s)", e.l, e.r)
+}
+
+// boolBits returns the value and validity bitmaps of a BOOLEAN (or Null)
+// operand normalised to offset 0 and length n. A NULL-typed operand is all
+// NULL. The buffers are new and owned by the caller.
+func boolBits(mem memory.Allocator, a arrow.Array, mask, n int) (val, valid *memory.Buffer) {
+	val, valid = allocBitmap(mem, n), allocBitmap(mem, n)
+	if a.DataType().ID() == arrow.NULL {
+		return val, valid
+	}
+	d := a.Data()
+	if mask == 0 { // broadcast constant
+		if a.IsValid(0) {
+			fill := byte(0)
+			if bitutil.BitIsSet(d.Buffers()[1].Bytes(), d.Offset()) {
+				fill = 0xff
+			}
+			vb, bb := valid.Bytes(), val.Bytes()
+			for i := range vb {
+				vb[i], bb[i] = 0xff, fill
+			}
+		}
+		return val, valid
+	}
+	bitutil.CopyBitmap(d.Buffers()[1].Bytes(), d.Offset(), n, val.Bytes(), 0)
+	if bits, off := validity(a); bits != nil {
+		bitutil.CopyBitmap(bits, off, n, valid.Bytes(), 0)
+	} else if a.NullN() == a.Len() && a.Len() > 0 {
+		// all NULL without a bitmap: leave zeroed
+	} else {
+		vb := valid.Bytes()
+		for i := range vb {
+			vb[i] = 0xff
+		}
+	}
+	return val, valid
+}
+
+func (e *logicExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	n := int(batch.NumRows())
+	mem := exec.GetAllocator(ctx)
+	l, err := evalOperand(ctx, e.l, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer l.arr.Release()
+	r, err := evalOperand(ctx, e.r, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer r.arr.Release()
+	lv, lva := boolBits(mem, l.arr, l.mask, n)
+	defer lv.Release()
+	defer lva.Release()
+	rv, rva := boolBits(mem, r.arr, r.mask, n)
+	defer rv.Release()
+	defer rva.Release()
+	val, valid := allocBitmap(mem, n), allocBitmap(mem, n)
+	a, av, b, bv := lv.Bytes(), lva.Bytes(), rv.Bytes(), rva.Bytes()
+	o, ov := val.Bytes(), valid.Bytes()
+	// Kleene logic byte-wise: for AND a result is known when both sides
+	// are valid or either side is a valid false.
+	for i := range o {
+		if e.and {
+			o[i] = a[i] & b[i]
+			ov[i] = (av[i] & bv[i]) | (av[i] &^ a[i]) | (bv[i] &^ b[i])
+		} else {
+			o[i] = (a[i] & av[i]) | (b[i] & bv[i])
+			ov[i] = (av[i] & bv[i]) | (av[i] & a[i]) | (bv[i] & b[i])
+		}
+	}
+	nulls := n - bitutil.CountSetBits(ov, 0, n)
+	if nulls == 0 {
+		valid.Release()
+		valid = nil
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, valid, val), nil
+}
+
+type notExpr struct{ e Expr }
+
+// Not is SQL's three-valued NOT: NULL stays NULL.
+func Not(e Expr) Expr { return &notExpr{e: e} }
+
+func (e *notExpr) DataType() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
+func (e *notExpr) String() string           { return fmt.Sprintf("(NOT %s)", e.e) }
+
+func (e *notExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	n := int(batch.NumRows())
+	mem := exec.GetAllocator(ctx)
+	a, err := e.e.Eval(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	if a.DataType().ID() == arrow.NULL {
+		return allNull(ctx, arrow.FixedWidthTypes.Boolean, n), nil
+	}
+	d := a.Data()
+	val := allocBitmap(mem, n)
+	bitutil.InvertBitmap(d.Buffers()[1].Bytes(), d.Offset(), n, val.Bytes(), 0)
+	vbuf, nulls := combineValidity(mem, n, a)
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, vbuf, val), nil
+}
+
+type isNullExpr struct {
+	e      Expr
+	negate bool
+}
+
+// IsNull is e IS NULL, or e IS NOT NULL when negate; never NULL itself.
+func IsNull(e Expr, negate bool) Expr { return &isNullExpr{e: e, negate: negate} }
+
+func (e *isNullExpr) DataType() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
+func (e *isNullExpr) String() string {
+	if e.negate {
+		return fmt.Sprintf("(%s IS NOT NULL)", e.e)
+	}
+	return fmt.Sprintf("(%s IS NULL)", e.e)
+}
+
+func (e *isNullExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	n := int(batch.NumRows())
+	mem := exec.GetAllocator(ctx)
+	a, err := e.e.Eval(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	val := allocBitmap(mem, n)
+	vb := val.Bytes()
+	switch bits, off := validity(a); {
+	case a.DataType().ID() == arrow.NULL || (bits == nil && a.NullN() == n && n > 0):
+		// every row is NULL
+		if !e.negate {
+			bitutil.SetBitsTo(vb, 0, int64(n), true)
+		}
+	case bits == nil:
+		if e.negate {
+			bitutil.SetBitsTo(vb, 0, int64(n), true)
+		}
+	case e.negate:
+		bitutil.CopyBitmap(bits, off, n, vb, 0)
+	default:
+		bitutil.InvertBitmap(bits, off, n, vb, 0)
+	}
+	return makeArray(arrow.FixedWidthTypes.Boolean, n, 0, nil, val), nil
+}
