@@ -36,17 +36,25 @@ type testEnv struct {
 	ctx    context.Context
 }
 
+// requireEngine skips the test while the root package's engine is not wired
+// (its statements then fail with "not wired"): this package cannot fix that.
+func requireEngine(t *testing.T) {
+	t.Helper()
+	db, err := mantisdb.Open(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Prepare(context.Background(), "SELECT 1"); err != nil && strings.Contains(err.Error(), "not wired") {
+		t.Skip("mantisdb engine not wired yet")
+	}
+}
+
 func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv {
 	t.Helper()
 	db, err := mantisdb.Open(t.TempDir(), dbOpts)
 	if err != nil {
 		t.Fatal(err)
-	}
-	// Until the root package wires its engine, statements fail with "not
-	// wired"; skip instead of failing on what this package cannot fix.
-	if _, err := db.Prepare(context.Background(), "SELECT 1"); err != nil && strings.Contains(err.Error(), "not wired") {
-		_ = db.Close()
-		t.Skip("mantisdb engine not wired yet")
 	}
 	var o Options
 	if opts != nil {
@@ -220,6 +228,7 @@ func setupAllTypes(t *testing.T, e *testEnv) {
 }
 
 func TestStatementAllTypes(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 
@@ -263,6 +272,7 @@ func TestStatementAllTypes(t *testing.T) {
 }
 
 func TestTicketCanBeRedeemedTwice(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 	info, err := e.client.Execute(e.ctx, "SELECT id FROM all_types ORDER BY id")
@@ -307,6 +317,7 @@ func insertRows(t *testing.T, e *testEnv, from, to int) {
 }
 
 func TestStreamsBatchByBatch(t *testing.T) {
+	requireEngine(t)
 	const rows, batch = 5000, 256
 	e := startServer(t, nil, &mantisdb.Options{BatchSize: batch})
 	e.exec(t, "CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR)")
@@ -328,6 +339,7 @@ func TestStreamsBatchByBatch(t *testing.T) {
 }
 
 func TestClientCancelEndsQuery(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, nil, &mantisdb.Options{BatchSize: 64})
 	e.exec(t, "CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR)")
 	insertRows(t, e, 0, 3000)
@@ -363,6 +375,7 @@ func TestClientCancelEndsQuery(t *testing.T) {
 }
 
 func TestPreparedStatements(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 
@@ -450,6 +463,7 @@ func TestPreparedStatements(t *testing.T) {
 }
 
 func TestPreparedStatementsAreBounded(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, &Options{MaxPreparedStatements: 2}, nil)
 	var stmts []*flightsql.PreparedStatement
 	for i := range 3 {
@@ -488,6 +502,7 @@ func statusOf(err error) (codes.Code, string) {
 }
 
 func TestErrors(t *testing.T) {
+	requireEngine(t)
 	e := startServer(t, nil, nil)
 	e.exec(t, "CREATE TABLE t (id BIGINT PRIMARY KEY, v VARCHAR NOT NULL)")
 	e.exec(t, "INSERT INTO t VALUES (1, 'a')")
