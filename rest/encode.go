@@ -135,16 +135,13 @@ func (c *columnText) encode(arr arrow.Array) error {
 		}
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
-		layout := timestampLayouts[unit]
 		vals := a.TimestampValues()
 		for i, v := range vals {
 			if a.IsNull(i) {
 				c.null()
 				continue
 			}
-			c.buf = append(c.buf, '"')
-			c.buf = v.ToTime(unit).AppendFormat(c.buf, layout)
-			c.buf = append(c.buf, '"')
+			c.buf = appendTimestamp(c.buf, int64(v), unit)
 			c.end()
 		}
 	default:
@@ -167,15 +164,10 @@ func (c *columnText) encode(arr arrow.Array) error {
 	return nil
 }
 
-// timestampLayouts render timestamps in ISO 8601 without zone, with at most
-// the fraction digits of the unit (trailing zeros trimmed, as PostgreSQL's
-// to_json does).
-var timestampLayouts = [...]string{
-	arrow.Second:      "2006-01-02T15:04:05",
-	arrow.Millisecond: "2006-01-02T15:04:05.999",
-	arrow.Microsecond: "2006-01-02T15:04:05.999999",
-	arrow.Nanosecond:  "2006-01-02T15:04:05.999999999",
-}
+// unitDigits is the number of fraction digits of each timestamp unit.
+var unitDigits = [...]int{arrow.Second: 0, arrow.Millisecond: 3, arrow.Microsecond: 6, arrow.Nanosecond: 9}
+
+var pow10 = [...]int64{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000, 1000000000}
 
 func floorDiv(a, b int64) int64 {
 	q := a / b
@@ -185,10 +177,80 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
+// appendDate appends the quoted date of unixSeconds (UTC).
 func appendDate(dst []byte, unixSeconds int64) []byte {
 	dst = append(dst, '"')
-	dst = time.Unix(unixSeconds, 0).UTC().AppendFormat(dst, "2006-01-02")
+	dst = appendCivilDate(dst, floorDiv(unixSeconds, 86400))
 	return append(dst, '"')
+}
+
+// appendTimestamp appends the quoted ISO 8601 form of v (in unit since the
+// epoch, no zone): 2024-01-02T03:04:05.123456, the fraction trimmed of
+// trailing zeros (as PostgreSQL's to_json does) and omitted when zero.
+func appendTimestamp(dst []byte, v int64, unit arrow.TimeUnit) []byte {
+	digits := unitDigits[unit]
+	perSec := pow10[digits]
+	secs := floorDiv(v, perSec)
+	frac := v - secs*perSec
+	days := floorDiv(secs, 86400)
+	sod := secs - days*86400
+	dst = append(dst, '"')
+	dst = appendCivilDate(dst, days)
+	dst = append(dst, 'T')
+	dst = append2(dst, int(sod/3600))
+	dst = append(dst, ':')
+	dst = append2(dst, int(sod/60%60))
+	dst = append(dst, ':')
+	dst = append2(dst, int(sod%60))
+	if frac != 0 {
+		for frac%10 == 0 {
+			frac /= 10
+			digits--
+		}
+		dst = append(dst, '.')
+		var tmp [9]byte
+		for i := digits - 1; i >= 0; i-- {
+			tmp[i] = byte('0' + frac%10)
+			frac /= 10
+		}
+		dst = append(dst, tmp[:digits]...)
+	}
+	return append(dst, '"')
+}
+
+// appendCivilDate appends YYYY-MM-DD for days since 1970-01-01 in the
+// proleptic Gregorian calendar (Howard Hinnant's civil_from_days). Years
+// outside 0000..9999 go through package time, which spells them its way.
+func appendCivilDate(dst []byte, days int64) []byte {
+	z := days + 719468
+	era := floorDiv(z, 146097)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	y := yoe + era*400
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	d := doy - (153*mp+2)/5 + 1
+	m := mp + 3
+	if m > 12 {
+		m -= 12
+	}
+	if m <= 2 {
+		y++
+	}
+	if y < 0 || y > 9999 {
+		return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
+	}
+	dst = append2(dst, int(y/100))
+	dst = append2(dst, int(y%100))
+	dst = append(dst, '-')
+	dst = append2(dst, int(m))
+	dst = append(dst, '-')
+	return append2(dst, int(d))
+}
+
+// append2 appends n (0..99) as two digits.
+func append2(dst []byte, n int) []byte {
+	return append(dst, byte('0'+n/10), byte('0'+n%10))
 }
 
 func encodeInts[T int8 | int16 | int32 | int64](c *columnText, arr arrow.Array, vals []T) {

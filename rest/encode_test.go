@@ -175,3 +175,32 @@ func TestEncodeAllocs(t *testing.T) {
 		t.Errorf("encode allocates %v times per batch once warm, want 0", n)
 	}
 }
+
+// TestAppendTimestampMatchesTime compares the hand-written calendar code
+// with package time over a wide range of instants and every unit.
+func TestAppendTimestampMatchesTime(t *testing.T) {
+	layouts := map[arrow.TimeUnit]string{
+		arrow.Second:      "2006-01-02T15:04:05",
+		arrow.Millisecond: "2006-01-02T15:04:05.999",
+		arrow.Microsecond: "2006-01-02T15:04:05.999999",
+		arrow.Nanosecond:  "2006-01-02T15:04:05.999999999",
+	}
+	for unit, layout := range layouts {
+		per := pow10[unitDigits[unit]]
+		// Years 0001..9999, within what an int64 of the unit holds.
+		lo, hi := int64(-62135596800), int64(253402300799)
+		if unit == arrow.Nanosecond {
+			lo, hi = math.MinInt64/per+1, math.MaxInt64/per-1
+		}
+		step := (hi - lo) / 5000 * per
+		for v := lo * per; v < hi*per-step; v += step {
+			for _, d := range []int64{0, 1, -1, per - 1} {
+				x := v + d
+				want := `"` + arrow.Timestamp(x).ToTime(unit).Format(layout) + `"`
+				if got := string(appendTimestamp(nil, x, unit)); got != want {
+					t.Fatalf("unit %s, %d: got %s, want %s", unit, x, got, want)
+				}
+			}
+		}
+	}
+}

@@ -68,7 +68,7 @@ type errorJSON struct {
 
 // describe converts any error into its HTTP status and JSON form. Errors
 // without a code are internal; the caller logs them.
-func describe(r *http.Request, err error, maxBody int64) (int, errorJSON) {
+func describe(r *http.Request, err error) (int, errorJSON) {
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
 		return http.StatusRequestEntityTooLarge, errorJSON{

@@ -172,7 +172,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // writeError answers err as a JSON error with the status of its class.
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body := describe(r, err, h.maxBody)
+	status, body := describe(r, err)
 	logError(h.log, r, status, err)
 	writeJSON(w, status, errorBody{Error: body})
 }

@@ -116,7 +116,7 @@ func (h *handler) runSQL(w http.ResponseWriter, r *http.Request, text string) {
 	buf = append(buf, ']')
 	if err != nil {
 		// Too late for a status: the error becomes a member of the body.
-		status, body := describe(r, err, h.maxBody)
+		status, body := describe(r, err)
 		logError(h.log, r, status, err)
 		b, merr := json.Marshal(body)
 		if merr != nil {

@@ -3,7 +3,7 @@ package main
 import "strings"
 
 // splitter cuts SQL text into statements at semicolons that are outside
-// string literals ('...', with ” and backslash escapes as in MySQL),
+// string literals ('...', with doubled quotes and backslash escapes as in MySQL),
 // quoted identifiers ("..." and `...`) and comments (-- to end of line,
 // /* ... */). Text is fed in pieces (lines from a terminal or pipe); the
 // state carries over, so a statement may span many pieces. The zero value is
