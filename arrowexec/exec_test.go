@@ -129,7 +129,9 @@ func TestExprKernels(t *testing.T) {
 		{"dec add scales", func() (Expr, error) { return Arith(OpAdd, d, e) }, "2.55,-5.00,NULL,100000009.89", ""},
 		{"dec mul", func() (Expr, error) { return Arith(OpMul, d, e) }, "1.625,6.250,NULL,989999999.901", ""},
 		{"dec div", func() (Expr, error) { return Arith(OpDiv, d, e) }, "0.961538,1.000000,NULL,10101010.100000", ""},
-		{"dec div zero", func() (Expr, error) { return Arith(OpDiv, d, Literal(scalar.NewDecimal128Scalar(decimal128.FromI64(0), dec1))) }, "", sqlstate.DivisionByZero},
+		{"dec div zero", func() (Expr, error) {
+			return Arith(OpDiv, d, Literal(scalar.NewDecimal128Scalar(decimal128.FromI64(0), dec1)))
+		}, "", sqlstate.DivisionByZero},
 		{"cmp lt", func() (Expr, error) { return Compare(OpLt, a, b) }, "false,true,NULL,false", ""},
 		{"cmp lit flip", func() (Expr, error) { return Compare(OpGt, lit(int64(2)), b) }, "false,true,false,true", ""},
 		{"cmp dec scales", func() (Expr, error) { return Compare(OpLt, d, e) }, "true,false,NULL,false", ""},

@@ -9,9 +9,28 @@
 // and scale).
 //
 // Memory comes from the allocator in the context (compute.WithAllocator,
-// default memory.DefaultAllocator). Every record returned by Next and every
+// default memory.DefaultAllocator; exec.WithAllocator is the same key). Every record returned by Next and every
 // array returned by Expr.Eval is owned by the receiver as documented on each
 // method.
+//
+// Invariants:
+//
+//   - Next never returns an empty batch; blocking operators (sort, top-N,
+//     hash aggregate) emit batches of at most 4096 rows.
+//   - Expressions are compiled at construction: type checks and pattern
+//     compilation happen once, Eval runs typed loops (generics over the
+//     physical value types) with no per-row interface calls or allocations;
+//     a literal operand is broadcast, never materialised.
+//   - Errors caused by data (overflow, division by zero, bad text) are
+//     *sqlstate.Error; a NULL slot never raises one, whatever garbage it holds.
+//   - Context cancellation is checked between batches.
+//   - Blocking operators account the bytes they hold against the query's
+//     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
+//     the seam for spilling.
+//
+// The kernels do not use arrow-go's compute package: importing it needs
+// modules (golang.org/x/sync, brotli, thrift) that go.mod does not list.
+// Only compute/exec is used, for the context's allocator.
 package arrowexec
 
 import (
