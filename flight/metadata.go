@@ -272,3 +272,27 @@ func like(p, s string) bool {
 func equalFoldRune(a, b rune) bool {
 	return a == b || unicode.ToLower(a) == unicode.ToLower(b)
 }
+
+// GetFlightInfoPrimaryKeys returns the ticket for DoGetPrimaryKeys.
+func (s *sqlServer) GetFlightInfoPrimaryKeys(_ context.Context, _ flightsql.TableRef, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
+	return s.flightInfo(desc, schema_ref.PrimaryKeys, desc.Cmd), nil
+}
+
+// DoGetPrimaryKeys lists the primary key columns of a table in key order;
+// a table without a primary key (or an unknown one) has none.
+func (s *sqlServer) DoGetPrimaryKeys(_ context.Context, ref flightsql.TableRef) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	b := array.NewRecordBuilder(s.mem, schema_ref.PrimaryKeys)
+	defer b.Release()
+	t, ok := s.db.Table(ref.Table)
+	if ok && matchCatalog(ref.Catalog) && (ref.DBSchema == nil || strings.EqualFold(*ref.DBSchema, SchemaName)) {
+		for seq, col := range t.PrimaryKey {
+			b.Field(0).AppendNull()
+			b.Field(1).(*array.StringBuilder).Append(SchemaName)
+			b.Field(2).(*array.StringBuilder).Append(t.Name)
+			b.Field(3).(*array.StringBuilder).Append(t.Columns[col].Name)
+			b.Field(4).(*array.Int32Builder).Append(int32(seq + 1))
+			b.Field(5).AppendNull()
+		}
+	}
+	return schema_ref.PrimaryKeys, singleChunk(b.NewRecordBatch()), nil
+}

@@ -176,6 +176,15 @@ func TestMetadataCommands(t *testing.T) {
 		})
 	}
 
+	info, err = e.client.GetPrimaryKeys(e.ctx, flightsql.TableRef{Table: "ORDERS"})
+	if got := rows(info, err, schema_ref.PrimaryKeys); !equalStrings(got, []string{"NULL|public|orders|id|1|NULL"}) {
+		t.Errorf("primary keys %v", got)
+	}
+	info, err = e.client.GetPrimaryKeys(e.ctx, flightsql.TableRef{Table: "missing"})
+	if got := rows(info, err, schema_ref.PrimaryKeys); len(got) != 0 {
+		t.Errorf("primary keys of a missing table: %v", got)
+	}
+
 	// include_schema: table_schema is the table's Arrow schema with column
 	// metadata.
 	info, err = e.client.GetTables(e.ctx, &flightsql.GetTablesOpts{IncludeSchema: true})
