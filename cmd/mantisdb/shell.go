@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -61,7 +62,16 @@ func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 		}
 		return 0
 	}
-	if ok := sh.repl(ctx, stdin, isTerminal(stdin)); !ok {
+	interactive := isTerminal(stdin)
+	if interactive {
+		// At a terminal, Ctrl-C cancels the running statement instead of
+		// ending the shell; \q or Ctrl-D end it.
+		sigs := make(chan os.Signal, 1)
+		signal.Notify(sigs, os.Interrupt)
+		defer signal.Stop(sigs)
+		sh.interrupts = sigs
+	}
+	if ok := sh.repl(ctx, stdin, interactive); !ok {
 		return 1
 	}
 	return 0
@@ -84,6 +94,8 @@ type shell struct {
 	client *flightsql.Client
 	out    io.Writer
 	errOut io.Writer
+	// interrupts, when set, cancel the running statement of repl.
+	interrupts <-chan os.Signal
 }
 
 // dialShell returns a shell for the server at addr. The connection is made
@@ -177,6 +189,27 @@ func errorText(err error, addr string) string {
 	return st.Message()
 }
 
+// runInterruptible runs stmt; an interrupt that arrives meanwhile cancels
+// it. Interrupts from before the statement started are dropped.
+func (s *shell) runInterruptible(ctx context.Context, stmt string) error {
+	if s.interrupts == nil {
+		return s.run(ctx, stmt)
+	}
+	for len(s.interrupts) > 0 {
+		<-s.interrupts
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-s.interrupts:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return s.run(ctx, stmt)
+}
+
 // repl reads statements from in until its end and runs each as soon as its
 // ';' arrives. With a terminal it shows prompts and accepts \q (or quit,
 // exit) to leave. An error is printed and the shell goes on; repl reports
@@ -190,7 +223,7 @@ func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
 			if ctx.Err() != nil {
 				return
 			}
-			if err := s.run(ctx, stmt); err != nil {
+			if err := s.runInterruptible(ctx, stmt); err != nil {
 				s.printError(err)
 				ok = false
 			}
