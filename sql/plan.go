@@ -131,7 +131,9 @@ func (n *Values) Columns() []Column { return n.Cols }
 // Inputs implements Node.
 func (n *Values) Inputs() []Node { return nil }
 
-func (n *Values) String() string { return fmt.Sprintf("Values %d rows x %d columns", len(n.Rows), len(n.Cols)) }
+func (n *Values) String() string {
+	return fmt.Sprintf("Values %d rows x %d columns", len(n.Rows), len(n.Cols))
+}
 
 // Columns implements Node.
 func (n *Filter) Columns() []Column { return n.Input.Columns() }

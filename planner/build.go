@@ -1,0 +1,419 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+type builder struct {
+	src SourceProvider
+}
+
+// build makes the operator of n and its inputs. On error it closes what it
+// built.
+func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
+	switch n := n.(type) {
+	case *sql.Scan:
+		fields := make([]arrow.Field, 0, len(n.Cols)+1)
+		sch := n.Table.Schema()
+		for _, c := range n.Cols {
+			fields = append(fields, sch.Field(c))
+		}
+		if n.WithKey {
+			fields = append(fields, arrow.Field{Name: sql.KeyColumnName, Type: arrow.BinaryTypes.Binary})
+		}
+		if b.src == nil {
+			return nil, fmt.Errorf("planner: no source provider for a scan of %s", n.Table.Name)
+		}
+		return arrowexec.NewScan(arrow.NewSchema(fields, nil), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
+	case *sql.Values:
+		return newValues(n)
+	case *sql.Limit:
+		if s, ok := n.Input.(*sql.Sort); ok && n.Count >= 0 {
+			in, err := b.build(s.Input)
+			if err != nil {
+				return nil, err
+			}
+			keys, err := sortKeys(s.Keys, in.Schema())
+			if err != nil {
+				in.Close()
+				return nil, err
+			}
+			return arrowexec.NewTopN(in, keys, n.Offset, n.Count), nil
+		}
+	}
+	in, err := b.build(input(n))
+	if err != nil {
+		return nil, err
+	}
+	op, err := b.wrap(n, in)
+	if err != nil {
+		in.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
+// wrap builds the operator of a one-input node over in.
+func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, error) {
+	sch := in.Schema()
+	switch n := n.(type) {
+	case *sql.Filter:
+		p, err := compile(n.Pred, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.NewFilter(in, p), nil
+	case *sql.Project:
+		es, err := compileList(n.Exprs, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.NewProject(in, es, n.Names), nil
+	case *sql.Aggregate:
+		gs, err := compileList(n.Groups, sch)
+		if err != nil {
+			return nil, err
+		}
+		aggs := make([]arrowexec.Aggregate, len(n.Aggs))
+		for i, a := range n.Aggs {
+			aggs[i] = arrowexec.Aggregate{Func: a.Func, Distinct: a.Distinct, Name: n.AggNames[i]}
+			if a.Arg != nil {
+				if aggs[i].Arg, err = compile(a.Arg, sch); err != nil {
+					return nil, err
+				}
+			}
+		}
+		op, err := arrowexec.NewHashAggregate(in, gs, n.GroupNames, aggs)
+		if err != nil {
+			return nil, err
+		}
+		// Aggregate result types are part of the schema: cast where the
+		// executor's differ from the binder's.
+		return conform(op, n.Columns())
+	case *sql.Sort:
+		keys, err := sortKeys(n.Keys, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.NewSort(in, keys), nil
+	case *sql.Limit:
+		return arrowexec.NewLimit(in, n.Offset, n.Count), nil
+	}
+	return nil, fmt.Errorf("planner: cannot build %T", n)
+}
+
+func sortKeys(keys []sql.SortKey, sch *arrow.Schema) ([]arrowexec.SortKey, error) {
+	out := make([]arrowexec.SortKey, len(keys))
+	for i, k := range keys {
+		e, err := compile(k.Expr, sch)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = arrowexec.SortKey{Expr: e, Desc: k.Desc, NullsFirst: k.NullsFirst}
+	}
+	return out, nil
+}
+
+// conform adds a projection that casts columns whose Arrow type differs
+// from the plan's, or returns op.
+func conform(op arrowexec.Operator, cols []sql.Column) (arrowexec.Operator, error) {
+	sch := op.Schema()
+	if sch.NumFields() != len(cols) {
+		return nil, fmt.Errorf("planner: operator has %d columns, plan %d", sch.NumFields(), len(cols))
+	}
+	same := true
+	for i, c := range cols {
+		if !arrow.TypeEqual(sch.Field(i).Type, arrowType(c.Type)) {
+			same = false
+		}
+	}
+	if same {
+		return op, nil
+	}
+	exprs := make([]arrowexec.Expr, len(cols))
+	names := make([]string, len(cols))
+	for i, c := range cols {
+		f := sch.Field(i)
+		exprs[i], names[i] = arrowexec.Column(i, f.Type), f.Name
+		if !arrow.TypeEqual(f.Type, arrowType(c.Type)) {
+			x, err := arrowexec.Cast(exprs[i], arrowType(c.Type))
+			if err != nil {
+				return nil, err
+			}
+			exprs[i] = x
+		}
+	}
+	return arrowexec.NewProject(op, exprs, names), nil
+}
+
+func compileList(es []sql.Expr, sch *arrow.Schema) ([]arrowexec.Expr, error) {
+	out := make([]arrowexec.Expr, len(es))
+	for i, e := range es {
+		var err error
+		if out[i], err = compile(e, sch); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// compile turns a bound expression over input schema sch into an executor
+// expression whose result has exactly the bound type.
+func compile(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
+	x, err := compileRaw(e, sch)
+	if err != nil {
+		return nil, err
+	}
+	t := e.Type()
+	if t.Kind == catalog.KindNull || t.Kind == catalog.KindInvalid {
+		return x, nil
+	}
+	if want := t.ArrowType(); !arrow.TypeEqual(x.DataType(), want) {
+		return arrowexec.Cast(x, want)
+	}
+	return x, nil
+}
+
+func compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
+	switch e := e.(type) {
+	case *sql.ColumnRef:
+		if e.Idx < 0 || e.Idx >= sch.NumFields() {
+			return nil, fmt.Errorf("planner: column %s out of range of %d input columns", e, sch.NumFields())
+		}
+		return arrowexec.Column(e.Idx, sch.Field(e.Idx).Type), nil
+	case *sql.Literal:
+		return arrowexec.Literal(e.Value), nil
+	case *sql.Cast:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Cast(a, e.To.ArrowType())
+	case *sql.Arith:
+		l, r, err := compile2(e.L, e.R, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Arith(e.Op, l, r)
+	case *sql.Negate:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Negate(a)
+	case *sql.Compare:
+		l, r, err := compile2(e.L, e.R, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Compare(e.Op, l, r)
+	case *sql.Logic:
+		l, r, err := compile2(e.L, e.R, sch)
+		if err != nil {
+			return nil, err
+		}
+		if e.Op == sql.OpOr {
+			return arrowexec.Or(l, r), nil
+		}
+		return arrowexec.And(l, r), nil
+	case *sql.Not:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Not(a), nil
+	case *sql.IsNull:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.IsNull(a, e.Negate), nil
+	case *sql.In:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		list, err := compileList(e.List, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.In(a, list, e.Negate)
+	case *sql.Like:
+		a, err := compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Like(a, e.Pattern, false, e.Negate)
+	}
+	return nil, fmt.Errorf("planner: cannot compile expression %T", e)
+}
+
+func compile2(l, r sql.Expr, sch *arrow.Schema) (arrowexec.Expr, arrowexec.Expr, error) {
+	lx, err := compile(l, sch)
+	if err != nil {
+		return nil, nil, err
+	}
+	rx, err := compile(r, sch)
+	if err != nil {
+		return nil, nil, err
+	}
+	return lx, rx, nil
+}
+
+// valuesOp yields the rows of a Values node as one batch, evaluated at Open.
+type valuesOp struct {
+	schema *arrow.Schema
+	rows   [][]arrowexec.Expr
+	nrows  int
+	rec    arrow.RecordBatch
+	done   bool
+}
+
+var _ arrowexec.Operator = (*valuesOp)(nil)
+
+func newValues(n *sql.Values) (arrowexec.Operator, error) {
+	sch := schemaOf(n.Cols)
+	op := &valuesOp{schema: sch, nrows: len(n.Rows)}
+	op.rows = make([][]arrowexec.Expr, len(n.Rows))
+	for i, r := range n.Rows {
+		var err error
+		if op.rows[i], err = compileList(r, oneRow.Schema()); err != nil {
+			return nil, err
+		}
+	}
+	return op, nil
+}
+
+func (v *valuesOp) Schema() *arrow.Schema { return v.schema }
+
+func (v *valuesOp) Open(ctx context.Context) error {
+	if v.nrows == 0 {
+		return nil
+	}
+	if v.schema.NumFields() == 0 {
+		v.rec = array.NewRecordBatch(v.schema, nil, int64(v.nrows))
+		return nil
+	}
+	mem := exec.GetAllocator(ctx)
+	ncols := v.schema.NumFields()
+	parts := make([][]arrow.Array, ncols)
+	defer func() {
+		for _, p := range parts {
+			for _, a := range p {
+				a.Release()
+			}
+		}
+	}()
+	for _, row := range v.rows {
+		for j, e := range row {
+			a, err := e.Eval(ctx, oneRow)
+			if err != nil {
+				return err
+			}
+			parts[j] = append(parts[j], a)
+		}
+	}
+	cols := make([]arrow.Array, ncols)
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for j := range cols {
+		var err error
+		if len(parts[j]) == 1 {
+			cols[j] = parts[j][0]
+			cols[j].Retain()
+		} else if cols[j], err = array.Concatenate(parts[j], mem); err != nil {
+			return fmt.Errorf("planner: cannot build VALUES column %d: %w", j, err)
+		}
+		if !arrow.TypeEqual(cols[j].DataType(), v.schema.Field(j).Type) {
+			return fmt.Errorf("planner: VALUES column %d has type %s, want %s", j, cols[j].DataType(), v.schema.Field(j).Type)
+		}
+	}
+	v.rec = array.NewRecordBatch(v.schema, cols, int64(v.nrows))
+	return nil
+}
+
+func (v *valuesOp) Next() (arrow.RecordBatch, error) {
+	if v.done || v.rec == nil {
+		return nil, nil
+	}
+	v.done = true
+	return v.rec, nil
+}
+
+func (v *valuesOp) Close() error {
+	if v.rec != nil {
+		v.rec.Release()
+		v.rec = nil
+	}
+	return nil
+}
+
+// relabelOp gives the batches of its input the prepared schema (names and
+// nullability) without copying columns.
+type relabelOp struct {
+	in     arrowexec.Operator
+	schema *arrow.Schema
+	cur    arrow.RecordBatch
+}
+
+var _ arrowexec.Operator = (*relabelOp)(nil)
+
+// relabel returns op itself when its schema equals want, an operator that
+// renames its fields when only names and nullability differ, and an error
+// when types differ (a planner bug).
+func relabel(op arrowexec.Operator, want *arrow.Schema) (arrowexec.Operator, error) {
+	got := op.Schema()
+	if got.Equal(want) {
+		return op, nil
+	}
+	if got.NumFields() != want.NumFields() {
+		op.Close()
+		return nil, fmt.Errorf("planner: plan yields %d columns, want %d", got.NumFields(), want.NumFields())
+	}
+	for i := range want.Fields() {
+		if !arrow.TypeEqual(got.Field(i).Type, want.Field(i).Type) {
+			op.Close()
+			return nil, fmt.Errorf("planner: column %d has type %s, want %s", i, got.Field(i).Type, want.Field(i).Type)
+		}
+	}
+	return &relabelOp{in: op, schema: want}, nil
+}
+
+func (r *relabelOp) Schema() *arrow.Schema { return r.schema }
+
+func (r *relabelOp) Open(ctx context.Context) error { return r.in.Open(ctx) }
+
+func (r *relabelOp) Next() (arrow.RecordBatch, error) {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	rec, err := r.in.Next()
+	if err != nil || rec == nil {
+		return nil, err
+	}
+	r.cur = array.NewRecordBatch(r.schema, rec.Columns(), rec.NumRows())
+	return r.cur, nil
+}
+
+func (r *relabelOp) Close() error {
+	if r.cur != nil {
+		r.cur.Release()
+		r.cur = nil
+	}
+	return r.in.Close()
+}

@@ -1,0 +1,278 @@
+package planner
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+// optimize applies the logical rewrites to a bound plan.
+func optimize(n sql.Node) (sql.Node, error) {
+	n, err := foldNode(n)
+	if err != nil {
+		return nil, err
+	}
+	return pushProjection(n), nil
+}
+
+// mapExprs returns n with every expression it holds replaced by f(expr) and
+// its inputs replaced by in (when non-nil).
+func mapExprs(n sql.Node, in sql.Node, f func(sql.Expr) (sql.Expr, error)) (sql.Node, error) {
+	var err error
+	list := func(es []sql.Expr) ([]sql.Expr, error) {
+		out := make([]sql.Expr, len(es))
+		for i, e := range es {
+			if out[i], err = f(e); err != nil {
+				return nil, err
+			}
+		}
+		return out, nil
+	}
+	switch n := n.(type) {
+	case *sql.Scan:
+		return n, nil
+	case *sql.Values:
+		rows := make([][]sql.Expr, len(n.Rows))
+		for i, r := range n.Rows {
+			if rows[i], err = list(r); err != nil {
+				return nil, err
+			}
+		}
+		return &sql.Values{Cols: n.Cols, Rows: rows}, nil
+	case *sql.Filter:
+		p, err := f(n.Pred)
+		if err != nil {
+			return nil, err
+		}
+		return &sql.Filter{Input: in, Pred: p}, nil
+	case *sql.Project:
+		es, err := list(n.Exprs)
+		if err != nil {
+			return nil, err
+		}
+		return &sql.Project{Input: in, Exprs: es, Names: n.Names}, nil
+	case *sql.Aggregate:
+		gs, err := list(n.Groups)
+		if err != nil {
+			return nil, err
+		}
+		aggs := make([]*sql.AggCall, len(n.Aggs))
+		for i, a := range n.Aggs {
+			c := *a
+			if a.Arg != nil {
+				if c.Arg, err = f(a.Arg); err != nil {
+					return nil, err
+				}
+			}
+			aggs[i] = &c
+		}
+		return &sql.Aggregate{Input: in, Groups: gs, GroupNames: n.GroupNames, Aggs: aggs, AggNames: n.AggNames}, nil
+	case *sql.Sort:
+		keys := make([]sql.SortKey, len(n.Keys))
+		for i, k := range n.Keys {
+			keys[i] = k
+			if keys[i].Expr, err = f(k.Expr); err != nil {
+				return nil, err
+			}
+		}
+		return &sql.Sort{Input: in, Keys: keys}, nil
+	case *sql.Limit:
+		return &sql.Limit{Input: in, Offset: n.Offset, Count: n.Count}, nil
+	}
+	return nil, fmt.Errorf("planner: unknown plan node %T", n)
+}
+
+func input(n sql.Node) sql.Node {
+	if ins := n.Inputs(); len(ins) > 0 {
+		return ins[0]
+	}
+	return nil
+}
+
+// foldNode folds the constant subexpressions of every node.
+func foldNode(n sql.Node) (sql.Node, error) {
+	var in sql.Node
+	if c := input(n); c != nil {
+		var err error
+		if in, err = foldNode(c); err != nil {
+			return nil, err
+		}
+	}
+	out, err := mapExprs(n, in, fold)
+	if err != nil {
+		return nil, err
+	}
+	// WHERE TRUE (after folding) filters nothing.
+	if f, ok := out.(*sql.Filter); ok {
+		if l, ok := f.Pred.(*sql.Literal); ok && !l.IsNull() {
+			if b, ok := l.Value.(*scalar.Boolean); ok && b.Value {
+				return f.Input, nil
+			}
+		}
+	}
+	return out, nil
+}
+
+// fold replaces constant subtrees of e by literals, evaluating them with
+// the executor's own kernels so that folding cannot change results. A
+// subtree whose evaluation fails (say 1/0) is left for run time, where it
+// fails only if a row reaches it.
+func fold(e sql.Expr) (sql.Expr, error) {
+	if _, ok := e.(*sql.Literal); ok {
+		return e, nil
+	}
+	if !sql.IsConstant(e) {
+		return sql.MapChildren(e, fold)
+	}
+	if l, ok := evalConstant(e); ok {
+		return l, nil
+	}
+	return sql.MapChildren(e, fold)
+}
+
+var oneRow = array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 1)
+
+func evalConstant(e sql.Expr) (*sql.Literal, bool) {
+	x, err := compile(e, oneRow.Schema())
+	if err != nil {
+		return nil, false
+	}
+	arr, err := x.Eval(evalContext, oneRow)
+	if err != nil {
+		return nil, false
+	}
+	defer arr.Release()
+	if arr.Len() != 1 {
+		return nil, false
+	}
+	s, err := scalar.GetScalar(arr, 0)
+	if err != nil {
+		return nil, false
+	}
+	if !arrow.TypeEqual(s.DataType(), arrowType(e.Type())) {
+		return nil, false
+	}
+	if r, ok := s.(scalar.Releasable); ok {
+		// Values of variable-width scalars are copied so that the literal
+		// does not hold the evaluation's buffers.
+		defer r.Release()
+		switch v := s.(type) {
+		case *scalar.String:
+			return &sql.Literal{Value: scalar.NewStringScalar(string(v.Data())), Typ: e.Type()}, true
+		}
+		return nil, false
+	}
+	return &sql.Literal{Value: s, Typ: e.Type()}, true
+}
+
+// pushProjection makes the scan of the plan read only the columns the
+// nodes above it reference: it rewrites the chain of Filters directly above
+// the Scan and the first other node above them.
+func pushProjection(n sql.Node) sql.Node {
+	// Find the consumer: a node whose input is a chain of Filters ending in
+	// a Scan.
+	var rec func(sql.Node) sql.Node
+	rec = func(n sql.Node) sql.Node {
+		c := input(n)
+		if c == nil {
+			return n
+		}
+		scan, filters := scanBelow(c)
+		if scan == nil {
+			out, _ := mapExprs(n, rec(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
+			return out
+		}
+		used := map[int]bool{}
+		collect := func(e sql.Expr) (sql.Expr, error) {
+			sql.Walk(e, func(x sql.Expr) bool {
+				if r, ok := x.(*sql.ColumnRef); ok {
+					used[r.Idx] = true
+				}
+				return true
+			})
+			return e, nil
+		}
+		for _, f := range filters {
+			_, _ = collect(f.Pred)
+		}
+		_, _ = mapExprs(n, c, collect)
+		remap := make(map[int]int)
+		var cols []int
+		for i := range scan.Cols {
+			if used[i] {
+				remap[i] = len(cols)
+				cols = append(cols, scan.Cols[i])
+			}
+		}
+		if scan.WithKey {
+			remap[len(scan.Cols)] = len(cols)
+		}
+		re := func(e sql.Expr) (sql.Expr, error) { return remapRefs(e, remap), nil }
+		var out sql.Node = &sql.Scan{Table: scan.Table, Cols: cols, WithKey: scan.WithKey}
+		for i := len(filters) - 1; i >= 0; i-- {
+			out = &sql.Filter{Input: out, Pred: remapRefs(filters[i].Pred, remap)}
+		}
+		res, _ := mapExprs(n, out, re)
+		return res
+	}
+	if s, ok := n.(*sql.Scan); ok {
+		return s
+	}
+	return rec(n)
+}
+
+// scanBelow returns the Scan under a chain of Filters starting at n (top
+// first), or nil.
+func scanBelow(n sql.Node) (*sql.Scan, []*sql.Filter) {
+	var filters []*sql.Filter
+	for {
+		switch x := n.(type) {
+		case *sql.Filter:
+			filters = append(filters, x)
+			n = x.Input
+		case *sql.Scan:
+			return x, filters
+		default:
+			return nil, nil
+		}
+	}
+}
+
+func remapRefs(e sql.Expr, m map[int]int) sql.Expr {
+	if r, ok := e.(*sql.ColumnRef); ok {
+		c := *r
+		c.Idx = m[r.Idx]
+		return &c
+	}
+	out, _ := sql.MapChildren(e, func(c sql.Expr) (sql.Expr, error) { return remapRefs(c, m), nil })
+	return out
+}
+
+// describe renders the physical shape of a plan (Sort under Limit is shown
+// as the TopN it becomes).
+func describe(n sql.Node) string {
+	var b strings.Builder
+	var rec func(sql.Node, int)
+	rec = func(n sql.Node, depth int) {
+		b.WriteString(strings.Repeat("  ", depth))
+		if l, ok := n.(*sql.Limit); ok && l.Count >= 0 {
+			if s, ok := l.Input.(*sql.Sort); ok {
+				fmt.Fprintf(&b, "TopN offset=%d count=%d %s\n", l.Offset, l.Count, strings.TrimPrefix(s.String(), "Sort "))
+				rec(s.Input, depth+1)
+				return
+			}
+		}
+		b.WriteString(n.String())
+		b.WriteByte('\n')
+		for _, c := range n.Inputs() {
+			rec(c, depth+1)
+		}
+	}
+	rec(n, 0)
+	return b.String()
+}

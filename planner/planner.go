@@ -1,0 +1,189 @@
+// Package planner turns bound statements (package sql) into physical plans of
+// arrowexec operators.
+//
+// Prepare parses, binds and rewrites a statement once; Build makes a fresh
+// operator tree for every execution from the immutable *Prepared, so a
+// *Prepared is safe for concurrent use. The rewrites are deliberately
+// simple and each is a separate step, the seams for the cost-based planner:
+// constant folding, projection pushdown into the scan (a scan reads only the
+// columns the plan references), filters directly above the scan, ORDER BY +
+// LIMIT as a top-N, DISTINCT as a hash aggregate (bound that way by sql).
+package planner
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+// Kind is the kind of a prepared statement.
+type Kind int
+
+// Statement kinds.
+const (
+	KindQuery Kind = iota
+	KindInsert
+	KindUpdate
+	KindDelete
+	KindCreateTable
+	KindDropTable
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindQuery:
+		return "QUERY"
+	case KindInsert:
+		return "INSERT"
+	case KindUpdate:
+		return "UPDATE"
+	case KindDelete:
+		return "DELETE"
+	case KindCreateTable:
+		return "CREATE TABLE"
+	case KindDropTable:
+		return "DROP TABLE"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+// Prepared is a parsed, bound and rewritten statement. It is immutable and
+// safe for concurrent use; Build makes the operators of one execution.
+type Prepared struct {
+	Kind Kind
+	// Schema is the result schema of a query (exact nullability); an empty
+	// schema for other statements.
+	Schema *arrow.Schema
+	// CatalogVersion is the catalog version the statement was bound at; the
+	// statement must be prepared again when the catalog has changed.
+	CatalogVersion uint64
+	// Table is the target of INSERT, UPDATE, DELETE and DROP TABLE (nil for
+	// DROP TABLE IF EXISTS of a missing table).
+	Table *catalog.Table
+	// Create is the descriptor CREATE TABLE creates (ID unset).
+	Create *catalog.Table
+	// IfNotExists and IfExists are the clauses of CREATE and DROP TABLE.
+	IfNotExists, IfExists bool
+
+	plan sql.Node
+}
+
+// SourceProvider opens storage scans for one execution.
+type SourceProvider interface {
+	// Scan returns the opener of a scan of t. Its batches hold the columns
+	// cols of t in that order, followed by a last field "__key" (Binary)
+	// with the storage key of each row when withKey.
+	Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource
+}
+
+// Prepare parses, binds and optimises one statement against cat.
+func Prepare(text string, cat *catalog.Catalog) (*Prepared, error) {
+	version := cat.Version()
+	st, err := sql.ParseAndBind(text, cat)
+	if err != nil {
+		return nil, err
+	}
+	p := &Prepared{CatalogVersion: version, Schema: arrow.NewSchema(nil, nil)}
+	switch st := st.(type) {
+	case *sql.Query:
+		p.Kind = KindQuery
+		p.plan = st.Plan
+		p.Schema = schemaOf(st.Plan.Columns())
+	case *sql.Insert:
+		p.Kind, p.Table, p.plan = KindInsert, st.Table, st.Plan
+	case *sql.Update:
+		p.Kind, p.Table, p.plan = KindUpdate, st.Table, st.Plan
+	case *sql.Delete:
+		p.Kind, p.Table, p.plan = KindDelete, st.Table, st.Plan
+	case *sql.CreateTable:
+		p.Kind, p.Create, p.IfNotExists = KindCreateTable, st.Table, st.IfNotExists
+	case *sql.DropTable:
+		p.Kind, p.Table, p.IfExists = KindDropTable, st.Table, st.IfExists
+	default:
+		return nil, fmt.Errorf("planner: unexpected statement %T", st)
+	}
+	if p.plan != nil {
+		if p.plan, err = optimize(p.plan); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// schemaOf returns the Arrow schema of plan columns.
+func schemaOf(cols []sql.Column) *arrow.Schema {
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: arrowType(c.Type), Nullable: c.Nullable}
+	}
+	return arrow.NewSchema(fields, nil)
+}
+
+func arrowType(t catalog.Type) arrow.DataType {
+	if t.Kind == catalog.KindInvalid {
+		return arrow.BinaryTypes.Binary // the storage key
+	}
+	return t.ArrowType()
+}
+
+// Explain returns the plan as text, one operator per line.
+func (p *Prepared) Explain() string {
+	if p.plan == nil {
+		switch p.Kind {
+		case KindCreateTable:
+			return "CreateTable " + p.Create.Name + "\n"
+		case KindDropTable:
+			if p.Table == nil {
+				return "DropTable (absent)\n"
+			}
+			return "DropTable " + p.Table.Name + "\n"
+		}
+		return p.Kind.String() + "\n"
+	}
+	var b strings.Builder
+	if p.Table != nil && p.Kind != KindQuery {
+		fmt.Fprintf(&b, "%s %s\n", p.Kind, p.Table.Name)
+	}
+	b.WriteString(describe(p.plan))
+	return b.String()
+}
+
+// Build makes the operator tree for one execution:
+//   - query: rows of Schema;
+//   - INSERT: rows in exactly Table.Schema();
+//   - UPDATE: field 0 "__key" (Binary), then the full new row in
+//     Table.Schema() for every matching row;
+//   - DELETE: one field "__key" (Binary) of every matching row.
+//
+// CREATE and DROP TABLE have no operators and return an error. The caller
+// owns the returned operator and must Close it.
+func (p *Prepared) Build(src SourceProvider) (arrowexec.Operator, error) {
+	if p.plan == nil {
+		return nil, fmt.Errorf("planner: %s has no operator plan", p.Kind)
+	}
+	b := &builder{src: src}
+	op, err := b.build(p.plan)
+	if err != nil {
+		return nil, err
+	}
+	want := p.Schema
+	switch p.Kind {
+	case KindInsert:
+		want = p.Table.Schema()
+	case KindUpdate:
+		fields := append([]arrow.Field{{Name: sql.KeyColumnName, Type: arrow.BinaryTypes.Binary}}, p.Table.Schema().Fields()...)
+		want = arrow.NewSchema(fields, nil)
+	case KindDelete:
+		want = arrow.NewSchema([]arrow.Field{{Name: sql.KeyColumnName, Type: arrow.BinaryTypes.Binary}}, nil)
+	}
+	return relabel(op, want)
+}
+
+// evalContext is the context constant folding evaluates in.
+var evalContext = context.Background()
