@@ -239,9 +239,9 @@ func TestStatementAllTypes(t *testing.T) {
 	}
 	got := rowStrings(recs)
 	want := []string{
-		"1|true|7|42|1.5|2.25|123.45|hello|2024-01-02|2024-01-02 03:04:05|1",
+		"1|true|7|42|1.5|2.25|123.45|hello|2024-01-02|2024-01-02T03:04:05|1",
 		"2|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|2",
-		"3|false|-7|-42|-0.5|-1e+10|-0.01||1969-12-31|1970-01-01 00:00:00.000001|3",
+		"3|false|-7|-42|-0.5|-1e+10|-0.01||1969-12-31|1970-01-01T00:00:00.000001|3",
 	}
 	if !equalStrings(got, want) {
 		t.Errorf("rows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
