@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -133,9 +132,22 @@ type stringValues struct {
 	data []byte
 }
 
+// stringsOf views a String or Binary array. The offsets are those of the
+// array's rows (its slice offset applied) and index the whole data buffer:
+// array.String.ValueBytes is trimmed to the first row's offset, so it cannot
+// be indexed by ValueOffsets of a sliced array.
 func stringsOf(a arrow.Array) stringValues {
-	s := a.(*array.String)
-	return stringValues{offs: s.ValueOffsets(), data: s.ValueBytes()}
+	d := a.Data()
+	bufs := d.Buffers()
+	if d.Len() == 0 || bufs[1] == nil {
+		return stringValues{offs: []int32{0}}
+	}
+	offs := arrow.Int32Traits.CastFromBytes(bufs[1].Bytes())[d.Offset() : d.Offset()+d.Len()+1]
+	var data []byte
+	if bufs[2] != nil {
+		data = bufs[2].Bytes()
+	}
+	return stringValues{offs: offs, data: data}
 }
 
 // at returns value i as a byte slice aliasing the array.

@@ -354,6 +354,8 @@ func appendValueText(dst []byte, a arrow.Array, i int) []byte {
 		return t.AppendFormat(dst, "2006-01-02 15:04:05")
 	case *array.String:
 		return append(dst, a.Value(i)...)
+	case *array.Binary:
+		return append(dst, a.Value(i)...)
 	}
 	return dst
 }

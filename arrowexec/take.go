@@ -30,7 +30,7 @@ func take(mem memory.Allocator, a arrow.Array, idx []int32) (arrow.Array, error)
 		return takeFixed[decimal128.Num](mem, a, idx), nil
 	case arrow.BOOL:
 		return takeBool(mem, a, idx), nil
-	case arrow.STRING:
+	case arrow.STRING, arrow.BINARY:
 		return takeString(mem, a, idx), nil
 	case arrow.NULL:
 		return array.MakeArrayOfNull(mem, a.DataType(), len(idx)), nil

@@ -285,9 +285,6 @@ func TestQueries(t *testing.T) {
 func TestDMLPlans(t *testing.T) {
 	s := setup(t)
 	rows, sch, err := s.run("update items set qty = qty + 1, name = 'x' where cat = 1")
-	if err != nil && strings.Contains(err.Error(), "unsupported type binary") {
-		t.Skip("arrowexec cannot filter Binary (storage key) columns yet:", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,9 +292,6 @@ func TestDMLPlans(t *testing.T) {
 		t.Fatalf("update: %s %v", sch, rows)
 	}
 	rows, sch, err = s.run("delete from items where qty < 10")
-	if err != nil && strings.Contains(err.Error(), "unsupported type binary") {
-		t.Skip("arrowexec cannot filter Binary (storage key) columns yet:", err)
-	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,10 +12,6 @@ import (
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
-// InvalidColumnReference is SQLSTATE 42P10 (ORDER BY position out of range,
-// ORDER BY expression not in a DISTINCT select list).
-const InvalidColumnReference sqlstate.Code = "42P10"
-
 // Bind resolves a parsed statement against cat.
 func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 	b := &binder{p: p, cat: cat}

@@ -130,7 +130,7 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 		if v, ok := o.Expr.(*sqlparser.SQLVal); ok && v.Type == sqlparser.IntVal {
 			k, err := strconv.Atoi(string(v.Val))
 			if err != nil || k < 1 || k > len(items) {
-				return nil, sqlstate.Errorf(InvalidColumnReference, "ORDER BY position %s is not in select list", v.Val)
+				return nil, sqlstate.Errorf(sqlstate.InvalidColumnRef, "ORDER BY position %s is not in select list", v.Val)
 			}
 			oi.out = k - 1
 		} else if c, ok := o.Expr.(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() {
@@ -213,7 +213,7 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 		}
 		if out < 0 {
 			if distinct {
-				return nil, sqlstate.Errorf(InvalidColumnReference, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
+				return nil, sqlstate.Errorf(sqlstate.InvalidColumnRef, "for SELECT DISTINCT, ORDER BY expressions must appear in select list")
 			}
 			out = len(exprs)
 			exprs = append(exprs, o.expr)
@@ -284,7 +284,7 @@ func (b *binder) groupExpr(sc *scope, g sqlparser.Expr, items []selectItem) (Exp
 	if v, ok := g.(*sqlparser.SQLVal); ok && v.Type == sqlparser.IntVal {
 		k, err := strconv.Atoi(string(v.Val))
 		if err != nil || k < 1 || k > len(items) {
-			return nil, sqlstate.Errorf(InvalidColumnReference, "GROUP BY position %s is not in select list", v.Val)
+			return nil, sqlstate.Errorf(sqlstate.InvalidColumnRef, "GROUP BY position %s is not in select list", v.Val)
 		}
 		x := items[k-1].expr
 		if containsAgg(x) {

@@ -45,6 +45,7 @@ const (
 	AmbiguousColumn       Code = "42702"
 	DatatypeMismatch      Code = "42804"
 	GroupingError         Code = "42803"
+	InvalidColumnRef      Code = "42P10"
 	InvalidColumnDef      Code = "42611"
 	InvalidTableDef       Code = "42P16"
 	ProgramLimitExceeded  Code = "54000"
