@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// ingestResult is the outcome of the ingest workload: durable rows/s into a
+// lineitem-shaped table (with its primary key) by each engine and path.
+type ingestResult struct {
+	Methods []*ingestMethod `json:"methods"`
+	// NotMeasured lists ingest paths the harness does not measure yet.
+	NotMeasured []string `json:"not_measured"`
+}
+
+// ingestMethod is one engine's ingest path.
+type ingestMethod struct {
+	Engine       string  `json:"engine"`
+	Method       string  `json:"method"`
+	Rows         int64   `json:"rows"`
+	RowsPerBatch int     `json:"rows_per_batch"`
+	Seconds      float64 `json:"seconds"`
+	RowsPerSec   float64 `json:"rows_per_sec"`
+	// Verified is true when count(*) afterwards equals Rows.
+	Verified     bool   `json:"verified"`
+	PeakRSSBytes int64  `json:"peak_rss_bytes"`
+	Error        string `json:"error,omitempty"`
+}
+
+// ingest methods: bulk is the engine's bulk path (MantisDB DB.Ingest of
+// Arrow batches, DuckDB's appender, flushed per batch); insert is Exec of
+// multi-row INSERT statements.
+const (
+	methodBulk   = "bulk"
+	methodInsert = "insert"
+)
+
+func methodName(engine, method string) string {
+	switch {
+	case method == methodInsert:
+		return "SQL multi-row INSERT"
+	case engine == engineMantis:
+		return "DB.Ingest (Arrow batches)"
+	default:
+		return "appender (flush per batch)"
+	}
+}
+
+type ingestParams struct {
+	Engine       string `json:"engine"`
+	Method       string `json:"method"`
+	Dir          string `json:"dir"`
+	Data         string `json:"data"`
+	Rows         int64  `json:"rows"`
+	RowsPerBatch int    `json:"rows_per_batch"`
+}
+
+func runIngest(ctx context.Context, o *options, pr *progress) (*ingestResult, error) {
+	res := &ingestResult{NotMeasured: []string{
+		"REST NDJSON and Arrow IPC ingest (needs the server: spawn `mantisdb serve`)",
+		"Flight SQL bulk ingest (needs the server)",
+	}}
+	bulkRows := int64(o.IngestRows)
+	insertRows := max(bulkRows/10, int64(o.InsertBatch))
+	data, err := lineitemFile(o, bulkRows, pr)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []ingestParams
+	for _, m := range []string{methodBulk, methodInsert} {
+		for _, e := range o.Engines {
+			p := ingestParams{Engine: e, Method: m, Data: data, Rows: bulkRows, RowsPerBatch: o.BatchRows}
+			if m == methodInsert {
+				p.Rows, p.RowsPerBatch = insertRows, o.InsertBatch
+			}
+			jobs = append(jobs, p)
+		}
+	}
+	pr.Phase("ingest", int64(len(jobs)))
+	for _, p := range jobs {
+		pr.Detail(p.Engine + " " + p.Method)
+		dir, err := os.MkdirTemp(o.WorkDir, "ingest-")
+		if err != nil {
+			return nil, err
+		}
+		p.Dir = dir
+		m := &ingestMethod{Engine: p.Engine, Method: methodName(p.Engine, p.Method), Rows: p.Rows, RowsPerBatch: p.RowsPerBatch}
+		var out ingestMethod
+		st, err := runChild(ctx, "ingest", o.Threads, p, &out, o.ChildTimeout, nil)
+		if err != nil {
+			m.Error = err.Error()
+		} else {
+			m.Seconds, m.Verified = out.Seconds, out.Verified
+			if out.Seconds > 0 {
+				m.RowsPerSec = float64(p.Rows) / out.Seconds
+			}
+			m.Error = out.Error
+		}
+		m.PeakRSSBytes = st.PeakRSS
+		res.Methods = append(res.Methods, m)
+		os.RemoveAll(dir)
+		pr.Add(1, "")
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return res, nil
+}
+
+func init() {
+	childJobs["ingest"] = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p ingestParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		recs, err := readBatches(p.Data, p.Rows)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseAll(recs)
+		var stmts []string
+		if p.Method == methodInsert {
+			stmts = insertStatements("lineitem", recs, p.RowsPerBatch)
+		}
+		e, err := openEngine(p.Engine, enginePath(p.Dir, p.Engine), 0)
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		spec := tpchTable("lineitem")
+		out := &ingestMethod{}
+		if _, err := e.Exec(ctx, spec.ddl()); err != nil {
+			out.Error = "create table: " + err.Error()
+			return out, nil
+		}
+		start := time.Now()
+		if p.Method == methodInsert {
+			for _, s := range stmts {
+				if _, err = e.Exec(ctx, s); err != nil {
+					break
+				}
+			}
+		} else {
+			for _, rec := range recs {
+				if err = e.Load(ctx, spec.name, rec); err != nil {
+					break
+				}
+			}
+		}
+		out.Seconds = time.Since(start).Seconds()
+		if err != nil {
+			out.Error = err.Error()
+			out.Seconds = 0
+			return out, nil
+		}
+		rows, err := e.Query(ctx, "SELECT count(*) FROM lineitem")
+		if err != nil {
+			out.Error = "count after ingest: " + err.Error()
+		} else if len(rows) == 1 && len(rows[0]) == 1 && rows[0][0] == float64(p.Rows) {
+			out.Verified = true
+		} else {
+			out.Error = fmt.Sprintf("count after ingest: %v, want %d", rows, p.Rows)
+		}
+		return out, nil
+	}
+}
+
+func (r *report) ingestMarkdown() string {
+	in := r.Ingest
+	var sb strings.Builder
+	sb.WriteString("## Ingest\n\n")
+	r.runLine(&sb)
+	sb.WriteString("Durable rows/s into a lineitem-shaped table (TPC-H types, primary key (l_orderkey, l_linenumber)), " +
+		"the same dbgen rows for every engine, each path in a fresh process and a fresh database; a write counts when " +
+		"the call returned (MantisDB: synced to its WAL; DuckDB: committed to its WAL). SQL INSERT paths get a tenth of " +
+		"the rows of the bulk paths. Afterwards count(*) is checked.\n\n")
+	sb.WriteString("| engine | path | rows | rows/batch | seconds | rows/s | peak RSS | checked | error |\n|---|---|---:|---:|---:|---:|---:|---|---|\n")
+	for _, m := range in.Methods {
+		rps, secs := "–", "–"
+		if m.Error == "" {
+			rps, secs = rate(m.RowsPerSec), num(m.Seconds)
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %d | %d | %s | %s | %s | %v | %s |\n", m.Engine, m.Method, m.Rows, m.RowsPerBatch,
+			secs, rps, bytesText(m.PeakRSSBytes), m.Verified, cell(m.Error))
+	}
+	if len(in.NotMeasured) > 0 {
+		sb.WriteString("\nNot measured yet: " + strings.Join(in.NotMeasured, "; ") + ".\n")
+	}
+	sb.WriteString("\n")
+	return sb.String()
+}
+

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// mixedResult is the outcome of the mixed workload.
+type mixedResult struct {
+	PreloadRows  int64          `json:"preload_rows"`
+	RowsPerBatch int            `json:"rows_per_batch"`
+	Seconds      float64        `json:"seconds"`
+	Engines      []*mixedEngine `json:"engines"`
+}
+
+// mixedEngine is one engine's mixed process: one goroutine ingests
+// lineitem batches through the bulk path while another runs TPC-H Q1 and
+// Q6 over the growing table.
+type mixedEngine struct {
+	Engine        string       `json:"engine"`
+	IngestRows    int64        `json:"ingest_rows"`
+	IngestPerSec  float64      `json:"ingest_rows_per_sec"`
+	IngestError   string       `json:"ingest_error,omitempty"`
+	Queries       int          `json:"queries"`
+	QueryLatency  latencyStats `json:"query_latency"`
+	QueryError    string       `json:"query_error,omitempty"`
+	QueriesAlone  latencyStats `json:"query_latency_alone"`
+	IngestAlonePS float64      `json:"ingest_alone_rows_per_sec"`
+	PeakRSSBytes  int64        `json:"peak_rss_bytes"`
+	Error         string       `json:"error,omitempty"`
+}
+
+type mixedParams struct {
+	Engine   string `json:"engine"`
+	Dir      string `json:"dir"`
+	Data     string `json:"data"`
+	Rows     int64  `json:"rows"`
+	Duration int64  `json:"duration_ns"`
+}
+
+func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, error) {
+	n := int64(o.IngestRows)
+	data, err := lineitemFile(o, n, pr)
+	if err != nil {
+		return nil, err
+	}
+	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.BatchRows, Seconds: o.MixedDuration.Seconds()}
+	pr.Phase("mixed", int64(len(o.Engines)))
+	for _, e := range o.Engines {
+		pr.Detail(e)
+		run := &mixedEngine{}
+		p := mixedParams{Engine: e, Dir: o.WorkDir, Data: data, Rows: n, Duration: int64(o.MixedDuration)}
+		st, err := runChild(ctx, "mixed", o.Threads, p, run, o.ChildTimeout, nil)
+		run.Engine = e
+		if err != nil {
+			run.Error = err.Error()
+		}
+		run.PeakRSSBytes = st.PeakRSS
+		res.Engines = append(res.Engines, run)
+		pr.Add(1, "")
+	}
+	return res, nil
+}
+
+// mixedQueries are the analytical queries of the mixed workload.
+var mixedQueries = []string{tpchQueries[0], tpchQueries[5]}
+
+// shiftKeys returns rec with offset added to its first column (the order
+// key), so that the same rows can be ingested again without key conflicts.
+func shiftKeys(rec arrow.RecordBatch, offset int64) arrow.RecordBatch {
+	keys := rec.Column(0).(*array.Int64)
+	b := array.NewInt64Builder(memory.NewGoAllocator())
+	defer b.Release()
+	b.Reserve(keys.Len())
+	for _, k := range keys.Int64Values() {
+		b.UnsafeAppend(k + offset)
+	}
+	shifted := b.NewInt64Array()
+	defer shifted.Release()
+	cols := append([]arrow.Array{shifted}, rec.Columns()[1:]...)
+	return array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+}
+
+func init() {
+	childJobs["mixed"] = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p mixedParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		recs, err := readBatches(p.Data, p.Rows)
+		if err != nil {
+			return nil, err
+		}
+		defer releaseAll(recs)
+		e, err := openEngine(p.Engine, filepath.Join(p.Dir, "mixed-"+p.Engine), 0)
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		out := &mixedEngine{Engine: p.Engine}
+		if err := createAndLoad(ctx, e, tpchTable("lineitem"), recs); err != nil {
+			out.Error = err.Error()
+			return out, nil
+		}
+		d := time.Duration(p.Duration)
+		round := int64(0)
+		ingest := func(ctx context.Context, until time.Time) (int64, error) {
+			var rows int64
+			for i := 0; time.Now().Before(until) && ctx.Err() == nil; i++ {
+				if i%len(recs) == 0 {
+					round++
+				}
+				rec := shiftKeys(recs[i%len(recs)], round*10_000_000_000)
+				err := e.Load(ctx, "lineitem", rec)
+				rec.Release()
+				if err != nil {
+					return rows, err
+				}
+				rows += rec.NumRows()
+			}
+			return rows, nil
+		}
+		query := func(ctx context.Context, until time.Time) ([]time.Duration, error) {
+			var lat []time.Duration
+			for i := 0; time.Now().Before(until) && ctx.Err() == nil; i++ {
+				t := time.Now()
+				if _, err := e.Query(ctx, mixedQueries[i%len(mixedQueries)]); err != nil {
+					return lat, err
+				}
+				lat = append(lat, time.Since(t))
+			}
+			return lat, nil
+		}
+		// Each side alone first, for reference, then both at once.
+		childProgress("%s queries alone", p.Engine)
+		alone, qerr := query(ctx, time.Now().Add(d/2))
+		out.QueriesAlone = summarize(alone)
+		childProgress("%s ingest alone", p.Engine)
+		t := time.Now()
+		n, ierr := ingest(ctx, t.Add(d/2))
+		out.IngestAlonePS = float64(n) / time.Since(t).Seconds()
+		if qerr != nil || ierr != nil {
+			if qerr != nil {
+				out.QueryError = qerr.Error()
+			}
+			if ierr != nil {
+				out.IngestError = ierr.Error()
+			}
+			return out, nil
+		}
+		childProgress("%s ingest and queries", p.Engine)
+		var wg sync.WaitGroup
+		start := time.Now()
+		until := start.Add(d)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			out.IngestRows, err = ingest(ctx, until)
+			out.IngestPerSec = float64(out.IngestRows) / time.Since(start).Seconds()
+			if err != nil {
+				out.IngestError = err.Error()
+			}
+		}()
+		lat, err := query(ctx, until)
+		wg.Wait()
+		if err != nil {
+			out.QueryError = err.Error()
+		}
+		out.Queries = len(lat)
+		out.QueryLatency = summarize(lat)
+		return out, nil
+	}
+}
+
+func (r *report) mixedMarkdown() string {
+	m := r.Mixed
+	var sb strings.Builder
+	sb.WriteString("## Mixed\n\n")
+	r.runLine(&sb)
+	fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows; then, each for %s/2 alone and for %s together: bulk ingest of "+
+		"%d-row batches (the same rows again with shifted keys) and TPC-H Q1 and Q6 in turn, one query at a time. "+
+		"Query latency in milliseconds.\n\n", m.PreloadRows, time.Duration(m.Seconds*float64(time.Second)),
+		time.Duration(m.Seconds*float64(time.Second)), m.RowsPerBatch)
+	sb.WriteString("| engine | ingest rows/s alone | ingest rows/s mixed | query p50 ms alone | query p50 ms mixed | query p99 ms mixed | queries | error |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, e := range m.Engines {
+		errText := e.Error
+		for _, x := range []string{e.IngestError, e.QueryError} {
+			if errText == "" {
+				errText = x
+			}
+		}
+		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %s | %s | %d | %s |\n", e.Engine, rate(e.IngestAlonePS), rate(e.IngestPerSec),
+			num(e.QueriesAlone.P50US/1000), num(e.QueryLatency.P50US/1000), num(e.QueryLatency.P99US/1000), e.Queries, cell(errText))
+	}
+	sb.WriteString("\n")
+	return sb.String()
+}
