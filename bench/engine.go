@@ -62,7 +62,9 @@ type mantisEngine struct {
 	db *mantisdb.DB
 }
 
-func (e *mantisEngine) Exec(ctx context.Context, sql string) (int64, error) { return e.db.Exec(ctx, sql) }
+func (e *mantisEngine) Exec(ctx context.Context, sql string) (int64, error) {
+	return e.db.Exec(ctx, sql)
+}
 
 func (e *mantisEngine) Query(ctx context.Context, sql string) ([][]any, error) {
 	rows, err := e.db.Query(ctx, sql)

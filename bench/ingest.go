@@ -193,4 +193,3 @@ func (r *report) ingestMarkdown() string {
 	sb.WriteString("\n")
 	return sb.String()
 }
-

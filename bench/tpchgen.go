@@ -226,11 +226,13 @@ func (l *genLoader) emit() error {
 	return nil
 }
 
-func (l *genLoader) i64(i int, v int64)   { l.b.Field(i).(*array.Int64Builder).Append(v) }
-func (l *genLoader) i32(i int, v int64)   { l.b.Field(i).(*array.Int32Builder).Append(int32(v)) }
-func (l *genLoader) str(i int, v string)  { l.b.Field(i).(*array.StringBuilder).Append(v) }
-func (l *genLoader) chr(i int, v byte)    { l.b.Field(i).(*array.StringBuilder).Append(string(rune(v))) }
-func (l *genLoader) cents(i int, v int64) { l.b.Field(i).(*array.Decimal128Builder).Append(decimal128.FromI64(v)) }
+func (l *genLoader) i64(i int, v int64)  { l.b.Field(i).(*array.Int64Builder).Append(v) }
+func (l *genLoader) i32(i int, v int64)  { l.b.Field(i).(*array.Int32Builder).Append(int32(v)) }
+func (l *genLoader) str(i int, v string) { l.b.Field(i).(*array.StringBuilder).Append(v) }
+func (l *genLoader) chr(i int, v byte)   { l.b.Field(i).(*array.StringBuilder).Append(string(rune(v))) }
+func (l *genLoader) cents(i int, v int64) {
+	l.b.Field(i).(*array.Decimal128Builder).Append(decimal128.FromI64(v))
+}
 func (l *genLoader) date(i int, v string) { l.b.Field(i).(*array.Date32Builder).Append(parseDate(v)) }
 
 var (
