@@ -28,7 +28,10 @@ type testServer struct {
 
 func newTestServer(t *testing.T, opts *Options) *testServer {
 	t.Helper()
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{BatchSize: 64})
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{
+		BatchSize: 64,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,6 +177,25 @@ func TestSQLStreamsManyBatches(t *testing.T) {
 			t.Fatalf("row %d = %v", i, r)
 		}
 	}
+
+	// An error in a later batch arrives after the status: the body stays
+	// valid JSON and ends with an "error" member.
+	status, body := ts.sql("select id, 10 / (id - 900) from big")
+	var partial struct {
+		Rows  [][]any
+		Error *errorJSON
+	}
+	if err := json.Unmarshal([]byte(body), &partial); err != nil {
+		t.Fatalf("mid-stream error: invalid JSON %q: %v", body, err)
+	}
+	switch {
+	case partial.Error == nil || partial.Error.Code != sqlstate.DivisionByZero:
+		t.Errorf("mid-stream error: %d, error member %+v", status, partial.Error)
+	case status == http.StatusOK && len(partial.Rows) >= 1000:
+		t.Errorf("mid-stream error after all %d rows", len(partial.Rows))
+	case status != http.StatusOK:
+		t.Logf("the engine failed before the first batch (%d); the mid-stream path was not exercised", status)
+	}
 }
 
 func TestSQLErrors(t *testing.T) {
@@ -276,6 +298,11 @@ func TestIngest(t *testing.T) {
 		t.Errorf("rows written by a failed ingest: %s, before %s", c, before)
 	}
 
+	var big strings.Builder // 2 MiB, over the 1 MiB limit
+	for i := 10_000; big.Len() < 2<<20; i++ {
+		fmt.Fprintf(&big, "{\"id\": %d, \"name\": \"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}\n", i)
+	}
+	oversize := big.String()
 	tests := []struct {
 		name, table, body string
 		status            int
@@ -286,7 +313,7 @@ func TestIngest(t *testing.T) {
 		{"duplicate key", "ev", "{\"id\": 20}\n{\"id\": 1}", 409, sqlstate.UniqueViolation},
 		{"missing key column", "ev", `{"name": "x"}`, 422, sqlstate.NotNullViolation},
 		{"malformed", "ev", `{"id": 30,`, 422, sqlstate.InvalidText},
-		{"oversize", "ev", strings.Repeat(`{"id": 40, "name": "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`+"\n", 1<<15), 413, sqlstate.ProgramLimitExceeded},
+		{"oversize", "ev", oversize, 413, sqlstate.ProgramLimitExceeded},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
