@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"log/slog"
 	"math/big"
+	"os"
 	"strings"
 	"time"
 
@@ -48,7 +50,9 @@ func openEngine(name, path string, threads int) (engine, error) {
 	case engineDuck:
 		return openDuck(path, threads)
 	case engineMantis:
-		db, err := mantisdb.Open(path, nil)
+		// The engine's routine messages would garble the progress line.
+		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		db, err := mantisdb.Open(path, &mantisdb.Options{Logger: logger})
 		if err != nil {
 			return nil, fmt.Errorf("cannot open mantisdb at %s: %w", path, err)
 		}
@@ -62,11 +66,21 @@ type mantisEngine struct {
 	db *mantisdb.DB
 }
 
-func (e *mantisEngine) Exec(ctx context.Context, sql string) (int64, error) {
+// recovered turns a panic of the engine under test into an error, so that
+// one bad statement is reported in the table instead of ending the run.
+func recovered(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("panic: %v", r)
+	}
+}
+
+func (e *mantisEngine) Exec(ctx context.Context, sql string) (n int64, err error) {
+	defer recovered(&err)
 	return e.db.Exec(ctx, sql)
 }
 
-func (e *mantisEngine) Query(ctx context.Context, sql string) ([][]any, error) {
+func (e *mantisEngine) Query(ctx context.Context, sql string) (_ [][]any, err error) {
+	defer recovered(&err)
 	rows, err := e.db.Query(ctx, sql)
 	if err != nil {
 		return nil, err
@@ -82,7 +96,8 @@ func (e *mantisEngine) Query(ctx context.Context, sql string) ([][]any, error) {
 	return out, rows.Close()
 }
 
-func (e *mantisEngine) Load(ctx context.Context, table string, rec arrow.RecordBatch) error {
+func (e *mantisEngine) Load(ctx context.Context, table string, rec arrow.RecordBatch) (err error) {
+	defer recovered(&err)
 	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
 	if err != nil {
 		return err

@@ -71,7 +71,8 @@ func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, erro
 	return res, nil
 }
 
-// mixedQueries are the analytical queries of the mixed workload.
+// mixedQueries are the analytical queries of the mixed workload: TPC-H Q1
+// (a scan with a wide aggregation) and Q6 (a selective scan).
 var mixedQueries = []string{tpchQueries[0], tpchQueries[5]}
 
 // shiftKeys returns rec with offset added to its first column (the order
