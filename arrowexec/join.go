@@ -1,0 +1,658 @@
+package arrowexec
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"hash/maphash"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// JoinType says which rows a hash join emits. The names are relative to the
+// probe side (the outer, streamed input) and the build side (the inner input
+// that is held in a hash table).
+type JoinType uint8
+
+// Join types.
+const (
+	// JoinInner emits the matching pairs: probe columns, then build columns.
+	JoinInner JoinType = iota
+	// JoinProbeOuter also emits every probe row without a match, with NULL
+	// build columns (a LEFT JOIN when the probe side is the left input).
+	JoinProbeOuter
+	// JoinBuildOuter also emits every build row without a match, with NULL
+	// probe columns, after all pairs.
+	JoinBuildOuter
+	// JoinFullOuter is JoinProbeOuter and JoinBuildOuter together.
+	JoinFullOuter
+	// JoinSemi emits each probe row that has at least one match, once;
+	// the output has the probe columns only.
+	JoinSemi
+	// JoinAnti emits each probe row without a match (NOT EXISTS); the output
+	// has the probe columns only. A probe row with a NULL key has no match.
+	JoinAnti
+	// JoinNullAwareAnti is NOT IN: like JoinAnti, but when the build side is
+	// not empty, a probe row is also dropped when its key has a NULL or when
+	// any build key has a NULL (the IN would be NULL, not FALSE). It takes
+	// exactly one key and no residual.
+	JoinNullAwareAnti
+)
+
+func (t JoinType) String() string {
+	switch t {
+	case JoinInner:
+		return "inner"
+	case JoinProbeOuter:
+		return "probe-outer"
+	case JoinBuildOuter:
+		return "build-outer"
+	case JoinFullOuter:
+		return "full-outer"
+	case JoinSemi:
+		return "semi"
+	case JoinAnti:
+		return "anti"
+	case JoinNullAwareAnti:
+		return "null-aware-anti"
+	}
+	return fmt.Sprintf("JoinType(%d)", int(t))
+}
+
+func (t JoinType) keepsBuild() bool { return t == JoinInner || t == JoinProbeOuter || t == JoinBuildOuter || t == JoinFullOuter }
+func (t JoinType) probeOuter() bool { return t == JoinProbeOuter || t == JoinFullOuter }
+func (t JoinType) buildOuter() bool { return t == JoinBuildOuter || t == JoinFullOuter }
+
+// HashJoinOptions configures NewHashJoin.
+type HashJoinOptions struct {
+	// Type is the join type; the zero value is an inner join.
+	Type JoinType
+	// ProbeKeys and BuildKeys are the equality keys, evaluated over the
+	// probe and the build batches; key i of both sides must have the same
+	// Arrow type. NULL keys never match. No keys make a cross (nested-loop)
+	// join in which every probe row meets every build row.
+	ProbeKeys, BuildKeys []Expr
+	// Residual, when non-nil, is a BOOLEAN condition over the probe columns
+	// followed by the build columns that a pair must also satisfy (NULL is
+	// false). It is evaluated on batches of candidate pairs.
+	Residual Expr
+	// BatchSize bounds the rows of output batches; 0 means 4096.
+	BatchSize int
+}
+
+// hashJoin holds the build side in one concatenated batch, chained by key
+// in a groupTable (key → group, head[group] → first build row, next[row] →
+// following row), and streams the probe side through it.
+type hashJoin struct {
+	probe, build Operator
+	opts         HashJoinOptions
+	schema       *arrow.Schema
+	pairSchema   *arrow.Schema // probe ++ build, the residual's input
+	nprobe       int
+	batchSize    int
+
+	ctx  context.Context
+	mem  memory.Allocator
+	acct accounted
+	out  batchHolder
+
+	// Build state.
+	built        bool
+	brec         arrow.RecordBatch // nil when the build side is empty
+	nbuild       int
+	table        *groupTable
+	head, next   []int32
+	buildHasNull bool
+	buildMatched []bool
+	enc          keyEncoder
+
+	// Probe state.
+	prec      arrow.RecordBatch // current probe batch
+	pgroup    []int32           // group per probe row, -1 no match, -2 NULL key
+	prow      int               // next probe row to expand
+	pchain    int32             // next build row of prow's chain (-1: start at head)
+	pmatched  []bool
+	pdone     bool // probe side exhausted
+	tailEmit  bool // unmatched probe rows of prec still to emit
+	buildTail int  // next build row to consider for build-outer emission
+	pIdx      []int32
+	bIdx      []int32
+	sel       []int32
+}
+
+var _ Operator = (*hashJoin)(nil)
+
+// NewHashJoin joins probe with build on equal keys (see HashJoinOptions).
+// The output has the probe columns followed by the build columns for inner
+// and outer joins (build columns nullable for probe-outer joins, probe
+// columns nullable for build-outer joins) and the probe columns alone for
+// semi and anti joins. The build side is consumed in Open and accounted
+// against the query's Budget; the probe side is streamed.
+func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) {
+	if len(opts.ProbeKeys) != len(opts.BuildKeys) {
+		return nil, fmt.Errorf("arrowexec: hash join with %d probe keys and %d build keys", len(opts.ProbeKeys), len(opts.BuildKeys))
+	}
+	for i := range opts.ProbeKeys {
+		pt, bt := opts.ProbeKeys[i].DataType(), opts.BuildKeys[i].DataType()
+		if !arrow.TypeEqual(pt, bt) && pt.ID() != arrow.NULL && bt.ID() != arrow.NULL {
+			return nil, fmt.Errorf("arrowexec: hash join key %d has types %s and %s", i, pt, bt)
+		}
+		if fixedWidth(pt) < 0 && pt.ID() != arrow.STRING {
+			return nil, fmt.Errorf("arrowexec: cannot join on %s", pt)
+		}
+	}
+	if opts.Type == JoinNullAwareAnti && (len(opts.ProbeKeys) != 1 || opts.Residual != nil) {
+		return nil, fmt.Errorf("arrowexec: a null-aware anti join takes one key and no residual")
+	}
+	if opts.Residual != nil && opts.Residual.DataType().ID() != arrow.BOOL {
+		return nil, fmt.Errorf("arrowexec: join condition must be BOOLEAN, not %s", opts.Residual.DataType())
+	}
+	ps, bs := probe.Schema(), build.Schema()
+	pairFields := make([]arrow.Field, 0, ps.NumFields()+bs.NumFields())
+	pairFields = append(pairFields, ps.Fields()...)
+	pairFields = append(pairFields, bs.Fields()...)
+	j := &hashJoin{probe: probe, build: build, opts: opts, nprobe: ps.NumFields(), batchSize: opts.BatchSize,
+		pairSchema: arrow.NewSchema(pairFields, nil)}
+	if j.batchSize <= 0 {
+		j.batchSize = 4096
+	}
+	if opts.Type.keepsBuild() {
+		fields := make([]arrow.Field, len(pairFields))
+		copy(fields, pairFields)
+		for i := range fields {
+			if i < j.nprobe && opts.Type.buildOuter() || i >= j.nprobe && opts.Type.probeOuter() {
+				fields[i].Nullable = true
+			}
+		}
+		j.schema = arrow.NewSchema(fields, nil)
+	} else {
+		j.schema = ps
+	}
+	return j, nil
+}
+
+func (j *hashJoin) Schema() *arrow.Schema { return j.schema }
+
+func (j *hashJoin) Open(ctx context.Context) error {
+	j.ctx = ctx
+	j.mem = exec.GetAllocator(ctx)
+	j.acct.budget = BudgetFrom(ctx)
+	if err := j.build.Open(ctx); err != nil {
+		return err
+	}
+	return j.probe.Open(ctx)
+}
+
+// consumeBuild reads the whole build side and indexes it.
+func (j *hashJoin) consumeBuild() error {
+	j.built = true
+	var batches []arrow.RecordBatch
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+	for {
+		if err := j.ctx.Err(); err != nil {
+			return err
+		}
+		b, err := j.build.Next()
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			break
+		}
+		if err := j.acct.grow(recordBytes(b)); err != nil {
+			return err
+		}
+		b.Retain()
+		batches = append(batches, b)
+	}
+	rec, err := concatBatches(j.mem, j.build.Schema(), batches)
+	if err != nil {
+		return fmt.Errorf("arrowexec: cannot concatenate the build side of a join: %w", err)
+	}
+	if rec == nil {
+		return nil
+	}
+	j.brec = rec
+	n := int(rec.NumRows())
+	j.nbuild = n
+	j.table = newGroupTable()
+	j.next = make([]int32, n)
+	keys, err := evalAll(j.ctx, j.opts.BuildKeys, rec)
+	if err != nil {
+		return err
+	}
+	defer releaseAll(keys)
+	if err := j.enc.encode(keys, n); err != nil {
+		return err
+	}
+	nulls := nullRows(keys, n)
+	// Rows are chained in reverse so that each chain lists its rows in
+	// input order.
+	for i := n - 1; i >= 0; i-- {
+		if nulls != nil && nulls[i] {
+			j.buildHasNull = true
+			j.next[i] = -1
+			continue
+		}
+		g, added := j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+		if added {
+			j.head = append(j.head, -1)
+		}
+		j.next[i] = j.head[g]
+		j.head[g] = int32(i)
+	}
+	if j.opts.Type.buildOuter() {
+		j.buildMatched = make([]bool, n)
+	}
+	return j.acct.grow(j.table.bytes() + int64(8*n))
+}
+
+// nullRows returns which rows have a NULL in any key column, or nil when
+// none has.
+func nullRows(keys []arrow.Array, n int) []bool {
+	var out []bool
+	for _, k := range keys {
+		bits, off := validity(k)
+		if bits == nil && k.DataType().ID() != arrow.NULL {
+			continue
+		}
+		if out == nil {
+			out = make([]bool, n)
+		}
+		for i := 0; i < n; i++ {
+			if bits == nil || !bitutil.BitIsSet(bits, off+i) {
+				out[i] = true
+			}
+		}
+	}
+	return out
+}
+
+func evalAll(ctx context.Context, es []Expr, b arrow.RecordBatch) ([]arrow.Array, error) {
+	out := make([]arrow.Array, len(es))
+	for i, e := range es {
+		a, err := e.Eval(ctx, b)
+		if err != nil {
+			releaseAll(out)
+			return nil, err
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// lookup returns the group of key or -1.
+func (t *groupTable) lookup(key []byte) int32 {
+	h := maphash.Bytes(t.seed, key)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		g := s - 1
+		if t.hashes[g] == h && bytes.Equal(t.arena[t.keyOffs[g]:t.keyOffs[g+1]], key) {
+			return g
+		}
+	}
+}
+
+// startProbe evaluates the keys of a new probe batch.
+func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
+	n := int(b.NumRows())
+	j.prec = b
+	j.prow, j.pchain = 0, -1
+	j.pgroup = growInt32(j.pgroup, n)
+	if cap(j.pmatched) < n {
+		j.pmatched = make([]bool, n)
+	}
+	j.pmatched = j.pmatched[:n]
+	clear(j.pmatched)
+	j.tailEmit = true
+	if j.brec == nil {
+		for i := range j.pgroup {
+			j.pgroup[i] = -1
+		}
+		return nil
+	}
+	keys, err := evalAll(j.ctx, j.opts.ProbeKeys, b)
+	if err != nil {
+		return err
+	}
+	defer releaseAll(keys)
+	nulls := nullRows(keys, n)
+	if len(keys) == 0 {
+		for i := range j.pgroup {
+			j.pgroup[i] = 0
+		}
+		return nil
+	}
+	if err := j.enc.encode(keys, n); err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		if nulls != nil && nulls[i] {
+			j.pgroup[i] = -2
+			continue
+		}
+		j.pgroup[i] = j.table.lookup(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+	}
+	return nil
+}
+
+// expand collects up to batchSize candidate pairs of the current probe batch
+// into pIdx/bIdx, resuming where the last call stopped.
+func (j *hashJoin) expand() {
+	j.pIdx, j.bIdx = j.pIdx[:0], j.bIdx[:0]
+	n := len(j.pgroup)
+	// Semi and anti joins without a residual need no pairs: the first
+	// match decides.
+	if j.opts.Residual == nil && !j.opts.Type.keepsBuild() {
+		for ; j.prow < n; j.prow++ {
+			j.pmatched[j.prow] = j.pgroup[j.prow] >= 0
+		}
+		return
+	}
+	for j.prow < n && len(j.pIdx) < j.batchSize {
+		g := j.pgroup[j.prow]
+		if g < 0 {
+			j.prow++
+			continue
+		}
+		r := j.pchain
+		if r == -1 {
+			r = j.head[g]
+		}
+		for r >= 0 && len(j.pIdx) < j.batchSize {
+			// A semi join stops at its first (residual-checked) match.
+			if j.opts.Type == JoinSemi && j.pmatched[j.prow] {
+				r = -1
+				break
+			}
+			j.pIdx = append(j.pIdx, int32(j.prow))
+			j.bIdx = append(j.bIdx, r)
+			r = j.next[r]
+		}
+		if r >= 0 {
+			j.pchain = r
+			return
+		}
+		j.pchain = -1
+		j.prow++
+	}
+}
+
+// pairs materialises rows pIdx of the probe batch beside rows bIdx of the
+// build batch (-1: NULL) as a record of schema.
+func (j *hashJoin) pairs(schema *arrow.Schema, pIdx, bIdx []int32) (arrow.RecordBatch, error) {
+	cols := make([]arrow.Array, 0, schema.NumFields())
+	defer func() { releaseAll(cols) }()
+	n := len(pIdx)
+	if n == 0 {
+		n = len(bIdx)
+	}
+	for c := 0; c < j.nprobe; c++ {
+		var a arrow.Array
+		var err error
+		if pIdx == nil {
+			a = array.MakeArrayOfNull(j.mem, j.probe.Schema().Field(c).Type, n)
+		} else if a, err = take(j.mem, j.prec.Column(c), pIdx); err != nil {
+			return nil, err
+		}
+		cols = append(cols, a)
+	}
+	if schema.NumFields() > j.nprobe {
+		for c := 0; c < int(j.build.Schema().NumFields()); c++ {
+			a, err := takeOrNull(j.mem, j.brec, c, j.build.Schema().Field(c).Type, bIdx)
+			if err != nil {
+				return nil, err
+			}
+			cols = append(cols, a)
+		}
+	}
+	out := array.NewRecordBatch(schema, cols, int64(n))
+	return out, nil
+}
+
+// takeOrNull gathers rows idx of column c of rec, where -1 (or a nil rec)
+// gives NULL.
+func takeOrNull(mem memory.Allocator, rec arrow.RecordBatch, c int, dt arrow.DataType, idx []int32) (arrow.Array, error) {
+	hasNull := rec == nil
+	for _, i := range idx {
+		if i < 0 {
+			hasNull = true
+			break
+		}
+	}
+	if !hasNull {
+		return take(mem, rec.Column(c), idx)
+	}
+	if rec == nil || rec.NumRows() == 0 {
+		return array.MakeArrayOfNull(mem, dt, len(idx)), nil
+	}
+	safe := make([]int32, len(idx))
+	for k, i := range idx {
+		safe[k] = max(i, 0)
+	}
+	a, err := take(mem, rec.Column(c), safe)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	if dt.ID() == arrow.NULL {
+		a.Retain()
+		return a, nil
+	}
+	vb := allocBitmap(mem, len(idx))
+	bits := vb.Bytes()
+	nulls := 0
+	for k, i := range idx {
+		if i >= 0 && a.IsValid(k) {
+			bitutil.SetBit(bits, k)
+		} else {
+			nulls++
+		}
+	}
+	bufs := append([]*memory.Buffer{vb}, a.Data().Buffers()[1:]...)
+	d := array.NewData(dt, len(idx), bufs, nil, nulls, 0)
+	vb.Release()
+	out := array.MakeFromData(d)
+	d.Release()
+	return out, nil
+}
+
+// checkResidual keeps the pairs for which the residual holds.
+func (j *hashJoin) checkResidual() error {
+	if j.opts.Residual == nil || len(j.pIdx) == 0 {
+		return nil
+	}
+	rec, err := j.pairs(j.pairSchema, j.pIdx, j.bIdx)
+	if err != nil {
+		return err
+	}
+	defer rec.Release()
+	m, err := j.opts.Residual.Eval(j.ctx, rec)
+	if err != nil {
+		return err
+	}
+	defer m.Release()
+	mask, ok := m.(*array.Boolean)
+	if !ok {
+		j.pIdx, j.bIdx = j.pIdx[:0], j.bIdx[:0]
+		return nil
+	}
+	bm, _ := trueMask(j.mem, mask)
+	j.sel = selectionOf(j.sel[:0], bm.Bytes(), len(j.pIdx))
+	bm.Release()
+	for k, s := range j.sel {
+		j.pIdx[k], j.bIdx[k] = j.pIdx[s], j.bIdx[s]
+	}
+	j.pIdx, j.bIdx = j.pIdx[:len(j.sel)], j.bIdx[:len(j.sel)]
+	return nil
+}
+
+func (j *hashJoin) Next() (arrow.RecordBatch, error) {
+	j.out.release()
+	if !j.built {
+		if err := j.consumeBuild(); err != nil {
+			return nil, err
+		}
+	}
+	for {
+		if err := j.ctx.Err(); err != nil {
+			return nil, err
+		}
+		if j.prec == nil {
+			if j.pdone {
+				return j.emitBuildTail()
+			}
+			b, err := j.probe.Next()
+			if err != nil {
+				return nil, err
+			}
+			if b == nil {
+				j.pdone = true
+				continue
+			}
+			b.Retain()
+			if err := j.startProbe(b); err != nil {
+				return nil, err
+			}
+		}
+		if j.prow < len(j.pgroup) {
+			j.expand()
+			if err := j.checkResidual(); err != nil {
+				return nil, err
+			}
+			for _, p := range j.pIdx {
+				j.pmatched[p] = true
+			}
+			if j.buildMatched != nil {
+				for _, r := range j.bIdx {
+					j.buildMatched[r] = true
+				}
+			}
+			if j.opts.Type.keepsBuild() && len(j.pIdx) > 0 {
+				rec, err := j.pairs(j.schema, j.pIdx, j.bIdx)
+				if err != nil {
+					return nil, err
+				}
+				return j.out.set(rec), nil
+			}
+			continue
+		}
+		// The probe batch is expanded: emit what depends on all its
+		// matches, then move on.
+		rec, err := j.emitProbeTail()
+		j.prec.Release()
+		j.prec = nil
+		if err != nil {
+			return nil, err
+		}
+		if rec != nil {
+			return j.out.set(rec), nil
+		}
+	}
+}
+
+// emitProbeTail returns the rows of the finished probe batch that semi, anti
+// and probe-outer joins emit, or nil.
+func (j *hashJoin) emitProbeTail() (arrow.RecordBatch, error) {
+	j.sel = j.sel[:0]
+	n := len(j.pgroup)
+	switch j.opts.Type {
+	case JoinInner, JoinBuildOuter:
+		return nil, nil
+	case JoinSemi:
+		for i := 0; i < n; i++ {
+			if j.pmatched[i] {
+				j.sel = append(j.sel, int32(i))
+			}
+		}
+	case JoinAnti:
+		for i := 0; i < n; i++ {
+			if !j.pmatched[i] {
+				j.sel = append(j.sel, int32(i))
+			}
+		}
+	case JoinNullAwareAnti:
+		if j.brec != nil && j.buildHasNull {
+			return nil, nil
+		}
+		for i := 0; i < n; i++ {
+			if !j.pmatched[i] && (j.brec == nil || j.pgroup[i] != -2) {
+				j.sel = append(j.sel, int32(i))
+			}
+		}
+	case JoinProbeOuter, JoinFullOuter:
+		for i := 0; i < n; i++ {
+			if !j.pmatched[i] {
+				j.sel = append(j.sel, int32(i))
+			}
+		}
+		if len(j.sel) == 0 {
+			return nil, nil
+		}
+		j.bIdx = j.bIdx[:0]
+		for range j.sel {
+			j.bIdx = append(j.bIdx, -1)
+		}
+		return j.pairs(j.schema, j.sel, j.bIdx)
+	}
+	if len(j.sel) == 0 {
+		return nil, nil
+	}
+	if len(j.sel) == n {
+		j.prec.Retain()
+		return j.prec, nil
+	}
+	return takeRecord(j.mem, j.prec, j.sel)
+}
+
+// emitBuildTail emits the unmatched build rows of build-outer joins, then
+// ends the stream.
+func (j *hashJoin) emitBuildTail() (arrow.RecordBatch, error) {
+	if j.buildMatched == nil {
+		return nil, nil
+	}
+	j.bIdx = j.bIdx[:0]
+	for ; j.buildTail < j.nbuild && len(j.bIdx) < j.batchSize; j.buildTail++ {
+		if !j.buildMatched[j.buildTail] {
+			j.bIdx = append(j.bIdx, int32(j.buildTail))
+		}
+	}
+	if len(j.bIdx) == 0 {
+		return nil, nil
+	}
+	rec, err := j.pairs(j.schema, nil, j.bIdx)
+	if err != nil {
+		return nil, err
+	}
+	return j.out.set(rec), nil
+}
+
+func (j *hashJoin) Close() error {
+	j.out.release()
+	if j.prec != nil {
+		j.prec.Release()
+		j.prec = nil
+	}
+	if j.brec != nil {
+		j.brec.Release()
+		j.brec = nil
+	}
+	j.acct.shrink(j.acct.held)
+	err := j.probe.Close()
+	if e := j.build.Close(); err == nil {
+		err = e
+	}
+	return err
+}

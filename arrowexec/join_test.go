@@ -1,0 +1,180 @@
+package arrowexec
+
+import (
+	"context"
+	"fmt"
+	"math/rand"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+var joinSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "k", Type: i64, Nullable: true},
+	{Name: "v", Type: i64, Nullable: true},
+}, nil)
+
+type jrow struct{ k, v *int64 }
+
+func randRows(r *rand.Rand, n, keys int) []jrow {
+	out := make([]jrow, n)
+	for i := range out {
+		if r.Intn(6) != 0 {
+			k := int64(r.Intn(keys))
+			out[i].k = &k
+		}
+		if r.Intn(8) != 0 {
+			v := int64(r.Intn(20))
+			out[i].v = &v
+		}
+	}
+	return out
+}
+
+func cell(p *int64) string {
+	if p == nil {
+		return "NULL"
+	}
+	return fmt.Sprint(*p)
+}
+
+func rowsJSON(rows []jrow) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strings.ReplaceAll(fmt.Sprintf(`{"k": %s, "v": %s}`, cell(r.k), cell(r.v)), "NULL", "null")
+	}
+	return out
+}
+
+func jbatches(t testing.TB, mem memory.Allocator, rows []string, size int) []arrow.RecordBatch {
+	var out []arrow.RecordBatch
+	for i := 0; i < len(rows); i += size {
+		j := min(i+size, len(rows))
+		out = append(out, recFromJSON(t, mem, joinSchema, "["+strings.Join(rows[i:j], ",")+"]"))
+	}
+	return out
+}
+
+// naiveJoin is the reference: nested loops with SQL semantics. withKeys
+// joins on k = k; residual is probe.v < build.v.
+func naiveJoin(typ JoinType, probe, build []jrow, withKeys, residual bool) []string {
+	match := func(p, b jrow) bool {
+		if withKeys && (p.k == nil || b.k == nil || *p.k != *b.k) {
+			return false
+		}
+		if residual && (p.v == nil || b.v == nil || *p.v >= *b.v) {
+			return false
+		}
+		return true
+	}
+	var out []string
+	bm := make([]bool, len(build))
+	buildNull := false
+	for _, b := range build {
+		buildNull = buildNull || b.k == nil
+	}
+	for _, p := range probe {
+		m := false
+		for bi, b := range build {
+			if match(p, b) {
+				m = true
+				bm[bi] = true
+				if typ.keepsBuild() {
+					out = append(out, strings.Join([]string{cell(p.k), cell(p.v), cell(b.k), cell(b.v)}, "|"))
+				}
+			}
+		}
+		pr := cell(p.k) + "|" + cell(p.v)
+		switch {
+		case typ == JoinSemi && m, typ == JoinAnti && !m:
+			out = append(out, pr)
+		case typ == JoinNullAwareAnti && !m:
+			if len(build) == 0 || (!buildNull && p.k != nil) {
+				out = append(out, pr)
+			}
+		case typ.probeOuter() && !m:
+			out = append(out, pr+"|NULL|NULL")
+		}
+	}
+	if typ.buildOuter() {
+		for bi, b := range build {
+			if !bm[bi] {
+				out = append(out, "NULL|NULL|"+cell(b.k)+"|"+cell(b.v))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestHashJoinMatchesNestedLoops(t *testing.T) {
+	r := rand.New(rand.NewSource(1))
+	types := []JoinType{JoinInner, JoinProbeOuter, JoinBuildOuter, JoinFullOuter, JoinSemi, JoinAnti, JoinNullAwareAnti}
+	for iter := 0; iter < 12; iter++ {
+		probe := randRows(r, r.Intn(30), 1+r.Intn(6))
+		build := randRows(r, r.Intn(30), 1+r.Intn(6))
+		if iter%7 == 3 {
+			build = nil
+		}
+		for _, typ := range types {
+			for _, withKeys := range []bool{true, false} {
+				for _, residual := range []bool{false, true} {
+					if typ == JoinNullAwareAnti && (!withKeys || residual) {
+						continue
+					}
+					for _, size := range []int{1, 7, 1024} {
+						name := fmt.Sprintf("%d/%s/keys=%v/res=%v/size=%d", iter, typ, withKeys, residual, size)
+						mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+						ctx := exec.WithAllocator(context.Background(), mem)
+						pb := jbatches(t, mem, rowsJSON(probe), size)
+						bb := jbatches(t, mem, rowsJSON(build), size)
+						opts := HashJoinOptions{Type: typ, BatchSize: size}
+						if withKeys {
+							opts.ProbeKeys = []Expr{Column(0, i64)}
+							opts.BuildKeys = []Expr{Column(0, i64)}
+						}
+						if residual {
+							opts.Residual, _ = Compare(OpLt, Column(1, i64), Column(3, i64))
+						}
+						op, err := NewHashJoin(NewValues(joinSchema, pb), NewValues(joinSchema, bb), opts)
+						if err != nil {
+							t.Fatal(err)
+						}
+						got, err := drain(t, ctx, op)
+						if err != nil {
+							t.Fatalf("%s: %v", name, err)
+						}
+						slices.Sort(got)
+						want := naiveJoin(typ, probe, build, withKeys, residual)
+						if strings.Join(got, "\n") != strings.Join(want, "\n") {
+							t.Fatalf("%s:\ngot  %v\nwant %v", name, got, want)
+						}
+						mem.AssertSize(t, 0)
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestHashJoinBudget(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	ctx := WithBudget(exec.WithAllocator(context.Background(), mem), NewBudget(64))
+	rows := rowsJSON(randRows(rand.New(rand.NewSource(2)), 100, 10))
+	pb, bb := jbatches(t, mem, rows, 10), jbatches(t, mem, rows, 10)
+	op, err := NewHashJoin(NewValues(joinSchema, pb), NewValues(joinSchema, bb), HashJoinOptions{
+		ProbeKeys: []Expr{Column(0, i64)}, BuildKeys: []Expr{Column(0, i64)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = drain(t, ctx, op)
+	if sqlstate.CodeOf(err) != sqlstate.OutOfMemory {
+		t.Fatalf("got %v, want 53200", err)
+	}
+	mem.AssertSize(t, 0)
+}
