@@ -31,12 +31,14 @@ func BenchmarkLockUnlock(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
+			cpu := cpuTime()
 			for b.Loop() {
 				if err := tx.Lock(ctx, tc.res, tc.mode); err != nil {
 					b.Fatal(err)
 				}
 				tx.Unlock(tc.res)
 			}
+			reportCPU(b, cpu)
 		})
 	}
 }
@@ -50,6 +52,7 @@ func BenchmarkTxn(b *testing.B) {
 	key := make([]byte, 8)
 	var id TxnID
 	b.ReportAllocs()
+	cpu := cpuTime()
 	for b.Loop() {
 		id++
 		binary.BigEndian.PutUint64(key, uint64(id))
@@ -59,6 +62,7 @@ func BenchmarkTxn(b *testing.B) {
 		}
 		tx.End()
 	}
+	reportCPU(b, cpu)
 }
 
 // BenchmarkContended runs g goroutines of short transactions (lock one row
@@ -76,6 +80,7 @@ func BenchmarkContended(b *testing.B) {
 				var wg sync.WaitGroup
 				b.ReportAllocs()
 				b.ResetTimer()
+				cpu := cpuTime()
 				per := b.N/g + 1
 				for w := 0; w < g; w++ {
 					wg.Add(1)
@@ -102,6 +107,7 @@ func BenchmarkContended(b *testing.B) {
 				}
 				wg.Wait()
 				b.StopTimer()
+				reportCPU(b, cpu)
 				b.ReportMetric(float64(ops.Load())/b.Elapsed().Seconds(), "txn/s")
 			})
 		}

@@ -232,7 +232,10 @@ type Txn struct {
 	held  reqTable      // granted requests by resource hash
 	locks []*lockReq    // granted requests in acquisition order
 	wake  chan struct{} // the grant or abort of a wait is signalled here
-	timer *time.Timer   // reused between waits
+	// db and lastTable cache t's request on the database and on the table
+	// it locked last (or nil): the intention locks of every row lock.
+	db, lastTable *lockReq
+	timer         *time.Timer // reused between waits
 }
 
 // Begin returns the Txn of transaction id, holding no locks. The id must not
@@ -316,7 +319,7 @@ func (t *Txn) lock(ctx context.Context, res Resource, mode Mode, wait bool) erro
 	var deadline time.Time // of the whole call, set at its first wait
 	if res.Level != LevelDatabase {
 		intent := intentionFor(mode)
-		db := t.find(t.m.dbHash, Database())
+		db := t.db
 		if db != nil && covers(db.mode, mode) {
 			return nil
 		}
@@ -327,8 +330,16 @@ func (t *Txn) lock(ctx context.Context, res Resource, mode Mode, wait bool) erro
 		}
 		if res.Level == LevelRow {
 			tres := Table(res.Table)
-			th := tres.hash()
-			tbl := t.find(th, tres)
+			var th uint64
+			tbl := t.lastTable
+			if tbl == nil || tbl.head.table != res.Table {
+				th = tres.hash()
+				if tbl = t.find(th, tres); tbl != nil {
+					t.lastTable = tbl
+				}
+			} else {
+				th = tbl.hash
+			}
 			if tbl != nil && covers(tbl.mode, mode) {
 				return nil
 			}
@@ -541,6 +552,7 @@ func (t *Txn) ReleaseAll() {
 		t.locks[i] = nil
 	}
 	t.held.reset()
+	t.db, t.lastTable = nil, nil
 	if cap(t.locks) > 4096 {
 		t.locks = nil // do not keep a huge slice alive in the pool
 	} else {
@@ -571,6 +583,12 @@ func (t *Txn) addHeld(r *lockReq) {
 	r.txnIdx = int32(len(t.locks))
 	t.locks = append(t.locks, r)
 	t.held.insert(r)
+	switch r.head.level {
+	case LevelDatabase:
+		t.db = r
+	case LevelTable:
+		t.lastTable = r
+	}
 }
 
 func (t *Txn) removeHeld(r *lockReq) {
@@ -585,6 +603,12 @@ func (t *Txn) removeHeld(r *lockReq) {
 	t.locks = t.locks[:last]
 	r.txnIdx = -1
 	t.held.remove(r)
+	if t.db == r {
+		t.db = nil
+	}
+	if t.lastTable == r {
+		t.lastTable = nil
+	}
 }
 
 // --- lock table (all methods below expect the shard's mu held) ---
