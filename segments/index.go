@@ -1,0 +1,497 @@
+package segments
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// The index file of a segment ("<id>.idx"):
+//
+//	magic "MSIX" · uvarint format version · uvarint rows · uvarint row group size
+//	· uvarint row groups · uvarint columns · per column:
+//	    name · type · per row group (uvarint null count, min, max)
+//	    · flags (1 NULL bitmap, 2 value bitmaps, 4 bloom filter)
+//	    · [NULL positions: roaring] · [n · n × (value, roaring)] · [bloom]
+//	· CRC-32C (little endian) of everything before it.
+//
+// Row positions in bitmaps are 0-based positions in the segment. Values are
+// encoded by appendValue; roaring bitmaps in their portable serialisation.
+const indexMagic = "MSIX"
+
+// zone is the zone map of one column in one row group.
+type zone struct {
+	min, max Value // NULL when the row group holds only NULLs
+	nulls    uint32
+}
+
+// columnIndex is everything the index file holds about one column.
+type columnIndex struct {
+	name  string
+	typ   catalog.Type
+	zones []zone
+	// nulls holds the positions of NULLs; nil when there are none.
+	nulls *roaring.Bitmap
+	// keys (ascending) and bitmaps are the value index; indexed reports
+	// whether the column has one (a column of only NULLs has one with no
+	// keys).
+	indexed bool
+	keys    []Value
+	bitmaps []*roaring.Bitmap
+	bloom   *bloom
+}
+
+// lookupValue returns the bitmap of rows equal to v, or nil.
+func (c *columnIndex) lookupValue(v Value) *roaring.Bitmap {
+	i := sort.Search(len(c.keys), func(i int) bool { return Compare(c.keys[i], v) >= 0 })
+	if i < len(c.keys) && Compare(c.keys[i], v) == 0 {
+		return c.bitmaps[i]
+	}
+	return nil
+}
+
+// index is the decoded index file of a segment.
+type index struct {
+	rows         int64
+	rowGroupSize int64
+	rowGroups    int
+	cols         []columnIndex
+}
+
+func (x *index) column(name string) *columnIndex {
+	for i := range x.cols {
+		if equalFold(x.cols[i].name, name) {
+			return &x.cols[i]
+		}
+	}
+	return nil
+}
+
+func (x *index) encode() []byte {
+	b := make([]byte, 0, 1<<12)
+	b = append(b, indexMagic...)
+	b = binary.AppendUvarint(b, FormatVersion)
+	b = binary.AppendUvarint(b, uint64(x.rows))
+	b = binary.AppendUvarint(b, uint64(x.rowGroupSize))
+	b = binary.AppendUvarint(b, uint64(x.rowGroups))
+	b = binary.AppendUvarint(b, uint64(len(x.cols)))
+	for i := range x.cols {
+		c := &x.cols[i]
+		b = appendString(b, c.name)
+		b = appendType(b, c.typ)
+		for _, z := range c.zones {
+			b = binary.AppendUvarint(b, uint64(z.nulls))
+			b = appendValue(b, z.min)
+			b = appendValue(b, z.max)
+		}
+		var flags byte
+		if c.nulls != nil {
+			flags |= 1
+		}
+		if c.indexed {
+			flags |= 2
+		}
+		if c.bloom != nil {
+			flags |= 4
+		}
+		b = append(b, flags)
+		if c.nulls != nil {
+			b = appendBitmap(b, c.nulls)
+		}
+		if c.indexed {
+			b = binary.AppendUvarint(b, uint64(len(c.keys)))
+			for j := range c.keys {
+				b = appendValue(b, c.keys[j])
+				b = appendBitmap(b, c.bitmaps[j])
+			}
+		}
+		if c.bloom != nil {
+			b = c.bloom.appendTo(b)
+		}
+	}
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
+}
+
+func appendBitmap(b []byte, bm *roaring.Bitmap) []byte {
+	raw, err := bm.ToBytes()
+	if err != nil {
+		// ToBytes writes to memory and cannot fail.
+		panic(fmt.Sprintf("segments: serialising bitmap: %v", err))
+	}
+	return appendBytes(b, raw)
+}
+
+func (d *decoder) bitmap() *roaring.Bitmap {
+	raw := d.bytes()
+	if d.err != nil {
+		return nil
+	}
+	bm := roaring.New()
+	if err := bm.UnmarshalBinary(raw); err != nil {
+		d.fail("bitmap")
+		return nil
+	}
+	return bm
+}
+
+func decodeIndex(b []byte) (*index, error) {
+	if len(b) < len(indexMagic)+5 || string(b[:len(indexMagic)]) != indexMagic {
+		return nil, fmt.Errorf("%w: index file has a bad magic", ErrCorruption)
+	}
+	d := decoder{b: b[len(indexMagic):]}
+	if v := d.uvarint(); d.err == nil && v > FormatVersion {
+		return nil, fmt.Errorf("%w: index file version %d, supported up to %d", ErrNewerFormat, v, FormatVersion)
+	}
+	body := b[:len(b)-4]
+	if crc32.Checksum(body, castagnoli) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return nil, fmt.Errorf("%w: index file checksum mismatch", ErrCorruption)
+	}
+	d = decoder{b: body[len(indexMagic):]}
+	d.uvarint()
+	x := &index{rows: int64(d.uvarint()), rowGroupSize: int64(d.uvarint()), rowGroups: int(d.uvarint())}
+	ncols := d.uvarint()
+	if d.err != nil || ncols > 1<<16 || x.rowGroups > 1<<24 {
+		d.fail("index header")
+		return nil, d.err
+	}
+	x.cols = make([]columnIndex, ncols)
+	for i := range x.cols {
+		c := &x.cols[i]
+		c.name = d.str()
+		c.typ = d.typ()
+		c.zones = make([]zone, x.rowGroups)
+		for j := range c.zones {
+			c.zones[j].nulls = uint32(d.uvarint())
+			c.zones[j].min = d.value()
+			c.zones[j].max = d.value()
+		}
+		flags := d.byte1()
+		if flags&1 != 0 {
+			c.nulls = d.bitmap()
+		}
+		if flags&2 != 0 {
+			c.indexed = true
+			n := d.uvarint()
+			if n > uint64(len(d.b)) {
+				d.fail("value index")
+				break
+			}
+			c.keys, c.bitmaps = make([]Value, n), make([]*roaring.Bitmap, n)
+			for j := range c.keys {
+				c.keys[j] = d.value()
+				c.bitmaps[j] = d.bitmap()
+			}
+		}
+		if flags&4 != 0 {
+			c.bloom = d.bloom()
+		}
+		if d.err != nil {
+			break
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("index (trailing bytes)")
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return x, nil
+}
+
+// columnBuilder accumulates the index of one column while a segment is
+// written.
+type columnBuilder struct {
+	col   columnIndex
+	kind  catalog.Kind
+	cur   zone // zone of the current row group
+	hasV  bool // cur holds a non-NULL min/max
+	nulls *roaring.Bitmap
+	// values is the value index under construction; nil once the column
+	// passed the distinct threshold (or has no index).
+	values distinctSet
+	// distinct is the number of distinct values when values survived.
+	nullCount int64
+	bloomOn   bool
+	hashes    []uint64 // bloom input, kept until the row count is known
+}
+
+// distinctSet collects value → rows for one column up to a threshold.
+type distinctSet interface {
+	// add records rows [base, base+arr.Len()) and reports false once more
+	// than the threshold of distinct values was seen.
+	add(arr arrow.Array, base uint32) bool
+	// finish returns the keys in ascending order and their bitmaps.
+	finish(k catalog.Kind) ([]Value, []*roaring.Bitmap)
+}
+
+type distinct[K comparable] struct {
+	m       map[K]*roaring.Bitmap
+	max     int
+	toValue func(catalog.Kind, K) Value
+}
+
+func newDistinct[K comparable](max int, toValue func(catalog.Kind, K) Value) *distinct[K] {
+	return &distinct[K]{m: make(map[K]*roaring.Bitmap), max: max, toValue: toValue}
+}
+
+// run adds rows [start, end) under key k.
+func (d *distinct[K]) run(k K, start, end uint32) bool {
+	bm := d.m[k]
+	if bm == nil {
+		if len(d.m) >= d.max {
+			return false
+		}
+		bm = roaring.New()
+		d.m[k] = bm
+	}
+	bm.AddRange(uint64(start), uint64(end))
+	return true
+}
+
+func (d *distinct[K]) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
+	keys := make([]Value, 0, len(d.m))
+	byKey := make(map[int]*roaring.Bitmap, len(d.m))
+	_ = byKey
+	type kv struct {
+		v  Value
+		bm *roaring.Bitmap
+	}
+	kvs := make([]kv, 0, len(d.m))
+	for k, bm := range d.m {
+		bm.RunOptimize()
+		kvs = append(kvs, kv{d.toValue(kind, k), bm})
+	}
+	sort.Slice(kvs, func(i, j int) bool { return Compare(kvs[i].v, kvs[j].v) < 0 })
+	bms := make([]*roaring.Bitmap, len(kvs))
+	for i := range kvs {
+		keys = append(keys, kvs[i].v)
+		bms[i] = kvs[i].bm
+	}
+	return keys, bms
+}
+
+// runs calls emit for every maximal run of equal non-NULL values; eq
+// compares rows i and j.
+func addRuns[K comparable](d *distinct[K], arr arrow.Array, base uint32, key func(int) K) bool {
+	n := arr.Len()
+	nulls := arr.NullN() > 0
+	for i := 0; i < n; {
+		if nulls && arr.IsNull(i) {
+			i++
+			continue
+		}
+		k := key(i)
+		j := i + 1
+		for j < n && (!nulls || arr.IsValid(j)) && key(j) == k {
+			j++
+		}
+		if !d.run(k, base+uint32(i), base+uint32(j)) {
+			return false
+		}
+		i = j
+	}
+	return true
+}
+
+type intSet struct{ *distinct[int64] }
+
+func (s intSet) add(arr arrow.Array, base uint32) bool {
+	switch a := arr.(type) {
+	case *array.Int16:
+		v := a.Int16Values()
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return int64(v[i]) })
+	case *array.Int32:
+		v := a.Int32Values()
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return int64(v[i]) })
+	case *array.Int64:
+		v := a.Int64Values()
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return v[i] })
+	case *array.Date32:
+		v := a.Date32Values()
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return int64(v[i]) })
+	case *array.Timestamp:
+		v := a.TimestampValues()
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return int64(v[i]) })
+	case *array.Boolean:
+		return addRuns(s.distinct, arr, base, func(i int) int64 { return b2i(a.Value(i)) })
+	}
+	return false
+}
+
+type floatSet struct{ *distinct[uint64] }
+
+func canonFloat(f float64) uint64 {
+	switch {
+	case f == 0:
+		return 0
+	case math.IsNaN(f):
+		return 0x7ff8000000000001
+	}
+	return math.Float64bits(f)
+}
+
+func (s floatSet) add(arr arrow.Array, base uint32) bool {
+	switch a := arr.(type) {
+	case *array.Float32:
+		v := a.Float32Values()
+		return addRuns(s.distinct, arr, base, func(i int) uint64 { return canonFloat(float64(v[i])) })
+	case *array.Float64:
+		v := a.Float64Values()
+		return addRuns(s.distinct, arr, base, func(i int) uint64 { return canonFloat(v[i]) })
+	}
+	return false
+}
+
+type decimalSet struct{ *distinct[decimal128.Num] }
+
+func (s decimalSet) add(arr arrow.Array, base uint32) bool {
+	v := arr.(*array.Decimal128).Values()
+	return addRuns(s.distinct, arr, base, func(i int) decimal128.Num { return v[i] })
+}
+
+type stringSet struct{ *distinct[string] }
+
+func (s stringSet) add(arr arrow.Array, base uint32) bool {
+	a := arr.(*array.String)
+	n := a.Len()
+	nulls := a.NullN() > 0
+	for i := 0; i < n; {
+		if nulls && a.IsNull(i) {
+			i++
+			continue
+		}
+		k := a.Value(i) // aliases the Arrow buffer: cloned before it is kept
+		j := i + 1
+		for j < n && (!nulls || a.IsValid(j)) && a.Value(j) == k {
+			j++
+		}
+		bm := s.m[k]
+		if bm == nil {
+			if len(s.m) >= s.max {
+				return false
+			}
+			bm = roaring.New()
+			s.m[strings.Clone(k)] = bm
+		}
+		bm.AddRange(uint64(base)+uint64(i), uint64(base)+uint64(j))
+		i = j
+	}
+	return true
+}
+
+func newDistinctSet(k catalog.Kind, max int) distinctSet {
+	switch k {
+	case catalog.KindReal, catalog.KindDouble:
+		return floatSet{newDistinct(max, func(k catalog.Kind, x uint64) Value {
+			return Value{Kind: k, F: math.Float64frombits(x)}
+		})}
+	case catalog.KindDecimal:
+		return decimalSet{newDistinct(max, func(k catalog.Kind, x decimal128.Num) Value {
+			return Value{Kind: k, D: x}
+		})}
+	case catalog.KindVarchar:
+		return stringSet{newDistinct(max, func(k catalog.Kind, x string) Value {
+			return Value{Kind: k, S: x}
+		})}
+	}
+	return intSet{newDistinct(max, func(k catalog.Kind, x int64) Value {
+		return Value{Kind: k, I: x}
+	})}
+}
+
+// addNulls records the NULL positions of arr (rows from base) in bm.
+func addNulls(bm *roaring.Bitmap, arr arrow.Array, base uint32) {
+	n := arr.Len()
+	for i := 0; i < n; {
+		if arr.IsValid(i) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < n && arr.IsNull(j) {
+			j++
+		}
+		bm.AddRange(uint64(base)+uint64(i), uint64(base)+uint64(j))
+		i = j
+	}
+}
+
+// minMax returns the smallest and largest non-NULL values of arr; ok is
+// false when it has none. It runs one typed loop per call.
+func minMax(arr arrow.Array, k catalog.Kind) (lo, hi Value, ok bool) {
+	n := arr.Len()
+	if arr.NullN() == n {
+		return Value{}, Value{}, false
+	}
+	nulls := arr.NullN() > 0
+	switch a := arr.(type) {
+	case *array.Int16:
+		l, h, ok := minMaxOrdered(a.Int16Values(), a, nulls)
+		return Value{Kind: k, I: int64(l)}, Value{Kind: k, I: int64(h)}, ok
+	case *array.Int32:
+		l, h, ok := minMaxOrdered(a.Int32Values(), a, nulls)
+		return Value{Kind: k, I: int64(l)}, Value{Kind: k, I: int64(h)}, ok
+	case *array.Int64:
+		l, h, ok := minMaxOrdered(a.Int64Values(), a, nulls)
+		return Value{Kind: k, I: l}, Value{Kind: k, I: h}, ok
+	case *array.Date32:
+		l, h, ok := minMaxOrdered(a.Date32Values(), a, nulls)
+		return Value{Kind: k, I: int64(l)}, Value{Kind: k, I: int64(h)}, ok
+	case *array.Timestamp:
+		l, h, ok := minMaxOrdered(a.TimestampValues(), a, nulls)
+		return Value{Kind: k, I: int64(l)}, Value{Kind: k, I: int64(h)}, ok
+	}
+	// Floats (NaN order), decimals, strings and booleans: compare rows and
+	// materialise the two winners once.
+	li, hj := -1, -1
+	for i := 0; i < n; i++ {
+		if nulls && arr.IsNull(i) {
+			continue
+		}
+		if li < 0 {
+			li, hj = i, i
+			continue
+		}
+		if compareRows(arr, i, arr, li) < 0 {
+			li = i
+		} else if compareRows(arr, i, arr, hj) > 0 {
+			hj = i
+		}
+	}
+	return ValueAt(arr, li), ValueAt(arr, hj), true
+}
+
+func minMaxOrdered[T int16 | int32 | int64 | arrow.Date32 | arrow.Timestamp](v []T, arr arrow.Array, nulls bool) (lo, hi T, ok bool) {
+	first := true
+	if !nulls {
+		lo, hi = v[0], v[0]
+		for _, x := range v[1:] {
+			lo = min(lo, x)
+			hi = max(hi, x)
+		}
+		return lo, hi, true
+	}
+	for i, x := range v {
+		if arr.IsNull(i) {
+			continue
+		}
+		if first {
+			lo, hi, first = x, x, false
+			continue
+		}
+		lo = min(lo, x)
+		hi = max(hi, x)
+	}
+	return lo, hi, !first
+}
+
+func equalFold(a, b string) bool { return strings.EqualFold(a, b) }

@@ -1,0 +1,165 @@
+package segments
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Lookup finds the row whose sort key equals key (one Value per Meta.SortKey
+// column, of the column kinds) and returns its position. Rows in deleted
+// (which may be nil) do not count. found is false when the segment holds no
+// such live row. Lookup checks the key range of the Meta, then the bloom
+// filter or bitmap of the first key column, then binary-searches the sorted
+// key columns of the candidate row groups. The key columns of the last row
+// group searched stay decoded, so runs of sorted probes (a uniqueness check
+// of a sorted bulk batch) decode each row group once.
+func (r *Reader) Lookup(ctx context.Context, key []Value, deleted *roaring.Bitmap) (pos int64, found bool, err error) {
+	m := r.meta
+	if len(m.SortKey) == 0 {
+		return 0, false, fmt.Errorf("cannot look up in segment %d: it has no sort key", m.ID)
+	}
+	if len(key) != len(m.SortKey) {
+		return 0, false, fmt.Errorf("cannot look up in segment %d: key has %d values, sort key %d columns",
+			m.ID, len(key), len(m.SortKey))
+	}
+	for _, v := range key {
+		if v.Null {
+			return 0, false, nil // a key holds no NULL
+		}
+	}
+	if compareKeys(key, m.KeyMin) < 0 || compareKeys(key, m.KeyMax) > 0 {
+		return 0, false, nil
+	}
+	first := r.idx.column(m.SortKey[0])
+	if first == nil {
+		return 0, false, fmt.Errorf("cannot look up in segment %d: %w: no index for key column %s",
+			m.ID, ErrCorruption, m.SortKey[0])
+	}
+	if first.bloom != nil && !first.bloom.mayContain(hashValue(key[0])) {
+		return 0, false, nil
+	}
+	if first.indexed && first.lookupValue(key[0]) == nil {
+		return 0, false, nil
+	}
+	fileCols := make([]int, len(m.SortKey))
+	for i, name := range m.SortKey {
+		fileCols[i] = -1
+		for j := 0; j < r.schema.NumFields(); j++ {
+			if equalFold(r.schema.Field(j).Name, name) {
+				fileCols[i] = j
+			}
+		}
+		if fileCols[i] < 0 {
+			return 0, false, fmt.Errorf("cannot look up in segment %d: %w: key column %s missing",
+				m.ID, ErrCorruption, name)
+		}
+	}
+	for rg := 0; rg < r.idx.rowGroups; rg++ {
+		z := &first.zones[rg]
+		if z.min.Null || Compare(key[0], z.min) < 0 || Compare(key[0], z.max) > 0 {
+			continue
+		}
+		p, ok, err := r.searchRowGroup(ctx, rg, fileCols, key)
+		if err != nil {
+			return 0, false, fmt.Errorf("cannot look up in segment %d: %w", m.ID, err)
+		}
+		if ok {
+			if deleted != nil && deleted.Contains(uint32(p)) {
+				return 0, false, nil
+			}
+			return p, true, nil
+		}
+	}
+	return 0, false, nil
+}
+
+func (r *Reader) searchRowGroup(ctx context.Context, rg int, fileCols []int, key []Value) (int64, bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return 0, false, fmt.Errorf("reader closed")
+	}
+	if r.keyRG != rg {
+		r.releaseKeysLocked()
+		cols, err := r.readColumns(ctx, rg, fileCols)
+		if err != nil {
+			return 0, false, err
+		}
+		r.keyRG, r.keyCols = rg, cols
+	}
+	cols := r.keyCols
+	n := cols[0].Len()
+	i := sort.Search(n, func(i int) bool { return compareKeyAt(cols, i, key) >= 0 })
+	if i < n && compareKeyAt(cols, i, key) == 0 {
+		return r.rowGroupStart(rg) + int64(i), true, nil
+	}
+	return 0, false, nil
+}
+
+// readColumns decodes whole columns of one row group into single arrays.
+func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arrow.Array, error) {
+	mem := r.keyAlloc
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	fr, err := r.newFileReader(mem, int(r.rowGroupRows(rg)))
+	if err != nil {
+		return nil, err
+	}
+	tbl, err := fr.RowGroup(rg).ReadTable(ctx, fileCols)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	cols := make([]arrow.Array, len(fileCols))
+	for i := range cols {
+		ch := tbl.Column(i).Data()
+		if len(ch.Chunks()) == 1 {
+			cols[i] = ch.Chunk(0)
+			cols[i].Retain()
+			continue
+		}
+		a, err := concatChunks(ch.Chunks(), mem)
+		if err != nil {
+			for _, c := range cols[:i] {
+				c.Release()
+			}
+			return nil, err
+		}
+		cols[i] = a
+	}
+	return cols, nil
+}
+
+func (r *Reader) releaseKeysLocked() {
+	for _, c := range r.keyCols {
+		c.Release()
+	}
+	r.keyCols, r.keyRG = nil, -1
+}
+
+func compareKeys(a, b []Value) int {
+	for i := range a {
+		if c := Compare(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+func compareKeyAt(cols []arrow.Array, row int, key []Value) int {
+	for i, c := range cols {
+		if c.IsNull(row) {
+			return -1
+		}
+		if r := compareAt(c, row, key[i]); r != 0 {
+			return r
+		}
+	}
+	return 0
+}

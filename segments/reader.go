@@ -1,0 +1,671 @@
+package segments
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/metadata"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// Reader reads one segment. It holds the segment's Parquet file open and its
+// index in memory. A Reader is safe for concurrent use: Scan, Select and
+// Lookup may run from several goroutines; each Scanner belongs to one.
+type Reader struct {
+	meta   *Meta
+	idx    *index
+	file   vfs.File
+	size   int64
+	pmeta  *metadata.FileMetaData
+	schema *arrow.Schema // the segment's own schema (as written)
+
+	mu       sync.Mutex // guards the lookup cache
+	keyRG    int
+	keyCols  []arrow.Array
+	closed   bool
+	keyAlloc memory.Allocator
+}
+
+// Open opens the segment that meta describes in dir. It checks the format
+// versions (ErrNewerFormat), the file sizes and the index checksum against
+// meta (ErrCorruption). The caller must Close the Reader.
+func Open(fs vfs.FS, dir string, meta *Meta) (*Reader, error) {
+	if meta.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("cannot open segment %d: %w (version %d, supported up to %d)",
+			meta.ID, ErrNewerFormat, meta.FormatVersion, FormatVersion)
+	}
+	raw, err := readFile(fs, fs.PathJoin(dir, IndexFileName(meta.ID)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
+	}
+	if int64(len(raw)) != meta.IndexSize || crc32Of(raw) != meta.IndexCRC {
+		return nil, fmt.Errorf("cannot open segment %d: %w: index file does not match its manifest entry",
+			meta.ID, ErrCorruption)
+	}
+	idx, err := decodeIndex(raw)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
+	}
+	f, err := fs.Open(fs.PathJoin(dir, FileName(meta.ID)))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
+	}
+	r := &Reader{meta: meta, idx: idx, file: f, size: meta.FileSize, keyRG: -1}
+	if err := r.init(); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
+	}
+	return r, nil
+}
+
+func (r *Reader) init() error {
+	st, err := r.file.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() != r.size {
+		return fmt.Errorf("%w: Parquet file has %d bytes, manifest says %d", ErrCorruption, st.Size(), r.size)
+	}
+	pr, err := file.NewParquetReader(io.NewSectionReader(r.file, 0, r.size))
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	r.pmeta = pr.MetaData()
+	if kv := r.pmeta.KeyValueMetadata().FindValue(parquetVersionKey); kv != nil {
+		v, err := strconv.Atoi(*kv)
+		if err != nil {
+			return fmt.Errorf("%w: bad %s %q", ErrCorruption, parquetVersionKey, *kv)
+		}
+		if v > FormatVersion {
+			return fmt.Errorf("%w: Parquet file version %d, supported up to %d", ErrNewerFormat, v, FormatVersion)
+		}
+	} else {
+		return fmt.Errorf("%w: Parquet file has no %s", ErrCorruption, parquetVersionKey)
+	}
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	if r.schema, err = fr.Schema(); err != nil {
+		return fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	// Cross-check file, index and manifest entry: a mismatch means files of
+	// different segments under one name.
+	if r.pmeta.NumRows != r.meta.Rows || r.idx.rows != r.meta.Rows ||
+		r.pmeta.NumRowGroups() != r.idx.rowGroups || r.idx.rowGroups != r.meta.RowGroups ||
+		len(r.idx.cols) != r.schema.NumFields() {
+		return fmt.Errorf("%w: Parquet file, index and manifest entry disagree", ErrCorruption)
+	}
+	for rg := 0; rg < r.idx.rowGroups; rg++ {
+		if r.pmeta.RowGroup(rg).NumRows() != r.rowGroupRows(rg) {
+			return fmt.Errorf("%w: row group %d has %d rows, expected %d", ErrCorruption, rg,
+				r.pmeta.RowGroup(rg).NumRows(), r.rowGroupRows(rg))
+		}
+	}
+	return nil
+}
+
+func readFile(fs vfs.FS, name string) ([]byte, error) {
+	f, err := fs.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, st.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(f, 0, st.Size()), b); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Meta returns the segment's Meta (shared; do not modify).
+func (r *Reader) Meta() *Meta { return r.meta }
+
+// Schema returns the Arrow schema the segment was written with.
+func (r *Reader) Schema() *arrow.Schema { return r.schema }
+
+// Close closes the segment file. It is idempotent. Scanners must be closed
+// first.
+func (r *Reader) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	r.releaseKeysLocked()
+	return r.file.Close()
+}
+
+func (r *Reader) rowGroupStart(rg int) int64 { return int64(rg) * r.idx.rowGroupSize }
+
+func (r *Reader) rowGroupRows(rg int) int64 {
+	return min(r.idx.rowGroupSize, r.idx.rows-r.rowGroupStart(rg))
+}
+
+// newFileReader returns a pqarrow reader over the shared, already parsed
+// metadata; one per scan keeps readers independent.
+func (r *Reader) newFileReader(mem memory.Allocator, batch int) (*pqarrow.FileReader, error) {
+	props := parquet.NewReaderProperties(mem)
+	props.BufferedStreamEnabled = true
+	props.BufferSize = 1 << 20
+	pr, err := file.NewParquetReader(io.NewSectionReader(r.file, 0, r.size),
+		file.WithMetadata(r.pmeta), file.WithReadProps(props))
+	if err != nil {
+		return nil, err
+	}
+	return pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(batch)}, mem)
+}
+
+// Select prunes the segment with p and the delete bitmap deleted (which may
+// be nil). Conditions on columns the segment does not have (added after it
+// was written) see NULLs. The result is documented on Selection; Select
+// does not read the Parquet file.
+func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error) {
+	ngroups := r.idx.rowGroups
+	live := make([]bool, ngroups)
+	for i := range live {
+		live[i] = true
+	}
+	var rows *roaring.Bitmap // nil: all rows
+	exact := true
+	none := func() Selection {
+		return Selection{Exact: true, RowGroupsSkipped: ngroups, Rows: roaring.New()}
+	}
+	for ci := range p {
+		c := &p[ci]
+		col := r.idx.column(c.Column)
+		if col == nil {
+			// The column was added after this segment: it is NULL here.
+			if c.Op == OpIsNull {
+				continue
+			}
+			return none(), nil
+		}
+		if err := checkCondKind(c, col); err != nil {
+			return Selection{}, err
+		}
+		// Zone maps.
+		allMatch := true
+		for rg := 0; rg < ngroups; rg++ {
+			if !live[rg] {
+				continue
+			}
+			switch evalZone(c, &col.zones[rg], uint32(r.rowGroupRows(rg))) {
+			case zoneNone:
+				live[rg] = false
+			case zoneSome:
+				allMatch = false
+			}
+		}
+		if allMatch {
+			continue // exact for the surviving row groups
+		}
+		// Bloom filter: equality with values the segment cannot hold.
+		if col.bloom != nil && (c.Op == OpEq || c.Op == OpIn) && !bloomMay(col.bloom, c) {
+			return none(), nil
+		}
+		// Bitmaps: exact answers for =, IN and IS NULL.
+		var bm *roaring.Bitmap
+		switch {
+		case c.Op == OpIsNull:
+			bm = col.nulls
+			if bm == nil {
+				bm = roaring.New()
+			}
+		case col.indexed && c.Op == OpEq:
+			if !c.Value.Null {
+				bm = col.lookupValue(c.Value)
+			}
+			if bm == nil {
+				bm = roaring.New()
+			}
+		case col.indexed && c.Op == OpIn:
+			bms := make([]*roaring.Bitmap, 0, len(c.Values))
+			for _, v := range c.Values {
+				if b := col.lookupValue(v); b != nil && !v.Null {
+					bms = append(bms, b)
+				}
+			}
+			bm = roaring.FastOr(bms...)
+		}
+		if bm == nil {
+			exact = false
+			continue
+		}
+		if rows == nil {
+			rows = bm.Clone()
+		} else {
+			rows.And(bm)
+		}
+	}
+	if deleted != nil && !deleted.IsEmpty() {
+		if rows == nil {
+			rows = roaring.New()
+			for rg := 0; rg < ngroups; rg++ {
+				if live[rg] {
+					s := r.rowGroupStart(rg)
+					rows.AddRange(uint64(s), uint64(s+r.rowGroupRows(rg)))
+				}
+			}
+		}
+		rows.AndNot(deleted)
+	}
+	sel := Selection{Exact: exact, Rows: rows}
+	for rg := 0; rg < ngroups; rg++ {
+		if live[rg] && rows != nil {
+			s := uint64(r.rowGroupStart(rg))
+			live[rg] = rows.IntersectsWithInterval(s, s+uint64(r.rowGroupRows(rg)))
+		}
+		if live[rg] {
+			sel.RowGroups = append(sel.RowGroups, rg)
+		} else {
+			sel.RowGroupsSkipped++
+		}
+	}
+	return sel, nil
+}
+
+func bloomMay(b *bloom, c *Cond) bool {
+	if c.Op == OpEq {
+		return !c.Value.Null && b.mayContain(hashValue(c.Value))
+	}
+	for _, v := range c.Values {
+		if !v.Null && b.mayContain(hashValue(v)) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkCondKind(c *Cond, col *columnIndex) error {
+	check := func(v Value) error {
+		if !v.Null && v.Kind != col.typ.Kind {
+			return fmt.Errorf("segments: condition %s: constant of kind %d for column of type %s",
+				c, v.Kind, col.typ)
+		}
+		return nil
+	}
+	switch c.Op {
+	case OpIsNull:
+		return nil
+	case OpIn:
+		for _, v := range c.Values {
+			if err := check(v); err != nil {
+				return err
+			}
+		}
+		return nil
+	case OpEq, OpLt, OpLe, OpGt, OpGe:
+		return check(c.Value)
+	}
+	return fmt.Errorf("segments: condition on %s has invalid operator %s", c.Column, c.Op)
+}
+
+// ScanOptions configure Reader.Scan. The zero value scans every column of
+// the segment's own schema.
+type ScanOptions struct {
+	// Schema is the table schema to read with, usually the current one.
+	// Columns are matched by name (case-insensitive): columns the segment
+	// lacks read as NULL, columns the schema lacks are skipped. A column of
+	// the same name with another type fails with ErrSchemaMismatch. Nil
+	// means the segment's own schema.
+	Schema *arrow.Schema
+	// Columns projects Schema: indexes of the fields to return, in output
+	// order. Nil means all fields; an empty non-nil slice means none
+	// (batches then carry only a row count, for COUNT(*)).
+	Columns []int
+	// Filter prunes row groups and rows; see Selection for what it
+	// guarantees (Scanner.Exact).
+	Filter Predicate
+	// Deleted holds the positions of deleted rows (the segment's delete
+	// bitmap at the reader's snapshot); they are never returned. Nil means
+	// none. The Scanner reads it during Scan only.
+	Deleted *roaring.Bitmap
+	// BatchSize is the largest number of rows per batch. Default 8192.
+	BatchSize int
+	// Allocator allocates the returned batches. Default
+	// memory.DefaultAllocator.
+	Allocator memory.Allocator
+}
+
+// DefaultBatchSize is the default ScanOptions.BatchSize.
+const DefaultBatchSize = 8192
+
+// ScanStats count the work of one scan, for EXPLAIN ANALYZE.
+type ScanStats struct {
+	RowGroups        int   // row groups in the segment
+	RowGroupsSkipped int   // pruned by zone maps, bitmaps, bloom filters or deletes
+	RowGroupsRead    int   // row groups decoded
+	RowsRead         int64 // rows decoded from the Parquet file
+	RowsReturned     int64 // rows in the returned batches
+}
+
+// Scanner yields the batches of a scan. It has the shape of arrowexec.Source
+// (Next, Record, Err, Close). It is not safe for concurrent use.
+type Scanner struct {
+	ctx    context.Context
+	r      *Reader
+	mem    memory.Allocator
+	batch  int
+	schema *arrow.Schema // output schema
+	// fileCols lists the segment columns to decode; outSrc maps each output
+	// column to its position in fileCols, or -1 for a NULL-filled column.
+	fileCols []int
+	outSrc   []int
+
+	sel   Selection
+	next  int // index into sel.RowGroups of the next row group
+	rr    pqarrow.RecordReader
+	fr    *pqarrow.FileReader
+	rgPos []uint32 // selected positions of the current row group (nil: all)
+	rgOff int64    // position of the next row of rr
+	left  int64    // rows left in the current row group (no-column scans)
+
+	rec   arrow.RecordBatch
+	err   error
+	stats ScanStats
+	done  bool
+}
+
+// Scan starts a scan. The caller must Close the Scanner.
+func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
+	s := &Scanner{ctx: ctx, r: r, mem: opts.Allocator, batch: opts.BatchSize}
+	if s.mem == nil {
+		s.mem = memory.DefaultAllocator
+	}
+	if s.batch <= 0 {
+		s.batch = DefaultBatchSize
+	}
+	target := opts.Schema
+	if target == nil {
+		target = r.schema
+	}
+	cols := opts.Columns
+	if cols == nil {
+		cols = make([]int, target.NumFields())
+		for i := range cols {
+			cols[i] = i
+		}
+	}
+	fields := make([]arrow.Field, len(cols))
+	s.outSrc = make([]int, len(cols))
+	for i, c := range cols {
+		if c < 0 || c >= target.NumFields() {
+			return nil, fmt.Errorf("cannot scan segment %d: column %d out of range", r.meta.ID, c)
+		}
+		f := target.Field(c)
+		fields[i] = f
+		s.outSrc[i] = -1
+		for j := 0; j < r.schema.NumFields(); j++ {
+			sf := r.schema.Field(j)
+			if !equalFold(sf.Name, f.Name) {
+				continue
+			}
+			if !arrow.TypeEqual(sf.Type, f.Type) {
+				return nil, fmt.Errorf("cannot scan segment %d: %w: column %s is %s in the segment, %s in the table",
+					r.meta.ID, ErrSchemaMismatch, f.Name, sf.Type, f.Type)
+			}
+			s.outSrc[i] = len(s.fileCols)
+			s.fileCols = append(s.fileCols, j)
+			break
+		}
+	}
+	s.schema = arrow.NewSchema(fields, nil)
+	sel, err := r.Select(opts.Filter, opts.Deleted)
+	if err != nil {
+		return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
+	}
+	s.sel = sel
+	s.stats.RowGroups = r.idx.rowGroups
+	s.stats.RowGroupsSkipped = sel.RowGroupsSkipped
+	if len(s.fileCols) > 0 && len(sel.RowGroups) > 0 {
+		if s.fr, err = r.newFileReader(s.mem, s.batch); err != nil {
+			return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
+		}
+	}
+	return s, nil
+}
+
+// Schema returns the schema of the batches: the projected table schema.
+func (s *Scanner) Schema() *arrow.Schema { return s.schema }
+
+// Exact reports whether every returned row satisfies ScanOptions.Filter
+// (Selection.Exact); when false the caller must filter again.
+func (s *Scanner) Exact() bool { return s.sel.Exact }
+
+// Stats returns the counters of the scan so far.
+func (s *Scanner) Stats() ScanStats { return s.stats }
+
+// Record returns the current batch, owned by the Scanner and valid until
+// the next call of Next or Close; Retain it to keep it.
+func (s *Scanner) Record() arrow.RecordBatch { return s.rec }
+
+// Err returns the error that ended the scan, if any.
+func (s *Scanner) Err() error { return s.err }
+
+// Next advances to the next non-empty batch.
+func (s *Scanner) Next() bool {
+	if s.rec != nil {
+		s.rec.Release()
+		s.rec = nil
+	}
+	if s.done {
+		return false
+	}
+	for {
+		if err := s.ctx.Err(); err != nil {
+			return s.fail(err)
+		}
+		rec, err := s.step()
+		if err != nil {
+			return s.fail(fmt.Errorf("cannot read segment %d: %w", s.r.meta.ID, err))
+		}
+		if rec == nil {
+			if s.done {
+				return false
+			}
+			continue
+		}
+		s.rec = rec
+		s.stats.RowsReturned += rec.NumRows()
+		return true
+	}
+}
+
+func (s *Scanner) fail(err error) bool {
+	s.err = err
+	s.done = true
+	s.closeRG()
+	return false
+}
+
+// step produces at most one batch; nil with !done means "call again".
+func (s *Scanner) step() (arrow.RecordBatch, error) {
+	if s.rr == nil && s.left == 0 {
+		if s.next >= len(s.sel.RowGroups) {
+			s.done = true
+			return nil, nil
+		}
+		if err := s.openRG(s.sel.RowGroups[s.next]); err != nil {
+			return nil, err
+		}
+		s.next++
+	}
+	if len(s.fileCols) == 0 {
+		// No column is decoded: hand out row counts (and NULL columns).
+		n := min(s.left, int64(s.batch))
+		s.left -= n
+		return s.assemble(nil, int(n)), nil
+	}
+	if !s.rr.Next() {
+		err := s.rr.Err()
+		s.closeRG()
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		return nil, nil
+	}
+	in := s.rr.RecordBatch()
+	n := in.NumRows()
+	start := s.rgOff
+	s.rgOff += n
+	s.stats.RowsRead += n
+	if s.rgPos == nil {
+		return s.assemble(in, int(n)), nil
+	}
+	// Selected positions of this batch: a window of rgPos.
+	lo := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start })
+	hi := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start+n })
+	pos := s.rgPos[lo:hi]
+	switch {
+	case len(pos) == 0:
+		return nil, nil
+	case int64(len(pos)) == n:
+		return s.assemble(in, int(n)), nil
+	}
+	cols, err := s.gather(in, pos, start)
+	if err != nil {
+		return nil, err
+	}
+	out := array.NewRecordBatch(in.Schema(), cols, int64(len(pos)))
+	for _, c := range cols {
+		c.Release()
+	}
+	rec := s.assemble(out, len(pos))
+	out.Release()
+	return rec, nil
+}
+
+// openRG prepares row group rg: its selected positions and, when columns
+// are decoded, a record reader.
+func (s *Scanner) openRG(rg int) error {
+	start := s.r.rowGroupStart(rg)
+	rows := s.r.rowGroupRows(rg)
+	s.rgPos = nil
+	selected := rows
+	if s.sel.Rows != nil {
+		span := roaring.New()
+		span.AddRange(uint64(start), uint64(start+rows))
+		span.And(s.sel.Rows)
+		selected = int64(span.GetCardinality())
+		if selected != rows {
+			pos := span.ToArray()
+			for i := range pos {
+				pos[i] -= uint32(start)
+			}
+			s.rgPos = pos
+		}
+	}
+	s.stats.RowGroupsRead++
+	if len(s.fileCols) == 0 {
+		s.left = selected
+		return nil
+	}
+	rr, err := s.fr.GetRecordReader(s.ctx, s.fileCols, []int{rg})
+	if err != nil {
+		return err
+	}
+	s.rr, s.rgOff = rr, 0
+	return nil
+}
+
+func (s *Scanner) closeRG() {
+	if s.rr != nil {
+		s.rr.Release()
+		s.rr = nil
+	}
+	s.left = 0
+}
+
+// gather keeps the rows at positions pos (relative to the row group; the
+// batch starts at start) of every column of in, copying runs of
+// consecutive rows.
+func (s *Scanner) gather(in arrow.RecordBatch, pos []uint32, start int64) ([]arrow.Array, error) {
+	type run struct{ a, b int64 }
+	runs := make([]run, 0, 8)
+	for i := 0; i < len(pos); {
+		j := i + 1
+		for j < len(pos) && pos[j] == pos[j-1]+1 {
+			j++
+		}
+		runs = append(runs, run{int64(pos[i]) - start, int64(pos[j-1]) - start + 1})
+		i = j
+	}
+	cols := make([]arrow.Array, in.NumCols())
+	slices := make([]arrow.Array, len(runs))
+	for c := range cols {
+		col := in.Column(c)
+		for i, r := range runs {
+			slices[i] = array.NewSlice(col, r.a, r.b)
+		}
+		out, err := array.Concatenate(slices, s.mem)
+		for _, sl := range slices {
+			sl.Release()
+		}
+		if err != nil {
+			for _, o := range cols[:c] {
+				o.Release()
+			}
+			return nil, err
+		}
+		cols[c] = out
+	}
+	return cols, nil
+}
+
+// assemble builds the output batch of n rows from the decoded columns of in
+// (which may be nil when no column is decoded). It does not consume in.
+func (s *Scanner) assemble(in arrow.RecordBatch, n int) arrow.RecordBatch {
+	cols := make([]arrow.Array, len(s.outSrc))
+	for i, src := range s.outSrc {
+		if src < 0 {
+			cols[i] = array.MakeArrayOfNull(s.mem, s.schema.Field(i).Type, n)
+			continue
+		}
+		cols[i] = in.Column(src)
+		cols[i].Retain()
+	}
+	rec := array.NewRecordBatch(s.schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec
+}
+
+// Close releases the scan's resources. It is idempotent.
+func (s *Scanner) Close() error {
+	if s.rec != nil {
+		s.rec.Release()
+		s.rec = nil
+	}
+	s.closeRG()
+	s.done = true
+	return nil
+}
+
+// kindOfField returns the catalog kind of a field of the fixed mapping.
+func kindOfField(f arrow.Field) catalog.Kind {
+	k, _ := kindOf(f.Type)
+	return k
+}
+
+func concatChunks(chunks []arrow.Array, mem memory.Allocator) (arrow.Array, error) {
+	return array.Concatenate(chunks, mem)
+}

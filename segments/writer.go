@@ -1,0 +1,547 @@
+package segments
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// Compression is the page compression of a segment's Parquet file.
+type Compression uint8
+
+// Page compressions. The zero value picks DefaultCompression.
+const (
+	CompressionDefault Compression = iota
+	CompressionLZ4Raw
+	CompressionZstd
+	CompressionNone
+)
+
+// DefaultCompression is the compression of CompressionDefault; the choice is
+// measured in docs/design/segments.md.
+const DefaultCompression = CompressionLZ4Raw
+
+// String returns the Parquet name of the codec.
+func (c Compression) String() string {
+	switch c {
+	case CompressionDefault:
+		return "default"
+	case CompressionLZ4Raw:
+		return "LZ4_RAW"
+	case CompressionZstd:
+		return "ZSTD"
+	case CompressionNone:
+		return "UNCOMPRESSED"
+	}
+	return fmt.Sprintf("Compression(%d)", uint8(c))
+}
+
+func (c Compression) codec() compress.Compression {
+	switch c {
+	case CompressionZstd:
+		return compress.Codecs.Zstd
+	case CompressionNone:
+		return compress.Codecs.Uncompressed
+	}
+	return compress.Codecs.Lz4Raw
+}
+
+// Defaults of WriterOptions.
+const (
+	DefaultRowGroupSize      = 128 << 10
+	DefaultBitmapMaxDistinct = 1024
+	DefaultBloomBitsPerKey   = 10
+)
+
+// WriterOptions configure a Writer. The zero value is valid: every zero
+// field means its documented default.
+type WriterOptions struct {
+	// RowGroupSize is the number of rows per row group (the last may be
+	// shorter). Default DefaultRowGroupSize (131072).
+	RowGroupSize int
+	// Compression of data pages. Default DefaultCompression.
+	Compression Compression
+	// BitmapMaxDistinct is the largest number of distinct non-NULL values
+	// for which a column gets a value → rows bitmap index. Default
+	// DefaultBitmapMaxDistinct; negative disables bitmap indexes.
+	BitmapMaxDistinct int
+	// BloomColumns names the columns that get a bloom filter when they end
+	// up without a bitmap index (bitmaps answer equality exactly). Default:
+	// the first sort key column, which Reader.Lookup uses.
+	BloomColumns []string
+	// BloomBitsPerKey sizes bloom filters (about 1% false positives at 10).
+	// Default DefaultBloomBitsPerKey; negative disables bloom filters.
+	BloomBitsPerKey int
+	// SortKey lists the sort key column indexes in key order. Default: the
+	// table's primary key. A table without either has no sort key.
+	SortKey []int
+	// VerifyOrder checks that the input is in sort-key order (strictly,
+	// when the sort key is the primary key) and fails with ErrUnsorted
+	// otherwise. It costs one comparison per row; meant for tests and
+	// debug builds.
+	VerifyOrder bool
+	// Allocator is used by the Parquet encoder. Default
+	// memory.DefaultAllocator.
+	Allocator memory.Allocator
+}
+
+func (o *WriterOptions) withDefaults(t *catalog.Table) WriterOptions {
+	var r WriterOptions
+	if o != nil {
+		r = *o
+	}
+	if r.RowGroupSize <= 0 {
+		r.RowGroupSize = DefaultRowGroupSize
+	}
+	if r.Compression == CompressionDefault {
+		r.Compression = DefaultCompression
+	}
+	if r.BitmapMaxDistinct == 0 {
+		r.BitmapMaxDistinct = DefaultBitmapMaxDistinct
+	}
+	if r.BloomBitsPerKey == 0 {
+		r.BloomBitsPerKey = DefaultBloomBitsPerKey
+	}
+	if r.SortKey == nil {
+		r.SortKey = t.PrimaryKey
+	}
+	if r.BloomColumns == nil && len(r.SortKey) > 0 {
+		r.BloomColumns = []string{t.Columns[r.SortKey[0]].Name}
+	}
+	if r.Allocator == nil {
+		r.Allocator = memory.DefaultAllocator
+	}
+	return r
+}
+
+// parquetVersionKey is the Parquet key/value metadata entry that carries the
+// segment format version, so that a Parquet file alone can be refused.
+const parquetVersionKey = "mantisdb.segment.format_version"
+
+// Writer writes one segment: a Parquet file and its index file. Records are
+// appended with Write in sort-key order; Finish makes the files durable and
+// visible under their final names and returns the segment's Meta. Until
+// Finish returns, only temporary files exist (see ListOrphans). A Writer is
+// not safe for concurrent use.
+type Writer struct {
+	fs     vfs.FS
+	dir    string
+	id     uint64
+	table  *catalog.Table
+	schema *arrow.Schema
+	opts   WriterOptions
+
+	file vfs.File
+	buf  *bufio.Writer
+	pw   *pqarrow.FileWriter
+
+	rows   int64
+	rgRows int64
+	cols   []columnBuilder
+	strict bool // the sort key is the primary key: keys are unique
+
+	prev           arrow.RecordBatch // last non-empty record, for VerifyOrder
+	keyMin, keyMax []Value
+	done           bool
+}
+
+// NewWriter starts segment id of table in dir. The caller picks ids unique
+// within dir (the manifest hands them out). Records passed to Write must
+// have table.Schema() (same names, types and nullability).
+func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *WriterOptions) (*Writer, error) {
+	o := opts.withDefaults(table)
+	for _, k := range o.SortKey {
+		if k < 0 || k >= len(table.Columns) {
+			return nil, fmt.Errorf("cannot create segment %d: sort key column %d out of range", id, k)
+		}
+	}
+	w := &Writer{fs: fs, dir: dir, id: id, table: table, schema: table.Schema(), opts: o}
+	w.strict = len(o.SortKey) > 0 && sameInts(o.SortKey, table.PrimaryKey)
+	w.cols = make([]columnBuilder, len(table.Columns))
+	for i, c := range table.Columns {
+		b := &w.cols[i]
+		b.col.name, b.col.typ, b.kind = c.Name, c.Type, c.Type.Kind
+		b.nulls = roaring.New()
+		if o.BitmapMaxDistinct > 0 {
+			b.values = newDistinctSet(c.Type.Kind, o.BitmapMaxDistinct)
+		}
+		if o.BloomBitsPerKey > 0 {
+			for _, name := range o.BloomColumns {
+				if equalFold(name, c.Name) {
+					b.bloomOn = true
+				}
+			}
+		}
+	}
+
+	f, err := fs.Create(fs.PathJoin(dir, tempName(FileName(id))), vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+	}
+	w.file = f
+	w.buf = bufio.NewWriterSize(f, 1<<20)
+	props := parquet.NewWriterProperties(
+		parquet.WithAllocator(o.Allocator),
+		parquet.WithCompression(o.Compression.codec()),
+		parquet.WithMaxRowGroupLength(int64(o.RowGroupSize)),
+		parquet.WithStats(true),
+		parquet.WithPageIndexEnabled(true),
+		parquet.WithDictionaryDefault(true),
+		parquet.WithCreatedBy("mantisdb"),
+	)
+	pw, err := pqarrow.NewFileWriter(w.schema, writerOnly{w.buf}, props,
+		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		w.abortFiles()
+		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+	}
+	w.pw = pw
+	if err := pw.AppendKeyValueMetadata(parquetVersionKey, strconv.Itoa(FormatVersion)); err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+	}
+	return w, nil
+}
+
+// writerOnly hides the Close of the wrapped writer from the Parquet encoder,
+// which would otherwise close the file before it is synced.
+type writerOnly struct{ w *bufio.Writer }
+
+func (w writerOnly) Write(p []byte) (int, error) { return w.w.Write(p) }
+
+func sameInts(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Write appends the rows of rec. The caller keeps ownership of rec. Rows
+// must follow the sort key order across all calls; with VerifyOrder a
+// violation fails with ErrUnsorted and the Writer must be aborted.
+func (w *Writer) Write(rec arrow.RecordBatch) error {
+	if w.done {
+		return fmt.Errorf("segment %d: write after Finish or Abort", w.id)
+	}
+	if !rec.Schema().Equal(w.schema) {
+		return fmt.Errorf("segment %d: record schema %s does not match table schema %s",
+			w.id, rec.Schema(), w.schema)
+	}
+	n := rec.NumRows()
+	if n == 0 {
+		return nil
+	}
+	if w.rows+n > 1<<32-1 {
+		return fmt.Errorf("segment %d: more than 2^32-1 rows", w.id)
+	}
+	if len(w.opts.SortKey) > 0 {
+		if w.opts.VerifyOrder {
+			if err := w.verifyOrder(rec); err != nil {
+				return err
+			}
+		}
+		last := int(n) - 1
+		if w.keyMin == nil {
+			w.keyMin = w.keyAt(rec, 0)
+		}
+		w.keyMax = w.keyAt(rec, last)
+	}
+	if err := w.pw.WriteBuffered(rec); err != nil {
+		return fmt.Errorf("cannot write segment %d: %w", w.id, err)
+	}
+
+	base := uint32(w.rows)
+	for i := range w.cols {
+		b := &w.cols[i]
+		col := rec.Column(i)
+		if nn := col.NullN(); nn > 0 {
+			b.nullCount += int64(nn)
+			addNulls(b.nulls, col, base)
+		}
+		if b.values != nil && !b.values.add(col, base) {
+			b.values = nil // past the threshold: no value index
+		}
+		if b.bloomOn {
+			b.addHashes(col)
+		}
+	}
+	// Zone maps follow the row group boundaries of the Parquet writer:
+	// WriteBuffered cuts a row group every RowGroupSize rows.
+	rg := int64(w.opts.RowGroupSize)
+	for off := int64(0); off < n; {
+		take := min(n-off, rg-w.rgRows)
+		for i := range w.cols {
+			col := rec.Column(i)
+			if off == 0 && take == n {
+				w.cols[i].updateZone(col)
+			} else {
+				s := array.NewSlice(col, off, off+take)
+				w.cols[i].updateZone(s)
+				s.Release()
+			}
+		}
+		off += take
+		w.rgRows += take
+		if w.rgRows == rg {
+			w.flushZones()
+		}
+	}
+	w.rows += n
+	return nil
+}
+
+func (w *Writer) keyAt(rec arrow.RecordBatch, row int) []Value {
+	k := make([]Value, len(w.opts.SortKey))
+	for i, c := range w.opts.SortKey {
+		k[i] = ValueAt(rec.Column(c), row)
+	}
+	return k
+}
+
+func (w *Writer) verifyOrder(rec arrow.RecordBatch) error {
+	cmp := func(a arrow.RecordBatch, i int, b arrow.RecordBatch, j int) int {
+		for _, c := range w.opts.SortKey {
+			if r := compareRows(a.Column(c), i, b.Column(c), j); r != 0 {
+				return r
+			}
+		}
+		return 0
+	}
+	bad := func(r int) bool { return r > 0 || (r == 0 && w.strict) }
+	if w.prev != nil && bad(cmp(w.prev, int(w.prev.NumRows())-1, rec, 0)) {
+		return fmt.Errorf("segment %d: %w at row %d", w.id, ErrUnsorted, w.rows)
+	}
+	for i := 1; i < int(rec.NumRows()); i++ {
+		if bad(cmp(rec, i-1, rec, i)) {
+			return fmt.Errorf("segment %d: %w at row %d", w.id, ErrUnsorted, w.rows+int64(i))
+		}
+	}
+	if w.prev != nil {
+		w.prev.Release()
+	}
+	rec.Retain()
+	w.prev = rec
+	return nil
+}
+
+func (b *columnBuilder) addHashes(col arrow.Array) {
+	// The filter is sized at Finish, when the row count is known; until then
+	// the hashes are kept (8 bytes a row of a bloom column).
+	b.hashes = appendHashes(b.hashes, col)
+}
+
+func (b *columnBuilder) updateZone(col arrow.Array) {
+	b.cur.nulls += uint32(col.NullN())
+	lo, hi, ok := minMax(col, b.kind)
+	if !ok {
+		return
+	}
+	if !b.hasV {
+		b.cur.min, b.cur.max, b.hasV = lo, hi, true
+		return
+	}
+	if Compare(lo, b.cur.min) < 0 {
+		b.cur.min = lo
+	}
+	if Compare(hi, b.cur.max) > 0 {
+		b.cur.max = hi
+	}
+}
+
+func (w *Writer) flushZones() {
+	for i := range w.cols {
+		b := &w.cols[i]
+		if !b.hasV {
+			b.cur.min, b.cur.max = NullValue(b.kind), NullValue(b.kind)
+		}
+		b.col.zones = append(b.col.zones, b.cur)
+		b.cur, b.hasV = zone{}, false
+	}
+	w.rgRows = 0
+}
+
+// Rows returns the number of rows written so far.
+func (w *Writer) Rows() int64 { return w.rows }
+
+// Finish completes the segment: it writes the Parquet footer and the index
+// file, syncs both, renames them to their final names and syncs the
+// directory. It returns the segment's Meta, which the caller records in the
+// manifest; until then the files are orphans (see ListOrphans). On error
+// the temporary files are removed. An empty segment (no rows) is an error.
+func (w *Writer) Finish() (*Meta, error) {
+	if w.done {
+		return nil, fmt.Errorf("segment %d: Finish after Finish or Abort", w.id)
+	}
+	meta, err := w.finish()
+	if err != nil {
+		w.Abort()
+		return nil, fmt.Errorf("cannot finish segment %d: %w", w.id, err)
+	}
+	return meta, nil
+}
+
+func (w *Writer) finish() (*Meta, error) {
+	if w.rows == 0 {
+		return nil, errors.New("segment has no rows")
+	}
+	if w.rgRows > 0 {
+		w.flushZones()
+	}
+	if err := w.pw.Close(); err != nil {
+		return nil, err
+	}
+	if err := w.buf.Flush(); err != nil {
+		return nil, err
+	}
+	if err := w.file.Sync(); err != nil {
+		return nil, err
+	}
+	if err := w.file.Close(); err != nil {
+		w.file = nil
+		return nil, err
+	}
+	w.file = nil
+	fmeta, err := w.pw.FileMetadata()
+	if err != nil {
+		return nil, err
+	}
+	if fmeta.NumRowGroups() != len(w.cols[0].col.zones) {
+		return nil, fmt.Errorf("parquet wrote %d row groups, index has %d", fmeta.NumRowGroups(), len(w.cols[0].col.zones))
+	}
+
+	m := &Meta{
+		FormatVersion: FormatVersion,
+		ID:            w.id,
+		TableID:       w.table.ID,
+		SchemaVersion: w.table.Version,
+		Rows:          w.rows,
+		RowGroupSize:  int64(w.opts.RowGroupSize),
+		RowGroups:     fmeta.NumRowGroups(),
+		Compression:   w.opts.Compression,
+		KeyMin:        w.keyMin,
+		KeyMax:        w.keyMax,
+		Columns:       make([]ColumnStats, len(w.cols)),
+	}
+	for _, k := range w.opts.SortKey {
+		m.SortKey = append(m.SortKey, w.table.Columns[k].Name)
+	}
+	x := &index{rows: w.rows, rowGroupSize: int64(w.opts.RowGroupSize), rowGroups: m.RowGroups,
+		cols: make([]columnIndex, len(w.cols))}
+	for i := range w.cols {
+		b := &w.cols[i]
+		cs := &m.Columns[i]
+		cs.Name, cs.Type, cs.NullCount, cs.Distinct = b.col.name, b.col.typ, b.nullCount, -1
+		cs.Min, cs.Max = NullValue(b.kind), NullValue(b.kind)
+		for _, z := range b.col.zones {
+			if z.min.Null {
+				continue
+			}
+			if cs.Min.Null || Compare(z.min, cs.Min) < 0 {
+				cs.Min = z.min
+			}
+			if cs.Max.Null || Compare(z.max, cs.Max) > 0 {
+				cs.Max = z.max
+			}
+		}
+		for rg := 0; rg < fmeta.NumRowGroups(); rg++ {
+			if cc, err := fmeta.RowGroup(rg).ColumnChunk(i); err == nil {
+				cs.Bytes += cc.TotalCompressedSize()
+			}
+		}
+		if b.nullCount > 0 {
+			b.nulls.RunOptimize()
+			b.col.nulls = b.nulls
+		}
+		if b.values != nil {
+			b.col.indexed = true
+			b.col.keys, b.col.bitmaps = b.values.finish(b.kind)
+			cs.Distinct, cs.Bitmap = int64(len(b.col.keys)), true
+		} else if b.bloomOn && len(b.hashes) > 0 {
+			bf := newBloom(len(b.hashes), w.opts.BloomBitsPerKey)
+			for _, h := range b.hashes {
+				bf.add(h)
+			}
+			b.col.bloom, cs.Bloom = bf, true
+		}
+		b.hashes = nil
+		x.cols[i] = b.col
+	}
+
+	raw := x.encode()
+	m.IndexSize = int64(len(raw))
+	m.IndexCRC = crc32Of(raw)
+	if err := writeFileSync(w.fs, w.fs.PathJoin(w.dir, tempName(IndexFileName(w.id))), raw); err != nil {
+		return nil, err
+	}
+	st, err := w.fs.Stat(w.fs.PathJoin(w.dir, tempName(FileName(w.id))))
+	if err != nil {
+		return nil, err
+	}
+	m.FileSize = st.Size()
+	// The index goes first: a segment is only complete once its Parquet
+	// file has its final name, and ListOrphans treats a final Parquet file
+	// without its index as an orphan.
+	for _, name := range []string{IndexFileName(w.id), FileName(w.id)} {
+		if err := w.fs.Rename(w.fs.PathJoin(w.dir, tempName(name)), w.fs.PathJoin(w.dir, name)); err != nil {
+			return nil, err
+		}
+	}
+	if err := syncDir(w.fs, w.dir); err != nil {
+		return nil, err
+	}
+	w.done = true
+	w.release()
+	return m, nil
+}
+
+// Abort discards the segment: it closes and removes the temporary files.
+// It is idempotent and safe after a failed Finish; after a successful
+// Finish it does nothing (the files belong to the caller then).
+func (w *Writer) Abort() {
+	if w.done {
+		return
+	}
+	w.done = true
+	if w.pw != nil {
+		// Close flushes a footer into the (discarded) buffer; ignore errors.
+		_ = w.pw.Close()
+	}
+	w.abortFiles()
+	w.release()
+}
+
+func (w *Writer) abortFiles() {
+	if w.file != nil {
+		_ = w.file.Close()
+		w.file = nil
+	}
+	_ = w.fs.Remove(w.fs.PathJoin(w.dir, tempName(FileName(w.id))))
+	_ = w.fs.Remove(w.fs.PathJoin(w.dir, tempName(IndexFileName(w.id))))
+	_ = w.fs.Remove(w.fs.PathJoin(w.dir, IndexFileName(w.id)))
+}
+
+func (w *Writer) release() {
+	if w.prev != nil {
+		w.prev.Release()
+		w.prev = nil
+	}
+	for i := range w.cols {
+		w.cols[i].values, w.cols[i].hashes = nil, nil
+	}
+}
