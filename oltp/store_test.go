@@ -524,3 +524,29 @@ func TestConcurrentInserts(t *testing.T) {
 		t.Errorf("log has %d distinct rows, want %d", len(msgs), workers*perWorker)
 	}
 }
+
+func TestClosed(t *testing.T) {
+	s, _ := openMem(t, nil)
+	users := usersTable(1)
+	create(t, s, users)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	tx := s.Begin()
+	rec := makeRecord(t, memory.DefaultAllocator, users, []any{1, "a", nil})
+	defer rec.Release()
+	if err := tx.Insert(users, rec); !errors.Is(err, ErrClosed) {
+		t.Errorf("Insert on closed store: %v", err)
+	}
+	tx.Rollback()
+	sn := s.Snapshot()
+	if _, err := sn.Scan(users, nil, false); !errors.Is(err, ErrClosed) {
+		t.Errorf("Scan on closed store: %v", err)
+	}
+	if err := s.CreateTable(context.Background(), usersTable(2)); !errors.Is(err, ErrClosed) {
+		t.Errorf("CreateTable on closed store: %v", err)
+	}
+}

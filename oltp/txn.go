@@ -41,12 +41,22 @@ type txnLock struct {
 }
 
 // Begin starts a write transaction. The caller must Commit or Rollback it.
+// Writes of a Txn that is still open when the Store is closed are a caller
+// bug.
 func (s *Store) Begin() *Txn {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return &Txn{s: s, err: ErrClosed}
+	}
 	return &Txn{s: s, b: s.db.NewIndexedBatch()}
 }
 
 func (tx *Txn) usable() error {
 	if tx.b == nil {
+		if tx.err == ErrClosed {
+			return ErrClosed
+		}
 		return ErrTxnDone
 	}
 	if tx.err != nil {
