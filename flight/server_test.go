@@ -40,7 +40,7 @@ type testEnv struct {
 // (its statements then fail with "not wired"): this package cannot fix that.
 func requireEngine(t *testing.T) {
 	t.Helper()
-	db, err := mantisdb.Open(t.TempDir(), nil)
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{Logger: discardLogger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,12 @@ func requireEngine(t *testing.T) {
 
 func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv {
 	t.Helper()
-	db, err := mantisdb.Open(t.TempDir(), dbOpts)
+	var dbo mantisdb.Options
+	if dbOpts != nil {
+		dbo = *dbOpts
+	}
+	dbo.Logger = discardLogger()
+	db, err := mantisdb.Open(t.TempDir(), &dbo)
 	if err != nil {
 		t.Fatal(err)
 	}
