@@ -22,6 +22,10 @@ import (
 //
 // After any write returns an error the Txn is unusable: the caller must
 // call Rollback, and nothing of it is written.
+//
+// Table locks are plain mutexes until the lock manager arrives: a Txn that
+// writes several tables must take their locks in a consistent order (for
+// example with LockTable in table ID order), or two such Txns can deadlock.
 type Txn struct {
 	s      *Store
 	b      *pebble.Batch
