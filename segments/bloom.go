@@ -182,7 +182,7 @@ func appendHashes(dst []uint64, arr arrow.Array) []uint64 {
 	case *array.Decimal128:
 		for i, v := range a.Values() {
 			if !nulls || a.IsValid(i) {
-				dst = append(dst, mix64(v.LowBits() ^ mix64(uint64(v.HighBits()))))
+				dst = append(dst, mix64(v.LowBits()^mix64(uint64(v.HighBits()))))
 			}
 		}
 	case *array.String:

@@ -3,8 +3,8 @@ package segments
 import (
 	"errors"
 	"fmt"
-	iofs "io/fs"
 	"hash/crc32"
+	iofs "io/fs"
 	"sort"
 	"strconv"
 	"strings"
