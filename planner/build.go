@@ -36,13 +36,15 @@ func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
 		return arrowexec.NewScan(arrow.NewSchema(fields, nil), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
 	case *sql.Values:
 		return newValues(n)
+	case *sql.Join:
+		return b.buildJoin(n)
 	case *sql.Limit:
 		if s, ok := n.Input.(*sql.Sort); ok && n.Count >= 0 {
 			in, err := b.build(s.Input)
 			if err != nil {
 				return nil, err
 			}
-			keys, err := sortKeys(s.Keys, in.Schema())
+			keys, err := b.sortKeys(s.Keys, in.Schema())
 			if err != nil {
 				in.Close()
 				return nil, err
@@ -67,19 +69,19 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 	sch := in.Schema()
 	switch n := n.(type) {
 	case *sql.Filter:
-		p, err := compile(n.Pred, sch)
+		p, err := b.compile(n.Pred, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.NewFilter(in, p), nil
 	case *sql.Project:
-		es, err := compileList(n.Exprs, sch)
+		es, err := b.compileList(n.Exprs, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.NewProject(in, es, n.Names), nil
 	case *sql.Aggregate:
-		gs, err := compileList(n.Groups, sch)
+		gs, err := b.compileList(n.Groups, sch)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +89,7 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 		for i, a := range n.Aggs {
 			aggs[i] = arrowexec.Aggregate{Func: a.Func, Distinct: a.Distinct, Name: n.AggNames[i]}
 			if a.Arg != nil {
-				if aggs[i].Arg, err = compile(a.Arg, sch); err != nil {
+				if aggs[i].Arg, err = b.compile(a.Arg, sch); err != nil {
 					return nil, err
 				}
 			}
@@ -100,7 +102,7 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 		// executor's differ from the binder's.
 		return conform(op, n.Columns())
 	case *sql.Sort:
-		keys, err := sortKeys(n.Keys, sch)
+		keys, err := b.sortKeys(n.Keys, sch)
 		if err != nil {
 			return nil, err
 		}
@@ -111,10 +113,10 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 	return nil, fmt.Errorf("planner: cannot build %T", n)
 }
 
-func sortKeys(keys []sql.SortKey, sch *arrow.Schema) ([]arrowexec.SortKey, error) {
+func (b *builder) sortKeys(keys []sql.SortKey, sch *arrow.Schema) ([]arrowexec.SortKey, error) {
 	out := make([]arrowexec.SortKey, len(keys))
 	for i, k := range keys {
-		e, err := compile(k.Expr, sch)
+		e, err := b.compile(k.Expr, sch)
 		if err != nil {
 			return nil, err
 		}
@@ -155,11 +157,11 @@ func conform(op arrowexec.Operator, cols []sql.Column) (arrowexec.Operator, erro
 	return arrowexec.NewProject(op, exprs, names), nil
 }
 
-func compileList(es []sql.Expr, sch *arrow.Schema) ([]arrowexec.Expr, error) {
+func (b *builder) compileList(es []sql.Expr, sch *arrow.Schema) ([]arrowexec.Expr, error) {
 	out := make([]arrowexec.Expr, len(es))
 	for i, e := range es {
 		var err error
-		if out[i], err = compile(e, sch); err != nil {
+		if out[i], err = b.compile(e, sch); err != nil {
 			return nil, err
 		}
 	}
@@ -168,8 +170,8 @@ func compileList(es []sql.Expr, sch *arrow.Schema) ([]arrowexec.Expr, error) {
 
 // compile turns a bound expression over input schema sch into an executor
 // expression whose result has exactly the bound type.
-func compile(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
-	x, err := compileRaw(e, sch)
+func (b *builder) compile(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
+	x, err := b.compileRaw(e, sch)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +185,7 @@ func compile(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
 	return x, nil
 }
 
-func compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
+func (b *builder) compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
 	switch e := e.(type) {
 	case *sql.ColumnRef:
 		if e.Idx < 0 || e.Idx >= sch.NumFields() {
@@ -193,31 +195,31 @@ func compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
 	case *sql.Literal:
 		return arrowexec.Literal(e.Value), nil
 	case *sql.Cast:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Cast(a, e.To.ArrowType())
 	case *sql.Arith:
-		l, r, err := compile2(e.L, e.R, sch)
+		l, r, err := b.compile2(e.L, e.R, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Arith(e.Op, l, r)
 	case *sql.Negate:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Negate(a)
 	case *sql.Compare:
-		l, r, err := compile2(e.L, e.R, sch)
+		l, r, err := b.compile2(e.L, e.R, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Compare(e.Op, l, r)
 	case *sql.Logic:
-		l, r, err := compile2(e.L, e.R, sch)
+		l, r, err := b.compile2(e.L, e.R, sch)
 		if err != nil {
 			return nil, err
 		}
@@ -226,43 +228,80 @@ func compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, error) {
 		}
 		return arrowexec.And(l, r), nil
 	case *sql.Not:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Not(a), nil
 	case *sql.IsNull:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.IsNull(a, e.Negate), nil
 	case *sql.In:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
-		list, err := compileList(e.List, sch)
+		list, err := b.compileList(e.List, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.In(a, list, e.Negate)
 	case *sql.Like:
-		a, err := compile(e.Arg, sch)
+		a, err := b.compile(e.Arg, sch)
 		if err != nil {
 			return nil, err
 		}
 		return arrowexec.Like(a, e.Pattern, false, e.Negate)
+	case *sql.Case:
+		whens, err := b.compileList(e.Whens, sch)
+		if err != nil {
+			return nil, err
+		}
+		thens, err := b.compileList(e.Thens, sch)
+		if err != nil {
+			return nil, err
+		}
+		var els arrowexec.Expr
+		if e.Else != nil {
+			if els, err = b.compile(e.Else, sch); err != nil {
+				return nil, err
+			}
+		}
+		return arrowexec.Case(whens, thens, els)
+	case *sql.Extract:
+		a, err := b.compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Extract(e.Part, a)
+	case *sql.Substring:
+		a, err := b.compile(e.Arg, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Substring(a, e.Start, e.Length)
+	case *sql.Subquery:
+		if b == nil {
+			return nil, fmt.Errorf("planner: a subquery cannot be evaluated here")
+		}
+		op, err := b.build(e.Plan)
+		if err != nil {
+			return nil, err
+		}
+		return newScalarSubquery(op, e.Type().ArrowType()), nil
 	}
 	return nil, fmt.Errorf("planner: cannot compile expression %T", e)
 }
 
-func compile2(l, r sql.Expr, sch *arrow.Schema) (arrowexec.Expr, arrowexec.Expr, error) {
-	lx, err := compile(l, sch)
+func (b *builder) compile2(l, r sql.Expr, sch *arrow.Schema) (arrowexec.Expr, arrowexec.Expr, error) {
+	lx, err := b.compile(l, sch)
 	if err != nil {
 		return nil, nil, err
 	}
-	rx, err := compile(r, sch)
+	rx, err := b.compile(r, sch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -281,12 +320,13 @@ type valuesOp struct {
 var _ arrowexec.Operator = (*valuesOp)(nil)
 
 func newValues(n *sql.Values) (arrowexec.Operator, error) {
+	var b *builder
 	sch := schemaOf(n.Cols)
 	op := &valuesOp{schema: sch, nrows: len(n.Rows)}
 	op.rows = make([][]arrowexec.Expr, len(n.Rows))
 	for i, r := range n.Rows {
 		var err error
-		if op.rows[i], err = compileList(r, oneRow.Schema()); err != nil {
+		if op.rows[i], err = b.compileList(r, oneRow.Schema()); err != nil {
 			return nil, err
 		}
 	}

@@ -96,6 +96,9 @@ func input(n sql.Node) sql.Node {
 
 // foldNode folds the constant subexpressions of every node.
 func foldNode(n sql.Node) (sql.Node, error) {
+	if j, ok := n.(*sql.Join); ok {
+		return mapJoin(j, foldNode, fold)
+	}
 	var in sql.Node
 	if c := input(n); c != nil {
 		var err error
@@ -126,6 +129,13 @@ func fold(e sql.Expr) (sql.Expr, error) {
 	if _, ok := e.(*sql.Literal); ok {
 		return e, nil
 	}
+	if sq, ok := e.(*sql.Subquery); ok {
+		p, err := optimize(sq.Plan)
+		if err != nil {
+			return nil, err
+		}
+		return &sql.Subquery{Plan: p, Typ: sq.Typ}, nil
+	}
 	if !sql.IsConstant(e) {
 		return sql.MapChildren(e, fold)
 	}
@@ -138,7 +148,7 @@ func fold(e sql.Expr) (sql.Expr, error) {
 var oneRow = array.NewRecordBatch(arrow.NewSchema(nil, nil), nil, 1)
 
 func evalConstant(e sql.Expr) (*sql.Literal, bool) {
-	x, err := compile(e, oneRow.Schema())
+	x, err := (*builder)(nil).compile(e, oneRow.Schema())
 	if err != nil {
 		return nil, false
 	}
@@ -170,6 +180,42 @@ func evalConstant(e sql.Expr) (*sql.Literal, bool) {
 	return &sql.Literal{Value: s, Typ: e.Type()}, true
 }
 
+// mapJoin returns j with its inputs replaced by fn(input) and its
+// expressions by fe(expr).
+func mapJoin(j *sql.Join, fn func(sql.Node) (sql.Node, error), fe func(sql.Expr) (sql.Expr, error)) (sql.Node, error) {
+	out := *j
+	var err error
+	if out.Left, err = fn(j.Left); err != nil {
+		return nil, err
+	}
+	if out.Right, err = fn(j.Right); err != nil {
+		return nil, err
+	}
+	list := func(es []sql.Expr) ([]sql.Expr, error) {
+		r := make([]sql.Expr, len(es))
+		for i, e := range es {
+			if r[i], err = fe(e); err != nil {
+				return nil, err
+			}
+		}
+		return r, nil
+	}
+	if out.LeftKeys, err = list(j.LeftKeys); err != nil {
+		return nil, err
+	}
+	if out.RightKeys, err = list(j.RightKeys); err != nil {
+		return nil, err
+	}
+	if j.Cond != nil {
+		if out.Cond, err = fe(j.Cond); err != nil {
+			return nil, err
+		}
+	}
+	return &out, nil
+}
+
+func identityExpr(e sql.Expr) (sql.Expr, error) { return e, nil }
+
 // pushProjection makes the scan of the plan read only the columns the
 // nodes above it reference: it rewrites the chain of Filters directly above
 // the Scan and the first other node above them.
@@ -177,7 +223,19 @@ func pushProjection(n sql.Node) sql.Node {
 	// Find the consumer: a node whose input is a chain of Filters ending in
 	// a Scan.
 	var rec func(sql.Node) sql.Node
+	// below rewrites an input of a join: a scan (under filters) directly
+	// below a join keeps all its columns; deeper ones are pruned.
+	below := func(n sql.Node) (sql.Node, error) {
+		if s, _ := scanBelow(n); s != nil {
+			return n, nil
+		}
+		return rec(n), nil
+	}
 	rec = func(n sql.Node) sql.Node {
+		if j, ok := n.(*sql.Join); ok {
+			out, _ := mapJoin(j, below, identityExpr)
+			return out
+		}
 		c := input(n)
 		if c == nil {
 			return n

@@ -47,14 +47,9 @@ func stmtName(s sqlparser.Statement) string {
 }
 
 type binder struct {
-	p   *Parsed
-	cat *catalog.Catalog
-}
-
-// scope is the single table a statement reads.
-type scope struct {
-	table *catalog.Table
-	alias string // name the columns are qualified by
+	p    *Parsed
+	cat  *catalog.Catalog
+	ctes []*cte // CTEs in scope, innermost last
 }
 
 func (b *binder) unsupported(what string) error {
@@ -125,7 +120,7 @@ func (b *binder) from(from sqlparser.TableExprs) (*scope, error) {
 		if !te.As.IsEmpty() {
 			alias = te.As.String()
 		}
-		return &scope{table: t, alias: alias}, nil
+		return tableScope(t, alias), nil
 	case *sqlparser.JoinTableExpr:
 		return nil, b.unsupported("JOIN")
 	case *sqlparser.ParenTableExpr:
@@ -137,6 +132,7 @@ func (b *binder) from(from sqlparser.TableExprs) (*scope, error) {
 // exprCtx says where an expression is bound.
 type exprCtx struct {
 	sc       *scope
+	plan     *Node  // when set, correlated subqueries may join onto it
 	allowAgg bool   // aggregate calls are allowed (SELECT, HAVING, ORDER BY)
 	inAgg    bool   // inside an aggregate's argument
 	clause   string // for messages: "WHERE", "GROUP BY", ...
@@ -144,21 +140,40 @@ type exprCtx struct {
 
 func (b *binder) column(ctx *exprCtx, c *sqlparser.ColName) (Expr, error) {
 	name := c.Name.String()
-	if ctx.sc == nil {
-		return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q does not exist", name)
-	}
+	qual := ""
 	if !c.Qualifier.IsEmpty() {
-		q := c.Qualifier.Name.String()
-		if !c.Qualifier.DbQualifier.IsEmpty() || !strings.EqualFold(q, ctx.sc.alias) {
-			return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+		if !c.Qualifier.DbQualifier.IsEmpty() {
+			return nil, b.unsupported("a database-qualified column")
+		}
+		qual = c.Qualifier.Name.String()
+	}
+	for sc, depth := ctx.sc, 0; sc != nil; sc, depth = sc.parent, depth+1 {
+		m := sc.find(qual, name)
+		if len(m) > 1 {
+			return nil, b.errAt(name, sqlstate.AmbiguousColumn, "column reference %q is ambiguous", name)
+		}
+		if len(m) == 0 {
+			continue
+		}
+		col := sc.cols[m[0]]
+		if depth == 0 {
+			return &ColumnRef{Idx: m[0], Name: col.name, Typ: col.typ, Null: col.null}, nil
+		}
+		if depth > 1 || !ctx.sc.corr {
+			return nil, b.unsupported(fmt.Sprintf("the correlated reference to %q here (only in the WHERE clause of a subquery of the query that defines it)", name))
+		}
+		return &OuterRef{Idx: m[0], Name: col.name, Typ: col.typ, Null: col.null}, nil
+	}
+	if qual != "" {
+		found := false
+		for sc := ctx.sc; sc != nil; sc = sc.parent {
+			found = found || sc.hasQual(qual)
+		}
+		if !found {
+			return nil, b.errAt(qual, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", qual)
 		}
 	}
-	i := ctx.sc.table.ColumnIndex(name)
-	if i < 0 {
-		return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q does not exist", name)
-	}
-	col := ctx.sc.table.Columns[i]
-	return &ColumnRef{Idx: i, Name: col.Name, Typ: col.Type, Null: !col.NotNull}, nil
+	return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q does not exist", name)
 }
 
 func (b *binder) literal(v *sqlparser.SQLVal) (Expr, error) {
@@ -255,6 +270,12 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 		}
 		return nil, b.unsupported(strings.ToUpper(e.Operator))
 	case *sqlparser.BinaryExpr:
+		if iv, ok := e.Right.(*sqlparser.IntervalExpr); ok && (e.Operator == sqlparser.PlusStr || e.Operator == sqlparser.MinusStr) {
+			return b.dateInterval(ctx, e.Left, iv, e.Operator == sqlparser.MinusStr)
+		}
+		if iv, ok := e.Left.(*sqlparser.IntervalExpr); ok && e.Operator == sqlparser.PlusStr {
+			return b.dateInterval(ctx, e.Right, iv, false)
+		}
 		op, ok := arithOps[e.Operator]
 		if !ok {
 			return nil, b.unsupported(fmt.Sprintf("operator %s", strings.ToUpper(e.Operator)))
@@ -287,12 +308,18 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 		return b.cast(ctx, e)
 	case *sqlparser.FuncExpr:
 		return b.funcCall(ctx, e)
-	case *sqlparser.Subquery, *sqlparser.ExistsExpr:
-		return nil, b.unsupported("subqueries")
+	case *sqlparser.Subquery:
+		return b.scalarSubquery(ctx, e)
+	case *sqlparser.ExistsExpr:
+		return nil, b.unsupported("EXISTS outside a WHERE conjunct")
 	case *sqlparser.CaseExpr:
-		return nil, b.unsupported("CASE")
+		return b.caseExpr(ctx, e)
+	case *sqlparser.ExtractFuncExpr:
+		return b.extract(ctx, e)
+	case *sqlparser.SubstrExpr:
+		return b.substr(ctx, e)
 	case *sqlparser.IntervalExpr:
-		return nil, b.unsupported("INTERVAL")
+		return nil, b.unsupported("INTERVAL outside date arithmetic with a constant")
 	case *sqlparser.CollateExpr:
 		return nil, b.unsupported("COLLATE")
 	case sqlparser.ValTuple:
@@ -439,7 +466,7 @@ func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, er
 	case sqlparser.InStr, sqlparser.NotInStr:
 		tuple, ok := e.Right.(sqlparser.ValTuple)
 		if !ok {
-			return nil, b.unsupported("IN with a subquery")
+			return nil, b.unsupported("IN (subquery) outside a WHERE conjunct")
 		}
 		return b.in(ctx, l, tuple, e.Operator == sqlparser.NotInStr)
 	case sqlparser.LikeStr, sqlparser.NotLikeStr:
@@ -669,6 +696,11 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 		return nil, b.unsupported("window functions")
 	}
 	fn, ok := aggFuncs[name]
+	if !ok && e.Qualifier.IsEmpty() {
+		if x, err := b.scalarFunc(ctx, name, e); x != nil || err != nil {
+			return x, err
+		}
+	}
 	if !ok || !e.Qualifier.IsEmpty() {
 		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "function %s does not exist", name)
 	}

@@ -312,8 +312,36 @@ func MapChildren(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 		return l, r, nil
 	}
 	switch e := e.(type) {
-	case *ColumnRef, *Literal:
+	case *ColumnRef, *Literal, *OuterRef, *Subquery:
 		return e, nil
+	case *Case:
+		c := &Case{Typ: e.Typ, Whens: make([]Expr, len(e.Whens)), Thens: make([]Expr, len(e.Thens))}
+		for i := range e.Whens {
+			if c.Whens[i], err = f(e.Whens[i]); err != nil {
+				return nil, err
+			}
+			if c.Thens[i], err = f(e.Thens[i]); err != nil {
+				return nil, err
+			}
+		}
+		if e.Else != nil {
+			if c.Else, err = f(e.Else); err != nil {
+				return nil, err
+			}
+		}
+		return c, nil
+	case *Extract:
+		a, err := f(e.Arg)
+		if err != nil {
+			return nil, err
+		}
+		return &Extract{Part: e.Part, Name: e.Name, Arg: a}, nil
+	case *Substring:
+		a, err := f(e.Arg)
+		if err != nil {
+			return nil, err
+		}
+		return &Substring{Arg: a, Start: e.Start, Length: e.Length}, nil
 	case *Cast:
 		a, err := f(e.Arg)
 		if err != nil {
@@ -406,10 +434,121 @@ func IsConstant(e Expr) bool {
 	ok := true
 	Walk(e, func(x Expr) bool {
 		switch x.(type) {
-		case *ColumnRef, *AggCall:
+		case *ColumnRef, *AggCall, *OuterRef, *Subquery:
 			ok = false
 		}
 		return ok
 	})
 	return ok
+}
+
+// Subquery is an uncorrelated scalar subquery: the one value of the one
+// column of Plan (NULL when it has no row; more than one row is an error
+// 21000 at run time). It is evaluated once per execution.
+type Subquery struct {
+	Plan Node
+	Typ  catalog.Type
+}
+
+// OuterRef is a reference to column Idx of the enclosing query's input from
+// inside a correlated subquery. It only exists while binding: the binder
+// turns correlations into joins.
+type OuterRef struct {
+	Idx  int
+	Name string
+	Typ  catalog.Type
+	Null bool
+}
+
+// Case is CASE WHEN Whens[i] THEN Thens[i] ... ELSE Else END (Else nil:
+// NULL). Every then and the else have type Typ.
+type Case struct {
+	Whens, Thens []Expr
+	Else         Expr
+	Typ          catalog.Type
+}
+
+// Extract is EXTRACT(Part FROM Arg) of a DATE or TIMESTAMP, a BIGINT.
+type Extract struct {
+	Part arrowexec.DatePart
+	Name string
+	Arg  Expr
+}
+
+// Substring is SUBSTRING(Arg FROM Start FOR Length) with constant bounds
+// (Length < 0: to the end).
+type Substring struct {
+	Arg           Expr
+	Start, Length int64
+}
+
+var (
+	_ Expr = (*Subquery)(nil)
+	_ Expr = (*OuterRef)(nil)
+	_ Expr = (*Case)(nil)
+	_ Expr = (*Extract)(nil)
+	_ Expr = (*Substring)(nil)
+)
+
+// Type implements Expr.
+func (e *Subquery) Type() catalog.Type { return e.Typ }
+
+// Nullable implements Expr.
+func (e *Subquery) Nullable() bool { return true }
+
+func (e *Subquery) String() string { return fmt.Sprintf("(subquery %p)", e) }
+
+// Type implements Expr.
+func (e *OuterRef) Type() catalog.Type { return e.Typ }
+
+// Nullable implements Expr.
+func (e *OuterRef) Nullable() bool { return e.Null }
+
+func (e *OuterRef) String() string { return fmt.Sprintf("outer.%s#%d", e.Name, e.Idx) }
+
+// Type implements Expr.
+func (e *Case) Type() catalog.Type { return e.Typ }
+
+// Nullable implements Expr.
+func (e *Case) Nullable() bool {
+	if e.Else == nil || e.Else.Nullable() {
+		return true
+	}
+	for _, t := range e.Thens {
+		if t.Nullable() {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Case) String() string {
+	var b strings.Builder
+	b.WriteString("CASE")
+	for i := range e.Whens {
+		fmt.Fprintf(&b, " WHEN %s THEN %s", e.Whens[i], e.Thens[i])
+	}
+	if e.Else != nil {
+		fmt.Fprintf(&b, " ELSE %s", e.Else)
+	}
+	b.WriteString(" END")
+	return b.String()
+}
+
+// Type implements Expr.
+func (e *Extract) Type() catalog.Type { return catalog.Bigint }
+
+// Nullable implements Expr.
+func (e *Extract) Nullable() bool { return e.Arg.Nullable() }
+
+func (e *Extract) String() string { return fmt.Sprintf("EXTRACT(%s FROM %s)", e.Name, e.Arg) }
+
+// Type implements Expr.
+func (e *Substring) Type() catalog.Type { return catalog.Varchar }
+
+// Nullable implements Expr.
+func (e *Substring) Nullable() bool { return e.Arg.Nullable() }
+
+func (e *Substring) String() string {
+	return fmt.Sprintf("SUBSTRING(%s FROM %d FOR %d)", e.Arg, e.Start, e.Length)
 }

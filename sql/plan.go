@@ -282,3 +282,72 @@ func (*Update) statement()      {}
 func (*Delete) statement()      {}
 func (*CreateTable) statement() {}
 func (*DropTable) statement()   {}
+
+// JoinType is the type of a logical join.
+type JoinType uint8
+
+// Join types. Semi and anti joins output the left columns only; the others
+// output the left columns followed by the right columns.
+const (
+	JoinInner JoinType = iota
+	JoinLeft
+	JoinRight
+	JoinFull
+	JoinSemi
+	JoinAnti
+	// JoinAntiNullAware is NOT IN: an anti join on one key that yields no
+	// row for a NULL left key or when the right side has a NULL key (unless
+	// the right side is empty).
+	JoinAntiNullAware
+)
+
+var joinNames = [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti", "AntiNullAware"}
+
+func (t JoinType) String() string { return joinNames[t] }
+
+// Join joins Left and Right where LeftKeys[i] = RightKeys[i] for every i
+// (NULLs never match) and Cond holds. LeftKeys are over Left's columns,
+// RightKeys over Right's, Cond over Left's columns followed by Right's; a
+// nil Cond is true. Without keys it is a nested-loop (cross) join.
+type Join struct {
+	Type                JoinType
+	Left, Right         Node
+	LeftKeys, RightKeys []Expr
+	Cond                Expr
+}
+
+var _ Node = (*Join)(nil)
+
+// Columns implements Node.
+func (n *Join) Columns() []Column {
+	l := n.Left.Columns()
+	if n.Type == JoinSemi || n.Type == JoinAnti || n.Type == JoinAntiNullAware {
+		return l
+	}
+	r := n.Right.Columns()
+	out := make([]Column, 0, len(l)+len(r))
+	for _, c := range l {
+		if n.Type == JoinRight || n.Type == JoinFull {
+			c.Nullable = true
+		}
+		out = append(out, c)
+	}
+	for _, c := range r {
+		if n.Type == JoinLeft || n.Type == JoinFull {
+			c.Nullable = true
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// Inputs implements Node.
+func (n *Join) Inputs() []Node { return []Node{n.Left, n.Right} }
+
+func (n *Join) String() string {
+	s := fmt.Sprintf("Join %s keys=%s=%s", n.Type, exprList(n.LeftKeys), exprList(n.RightKeys))
+	if n.Cond != nil {
+		s += " cond=" + n.Cond.String()
+	}
+	return s
+}

@@ -37,29 +37,86 @@ func (b *binder) checkSelectClauses(s *sqlparser.Select) error {
 }
 
 func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
-	if err := b.checkSelectClauses(s); err != nil {
-		return nil, err
-	}
-	sc, err := b.from(s.From)
+	r, err := b.selectPlan(s, nil)
 	if err != nil {
 		return nil, err
 	}
-	var input Node
-	if sc != nil {
-		all := make([]int, len(sc.table.Columns))
-		for i := range all {
-			all[i] = i
-		}
-		input = &Scan{Table: sc.table, Cols: all}
-	} else {
-		input = &Values{Rows: [][]Expr{{}}}
+	return &Query{Plan: r.plan}, nil
+}
+
+// selectPlan binds a SELECT. outer is the scope of the enclosing query when
+// s is a subquery: its WHERE may then refer to outer's columns, and the
+// result describes the correlation.
+func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult, error) {
+	if err := b.checkSelectClauses(s); err != nil {
+		return nil, err
 	}
+	pushed, err := b.bindWith(s.With)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { b.ctes = b.ctes[:len(b.ctes)-pushed] }()
+	fromItems, err := b.fromItems(s.From)
+	if err != nil {
+		return nil, err
+	}
+	var sc *scope
+	if len(fromItems) > 0 || outer != nil {
+		sc = &scope{parent: outer}
+		for _, it := range fromItems {
+			sc.cols = append(sc.cols, it.cols...)
+		}
+	}
+	// WHERE: plain conjuncts order the joins; correlated ones describe the
+	// subquery's join; conjuncts with subqueries become joins above.
+	var plain, corr []Expr
+	var subConjs []sqlparser.Expr
 	if s.Where != nil {
-		pred, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, s.Where.Expr, "WHERE")
-		if err != nil {
+		for _, c := range splitAndAST(s.Where.Expr, nil) {
+			if hasSubquery(c) {
+				subConjs = append(subConjs, c)
+				continue
+			}
+			if sc != nil {
+				sc.corr = outer != nil
+			}
+			x, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, c, "WHERE")
+			if sc != nil {
+				sc.corr = false
+			}
+			if err != nil {
+				return nil, err
+			}
+			if hasOuterRef(x) {
+				corr = append(corr, x)
+			} else {
+				plain = append(plain, x)
+			}
+		}
+	}
+	var input Node
+	switch len(fromItems) {
+	case 0:
+		input = &Values{Rows: [][]Expr{{}}}
+		if len(plain) > 0 {
+			input = &Filter{Input: input, Pred: andAll(plain)}
+		}
+	case 1:
+		input = fromItems[0].plan
+		if len(plain) > 0 {
+			input = &Filter{Input: input, Pred: andAll(plain)}
+		}
+	default:
+		input = joinItems(fromItems, plain)
+	}
+	for _, c := range subConjs {
+		var pred Expr
+		if input, pred, err = b.whereSubquery(input, sc, c); err != nil {
 			return nil, err
 		}
-		input = &Filter{Input: input, Pred: pred}
+		if pred != nil {
+			input = &Filter{Input: input, Pred: pred}
+		}
 	}
 
 	selCtx := &exprCtx{sc: sc, allowAgg: true, clause: "SELECT"}
@@ -67,16 +124,22 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 	for _, se := range s.SelectExprs {
 		switch se := se.(type) {
 		case *sqlparser.StarExpr:
-			if sc == nil {
+			if len(fromItems) == 0 {
 				return nil, sqlstate.Errorf(sqlstate.SyntaxError, "SELECT * with no tables specified is not valid")
 			}
-			if !se.TableName.IsEmpty() && !strings.EqualFold(se.TableName.Name.String(), sc.alias) {
-				q := se.TableName.Name.String()
-				return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+			q := ""
+			if !se.TableName.IsEmpty() {
+				q = se.TableName.Name.String()
+				if !sc.hasQual(q) {
+					return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+				}
 			}
-			for i, c := range sc.table.Columns {
+			for i, c := range sc.cols {
+				if c.hidden || q != "" && !strings.EqualFold(c.qual, q) {
+					continue
+				}
 				items = append(items, selectItem{
-					expr: &ColumnRef{Idx: i, Name: c.Name, Typ: c.Type, Null: !c.NotNull}, name: c.Name, isCol: true})
+					expr: &ColumnRef{Idx: i, Name: c.name, Typ: c.typ, Null: c.null}, name: c.name, isCol: true})
 			}
 		case *sqlparser.AliasedExpr:
 			x, err := b.expr(selCtx, se.Expr)
@@ -109,6 +172,53 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 			return nil, err
 		}
 		groups = append(groups, x)
+	}
+
+	// Correlation: equalities inner = outer become join keys (and group
+	// keys when the subquery aggregates); the rest is a join condition.
+	var ci *corrInfo
+	if len(corr) > 0 {
+		ci = &corrInfo{}
+		var residual []Expr
+		for _, c := range corr {
+			if cmp, ok := c.(*Compare); ok && cmp.Op == arrowexec.OpEq {
+				lo, ro := onlyOuter(cmp.L), onlyOuter(cmp.R)
+				li, ri := !hasOuterRef(cmp.L) && len(refsOf(cmp.L)) > 0, !hasOuterRef(cmp.R) && len(refsOf(cmp.R)) > 0
+				if li && ro {
+					ci.innerKeys, ci.outerKeys = append(ci.innerKeys, cmp.L), append(ci.outerKeys, cmp.R)
+					continue
+				}
+				if ri && lo {
+					ci.innerKeys, ci.outerKeys = append(ci.innerKeys, cmp.R), append(ci.outerKeys, cmp.L)
+					continue
+				}
+			}
+			residual = append(residual, c)
+		}
+		ci.residual = andAll(residual)
+		agg := grouped || s.Having != nil
+		for _, it := range items {
+			agg = agg || containsAgg(it.expr)
+		}
+		if agg {
+			if grouped || ci.residual != nil || len(ci.innerKeys) == 0 {
+				return nil, b.unsupported("this correlated subquery with aggregation (only equalities between inner and outer columns, no GROUP BY)")
+			}
+			for _, it := range items {
+				Walk(it.expr, func(x Expr) bool {
+					if a, ok := x.(*AggCall); ok && (a.Func == arrowexec.AggCount || a.Func == arrowexec.AggCountStar) {
+						err = b.unsupported("COUNT in a correlated scalar subquery")
+					}
+					return err == nil
+				})
+			}
+			if err != nil {
+				return nil, err
+			}
+			ci.grouped = true
+			grouped = true
+			groups = append(groups, ci.innerKeys...)
+		}
 	}
 
 	var having Expr
@@ -193,6 +303,10 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 		}
 	}
 
+	if ci != nil {
+		return b.correlatedOutput(input, items, ci, groups, len(s.GroupBy))
+	}
+
 	// Projection (with hidden sort columns).
 	exprs := make([]Expr, len(items))
 	names := make([]string, len(items))
@@ -258,7 +372,51 @@ func (b *binder) bindSelect(s *sqlparser.Select) (Statement, error) {
 		}
 		plan = &Project{Input: plan, Exprs: vis, Names: names[:len(items)]}
 	}
-	return &Query{Plan: plan}, nil
+	return &subqueryResult{plan: plan, nitems: len(items)}, nil
+}
+
+// onlyOuter reports whether e refers to the enclosing query only.
+func onlyOuter(e Expr) bool { return hasOuterRef(e) && len(refsOf(e)) == 0 }
+
+// correlatedOutput finishes a correlated subquery: its select items, then
+// (aggregated) the correlation group keys or (not aggregated) all input
+// columns, which the join keys and condition refer to. ORDER BY, DISTINCT
+// and LIMIT do not change which rows match and are dropped.
+func (b *binder) correlatedOutput(input Node, items []selectItem, ci *corrInfo, groups []Expr, userGroups int) (*subqueryResult, error) {
+	var exprs []Expr
+	var names []string
+	for _, it := range items {
+		exprs = append(exprs, it.expr)
+		names = append(names, it.name)
+	}
+	n := len(items)
+	if ci.grouped {
+		keys := make([]Expr, len(ci.innerKeys))
+		for i := range ci.innerKeys {
+			g := userGroups + i
+			keys[i] = &ColumnRef{Idx: len(exprs), Name: fmt.Sprintf("__corr%d", i), Typ: groups[g].Type(), Null: groups[g].Nullable()}
+			exprs = append(exprs, &ColumnRef{Idx: g, Name: fmt.Sprintf("group%d", g), Typ: groups[g].Type(), Null: groups[g].Nullable()})
+			names = append(names, fmt.Sprintf("__corr%d", i))
+		}
+		ci.innerKeys = keys
+	} else {
+		for i, c := range input.Columns() {
+			exprs = append(exprs, &ColumnRef{Idx: i, Name: c.Name, Typ: c.Type, Null: c.Nullable})
+			names = append(names, c.Name)
+		}
+		for i, k := range ci.innerKeys {
+			ci.innerKeys[i] = shiftRefs(k, n)
+		}
+		if ci.residual != nil {
+			ci.residual = shiftRefs(ci.residual, n)
+		}
+	}
+	for i, e := range exprs {
+		if e.Type().Kind == catalog.KindNull {
+			exprs[i] = NewLiteral(catalog.Varchar, nil)
+		}
+	}
+	return &subqueryResult{plan: &Project{Input: input, Exprs: exprs, Names: names}, nitems: n, corr: ci}, nil
 }
 
 func isColName(e sqlparser.Expr) bool {
@@ -292,7 +450,7 @@ func (b *binder) groupExpr(sc *scope, g sqlparser.Expr, items []selectItem) (Exp
 		}
 		return x, nil
 	}
-	if c, ok := g.(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() && (sc == nil || sc.table.ColumnIndex(c.Name.String()) < 0) {
+	if c, ok := g.(*sqlparser.ColName); ok && c.Qualifier.IsEmpty() && (sc == nil || len(sc.find("", c.Name.String())) == 0) {
 		for _, it := range items {
 			if it.alias && strings.EqualFold(it.name, c.Name.String()) {
 				if containsAgg(it.expr) {

@@ -1,0 +1,215 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+// buildJoin makes a hash join. The right input is the build side of inner,
+// left, semi and anti joins; a right join builds its left input and
+// probes with its right one, then restores the column order.
+func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
+	l, err := b.build(n.Left)
+	if err != nil {
+		return nil, err
+	}
+	r, err := b.build(n.Right)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	op, err := b.hashJoin(n, l, r)
+	if err != nil {
+		l.Close()
+		r.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
+func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Operator, error) {
+	probe, build := l, r
+	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
+	swapped := n.Type == sql.JoinRight
+	var typ arrowexec.JoinType
+	switch n.Type {
+	case sql.JoinInner:
+		typ = arrowexec.JoinInner
+	case sql.JoinLeft:
+		typ = arrowexec.JoinProbeOuter
+	case sql.JoinRight:
+		typ = arrowexec.JoinProbeOuter
+	case sql.JoinFull:
+		typ = arrowexec.JoinFullOuter
+	case sql.JoinSemi:
+		typ = arrowexec.JoinSemi
+	case sql.JoinAnti:
+		typ = arrowexec.JoinAnti
+	case sql.JoinAntiNullAware:
+		typ = arrowexec.JoinNullAwareAnti
+	default:
+		return nil, fmt.Errorf("planner: join type %s", n.Type)
+	}
+	nl, nr := l.Schema().NumFields(), r.Schema().NumFields()
+	cond := n.Cond
+	if swapped {
+		probe, build = r, l
+		probeKeys, buildKeys = n.RightKeys, n.LeftKeys
+		if cond != nil {
+			// Left columns move behind the right ones.
+			cond = remapAll(cond, func(i int) int {
+				if i < nl {
+					return i + nr
+				}
+				return i - nl
+			})
+		}
+	}
+	opts := arrowexec.HashJoinOptions{Type: typ}
+	var err error
+	if opts.ProbeKeys, err = b.compileList(probeKeys, probe.Schema()); err != nil {
+		return nil, err
+	}
+	if opts.BuildKeys, err = b.compileList(buildKeys, build.Schema()); err != nil {
+		return nil, err
+	}
+	for i := range opts.ProbeKeys {
+		// DECIMAL keys of different scales compare equal by value; the
+		// hash table compares bytes, so both sides take the wider type.
+		pt, bt := opts.ProbeKeys[i].DataType(), opts.BuildKeys[i].DataType()
+		if !arrow.TypeEqual(pt, bt) {
+			pd, ok1 := pt.(*arrow.Decimal128Type)
+			bd, ok2 := bt.(*arrow.Decimal128Type)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("planner: join key %d has types %s and %s", i, pt, bt)
+			}
+			s := max(pd.Scale, bd.Scale)
+			w := &arrow.Decimal128Type{Precision: min(38, max(pd.Precision-pd.Scale, bd.Precision-bd.Scale)+s), Scale: s}
+			if opts.ProbeKeys[i], err = arrowexec.Cast(opts.ProbeKeys[i], w); err != nil {
+				return nil, err
+			}
+			if opts.BuildKeys[i], err = arrowexec.Cast(opts.BuildKeys[i], w); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if cond != nil {
+		fields := append(append([]arrow.Field{}, probe.Schema().Fields()...), build.Schema().Fields()...)
+		if opts.Residual, err = b.compile(cond, arrow.NewSchema(fields, nil)); err != nil {
+			return nil, err
+		}
+	}
+	op, err := arrowexec.NewHashJoin(probe, build, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !swapped {
+		return op, nil
+	}
+	sch := op.Schema()
+	exprs := make([]arrowexec.Expr, 0, nl+nr)
+	names := make([]string, 0, nl+nr)
+	for i := 0; i < nl; i++ {
+		f := sch.Field(nr + i)
+		exprs, names = append(exprs, arrowexec.Column(nr+i, f.Type)), append(names, f.Name)
+	}
+	for i := 0; i < nr; i++ {
+		f := sch.Field(i)
+		exprs, names = append(exprs, arrowexec.Column(i, f.Type)), append(names, f.Name)
+	}
+	return arrowexec.NewProject(op, exprs, names), nil
+}
+
+func remapAll(e sql.Expr, f func(int) int) sql.Expr {
+	if r, ok := e.(*sql.ColumnRef); ok {
+		c := *r
+		c.Idx = f(r.Idx)
+		return &c
+	}
+	out, _ := sql.MapChildren(e, func(c sql.Expr) (sql.Expr, error) { return remapAll(c, f), nil })
+	return out
+}
+
+// scalarSubquery is an uncorrelated scalar subquery: it runs its plan at the
+// first evaluation, keeps the single value and broadcasts it.
+type scalarSubquery struct {
+	op    arrowexec.Operator
+	dt    arrow.DataType
+	value scalar.Scalar
+	err   error
+	done  bool
+}
+
+func newScalarSubquery(op arrowexec.Operator, dt arrow.DataType) arrowexec.Expr {
+	return &scalarSubquery{op: op, dt: dt}
+}
+
+func (s *scalarSubquery) DataType() arrow.DataType { return s.dt }
+func (s *scalarSubquery) String() string           { return "(subquery)" }
+
+func (s *scalarSubquery) run(ctx context.Context) {
+	s.done = true
+	defer s.op.Close()
+	s.value = scalar.MakeNullScalar(s.dt)
+	if s.err = s.op.Open(ctx); s.err != nil {
+		return
+	}
+	rows := 0
+	for {
+		rec, err := s.op.Next()
+		if err != nil {
+			s.err = err
+			return
+		}
+		if rec == nil {
+			return
+		}
+		rows += int(rec.NumRows())
+		if rows > 1 {
+			s.err = sqlstate.Errorf(sqlstate.Code("21000"), "more than one row returned by a subquery used as an expression")
+			return
+		}
+		v, err := scalar.GetScalar(rec.Column(0), 0)
+		if err != nil {
+			s.err = err
+			return
+		}
+		if r, ok := v.(scalar.Releasable); ok {
+			// Keep an independent copy of variable-width values.
+			if str, ok := v.(*scalar.String); ok {
+				s.value = scalar.NewStringScalar(string(str.Data()))
+			} else {
+				s.value = v
+			}
+			r.Release()
+			if _, ok := v.(*scalar.String); !ok {
+				s.err = fmt.Errorf("planner: subquery value of type %s", v.DataType())
+			}
+			continue
+		}
+		s.value = v
+	}
+}
+
+func (s *scalarSubquery) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	if !s.done {
+		s.run(ctx)
+	}
+	if s.err != nil {
+		return nil, s.err
+	}
+	n := int(batch.NumRows())
+	if !s.value.IsValid() {
+		return array.MakeArrayOfNull(exec.GetAllocator(ctx), s.dt, n), nil
+	}
+	return scalar.MakeArrayFromScalar(s.value, n, exec.GetAllocator(ctx))
+}
