@@ -7,6 +7,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // BenchmarkLockUnlock is the uncontended fast path: one transaction locks
@@ -65,6 +68,14 @@ func BenchmarkTxn(b *testing.B) {
 	reportCPU(b, cpu)
 }
 
+func counterValueB(b *testing.B, c prometheus.Counter) float64 {
+	var pb dto.Metric
+	if err := c.Write(&pb); err != nil {
+		b.Fatal(err)
+	}
+	return pb.GetCounter().GetValue()
+}
+
 // BenchmarkContended runs g goroutines of short transactions (lock one row
 // X, release) against the same table: the database and table heads are
 // shared by all, and with "hot" rows the row locks collide and wait.
@@ -108,6 +119,11 @@ func BenchmarkContended(b *testing.B) {
 				wg.Wait()
 				b.StopTimer()
 				reportCPU(b, cpu)
+				var waits float64
+				for md := IntentShared; md <= Exclusive; md++ {
+					waits += counterValueB(b, m.metrics.waits[md])
+				}
+				b.ReportMetric(waits/float64(ops.Load()), "waits/op")
 				b.ReportMetric(float64(ops.Load())/b.Elapsed().Seconds(), "txn/s")
 			})
 		}

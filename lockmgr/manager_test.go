@@ -672,3 +672,55 @@ func TestUncontendedLockDoesNotAllocate(t *testing.T) {
 		t.Fatalf("lock+unlock allocates %v times", allocs)
 	}
 }
+
+func TestTryLockConversion(t *testing.T) {
+	m := newTestManager(t, nil)
+	a, b := m.Begin(1), m.Begin(2)
+	defer a.End()
+	defer b.End()
+	mustLock(t, a, Table(1), Shared)
+	mustLock(t, b, Table(1), IntentShared)
+	// S -> X conflicts with b's IS: refused, a keeps S.
+	wantCode(t, a.TryLock(Table(1), Exclusive), sqlstate.LockNotAvailable, ErrWouldBlock)
+	if a.Mode(Table(1)) != Shared {
+		t.Fatalf("a holds %s after a refused conversion", a.Mode(Table(1)))
+	}
+	// S -> SIX is compatible with IS.
+	if err := a.TryLock(Table(1), IntentExclusive); err != nil {
+		t.Fatal(err)
+	}
+	if a.Mode(Table(1)) != SharedIntentExclusive {
+		t.Fatalf("a holds %s, want SIX", a.Mode(Table(1)))
+	}
+}
+
+// TestManyLocksOneTxn grows the per-transaction and per-shard tables past
+// their first sizes and releases everything.
+func TestManyLocksOneTxn(t *testing.T) {
+	m := newTestManager(t, nil)
+	tx := m.Begin(1)
+	other := m.Begin(2)
+	defer other.End()
+	key := make([]byte, 4)
+	const n = 5000
+	for i := 0; i < n; i++ {
+		key[0], key[1], key[2] = byte(i), byte(i>>8), byte(i>>16)
+		mustLock(t, tx, Row(uint64(i%3), key), Exclusive)
+	}
+	if got := tx.NumLocks(); got != n+4 { // + database + 3 tables
+		t.Fatalf("NumLocks = %d, want %d", got, n+4)
+	}
+	key[0], key[1], key[2] = 1234&0xff, 1234>>8, 0
+	if tx.Mode(Row(1234%3, key)) != Exclusive {
+		t.Fatal("row 1234 not held")
+	}
+	if err := other.TryLock(Row(1234%3, key), Shared); err == nil {
+		t.Fatal("conflicting lock granted")
+	}
+	tx.End()
+	// Only other's intention locks from its refused TryLock remain.
+	if s := m.Snapshot(); len(s) != 2 || s[0].Txn != 2 || s[1].Txn != 2 {
+		t.Fatalf("locks left: %v", s)
+	}
+	mustLock(t, other, Row(1234%3, key), Exclusive)
+}
