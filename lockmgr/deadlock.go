@@ -81,10 +81,10 @@ func (g *waitGraph) build(m *Manager) {
 		g.edges = make(map[TxnID][]TxnID)
 		g.color = make(map[TxnID]uint8)
 	}
+	// Cleared, not truncated per key: ids do not come back, and keeping
+	// their keys would grow the maps for the life of the Manager.
 	clear(g.waiting)
-	for id, e := range g.edges {
-		g.edges[id] = e[:0]
-	}
+	clear(g.edges)
 	for i := range m.shards {
 		for h := range m.shards[i].waiting {
 			for w := h.qFirst; w != nil; w = w.qNext {

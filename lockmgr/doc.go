@@ -96,7 +96,8 @@
 // docs/design/lockmgr.md for the full table), an uncontended row X
 // lock+unlock by a transaction that already holds its intention locks costs
 // about 120 ns of CPU and 0 allocations; a whole one-row transaction
-// (Begin, database IX, table IX, row X, End) about 280 ns and 0
-// allocations. Wall times on that machine were 2–3 times higher because it
-// was shared with other builds.
+// (Begin, database IX, table IX, row X, End) about 240 ns of CPU and 0
+// allocations. Wall times on that machine were 1.5–3 times higher because it
+// was shared with other builds. Sixty-four goroutines running one-row
+// transactions on 16 hot rows reached about 2.5 million transactions/s.
 package lockmgr

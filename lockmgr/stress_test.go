@@ -81,7 +81,7 @@ func TestRandomLocking(t *testing.T) {
 	defer m.Close()
 	c := &checker{held: map[string]map[TxnID]Mode{}, t: t}
 	var nextID atomic.Uint64
-	var granted, deadlocks, timeouts atomic.Int64
+	var granted, deadlocks, timeouts, refused, canceled atomic.Int64
 
 	const workers = 12
 	iters := 300
@@ -132,12 +132,27 @@ func TestRandomLocking(t *testing.T) {
 					if res.Level == LevelRow && (mode == IntentShared || mode == IntentExclusive || mode == SharedIntentExclusive) {
 						mode = Shared // intention modes on rows mean nothing
 					}
-					err := tx.Lock(context.Background(), res, mode)
+					var err error
+					how := rng.IntN(10)
+					switch how {
+					case 0: // NOWAIT
+						err = tx.TryLock(res, mode)
+					case 1: // a statement timeout that races with grants
+						ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(300))*time.Microsecond)
+						err = tx.Lock(ctx, res, mode)
+						cancel()
+					default:
+						err = tx.Lock(context.Background(), res, mode)
+					}
 					if err != nil {
-						switch sqlstate.CodeOf(err) {
-						case sqlstate.DeadlockDetected:
+						switch code := sqlstate.CodeOf(err); {
+						case code == sqlstate.DeadlockDetected:
 							deadlocks.Add(1)
-						case sqlstate.LockNotAvailable:
+						case code == sqlstate.LockNotAvailable && how == 0:
+							refused.Add(1)
+						case code == sqlstate.QueryCanceled && how == 1:
+							canceled.Add(1)
+						case code == sqlstate.LockNotAvailable:
 							timeouts.Add(1)
 						default:
 							t.Errorf("unexpected error: %v", err)
@@ -184,5 +199,6 @@ func TestRandomLocking(t *testing.T) {
 	if timeouts.Load() != 0 {
 		t.Errorf("%d lock waits timed out", timeouts.Load())
 	}
-	t.Logf("granted %d, deadlocks %d, timeouts %d", granted.Load(), deadlocks.Load(), timeouts.Load())
+	t.Logf("granted %d, deadlocks %d, refused %d, canceled %d, timeouts %d",
+		granted.Load(), deadlocks.Load(), refused.Load(), canceled.Load(), timeouts.Load())
 }
