@@ -22,8 +22,6 @@ type selectItem struct {
 
 func (b *binder) checkSelectClauses(s *sqlparser.Select) error {
 	switch {
-	case s.With != nil:
-		return b.unsupported("WITH (common table expressions)")
 	case s.Into != nil:
 		return b.unsupported("SELECT … INTO")
 	case s.Lock != "":
