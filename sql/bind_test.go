@@ -51,7 +51,7 @@ func TestBindErrors(t *testing.T) {
 		{"select * from t where i = 1 or exists (select 1)", sqlstate.FeatureNotSupported, 0, 0},
 		{"select (select i) from t", sqlstate.FeatureNotSupported, 0, 0},
 		{"select * from t where i not in (select u.i from t u where u.s = t.s)", sqlstate.FeatureNotSupported, 0, 0},
-		{"with x as (select 1) select * from x", sqlstate.FeatureNotSupported, 0, 0},
+		{"with recursive x as (select 1) select * from x", sqlstate.FeatureNotSupported, 0, 0},
 		{"select i from t union select i from t", sqlstate.FeatureNotSupported, 0, 0},
 		{"select i from t for update", sqlstate.FeatureNotSupported, 0, 0},
 		{"select i from t where v = i", sqlstate.DatatypeMismatch, 0, 0},
