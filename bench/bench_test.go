@@ -30,6 +30,7 @@ func TestHarness(t *testing.T) {
 	o, err := parseFlags([]string{"-bench", "all", "-sf", "0.005", "-runs", "2", "-warmup", "1", "-q",
 		"-ingest-rows", "6000", "-batch", "2000", "-insert-batch", "100", "-oltp-rows", "1000", "-oltp-duration", "150ms",
 		"-clients", "1,4", "-fresh-writes", "20", "-mixed-duration", "400ms", "-mixed-batch", "1000",
+		"-query-timeout", "20s", "-child-timeout", "2m",
 		"-dir", filepath.Join(dir, "work"), "-results", filepath.Join(dir, "results"), "-docs", filepath.Join(dir, "docs")})
 	if err != nil {
 		t.Fatal(err)
@@ -78,8 +79,8 @@ func TestHarness(t *testing.T) {
 	}
 
 	// ingest
-	if rep.Ingest == nil || len(rep.Ingest.Methods) != 4 {
-		t.Fatalf("ingest: want 4 methods, got %+v", rep.Ingest)
+	if rep.Ingest == nil || len(rep.Ingest.Methods) != 7 {
+		t.Fatalf("ingest: want 7 methods, got %+v", rep.Ingest)
 	}
 	for _, m := range rep.Ingest.Methods {
 		if m.Engine == engineDuck && (!m.Verified || m.RowsPerSec <= 0) {
@@ -284,5 +285,57 @@ func TestDDL(t *testing.T) {
 		"ps_supplycost DECIMAL(15,2) NOT NULL, ps_comment VARCHAR(199) NOT NULL, PRIMARY KEY (ps_partkey, ps_suppkey))"
 	if got != want {
 		t.Errorf("ddl:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestTPCHChildCrash checks that a query process that dies costs only the
+// query it was running, and that an engine that cannot even open fails
+// every query with its error instead of looping.
+func TestTPCHChildCrash(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "duck.db")
+	e, err := openDuck(path, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range tpchTables {
+		if _, err := e.Exec(context.Background(), tpchTables[i].ddl()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	o := &options{Threads: 1, Runs: 1, QueryTimeout: time.Minute, ChildTimeout: time.Minute}
+	pr := newProgress(os.Stderr, true)
+
+	t.Setenv(crashEnv, "3")
+	pres := &processResult{}
+	got := runTPCHChildren(context.Background(), o, engineDuck, path, []int{1, 2, 3, 4}, pres, pr)
+	if len(got) != 4 {
+		t.Fatalf("got %d results, want 4: %+v", len(got), got)
+	}
+	for i, q := range got {
+		if q.Query != i+1 {
+			t.Errorf("result %d is for Q%d", i, q.Query)
+		}
+		if failed := q.Error != ""; failed != (q.Query == 3) {
+			t.Errorf("Q%d: error %q", q.Query, q.Error)
+		}
+	}
+	if !strings.Contains(pres.Error, "Q3") {
+		t.Errorf("process error %q does not name Q3", pres.Error)
+	}
+
+	t.Setenv(crashEnv, "")
+	pres = &processResult{}
+	got = runTPCHChildren(context.Background(), o, "nosuchengine", path, []int{1, 2, 3, 4, 5}, pres, pr)
+	if len(got) != 5 {
+		t.Fatalf("got %d results, want 5", len(got))
+	}
+	for _, q := range got {
+		if !strings.Contains(q.Error, "unknown engine") {
+			t.Errorf("Q%d: error %q, want the open error", q.Query, q.Error)
+		}
 	}
 }

@@ -44,6 +44,7 @@ type mixedParams struct {
 	Dir      string `json:"dir"`
 	Data     string `json:"data"`
 	Rows     int64  `json:"rows"`
+	Batch    int    `json:"rows_per_batch"`
 	Duration int64  `json:"duration_ns"`
 }
 
@@ -53,12 +54,12 @@ func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, erro
 	if err != nil {
 		return nil, err
 	}
-	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.BatchRows, Seconds: o.MixedDuration.Seconds()}
+	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.MixedBatchRows, Seconds: o.MixedDuration.Seconds()}
 	pr.Phase("mixed", int64(len(o.Engines)))
 	for _, e := range o.Engines {
 		pr.Detail(e)
 		run := &mixedEngine{}
-		p := mixedParams{Engine: e, Dir: o.WorkDir, Data: data, Rows: n, Duration: int64(o.MixedDuration)}
+		p := mixedParams{Engine: e, Dir: o.WorkDir, Data: data, Rows: n, Batch: o.MixedBatchRows, Duration: int64(o.MixedDuration)}
 		st, err := runChild(ctx, "mixed", o.Threads, p, run, o.ChildTimeout, nil)
 		run.Engine = e
 		if err != nil {
@@ -112,15 +113,23 @@ func init() {
 			out.Error = err.Error()
 			return out, nil
 		}
+		// The ingest side writes the same rows again, in batches of its own size.
+		var batches []arrow.RecordBatch
+		for _, rec := range recs {
+			for off := int64(0); off < rec.NumRows(); off += int64(p.Batch) {
+				batches = append(batches, rec.NewSlice(off, min(off+int64(p.Batch), rec.NumRows())))
+			}
+		}
+		defer releaseAll(batches)
 		d := time.Duration(p.Duration)
 		round := int64(0)
 		ingest := func(ctx context.Context, until time.Time) (int64, error) {
 			var rows int64
 			for i := 0; time.Now().Before(until) && ctx.Err() == nil; i++ {
-				if i%len(recs) == 0 {
+				if i%len(batches) == 0 {
 					round++
 				}
-				rec := shiftKeys(recs[i%len(recs)], round*10_000_000_000)
+				rec := shiftKeys(batches[i%len(batches)], round*10_000_000_000)
 				err := e.Load(ctx, "lineitem", rec)
 				rec.Release()
 				if err != nil {

@@ -351,6 +351,13 @@ func (r *report) tpchMarkdown() string {
 		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s | %s |\n", e, l.Rows, num(l.Seconds), rate(l.RowsPerSec),
 			bytesText(p.PeakRSSBytes), num(p.WallSeconds), cell(errText))
 	}
+	if l := t.Load[engineMantis]; l != nil && l.Compaction != "" {
+		fmt.Fprintf(&sb, "\nMantisDB compaction after the load: %s", l.Compaction)
+		if l.CompactSeconds > 0 {
+			fmt.Fprintf(&sb, " in %s s", num(l.CompactSeconds))
+		}
+		sb.WriteString(".\n")
+	}
 	sb.WriteString("\n| query | MantisDB ms | DuckDB ms | ratio | result check |\n|---|---:|---:|---:|---|\n")
 	for _, q := range t.Queries {
 		ratio := "–"

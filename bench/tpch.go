@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -40,7 +42,12 @@ type loadResult struct {
 	Tables     map[string]int64 `json:"tables"`
 	Seconds    float64          `json:"seconds"`
 	RowsPerSec float64          `json:"rows_per_sec"`
-	Error      string           `json:"error,omitempty"`
+	// Compaction says whether the loaded rows were compacted into segments
+	// before the queries ("not available" while the API has no Compact),
+	// and CompactSeconds how long that took (not part of Seconds).
+	Compaction     string  `json:"compaction,omitempty"`
+	CompactSeconds float64 `json:"compact_seconds,omitempty"`
+	Error          string  `json:"error,omitempty"`
 }
 
 // processResult describes one measured child process.
@@ -133,6 +140,19 @@ func runTPCH(ctx context.Context, o *options, pr *progress) (*tpchResult, error)
 	genErr := generateTPCH(o.SF, o.BatchRows, mem, sink)
 	for name, e := range open {
 		lr := res.Load[name]
+		if me, ok := e.(*mantisEngine); ok && genErr == nil {
+			start := time.Now()
+			did, err := me.compact(ctx)
+			switch {
+			case err != nil:
+				lr.Compaction = "failed: " + err.Error()
+			case did:
+				lr.Compaction = "compacted"
+				lr.CompactSeconds = time.Since(start).Seconds()
+			default:
+				lr.Compaction = "not available (the embedded API has no Compact yet): queries read the fresh tier"
+			}
+		}
 		start := time.Now()
 		if err := e.Close(); err != nil && lr.Error == "" {
 			lr.Error = fmt.Sprintf("close after load: %v", err)
@@ -162,15 +182,7 @@ func runTPCH(ctx context.Context, o *options, pr *progress) (*tpchResult, error)
 			pr.Add(int64(len(queries)), name+" not loaded")
 			continue
 		}
-		params := tpchChildParams{Engine: name, Path: lr.Path, Threads: o.Threads, Runs: o.Runs, Warmup: o.Warmup,
-			Queries: queries, TimeoutMS: o.QueryTimeout.Milliseconds()}
-		var out []tpchChildQuery
-		st, err := runChild(ctx, "tpch-query", o.Threads, params, &out, o.ChildTimeout, func(s string) { pr.Add(1, name+" "+s) })
-		pres.PeakRSSBytes, pres.WallSeconds = st.PeakRSS, st.Wall.Seconds()
-		if err != nil {
-			pres.Error = err.Error()
-		}
-		answers[name] = out
+		answers[name] = runTPCHChildren(ctx, o, name, lr.Path, queries, pres, pr)
 	}
 	pr.Done()
 
@@ -213,6 +225,76 @@ func runTPCH(ctx context.Context, o *options, pr *progress) (*tpchResult, error)
 	return res, nil
 }
 
+// runTPCHChildren runs queries on one engine in a fresh child process. If
+// the child dies (a crash, an out-of-memory kill, a timeout), the queries it
+// finished are kept, the query it was running gets the error, and a new child
+// runs the rest.
+func runTPCHChildren(ctx context.Context, o *options, name, path string, queries []int, pres *processResult, pr *progress) []tpchChildQuery {
+	var out []tpchChildQuery
+	partial, err := os.CreateTemp("", "mantisbench-partial-")
+	if err != nil {
+		pres.Error = err.Error()
+		return nil
+	}
+	partial.Close()
+	defer os.Remove(partial.Name())
+	stalls := 0
+	for len(queries) > 0 && ctx.Err() == nil {
+		os.Truncate(partial.Name(), 0)
+		params := tpchChildParams{Engine: name, Path: path, Threads: o.Threads, Runs: o.Runs, Warmup: o.Warmup,
+			Queries: queries, TimeoutMS: o.QueryTimeout.Milliseconds(), PartialPath: partial.Name()}
+		var got []tpchChildQuery
+		st, err := runChild(ctx, "tpch-query", o.Threads, params, &got, o.ChildTimeout, func(s string) { pr.Add(1, name+" "+s) })
+		pres.PeakRSSBytes = max(pres.PeakRSSBytes, st.PeakRSS)
+		pres.WallSeconds += st.Wall.Seconds()
+		if err == nil {
+			return append(out, got...)
+		}
+		// Keep what the child finished; the next query is the one it died in.
+		got = readPartial(partial.Name())
+		out = append(out, got...)
+		failed := queries[len(got)]
+		out = append(out, tpchChildQuery{Query: failed, Error: "process died: " + err.Error()})
+		pr.Add(1, fmt.Sprintf("%s q%d failed", name, failed))
+		if pres.Error == "" {
+			pres.Error = fmt.Sprintf("Q%d: %v", failed, err)
+		}
+		queries = queries[len(got)+1:]
+		if len(got) == 0 {
+			// The child failed before finishing any query; if it fails that
+			// way again, it is the engine or its data, not one query.
+			stalls++
+			if stalls == 2 {
+				for _, q := range queries {
+					out = append(out, tpchChildQuery{Query: q, Error: "process died: " + err.Error()})
+				}
+				pr.Add(int64(len(queries)), "")
+				return out
+			}
+		} else {
+			stalls = 0
+		}
+	}
+	return out
+}
+
+// readPartial reads the per-query results a child appended to path.
+func readPartial(path string) []tpchChildQuery {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []tpchChildQuery
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		var q tpchChildQuery
+		if err := dec.Decode(&q); err != nil {
+			return out
+		}
+		out = append(out, q)
+	}
+}
+
 // enginePath is where an engine keeps its database inside a workload dir.
 func enginePath(dir, engine string) string {
 	if engine == engineDuck {
@@ -230,6 +312,9 @@ type tpchChildParams struct {
 	Warmup    int    `json:"warmup"`
 	Queries   []int  `json:"queries"`
 	TimeoutMS int64  `json:"timeout_ms"`
+	// PartialPath receives each query's result as a JSON line as soon as
+	// it is known, so that a child that dies loses only the query it ran.
+	PartialPath string `json:"partial_path"`
 }
 
 // tpchChildQuery is one query's outcome in a child.
@@ -239,6 +324,10 @@ type tpchChildQuery struct {
 	Rows   [][]any   `json:"rows,omitempty"`
 	Error  string    `json:"error,omitempty"`
 }
+
+// crashEnv makes a tpch-query child exit when it reaches the query it
+// names; tests use it to check that the harness survives a dying engine.
+const crashEnv = "MANTISBENCH_TEST_CRASH"
 
 // slowQuery is the warm-up time above which a query runs once more only:
 // the median of several runs of a query this slow adds little but time.
@@ -255,9 +344,25 @@ func init() {
 			return nil, err
 		}
 		defer e.Close()
+		var partial *os.File
+		if p.PartialPath != "" {
+			if partial, err = os.OpenFile(p.PartialPath, os.O_WRONLY|os.O_APPEND, 0); err != nil {
+				return nil, err
+			}
+			defer partial.Close()
+		}
 		var out []tpchChildQuery
+		crashAt := os.Getenv(crashEnv)
 		for _, q := range p.Queries {
-			out = append(out, runTPCHQuery(ctx, e, q, &p))
+			if crashAt == strconv.Itoa(q) {
+				os.Exit(3) // tests: a child that dies in query q
+			}
+			r := runTPCHQuery(ctx, e, q, &p)
+			out = append(out, r)
+			if partial != nil {
+				b, _ := json.Marshal(r)
+				partial.Write(append(b, '\n'))
+			}
 			childProgress("q%d", q)
 		}
 		return out, nil

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/flight"
+	"github.com/mantisdb/mantisdb/rest"
+)
+
+// Ingest methods through MantisDB's servers. The server runs inside the
+// measuring child and the client talks to it over loopback TCP, so the
+// numbers include the protocol, encoding and HTTP/gRPC stacks of the real
+// server (and the client's share of the two cores).
+const (
+	methodRESTNDJSON = "rest-ndjson"
+	methodRESTArrow  = "rest-arrow"
+	methodFlightSQL  = "flightsql"
+)
+
+// serverMethodNames are the report names of the server ingest methods.
+var serverMethodNames = map[string]string{
+	methodRESTNDJSON: "REST NDJSON (POST /v1/tables/{t}/ingest)",
+	methodRESTArrow:  "REST Arrow IPC stream (POST /v1/tables/{t}/ingest)",
+	methodFlightSQL:  "Flight SQL ExecuteIngest (bulk ingest)",
+}
+
+// serverIngest prepares the request bodies of method outside the clock and
+// returns a function that sends them all; each request is one durable
+// acknowledgement.
+func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, recs []arrow.RecordBatch) (send func() error, stop func(), err error) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	switch method {
+	case methodRESTNDJSON, methodRESTArrow:
+		srv := httptest.NewServer(rest.NewHandler(db, &rest.Options{Logger: quiet}))
+		url := srv.URL + "/v1/tables/" + table + "/ingest"
+		ctype := "application/x-ndjson"
+		var bodies [][]byte
+		for _, rec := range recs {
+			var b []byte
+			if method == methodRESTNDJSON {
+				b = ndjsonBody(rec)
+			} else {
+				ctype = "application/vnd.apache.arrow.stream"
+				if b, err = ipcBody(rec); err != nil {
+					srv.Close()
+					return nil, nil, err
+				}
+			}
+			bodies = append(bodies, b)
+		}
+		client := srv.Client()
+		send = func() error {
+			for _, b := range bodies {
+				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Content-Type", ctype)
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+				}
+			}
+			return nil
+		}
+		return send, srv.Close, nil
+	case methodFlightSQL:
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		srv := flight.NewServer(db, &flight.Options{Logger: quiet})
+		go srv.Serve(lis)
+		client, err := flightsql.NewClient(lis.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			srv.Stop()
+			return nil, nil, err
+		}
+		opts := &flightsql.ExecuteIngestOpts{
+			Table: table,
+			TableDefinitionOptions: &flightsql.TableDefinitionOptions{
+				IfNotExist: flightsql.TableDefinitionOptionsTableNotExistOptionFail,
+				IfExists:   flightsql.TableDefinitionOptionsTableExistsOptionAppend,
+			},
+		}
+		send = func() error {
+			for _, rec := range recs {
+				rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+				if err != nil {
+					return err
+				}
+				_, err = client.ExecuteIngest(ctx, rdr, opts)
+				rdr.Release()
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		return send, func() { client.Close(); srv.Stop() }, nil
+	}
+	return nil, nil, fmt.Errorf("unknown ingest method %q", method)
+}
+
+// ndjsonBody renders rec as NDJSON: numbers and decimals as JSON numbers,
+// text and dates as strings.
+func ndjsonBody(rec arrow.RecordBatch) []byte {
+	var b []byte
+	names := make([][]byte, rec.NumCols())
+	for c := range names {
+		names[c], _ = json.Marshal(rec.Schema().Field(c).Name)
+	}
+	for r := 0; r < int(rec.NumRows()); r++ {
+		b = append(b, '{')
+		for c := 0; c < int(rec.NumCols()); c++ {
+			if c > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, names[c]...)
+			b = append(b, ':')
+			col := rec.Column(c)
+			switch a := col.(type) {
+			case *array.Int64:
+				b = strconv.AppendInt(b, a.Value(r), 10)
+			case *array.Int32:
+				b = strconv.AppendInt(b, int64(a.Value(r)), 10)
+			case *array.Decimal128:
+				b = append(b, a.ValueStr(r)...)
+			case *array.String:
+				// Go quoting equals JSON quoting for the printable ASCII
+				// text dbgen produces.
+				b = strconv.AppendQuote(b, a.Value(r))
+			case *array.Date32:
+				b = append(b, '"')
+				b = a.Value(r).ToTime().AppendFormat(b, time.DateOnly)
+				b = append(b, '"')
+			default:
+				v, _ := json.Marshal(col.GetOneForMarshal(r))
+				b = append(b, v...)
+			}
+		}
+		b = append(b, '}', '\n')
+	}
+	return b
+}
+
+// ipcBody renders rec as an Arrow IPC stream.
+func ipcBody(rec arrow.RecordBatch) ([]byte, error) {
+	var buf bytes.Buffer
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+	if err := w.Write(rec); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
