@@ -24,6 +24,7 @@ type store struct {
 	cat    *catalog.Catalog
 	tables map[uint64][]arrow.RecordBatch
 	nextID int
+	chunk  int     // rows per stored batch; 0 means 2
 	scans  [][]int // columns of every scan opened, for pushdown tests
 }
 
@@ -171,8 +172,12 @@ func (s *store) run(q string) ([][]string, *arrow.Schema, error) {
 // insert stores rec with fresh keys, in batches of two rows so that scans
 // see several batches.
 func (s *store) insert(t *catalog.Table, rec arrow.RecordBatch) {
-	for off := int64(0); off < rec.NumRows(); off += 2 {
-		n := min(2, rec.NumRows()-off)
+	chunk := int64(s.chunk)
+	if chunk <= 0 {
+		chunk = 2
+	}
+	for off := int64(0); off < rec.NumRows(); off += chunk {
+		n := min(chunk, rec.NumRows()-off)
 		// Copy the slice: sources hand out batches whose arrays start at
 		// offset 0.
 		sl := rec.NewSlice(off, off+n)

@@ -276,9 +276,9 @@ func (b *binder) dateInterval(ctx *exprCtx, l sqlparser.Expr, iv *sqlparser.Inte
 	case "week":
 		t = t.AddDate(0, 0, 7*int(n))
 	case "month":
-		t = t.AddDate(0, int(n), 0)
+		t = addMonths(t, int(n))
 	case "year":
-		t = t.AddDate(int(n), 0, 0)
+		t = addMonths(t, 12*int(n))
 	case "hour", "minute", "second":
 		if lit.Typ.Kind == catalog.KindDate {
 			return nil, b.unsupported("DATE ± INTERVAL " + strings.ToUpper(iv.Unit))
@@ -334,4 +334,13 @@ func (b *binder) scalarFunc(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 		}
 	}
 	return b.coalesce(ctx, name, args)
+}
+
+// addMonths adds n months, clamping the day to the end of the target month
+// (2024-01-31 + 1 month = 2024-02-29), as SQL engines do.
+func addMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
 }
