@@ -19,11 +19,6 @@ import (
 // errorDomain is the ErrorInfo domain of statuses made from sqlstate errors.
 const errorDomain = "mantisdb"
 
-// invalidStatementName is PostgreSQL's SQLSTATE for an unknown prepared
-// statement; sqlstate has no constant for it yet, so it is answered as a
-// gRPC status directly.
-const invalidStatementName sqlstate.Code = "26000"
-
 // grpcCode maps a sqlstate class to its gRPC code.
 func grpcCode(c sqlstate.Class) codes.Code {
 	switch c {

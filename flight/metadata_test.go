@@ -110,7 +110,6 @@ func TestGetSqlInfo(t *testing.T) {
 }
 
 func TestMetadataCommands(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 	e.exec(t, "CREATE TABLE orders (id BIGINT PRIMARY KEY, total DECIMAL(10,2) NOT NULL)")
@@ -246,7 +245,6 @@ func TestMetadataCommands(t *testing.T) {
 }
 
 func TestDatabaseSQLDriver(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	db, err := sql.Open("flightsql", "flightsql://"+e.addr)
 	if err != nil {

@@ -36,20 +36,6 @@ type testEnv struct {
 	ctx    context.Context
 }
 
-// requireEngine skips the test while the root package's engine is not wired
-// (its statements then fail with "not wired"): this package cannot fix that.
-func requireEngine(t *testing.T) {
-	t.Helper()
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{Logger: discardLogger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Prepare(context.Background(), "SELECT 1"); err != nil && strings.Contains(err.Error(), "not wired") {
-		t.Skip("mantisdb engine not wired yet")
-	}
-}
-
 func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv {
 	t.Helper()
 	var dbo mantisdb.Options
@@ -233,7 +219,6 @@ func setupAllTypes(t *testing.T, e *testEnv) {
 }
 
 func TestStatementAllTypes(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 
@@ -277,7 +262,6 @@ func TestStatementAllTypes(t *testing.T) {
 }
 
 func TestTicketCanBeRedeemedTwice(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 	info, err := e.client.Execute(e.ctx, "SELECT id FROM all_types ORDER BY id")
@@ -322,7 +306,6 @@ func insertRows(t *testing.T, e *testEnv, from, to int) {
 }
 
 func TestStreamsBatchByBatch(t *testing.T) {
-	requireEngine(t)
 	const rows, batch = 5000, 256
 	e := startServer(t, nil, &mantisdb.Options{BatchSize: batch})
 	e.exec(t, "CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR)")
@@ -344,7 +327,6 @@ func TestStreamsBatchByBatch(t *testing.T) {
 }
 
 func TestClientCancelEndsQuery(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, &mantisdb.Options{BatchSize: 64})
 	e.exec(t, "CREATE TABLE big (id BIGINT PRIMARY KEY, v VARCHAR)")
 	insertRows(t, e, 0, 3000)
@@ -380,7 +362,6 @@ func TestClientCancelEndsQuery(t *testing.T) {
 }
 
 func TestPreparedStatements(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	setupAllTypes(t, e)
 
@@ -468,7 +449,6 @@ func TestPreparedStatements(t *testing.T) {
 }
 
 func TestPreparedStatementsAreBounded(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, &Options{MaxPreparedStatements: 2}, nil)
 	var stmts []*flightsql.PreparedStatement
 	for i := range 3 {
@@ -507,7 +487,6 @@ func statusOf(err error) (codes.Code, string) {
 }
 
 func TestErrors(t *testing.T) {
-	requireEngine(t)
 	e := startServer(t, nil, nil)
 	e.exec(t, "CREATE TABLE t (id BIGINT PRIMARY KEY, v VARCHAR NOT NULL)")
 	e.exec(t, "INSERT INTO t VALUES (1, 'a')")

@@ -178,7 +178,7 @@ func (s *sqlServer) ClosePreparedStatement(_ context.Context, req flightsql.Acti
 func (s *sqlServer) preparedStmt(handle []byte) (*mantisdb.Stmt, error) {
 	st, ok := s.prepared.get(handle)
 	if !ok {
-		return nil, statusf(codes.NotFound, invalidStatementName,
+		return nil, statusf(codes.NotFound, sqlstate.InvalidStatementName,
 			"prepared statement not found; it was closed, evicted or has expired")
 	}
 	return st, nil

@@ -32,6 +32,7 @@ const (
 	NotNullViolation      Code = "23502"
 	UniqueViolation       Code = "23505"
 	InvalidTxnState       Code = "25000"
+	InvalidStatementName  Code = "26000"
 	InvalidAuthorization  Code = "28000"
 	SerializationFailure  Code = "40001"
 	DeadlockDetected      Code = "40P01"
@@ -89,7 +90,7 @@ const (
 // Class returns the class of the code.
 func (c Code) Class() Class {
 	switch c {
-	case UndefinedTable, UndefinedColumn, UndefinedFunction:
+	case UndefinedTable, UndefinedColumn, UndefinedFunction, InvalidStatementName:
 		return ClassNotFound
 	case UniqueViolation, DuplicateTable, DuplicateColumn:
 		return ClassConflict
