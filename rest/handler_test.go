@@ -216,7 +216,6 @@ func TestSQLErrors(t *testing.T) {
 		{"not null", "insert into t (id) values (2)", 400, sqlstate.NotNullViolation},
 		{"too long", "insert into t values (3, 'abcd', 1)", 400, sqlstate.StringDataTooLong},
 		{"division by zero", "select n / 0 from t", 400, sqlstate.DivisionByZero},
-		{"unsupported", "select * from t a join t b on a.id = b.id", 501, sqlstate.FeatureNotSupported},
 		{"empty", "  ", 400, sqlstate.InvalidParameterValue},
 	}
 	for _, tt := range tests {
@@ -227,6 +226,28 @@ func TestSQLErrors(t *testing.T) {
 				t.Errorf("got %d %s, want %d %s", status, body, tt.status, tt.code)
 			}
 		})
+	}
+	// Not yet supported constructs answer 501 with 0A000; the list shrinks
+	// as the engine grows, so each candidate may also just work.
+	unsupported := 0
+	for _, stmt := range []string{
+		"select row_number() over (order by id) from t",
+		"with x as (select id from t) select id from x",
+		"select id from t union select id from t",
+		"select id from t where id in (select id from t)",
+		"begin",
+	} {
+		status, body := ts.sql(stmt)
+		if status == http.StatusOK {
+			continue
+		}
+		unsupported++
+		if e := errorOf(t, body); status != 501 || e.Code != sqlstate.FeatureNotSupported {
+			t.Errorf("%s: %d %s, want 501 0A000 (or success)", stmt, status, body)
+		}
+	}
+	if unsupported == 0 {
+		t.Log("every unsupported-construct candidate is supported now; 501 is covered by TestWriteError only")
 	}
 	// A syntax error carries its position.
 	_, body := ts.sql("select 1\nfrom t where where")
