@@ -8,6 +8,10 @@
 // constant folding, projection pushdown into the scan (a scan reads only the
 // columns the plan references), filters directly above the scan, ORDER BY +
 // LIMIT as a top-N, DISTINCT as a hash aggregate (bound that way by sql).
+// Joins become arrowexec hash joins that build on the right input (the
+// left one for RIGHT JOIN, whose columns are then reordered); scans directly
+// below a join are not yet pruned to the columns the plan uses. Scalar
+// subqueries run once, at their first evaluation.
 package planner
 
 import (

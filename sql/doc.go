@@ -3,7 +3,21 @@
 //
 // The output of Bind is a Statement: a Query, Insert, Update or Delete whose
 // Plan is a tree of logical Nodes (Scan, Values, Filter, Project, Aggregate,
-// Sort, Limit), or a CreateTable / DropTable. Every expression in a plan is
+// Sort, Limit, Join), or a CreateTable / DropTable.
+//
+// FROM lists, joins and subqueries (query.go): a FROM clause's output
+// columns are its items' columns in FROM order. Comma joins are ordered
+// greedily with the WHERE conjuncts (single-item conjuncts filter the item,
+// each next item is the first with an equality to the items joined so far,
+// other conjuncts become join conditions); a Project restores FROM order.
+// WHERE conjuncts EXISTS / NOT EXISTS / IN / NOT IN (subquery) become semi,
+// anti and null-aware anti joins; correlated subqueries are decorrelated:
+// equalities between inner and outer columns become join keys (and group
+// keys of an aggregating scalar subquery, joined with a left join), other
+// correlated conjuncts the join condition. Correlated references are
+// allowed only in a subquery's WHERE and one level deep; other forms are
+// 0A000. Uncorrelated scalar subqueries anywhere are Subquery expressions
+// that run once. CTEs are inlined at each reference. Every expression in a plan is
 // resolved: columns are ordinals into the output of the node's input, every
 // expression has a catalog.Type and a nullability, and the binder has inserted
 // Casts so that both operands of an arithmetic operator or comparison, and
