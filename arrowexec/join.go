@@ -63,7 +63,9 @@ func (t JoinType) String() string {
 	return fmt.Sprintf("JoinType(%d)", int(t))
 }
 
-func (t JoinType) keepsBuild() bool { return t == JoinInner || t == JoinProbeOuter || t == JoinBuildOuter || t == JoinFullOuter }
+func (t JoinType) keepsBuild() bool {
+	return t == JoinInner || t == JoinProbeOuter || t == JoinBuildOuter || t == JoinFullOuter
+}
 func (t JoinType) probeOuter() bool { return t == JoinProbeOuter || t == JoinFullOuter }
 func (t JoinType) buildOuter() bool { return t == JoinBuildOuter || t == JoinFullOuter }
 

@@ -175,7 +175,7 @@ func (s *scalarSubquery) run(ctx context.Context) {
 		}
 		rows += int(rec.NumRows())
 		if rows > 1 {
-			s.err = sqlstate.Errorf(sqlstate.Code("21000"), "more than one row returned by a subquery used as an expression")
+			s.err = sqlstate.Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression")
 			return
 		}
 		v, err := scalar.GetScalar(rec.Column(0), 0)

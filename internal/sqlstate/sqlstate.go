@@ -22,6 +22,7 @@ type Code string
 const (
 	Successful            Code = "00000"
 	FeatureNotSupported   Code = "0A000"
+	CardinalityViolation  Code = "21000"
 	StringDataTooLong     Code = "22001"
 	NumericOutOfRange     Code = "22003"
 	InvalidDatetime       Code = "22007"
