@@ -16,10 +16,6 @@ import (
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
-// undefinedObject is PostgreSQL's code for a name that does not exist; the
-// API uses it for unknown routes.
-const undefinedObject sqlstate.Code = "42704"
-
 // DefaultMaxBodyBytes is the request body limit when Options.MaxBodyBytes
 // is zero.
 const DefaultMaxBodyBytes = 64 << 20
@@ -79,7 +75,7 @@ func NewHandler(db *mantisdb.DB, opts *Options) http.Handler {
 	r := chi.NewRouter()
 	r.Use(h.recoverer, h.accessLog, h.limitBody)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, &requestError{err: sqlstate.Errorf(undefinedObject, "no route for %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
+		h.writeError(w, r, &requestError{err: sqlstate.Errorf(sqlstate.UndefinedObject, "no route for %s %s", r.Method, r.URL.Path), status: http.StatusNotFound})
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, &requestError{err: sqlstate.Errorf(sqlstate.FeatureNotSupported, "method %s is not allowed for %s", r.Method, r.URL.Path), status: http.StatusMethodNotAllowed})

@@ -126,7 +126,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	}
 	addrs := boundAddrs{Flight: flis.Addr().String(), HTTP: hlis.Addr().String()}
 
-	fsrv := flight.NewServer(db, &flight.Options{Logger: log})
+	fsrv := flight.NewServer(db, &flight.Options{Logger: log, Version: releaseVersion()})
 	hsrv := &http.Server{
 		Handler:           rest.NewHandler(db, &rest.Options{Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -13,7 +13,9 @@ import (
 // version or VCS revision from the build info.
 var version = ""
 
-func versionString() string {
+// releaseVersion returns the version, with the VCS revision when known,
+// e.g. "v1.2.3 (0123456789ab)" or "devel".
+func releaseVersion() string {
 	v, rev := version, ""
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "" && info.Main.Version != "" && info.Main.Version != "(devel)" {
@@ -38,9 +40,13 @@ func versionString() string {
 	if v == "" {
 		v = "devel"
 	}
-	s := fmt.Sprintf("mantisdb %s", v)
 	if rev != "" {
-		s += " (" + rev + ")"
+		v += " (" + rev + ")"
 	}
-	return fmt.Sprintf("%s %s/%s %s arrow-go %s", s, runtime.GOOS, runtime.GOARCH, runtime.Version(), arrow.PkgVersion)
+	return v
+}
+
+// versionString is what `mantisdb version` prints.
+func versionString() string {
+	return fmt.Sprintf("mantisdb %s %s/%s %s arrow-go %s", releaseVersion(), runtime.GOOS, runtime.GOARCH, runtime.Version(), arrow.PkgVersion)
 }

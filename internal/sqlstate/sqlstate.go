@@ -42,6 +42,7 @@ const (
 	UndefinedColumn       Code = "42703"
 	UndefinedFunction     Code = "42883"
 	UndefinedTable        Code = "42P01"
+	UndefinedObject       Code = "42704"
 	DuplicateTable        Code = "42P07"
 	DuplicateColumn       Code = "42701"
 	AmbiguousColumn       Code = "42702"
@@ -91,7 +92,7 @@ const (
 // Class returns the class of the code.
 func (c Code) Class() Class {
 	switch c {
-	case UndefinedTable, UndefinedColumn, UndefinedFunction, InvalidStatementName:
+	case UndefinedTable, UndefinedColumn, UndefinedFunction, UndefinedObject, InvalidStatementName:
 		return ClassNotFound
 	case UniqueViolation, DuplicateTable, DuplicateColumn:
 		return ClassConflict
