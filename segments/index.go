@@ -234,41 +234,69 @@ type distinctSet interface {
 }
 
 type distinct[K comparable] struct {
-	m       map[K]*roaring.Bitmap
+	m       map[K]*rows
 	max     int
 	toValue func(catalog.Kind, K) Value
 }
 
+// rows collects ascending row positions into a bitmap. Single positions are
+// buffered and added with AddMany: adding them one by one into run
+// containers costs a copy each.
+type rows struct {
+	bm      *roaring.Bitmap
+	pending []uint32
+}
+
+func (r *rows) addRange(start, end uint32) {
+	if end-start > 16 {
+		r.flush()
+		r.bm.AddRange(uint64(start), uint64(end))
+		return
+	}
+	for p := start; p < end; p++ {
+		r.pending = append(r.pending, p)
+	}
+	if len(r.pending) >= 4096 {
+		r.flush()
+	}
+}
+
+func (r *rows) flush() {
+	if len(r.pending) > 0 {
+		r.bm.AddMany(r.pending)
+		r.pending = r.pending[:0]
+	}
+}
+
 func newDistinct[K comparable](max int, toValue func(catalog.Kind, K) Value) *distinct[K] {
-	return &distinct[K]{m: make(map[K]*roaring.Bitmap), max: max, toValue: toValue}
+	return &distinct[K]{m: make(map[K]*rows), max: max, toValue: toValue}
 }
 
 // run adds rows [start, end) under key k.
 func (d *distinct[K]) run(k K, start, end uint32) bool {
-	bm := d.m[k]
-	if bm == nil {
+	r := d.m[k]
+	if r == nil {
 		if len(d.m) >= d.max {
 			return false
 		}
-		bm = roaring.New()
-		d.m[k] = bm
+		r = &rows{bm: roaring.New()}
+		d.m[k] = r
 	}
-	bm.AddRange(uint64(start), uint64(end))
+	r.addRange(start, end)
 	return true
 }
 
 func (d *distinct[K]) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
 	keys := make([]Value, 0, len(d.m))
-	byKey := make(map[int]*roaring.Bitmap, len(d.m))
-	_ = byKey
 	type kv struct {
 		v  Value
 		bm *roaring.Bitmap
 	}
 	kvs := make([]kv, 0, len(d.m))
-	for k, bm := range d.m {
-		bm.RunOptimize()
-		kvs = append(kvs, kv{d.toValue(kind, k), bm})
+	for k, r := range d.m {
+		r.flush()
+		r.bm.RunOptimize()
+		kvs = append(kvs, kv{d.toValue(kind, k), r.bm})
 	}
 	sort.Slice(kvs, func(i, j int) bool { return Compare(kvs[i].v, kvs[j].v) < 0 })
 	bms := make([]*roaring.Bitmap, len(kvs))
@@ -374,15 +402,15 @@ func (s stringSet) add(arr arrow.Array, base uint32) bool {
 		for j < n && (!nulls || a.IsValid(j)) && a.Value(j) == k {
 			j++
 		}
-		bm := s.m[k]
-		if bm == nil {
+		r := s.m[k]
+		if r == nil {
 			if len(s.m) >= s.max {
 				return false
 			}
-			bm = roaring.New()
-			s.m[strings.Clone(k)] = bm
+			r = &rows{bm: roaring.New()}
+			s.m[strings.Clone(k)] = r
 		}
-		bm.AddRange(uint64(base)+uint64(i), uint64(base)+uint64(j))
+		r.addRange(base+uint32(i), base+uint32(j))
 		i = j
 	}
 	return true
