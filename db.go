@@ -2,8 +2,20 @@
 // run SQL with Exec, Query and Prepare, bulk-load Arrow data with Ingest.
 // The wire protocols (packages flight and rest) are thin layers over DB.
 //
-// A DB is safe for concurrent use. Every statement runs as its own
-// transaction; an acknowledged write (a returned nil error) is durable.
+// A DB is safe for concurrent use. An acknowledged write (a returned nil
+// error) is durable.
+//
+// # Transactions
+//
+// Transactions run under snapshot isolation (docs/transactions.md): a
+// transaction reads the database as of its start plus its own writes, and
+// of two concurrent transactions writing the same row the later writer
+// fails with SQLSTATE 40001 (retryable). Statements given to DB (Exec,
+// Query, Prepare, Ingest) are each their own transaction; a single write
+// statement that loses a conflict or a deadlock is retried automatically,
+// since the client has seen nothing of it. DB.Begin starts an explicit
+// transaction (Tx); DB.NewSession gives a Session that understands the SQL
+// statements BEGIN, COMMIT and ROLLBACK, for shells, REST and Flight SQL.
 package mantisdb
 
 import (
@@ -13,7 +25,10 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/lockmgr"
 )
 
 // Options configure a DB. The zero value is valid.
@@ -23,6 +38,9 @@ type Options struct {
 	// BatchSize is the number of rows per Arrow batch that scans produce;
 	// zero means 8192.
 	BatchSize int
+	// Locks configures the lock manager (lock-wait timeout, deadlock
+	// detection interval); nil means lockmgr's defaults: 10 s and 50 ms.
+	Locks *lockmgr.Options
 }
 
 // DB is an open database.
@@ -69,14 +87,37 @@ func (db *DB) Ingest(ctx context.Context, table string, rdr array.RecordReader) 
 	return db.ingest(ctx, table, rdr)
 }
 
+// Registry returns the Prometheus registry of the database's metrics (the
+// lock manager's today). It is owned by the DB; servers expose it, e.g. with
+// promhttp.HandlerFor, and may register more collectors in it.
+func (db *DB) Registry() *prometheus.Registry { return db.reg }
+
+// Locks returns the locks held and waited for right now, holders before
+// waiters per resource (see lockmgr.Manager.Snapshot); the future
+// system.locks table lists them.
+func (db *DB) Locks() []lockmgr.LockInfo { return db.store.Locks().Snapshot() }
+
+// Begin starts an explicit transaction: its statements read the database as
+// of now plus their own writes. The caller must Commit or Rollback it; Close
+// rolls back transactions left open.
+func (db *DB) Begin(ctx context.Context) (*Tx, error) { return db.beginTx(ctx) }
+
+// NewSession returns a Session: a sequence of statements, as one client
+// connection runs them, in which the SQL statements BEGIN / START
+// TRANSACTION, COMMIT / END and ROLLBACK open and end an explicit
+// transaction. The caller must Close it.
+func (db *DB) NewSession() *Session { return &Session{sessionImpl{db: db}} }
+
 // Table returns the named table's descriptor.
 func (db *DB) Table(name string) (*catalog.Table, bool) { return db.cat.Table(name) }
 
 // Tables returns every table, sorted by name.
 func (db *DB) Tables() []*catalog.Table { return db.cat.Tables() }
 
-// Stmt is a prepared statement. It is safe for concurrent use; each Query or
-// Exec runs it once.
+// Stmt is a prepared statement. Each Query or Exec runs it once. A Stmt of
+// DB.Prepare is safe for concurrent use; one of Tx.Prepare or
+// Session.Prepare belongs to that transaction or session and shares its
+// rule: one statement at a time.
 type Stmt struct {
 	stmtImpl
 }
@@ -122,3 +163,95 @@ func (r *Rows) Err() error { return r.err }
 
 // Close ends the query and releases its resources. It is idempotent.
 func (r *Rows) Close() error { return r.close() }
+
+// Prepare parses and binds one statement that runs inside the transaction.
+// A failure aborts the transaction, as a failed statement does.
+func (t *Tx) Prepare(ctx context.Context, sql string) (*Stmt, error) { return t.prepare(ctx, sql) }
+
+// Exec runs one statement inside the transaction and returns the number of
+// rows it affected. See Tx for what a failure does.
+func (t *Tx) Exec(ctx context.Context, sql string) (int64, error) {
+	st, err := t.Prepare(ctx, sql)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return st.Exec(ctx)
+}
+
+// Query runs one statement inside the transaction and returns its rows.
+// The Rows must be closed; Commit and Rollback close the ones still open.
+func (t *Tx) Query(ctx context.Context, sql string) (*Rows, error) {
+	st, err := t.Prepare(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Query(ctx)
+}
+
+// Ingest appends every record of rdr to table inside the transaction (see
+// DB.Ingest).
+func (t *Tx) Ingest(ctx context.Context, table string, rdr array.RecordReader) (int64, error) {
+	return t.ingest(ctx, table, rdr)
+}
+
+// Commit makes the transaction's writes durable and visible, all at once,
+// and ends it. A transaction that failed earlier is rolled back instead and
+// Commit returns SQLSTATE 25P02 wrapping the first error. Open Rows of the
+// transaction are closed first.
+func (t *Tx) Commit(ctx context.Context) error { return t.commit(ctx) }
+
+// Rollback discards the transaction's writes and ends it. It is idempotent
+// and a no-op after Commit.
+func (t *Tx) Rollback() { t.rollback() }
+
+// Session runs statements like one client connection: outside an explicit
+// transaction each statement is its own transaction; BEGIN opens one that
+// COMMIT or ROLLBACK ends (see Tx for the rules inside). BEGIN inside a
+// transaction and COMMIT or ROLLBACK outside one do nothing, as in
+// PostgreSQL (without its warning). A Session is not safe for concurrent
+// use.
+type Session struct {
+	sessionImpl
+}
+
+// Prepare parses one statement of the session. A transaction control
+// statement is recognised without the planner; any other runs, each time it
+// is executed, in the session's transaction of that moment (or alone).
+func (s *Session) Prepare(ctx context.Context, sql string) (*Stmt, error) { return s.prepare(ctx, sql) }
+
+// Exec runs one statement of the session and returns the number of rows it
+// affected.
+func (s *Session) Exec(ctx context.Context, sql string) (int64, error) {
+	st, err := s.Prepare(ctx, sql)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	return st.Exec(ctx)
+}
+
+// Query runs one statement of the session and returns its rows; a
+// statement without rows returns an empty result.
+func (s *Session) Query(ctx context.Context, sql string) (*Rows, error) {
+	st, err := s.Prepare(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Query(ctx)
+}
+
+// InTransaction reports whether an explicit transaction is open, failed
+// or not (a shell shows it in its prompt).
+func (s *Session) InTransaction() bool { return s.tx != nil }
+
+// Close rolls back the session's open transaction. It is idempotent.
+func (s *Session) Close() error {
+	if s.tx != nil {
+		s.tx.rollback()
+		s.tx = nil
+	}
+	return nil
+}

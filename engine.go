@@ -5,17 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/lockmgr"
 	"github.com/mantisdb/mantisdb/oltp"
 	"github.com/mantisdb/mantisdb/planner"
 )
@@ -30,6 +34,12 @@ type impl struct {
 	mem   memory.Allocator
 	store *oltp.Store
 	cat   *catalog.Catalog
+	reg   *prometheus.Registry
+
+	// txMu guards txs, the explicit transactions still open, which Close
+	// rolls back.
+	txMu sync.Mutex
+	txs  map[*Tx]struct{}
 
 	// ddlMu serialises schema changes: each one persists a descriptor and
 	// then publishes it in the catalog.
@@ -51,7 +61,7 @@ func open(dir string, opts *Options) (*DB, error) {
 		o.BatchSize = 8192
 	}
 	mem := memory.Allocator(memory.DefaultAllocator)
-	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger})
+	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database in %s: %w", dir, err)
 	}
@@ -64,8 +74,15 @@ func open(dir string, opts *Options) (*DB, error) {
 	for _, t := range tables {
 		cat.Put(t)
 	}
+	reg := prometheus.NewRegistry()
+	for _, c := range st.Locks().Collectors() {
+		if err := reg.Register(c); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("cannot register lock metrics: %w", err)
+		}
+	}
 	o.Logger.Info("database opened", "dir", dir, "tables", len(tables))
-	return &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat}}, nil
+	return &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}}}, nil
 }
 
 func (db *DB) close() error {
@@ -73,6 +90,16 @@ func (db *DB) close() error {
 		return nil
 	}
 	db.running.Wait()
+	// Statements have ended; roll back the transactions left open.
+	db.txMu.Lock()
+	txs := make([]*Tx, 0, len(db.txs))
+	for t := range db.txs {
+		txs = append(txs, t)
+	}
+	db.txMu.Unlock()
+	for _, t := range txs {
+		t.Rollback()
+	}
 	return db.store.Close()
 }
 
@@ -103,6 +130,12 @@ func (db *DB) prepare(ctx context.Context, text string) (*Stmt, error) {
 type stmtImpl struct {
 	db   *DB
 	text string
+	// tx is the transaction the statement belongs to (Tx.Prepare); sess the
+	// session (Session.Prepare), whose transaction at execution time runs
+	// it. Both nil: every execution is its own transaction.
+	tx   *Tx
+	sess *Session
+	ctl  control // a transaction control statement of sess
 
 	mu sync.Mutex
 	p  *planner.Prepared
@@ -124,18 +157,33 @@ func (s *Stmt) plan() (*planner.Prepared, error) {
 }
 
 func (s *Stmt) isQuery() bool {
+	if s.ctl != ctlNone {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.p.Kind == planner.KindQuery
 }
 
 func (s *Stmt) schema() *arrow.Schema {
+	if s.ctl != ctlNone {
+		return emptySchema
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.p.Schema
 }
 
 func (s *Stmt) query(ctx context.Context) (*Rows, error) {
+	if s.ctl != ctlNone {
+		if err := s.sess.control(ctx, s.ctl); err != nil {
+			return nil, err
+		}
+		return &Rows{rowsImpl{sch: emptySchema, done: true}}, nil
+	}
+	if tx := s.txn(); tx != nil {
+		return tx.query(ctx, s)
+	}
 	p, err := s.plan()
 	if err != nil {
 		return nil, err
@@ -163,6 +211,12 @@ func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 }
 
 func (s *Stmt) exec(ctx context.Context) (int64, error) {
+	if s.ctl != ctlNone {
+		return 0, s.sess.control(ctx, s.ctl)
+	}
+	if tx := s.txn(); tx != nil {
+		return tx.exec(ctx, s)
+	}
 	p, err := s.plan()
 	if err != nil {
 		return 0, err
@@ -243,13 +297,8 @@ func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) er
 		}
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", t.Name)
 	}
-	// Wait for the table's writers: the drop deletes its rows, and a writer
-	// that started before must not leave rows behind.
-	tx := db.store.Begin()
-	defer tx.Rollback()
-	if err := tx.LockTable(ctx, cur); err != nil {
-		return err
-	}
+	// DropTable waits for an exclusive table lock, so the table's writers
+	// have finished and later ones fail.
 	if err := db.store.DropTable(ctx, cur); err != nil {
 		return err
 	}
@@ -257,10 +306,11 @@ func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) er
 	return nil
 }
 
-// lockTarget locks the table written by a statement and checks that it
-// still exists as the statement was bound.
+// lockTarget locks the table written by a statement (IX: rows are locked
+// as they are written) and checks that it still exists as the statement was
+// bound.
 func (db *DB) lockTarget(ctx context.Context, tx *oltp.Txn, t *catalog.Table) error {
-	if err := tx.LockTable(ctx, t); err != nil {
+	if err := tx.LockTable(ctx, t, lockmgr.IntentExclusive); err != nil {
 		return err
 	}
 	if cur, ok := db.cat.Table(t.Name); !ok || cur.ID != t.ID {
@@ -269,19 +319,53 @@ func (db *DB) lockTarget(ctx context.Context, tx *oltp.Txn, t *catalog.Table) er
 	return nil
 }
 
-// write runs INSERT, UPDATE or DELETE as one transaction: the table is locked,
-// the statement's source reads a snapshot taken under the lock, every change
-// goes into one batch, and the commit is synced before the count returns.
+// maxAutoRetries bounds the automatic retries of a single statement that
+// lost a write-write conflict or a deadlock.
+const maxAutoRetries = 20
+
+// retryable reports whether err aborted a transaction that a retry from a
+// new snapshot can succeed: a write-write conflict or a deadlock.
+func retryable(err error) bool {
+	return errors.Is(err, oltp.ErrConflict) || errors.Is(err, lockmgr.ErrDeadlock)
+}
+
+// write runs INSERT, UPDATE or DELETE as its own transaction: its source
+// reads the transaction's snapshot, every change goes into one batch, and
+// the commit is synced before the count returns. A statement that loses a
+// write-write conflict or a deadlock ran without the client seeing any of
+// its effects, so it is retried from a new snapshot (up to maxAutoRetries
+// times, with a short random backoff) before the error is returned.
 func (db *DB) write(ctx context.Context, p *planner.Prepared) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		tx := db.store.Begin()
+		n, err := db.writeIn(ctx, tx, p)
+		if err == nil {
+			err = tx.Commit(ctx)
+		} else {
+			tx.Rollback()
+		}
+		if err == nil {
+			return n, nil
+		}
+		if attempt >= maxAutoRetries || !retryable(err) || ctx.Err() != nil {
+			return 0, err
+		}
+		backoff := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return 0, err
+		}
+	}
+}
+
+// writeIn runs INSERT, UPDATE or DELETE inside tx, which reads its source.
+func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, p *planner.Prepared) (int64, error) {
 	t := p.Table
-	tx := db.store.Begin()
-	defer tx.Rollback()
 	if err := db.lockTarget(ctx, tx, t); err != nil {
 		return 0, err
 	}
-	snap := db.store.Snapshot()
-	defer snap.Close()
-	op, err := p.Build(scanProvider{snap})
+	op, err := p.Build(txnProvider{tx})
 	if err != nil {
 		return 0, err
 	}
@@ -298,29 +382,26 @@ func (db *DB) write(ctx context.Context, p *planner.Prepared) (int64, error) {
 		if rec == nil {
 			break
 		}
-		if err := applyBatch(tx, p.Kind, t, rec); err != nil {
+		if err := applyBatch(ctx, tx, p.Kind, t, rec); err != nil {
 			return 0, err
 		}
 		n += rec.NumRows()
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, err
 	}
 	return n, nil
 }
 
 // applyBatch adds one batch of a write statement's source to tx; the batch
 // shapes are those documented on planner.Prepared.Build.
-func applyBatch(tx *oltp.Txn, kind planner.Kind, t *catalog.Table, rec arrow.RecordBatch) error {
+func applyBatch(ctx context.Context, tx *oltp.Txn, kind planner.Kind, t *catalog.Table, rec arrow.RecordBatch) error {
 	switch kind {
 	case planner.KindInsert:
-		return tx.Insert(t, rec)
+		return tx.Insert(ctx, t, rec)
 	case planner.KindDelete:
-		return tx.Delete(t, rec.Column(0).(*array.Binary))
+		return tx.Delete(ctx, t, rec.Column(0).(*array.Binary))
 	case planner.KindUpdate:
 		rows := array.NewRecordBatch(t.Schema(), rec.Columns()[1:], rec.NumRows())
 		defer rows.Release()
-		return tx.Update(t, rec.Column(0).(*array.Binary), rows)
+		return tx.Update(ctx, t, rec.Column(0).(*array.Binary), rows)
 	}
 	return sqlstate.Errorf(sqlstate.Internal, "statement kind %d is not a write", kind)
 }
@@ -330,12 +411,24 @@ func (db *DB) ingest(ctx context.Context, table string, rdr array.RecordReader) 
 		return 0, err
 	}
 	defer db.running.Done()
+	tx := db.store.Begin()
+	defer tx.Rollback()
+	n, err := db.ingestIn(ctx, tx, table, rdr)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// ingestIn appends every record of rdr to table inside tx.
+func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr array.RecordReader) (int64, error) {
 	t, ok := db.cat.Table(table)
 	if !ok {
 		return 0, sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
 	}
-	tx := db.store.Begin()
-	defer tx.Rollback()
 	if err := db.lockTarget(ctx, tx, t); err != nil {
 		return 0, err
 	}
@@ -349,7 +442,7 @@ func (db *DB) ingest(ctx context.Context, table string, rdr array.RecordReader) 
 		if err != nil {
 			return 0, err
 		}
-		err = tx.Insert(t, rec)
+		err = tx.Insert(ctx, t, rec)
 		n += rec.NumRows()
 		rec.Release()
 		if err != nil {
@@ -358,9 +451,6 @@ func (db *DB) ingest(ctx context.Context, table string, rdr array.RecordReader) 
 	}
 	if err := rdr.Err(); err != nil {
 		return 0, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest data: %v", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return 0, err
 	}
 	return n, nil
 }
@@ -424,6 +514,19 @@ func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec
 		return p.snap.Scan(t, cols, withKey)
 	}
 }
+
+// txnProvider opens scans of what a transaction sees: its snapshot plus
+// its own writes.
+type txnProvider struct{ tx *oltp.Txn }
+
+func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
+	return func(ctx context.Context) (arrowexec.Source, error) {
+		return p.tx.Scan(t, cols, withKey)
+	}
+}
+
+// emptySchema is the schema of statements without rows.
+var emptySchema = arrow.NewSchema(nil, nil)
 
 type rowsImpl struct {
 	sch  *arrow.Schema

@@ -86,7 +86,7 @@ func BenchmarkCommit(b *testing.B) {
 						}
 						rec := makeRecord(b, memory.DefaultAllocator, tbl, []any{int(id), "x", nil})
 						tx := s.Begin()
-						err := tx.Insert(tbl, rec)
+						err := tx.Insert(context.Background(), tbl, rec)
 						if err == nil {
 							err = tx.Commit(context.Background())
 						} else {

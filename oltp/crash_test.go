@@ -38,7 +38,7 @@ func TestCrash(t *testing.T) {
 		create(t, s, other)
 		open := s.Begin()
 		rec := makeRecord(t, memory.DefaultAllocator, other, []any{-1, "open", nil})
-		if err := open.Insert(other, rec); err != nil {
+		if err := open.Insert(context.Background(), other, rec); err != nil {
 			t.Fatal(err)
 		}
 		rec.Release()

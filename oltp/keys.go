@@ -32,6 +32,7 @@ const (
 var (
 	formatKey      = []byte("\x01format")
 	nextTableIDKey = []byte("\x01next_table_id")
+	txnEpochKey    = []byte("\x01txn_epoch")
 	descPrefix     = []byte{tagDesc}
 	descPrefixEnd  = []byte{tagDesc + 1}
 )

@@ -14,8 +14,15 @@ import (
 	"github.com/mantisdb/mantisdb/catalog"
 )
 
-// rowFormatV1 is the first byte of every row value written by this version.
-const rowFormatV1 byte = 1
+// Row value format versions (the first byte of every row value). V1 values
+// carry no writer stamp; V2 values, written by this version, carry the id of
+// the transaction that wrote them right after the version byte, so that two
+// versions of a row never have equal bytes (see doc.go, "Conflicts").
+const (
+	rowFormatV1  byte = 1
+	rowFormatV2  byte = 2
+	rowFormatMax      = rowFormatV2
+)
 
 // ErrCorruption marks data read from storage that cannot be decoded.
 var ErrCorruption = errors.New("oltp: corrupt data")
@@ -39,8 +46,10 @@ func fixedWidth(k catalog.Kind) int {
 }
 
 // appendRow appends the value encoding of row i of cols (see doc.go).
-func appendRow(dst []byte, cols []colReader, i int) []byte {
-	dst = append(dst, rowFormatV1)
+// stamp is the id of the writing transaction.
+func appendRow(dst []byte, stamp uint64, cols []colReader, i int) []byte {
+	dst = append(dst, rowFormatV2)
+	dst = binary.AppendUvarint(dst, stamp)
 	dst = binary.AppendUvarint(dst, uint64(len(cols)))
 	bm := len(dst)
 	for n := (len(cols) + 7) / 8; n > 0; n-- {
@@ -225,18 +234,26 @@ func (d *rowDecoder) reserve(n int) {
 // builder has been left with a partial row only if the error is detected
 // before the first append; callers discard the batch on error.
 func (d *rowDecoder) decode(v []byte) error {
-	if len(v) == 0 || v[0] != rowFormatV1 {
-		if len(v) > 0 && v[0] > rowFormatV1 {
-			return fmt.Errorf("row format %d is newer than this binary supports (%d): %w", v[0], rowFormatV1, ErrCorruption)
+	if len(v) == 0 || v[0] < rowFormatV1 || v[0] > rowFormatMax {
+		if len(v) > 0 && v[0] > rowFormatMax {
+			return fmt.Errorf("row format %d is newer than this binary supports (%d): %w", v[0], rowFormatMax, ErrCorruption)
 		}
 		return fmt.Errorf("bad row value header: %w", ErrCorruption)
 	}
-	ncols, w := binary.Uvarint(v[1:])
+	p := 1
+	if v[0] == rowFormatV2 {
+		if _, w := binary.Uvarint(v[1:]); w > 0 {
+			p += w
+		} else {
+			return fmt.Errorf("bad writer stamp in row value: %w", ErrCorruption)
+		}
+	}
+	ncols, w := binary.Uvarint(v[p:])
 	if w <= 0 || ncols > uint64(len(d.kinds)) {
 		return fmt.Errorf("bad column count in row value: %w", ErrCorruption)
 	}
 	n := int(ncols)
-	p := 1 + w
+	p += w
 	bm := v[p:]
 	p += (n + 7) / 8
 	if p > len(v) {

@@ -2,6 +2,7 @@ package oltp
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -49,7 +50,7 @@ func encodeRows(t testing.TB, tbl *catalog.Table, rec arrow.RecordBatch) [][]byt
 	}
 	vals := make([][]byte, rec.NumRows())
 	for i := range vals {
-		vals[i] = appendRow(nil, cols, i)
+		vals[i] = appendRow(nil, uint64(i+1), cols, i)
 	}
 	return vals
 }
@@ -152,9 +153,32 @@ func TestRowCorrupt(t *testing.T) {
 			t.Errorf("prefix of %d bytes: err = %v, want ErrCorruption", n, err)
 		}
 	}
-	for _, bad := range [][]byte{{2, 1, 0}, {1, 200, 0}, {1, 0x80}} {
+	for _, bad := range [][]byte{{3, 1, 0}, {0, 0}, {1, 200, 0}, {1, 0x80}, {2, 0x80}, {2, 7, 200, 0}} {
 		if err := d.decode(bad); !errors.Is(err, ErrCorruption) {
 			t.Errorf("%x: err = %v, want ErrCorruption", bad, err)
+		}
+	}
+}
+
+// TestRowFormatV1 decodes a value written in format 1 (no writer stamp):
+// rows written by older binaries stay readable.
+func TestRowFormatV1(t *testing.T) {
+	mem := checkedAlloc(t)
+	tbl := allTypesTable(1)
+	rec := makeRecord(t, mem, tbl, []any{1, true, 2, 3, 4.0, 5.0, 6, "seven", 8, 9})
+	defer rec.Release()
+	v2 := encodeRows(t, tbl, rec)[0]
+	if v2[0] != rowFormatV2 || v2[1] != 1 {
+		t.Fatalf("value %x: want format 2 with stamp 1", v2)
+	}
+	v1 := append([]byte{rowFormatV1}, v2[2:]...)
+	for _, v := range [][]byte{v1, v2} {
+		got := decodeRows(t, mem, tbl, []int{0, 7}, [][]byte{v})
+		if s := fmt.Sprint(got[0], got[1]); s != "[1] [\"seven\"]" {
+			t.Errorf("format %d: decoded %s", v[0], s)
+		}
+		for _, a := range got {
+			a.Release()
 		}
 	}
 }
@@ -171,7 +195,7 @@ func TestRowCodecAllocs(t *testing.T) {
 		}
 	}
 	buf := make([]byte, 0, 256)
-	if n := testing.AllocsPerRun(100, func() { buf = appendRow(buf[:0], cols, 0) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { buf = appendRow(buf[:0], 7, cols, 0) }); n != 0 {
 		t.Errorf("appendRow allocates %v times per row", n)
 	}
 	var d rowDecoder

@@ -115,7 +115,17 @@ func checkRowKey(t *catalog.Table, key []byte) error {
 // Scanner reads the rows of one table as Arrow batches. It implements
 // arrowexec.Source. It is not safe for concurrent use.
 type Scanner struct {
-	it        *pebble.Iterator
+	it *pebble.Iterator
+	// A Txn's scan merges it (the snapshot) with own (the Txn's batch),
+	// skipping snapshot keys that touched says the Txn wrote up to
+	// generation gen; nil for a snapshot scan.
+	own     *pebble.Iterator
+	touched map[string]uint32
+	gen     uint32
+	itOK    bool // it is positioned on a row not shadowed by own
+	ownOK   bool // own is positioned on a row
+	fromOwn bool // the current row comes from own
+
 	schema    *arrow.Schema
 	dec       rowDecoder
 	key       *array.BinaryBuilder // nil unless withKey
@@ -178,7 +188,9 @@ func (sc *Scanner) Next() bool {
 	sc.dec.reserve(sc.batchSize)
 	for n < sc.batchSize {
 		var ok bool
-		if sc.started {
+		if sc.own != nil {
+			ok = sc.mergeNext()
+		} else if sc.started {
 			ok = sc.it.Next()
 		} else {
 			ok = sc.it.First()
@@ -186,21 +198,29 @@ func (sc *Scanner) Next() bool {
 		}
 		if !ok {
 			sc.done = true
-			if err := sc.it.Error(); err != nil {
+			err := sc.it.Error()
+			if err == nil && sc.own != nil {
+				err = sc.own.Error()
+			}
+			if err != nil {
 				sc.err = fmt.Errorf("cannot scan rows: %w", err)
 			}
 			break
 		}
-		v, err := sc.it.ValueAndErr()
+		it := sc.it
+		if sc.fromOwn {
+			it = sc.own
+		}
+		v, err := it.ValueAndErr()
 		if err == nil {
 			err = sc.dec.decode(v)
 		}
 		if err != nil {
-			sc.err = fmt.Errorf("cannot decode row %x: %w", sc.it.Key(), err)
+			sc.err = fmt.Errorf("cannot decode row %x: %w", it.Key(), err)
 			break
 		}
 		if sc.key != nil {
-			sc.key.Append(sc.it.Key())
+			sc.key.Append(it.Key())
 		}
 		n++
 	}
@@ -211,6 +231,45 @@ func (sc *Scanner) Next() bool {
 	}
 	sc.flush(n)
 	return true
+}
+
+// mergeNext advances a Txn's scan to its next row in key order: the
+// smaller of the snapshot's next row that the Txn did not overwrite and the
+// Txn's own next row. It reports whether there is one.
+func (sc *Scanner) mergeNext() bool {
+	switch {
+	case !sc.started:
+		sc.started = true
+		sc.itOK = sc.it.First()
+		sc.skipShadowed()
+		sc.ownOK = sc.own.First()
+	case sc.fromOwn:
+		sc.ownOK = sc.own.Next()
+	default:
+		sc.itOK = sc.it.Next()
+		sc.skipShadowed()
+	}
+	switch {
+	case sc.itOK && (!sc.ownOK || bytes.Compare(sc.it.Key(), sc.own.Key()) < 0):
+		sc.fromOwn = false
+	case sc.ownOK:
+		sc.fromOwn = true
+	default:
+		return false
+	}
+	return true
+}
+
+// skipShadowed moves the snapshot iterator past rows the Txn wrote before
+// the scan began: their current version (or deletion) is in own.
+func (sc *Scanner) skipShadowed() {
+	for sc.itOK {
+		g, ok := sc.touched[string(sc.it.Key())]
+		if !ok || g > sc.gen {
+			return
+		}
+		sc.itOK = sc.it.Next()
+	}
 }
 
 // flush turns the builders into the current record of n rows; with n == 0
@@ -260,8 +319,12 @@ func (sc *Scanner) Err() error { return sc.err }
 func (sc *Scanner) Close() error {
 	sc.releaseRecord()
 	var err error
+	if sc.own != nil {
+		err = sc.own.Close()
+		sc.own = nil
+	}
 	if sc.it != nil {
-		err = sc.it.Close()
+		err = errors.Join(err, sc.it.Close())
 		sc.it = nil
 		sc.dec.release()
 		if sc.key != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/lockmgr"
 )
 
 // FormatVersion is the version of the store's keyspace and encodings. Open
@@ -34,6 +35,10 @@ var (
 	ErrStoreFailed = errors.New("oltp: store failed")
 	// ErrTxnDone is returned by operations on a committed or rolled back Txn.
 	ErrTxnDone = errors.New("oltp: transaction already committed or rolled back")
+	// ErrConflict marks a write-write conflict: the row was changed by a
+	// transaction that committed after this one's snapshot (first writer
+	// wins). It is wrapped in a SQLSTATE 40001 error; the client retries.
+	ErrConflict = errors.New("oltp: write-write conflict")
 )
 
 // Options configure a Store. The zero value is valid.
@@ -50,7 +55,19 @@ type Options struct {
 	// FS is the file system of all the store's files; nil means vfs.Default.
 	// Tests use vfs.NewMem or vfs.NewCrashableMem.
 	FS vfs.FS
+	// Locks configures the lock manager of the store's transactions; nil
+	// means lockmgr's defaults (10 s lock timeout, 50 ms deadlock
+	// detection interval).
+	Locks *lockmgr.Options
+	// EscalateRows is the number of row locks a transaction takes in one
+	// table before it locks the whole table exclusively instead; zero means
+	// DefaultEscalateRows, a negative value never escalates.
+	EscalateRows int
 }
+
+// DefaultEscalateRows is the row lock count per table at which a
+// transaction escalates to a table lock when Options.EscalateRows is zero.
+const DefaultEscalateRows = 4096
 
 // Store is the Pebble-backed row store. It is safe for concurrent use.
 type Store struct {
@@ -66,20 +83,35 @@ type Store struct {
 
 	nextTableID atomic.Uint64
 
+	// locks is the lock manager of the store's transactions.
+	locks *lockmgr.Manager
+	// txnEpoch is the high part of every transaction id handed out since
+	// Open (persisted, one more at every Open); nextTxn the low part.
+	txnEpoch uint64
+	nextTxn  atomic.Uint64
+
+	// seqMu orders the commits that persist hidden row id sequences, so
+	// that a sequence value is never overwritten by a smaller one.
+	seqMu sync.Mutex
+
 	mu     sync.Mutex
 	tables map[uint64]*tableState // by table ID
 }
 
-// tableState is the per-table write state of a Store.
+// tableState is the per-table state of a Store shared by its transactions.
 type tableState struct {
-	// lock is the table's write lock: a one-slot semaphore, so that
-	// LockTable can give up when its context ends.
-	lock chan struct{}
-	// The fields below are guarded by lock.
-	dropped   bool
+	// dropped is set (under the table's exclusive lock) once the table is
+	// dropped; writers check it after their table lock is granted.
+	dropped atomic.Bool
+	// seqMu guards the loading of nextRowID.
+	seqMu     sync.Mutex
 	seqLoaded bool
-	nextRowID uint64 // next hidden row id, valid once seqLoaded
+	nextRowID atomic.Uint64 // next hidden row id, valid once seqLoaded
 }
+
+// txnIDBits is the number of low bits of a transaction id that count
+// transactions within one epoch (one Open of the store).
+const txnIDBits = 40
 
 // Open opens the store in dir, creating it when it does not exist.
 func Open(dir string, opts *Options) (*Store, error) {
@@ -99,6 +131,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if s.opts.FS == nil {
 		s.opts.FS = vfs.Default
 	}
+	if s.opts.EscalateRows == 0 {
+		s.opts.EscalateRows = DefaultEscalateRows
+	}
 	if err := s.opts.FS.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create store directory: %w", err)
 	}
@@ -114,6 +149,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	s.locks = lockmgr.New(s.opts.Locks)
 	return s, nil
 }
 
@@ -146,6 +182,22 @@ func (s *Store) init() error {
 	case !errors.Is(err, pebble.ErrNotFound):
 		return fmt.Errorf("cannot read table ID counter: %w", err)
 	}
+	// A new transaction epoch: transaction ids (and so the writer stamps of
+	// row values) never repeat across restarts.
+	epoch := uint64(0)
+	if val, closer, err := s.db.Get(txnEpochKey); err == nil {
+		if len(val) == 8 {
+			epoch = binary.BigEndian.Uint64(val)
+		}
+		_ = closer.Close()
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("cannot read transaction epoch: %w", err)
+	}
+	epoch++
+	if err := s.db.Set(txnEpochKey, binary.BigEndian.AppendUint64(nil, epoch), pebble.Sync); err != nil {
+		return fmt.Errorf("cannot write transaction epoch: %w", err)
+	}
+	s.txnEpoch = epoch
 	// Defensively also stay above every descriptor present.
 	tables, err := s.LoadTables()
 	if err != nil {
@@ -182,10 +234,22 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.locks.Close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("cannot close store: %w", err)
 	}
 	return nil
+}
+
+// Locks returns the lock manager of the store's transactions, for its
+// metrics (Collectors) and lock listing (Snapshot). It is owned by the
+// Store and closed with it.
+func (s *Store) Locks() *lockmgr.Manager { return s.locks }
+
+// newTxnID returns a transaction id never handed out before, also across
+// restarts; later calls return larger ids.
+func (s *Store) newTxnID() uint64 {
+	return s.txnEpoch<<txnIDBits | s.nextTxn.Add(1)
 }
 
 // Metrics returns Pebble's metrics of the store.
@@ -216,35 +280,17 @@ func (s *Store) table(id uint64) *tableState {
 	defer s.mu.Unlock()
 	ts := s.tables[id]
 	if ts == nil {
-		ts = &tableState{lock: make(chan struct{}, 1)}
+		ts = &tableState{}
 		s.tables[id] = ts
 	}
 	return ts
 }
 
-// lockTable acquires the write lock of t. A nil ctx waits without limit.
-func (s *Store) lockTable(ctx context.Context, t *catalog.Table) (*tableState, error) {
-	ts := s.table(t.ID)
-	if ctx == nil {
-		ts.lock <- struct{}{}
-	} else {
-		select {
-		case ts.lock <- struct{}{}:
-		case <-ctx.Done():
-			return nil, sqlstate.Wrap(ctx.Err(), sqlstate.QueryCanceled,
-				"canceled while waiting for the write lock of table %q", t.Name)
-		}
-	}
-	if ts.dropped {
-		<-ts.lock
-		return nil, sqlstate.Errorf(sqlstate.UndefinedTable, "table %q was dropped", t.Name)
-	}
-	return ts, nil
-}
-
-// loadSeqLocked recovers the next hidden row id of table id: the larger of
-// the persisted sequence and one past the last row key. ts.lock is held.
-func (s *Store) loadSeqLocked(ts *tableState, id uint64) error {
+// loadSeq recovers, once, the next hidden row id of table id: the larger
+// of the persisted sequence and one past the last row key.
+func (s *Store) loadSeq(ts *tableState, id uint64) error {
+	ts.seqMu.Lock()
+	defer ts.seqMu.Unlock()
 	if ts.seqLoaded {
 		return nil
 	}
@@ -277,7 +323,7 @@ func (s *Store) loadSeqLocked(ts *tableState, id uint64) error {
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("cannot read rows of table %d: %w", id, err)
 	}
-	ts.nextRowID = next
+	ts.nextRowID.Store(next)
 	ts.seqLoaded = true
 	return nil
 }
@@ -351,21 +397,26 @@ func (s *Store) CreateTable(ctx context.Context, t *catalog.Table) error {
 }
 
 // DropTable deletes t's descriptor and everything the table owns in one
-// synced batch. It waits for the table's write lock (or ctx); writers that
-// wait for the lock afterwards fail with UndefinedTable.
+// synced batch. It waits for an exclusive lock of the table (or ctx, or the
+// lock timeout), so every transaction that wrote the table has finished;
+// writers whose table lock is granted afterwards fail with UndefinedTable.
 func (s *Store) DropTable(ctx context.Context, t *catalog.Table) error {
-	ts, err := s.lockTable(ctx, t)
-	if err != nil {
+	lk := s.locks.Begin(lockmgr.TxnID(s.newTxnID()))
+	defer lk.End()
+	if err := lk.Lock(ctx, lockmgr.Table(t.ID), lockmgr.Exclusive); err != nil {
 		return err
 	}
-	defer func() { <-ts.lock }()
+	ts := s.table(t.ID)
+	if ts.dropped.Load() {
+		return sqlstate.Errorf(sqlstate.UndefinedTable, "table %q was dropped", t.Name)
+	}
 	start, end := tableSpan(t.ID)
-	err = s.writeSynced(ctx, func(b *pebble.Batch) error {
+	err := s.writeSynced(ctx, func(b *pebble.Batch) error {
 		_ = b.Delete(descKey(t.ID), nil)
 		return b.DeleteRange(start, end, nil)
 	})
 	if err == nil {
-		ts.dropped = true
+		ts.dropped.Store(true)
 	}
 	return err
 }

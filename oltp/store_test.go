@@ -18,6 +18,7 @@ import (
 
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/lockmgr"
 )
 
 // usersTable: id INT PRIMARY KEY, name VARCHAR(5) NOT NULL, score DOUBLE.
@@ -49,7 +50,7 @@ func insert(t testing.TB, s *Store, tbl *catalog.Table, rows ...[]any) error {
 	rec := makeRecord(t, memory.DefaultAllocator, tbl, rows...)
 	defer rec.Release()
 	tx := s.Begin()
-	if err := tx.Insert(tbl, rec); err != nil {
+	if err := tx.Insert(context.Background(), tbl, rec); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -241,12 +242,12 @@ func TestInsertErrors(t *testing.T) {
 		defer tx.Rollback()
 		r1 := makeRecord(t, memory.DefaultAllocator, users, []any{4, "d", nil})
 		defer r1.Release()
-		if err := tx.Insert(users, r1); err != nil {
+		if err := tx.Insert(context.Background(), users, r1); err != nil {
 			t.Fatal(err)
 		}
-		wantCode(t, tx.Insert(users, r1), sqlstate.UniqueViolation, "(id)=(4)")
+		wantCode(t, tx.Insert(context.Background(), users, r1), sqlstate.UniqueViolation, "(id)=(4)")
 		// The Txn is unusable now.
-		wantCode(t, tx.Insert(users, r1), sqlstate.InvalidTxnState, "aborted")
+		wantCode(t, tx.Insert(context.Background(), users, r1), sqlstate.InvalidTxnState, "aborted")
 		wantCode(t, tx.Commit(context.Background()), sqlstate.InvalidTxnState, "aborted")
 	})
 	t.Run("not null", func(t *testing.T) {
@@ -266,7 +267,7 @@ func TestInsertErrors(t *testing.T) {
 		defer rec.Release()
 		tx := s.Begin()
 		defer tx.Rollback()
-		wantCode(t, tx.Insert(users, rec), sqlstate.DatatypeMismatch, "columns")
+		wantCode(t, tx.Insert(context.Background(), users, rec), sqlstate.DatatypeMismatch, "columns")
 	})
 	// Nothing of the failed statements was written.
 	wantRows(t, snapRows(t, s, users), "1|ann|1.5", "7|ééééé|(null)")
@@ -284,7 +285,7 @@ func TestUpdateDelete(t *testing.T) {
 		rec := makeRecord(t, memory.DefaultAllocator, users, rows...)
 		defer rec.Release()
 		tx := s.Begin()
-		if err := tx.Update(users, keys, rec); err != nil {
+		if err := tx.Update(context.Background(), users, keys, rec); err != nil {
 			tx.Rollback()
 			return err
 		}
@@ -326,14 +327,14 @@ func TestUpdateDelete(t *testing.T) {
 	other := usersTable(2)
 	create(t, s, other)
 	tx := s.Begin()
-	if err := tx.Delete(other, keys); err == nil {
+	if err := tx.Delete(context.Background(), other, keys); err == nil {
 		t.Fatal("Delete accepted keys of another table")
 	}
 	tx.Rollback()
 
 	// Delete, then roll back: nothing changes.
 	tx = s.Begin()
-	if err := tx.Delete(users, slice(keys, 1, 3)); err != nil {
+	if err := tx.Delete(context.Background(), users, slice(keys, 1, 3)); err != nil {
 		t.Fatal(err)
 	}
 	// The Txn sees its own writes.
@@ -343,7 +344,7 @@ func TestUpdateDelete(t *testing.T) {
 	wantRows(t, snapRows(t, s, users), "2|aa|(null)", "3|b|2", "4|c|3", "10|z|(null)")
 
 	tx = s.Begin()
-	if err := tx.Delete(users, slice(keys, 1, 3)); err != nil {
+	if err := tx.Delete(context.Background(), users, slice(keys, 1, 3)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -393,7 +394,7 @@ func TestPersistence(t *testing.T) {
 	defer lgKeys.Release()
 	// Delete the last hidden row: its id must not be reused after restart.
 	tx := s.Begin()
-	if err := tx.Delete(lg, array.NewSlice(lgKeys, 1, 2).(*array.Binary)); err != nil {
+	if err := tx.Delete(context.Background(), lg, array.NewSlice(lgKeys, 1, 2).(*array.Binary)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Commit(context.Background()); err != nil {
@@ -460,13 +461,13 @@ func TestDropTableLocks(t *testing.T) {
 	create(t, s, users)
 	ctx := context.Background()
 	tx := s.Begin()
-	if err := tx.LockTable(ctx, users); err != nil {
+	if err := tx.LockTable(ctx, users, lockmgr.IntentExclusive); err != nil {
 		t.Fatal(err)
 	}
 	// Drop waits for the lock; a canceled wait fails with 57014.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	wantCode(t, s.DropTable(cctx, users), sqlstate.QueryCanceled, "users")
+	wantCode(t, s.DropTable(cctx, users), sqlstate.QueryCanceled, "")
 	done := make(chan error)
 	go func() { done <- s.DropTable(ctx, users) }()
 	tx.Rollback()
@@ -538,7 +539,7 @@ func TestClosed(t *testing.T) {
 	tx := s.Begin()
 	rec := makeRecord(t, memory.DefaultAllocator, users, []any{1, "a", nil})
 	defer rec.Release()
-	if err := tx.Insert(users, rec); !errors.Is(err, ErrClosed) {
+	if err := tx.Insert(context.Background(), users, rec); !errors.Is(err, ErrClosed) {
 		t.Errorf("Insert on closed store: %v", err)
 	}
 	tx.Rollback()

@@ -14,23 +14,35 @@ import (
 
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/lockmgr"
 )
 
-// Txn is a write transaction: one statement or one ingest. It buffers its
-// writes in a Pebble indexed batch and holds the write lock of every table
-// it writes until Commit or Rollback. A Txn is not safe for concurrent use.
+// Txn is a transaction under snapshot isolation. It reads the Pebble
+// snapshot taken when it began plus its own writes, buffers its writes in a
+// Pebble indexed batch and locks the rows it writes through the store's
+// lock manager (row X under table IX; table X after Options.EscalateRows
+// row locks in one table). A write to a row whose committed version is not
+// the one in the Txn's snapshot fails with SQLSTATE 40001 (first writer
+// wins); lock waits fail with 40P01 (deadlock victim), 55P03 (lock timeout)
+// or 57014 (context). See doc.go for the invariants.
 //
-// After any write returns an error the Txn is unusable: the caller must
-// call Rollback, and nothing of it is written.
-//
-// Table locks are plain mutexes until the lock manager arrives: a Txn that
-// writes several tables must take their locks in a consistent order (for
-// example with LockTable in table ID order), or two such Txns can deadlock.
+// A Txn is not safe for concurrent use. After any write returns an error the
+// Txn is unusable: the caller must call Rollback, and nothing of it is
+// written.
 type Txn struct {
-	s      *Store
-	b      *pebble.Batch
-	locks  []txnLock
-	err    error // first write error; the Txn is unusable
+	s    *Store
+	id   uint64
+	snap *pebble.Snapshot
+	b    *pebble.Batch
+	lk   *lockmgr.Txn
+	// tables holds the state of every table the Txn locked.
+	tables []txnTable
+	// touched maps every row key the Txn wrote (set or deleted) to the
+	// scan generation of its first write; see Scan.
+	touched map[string]uint32
+	gen     uint32
+	err     error // first write error; the Txn is unusable
+
 	cols   []colReader
 	key    []byte
 	val    []byte
@@ -38,23 +50,38 @@ type Txn struct {
 	keyEnd []int  // Update: end of each new key in keyBuf, -1 when unchanged
 }
 
-type txnLock struct {
-	id       uint64
-	ts       *tableState
-	seqDirty bool // hidden row ids were allocated; persist the sequence
+// txnTable is a Txn's state of one table it locked.
+type txnTable struct {
+	t         *catalog.Table
+	ts        *tableState
+	mode      lockmgr.Mode // table lock held (IX or X)
+	rowLocks  int          // row locks taken in this table
+	seqDirty  bool         // hidden row ids were allocated; persist the sequence
+	escalated bool         // the table is locked X: no more row locks
 }
 
-// Begin starts a write transaction. The caller must Commit or Rollback it.
-// Writes of a Txn that is still open when the Store is closed are a caller
-// bug.
+// Begin starts a transaction: it takes the snapshot its reads see. The
+// caller must Commit or Rollback it. Writes of a Txn that is still open
+// when the Store is closed are a caller bug.
 func (s *Store) Begin() *Txn {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
 		return &Txn{s: s, err: ErrClosed}
 	}
-	return &Txn{s: s, b: s.db.NewIndexedBatch()}
+	id := s.newTxnID()
+	return &Txn{
+		s:    s,
+		id:   id,
+		snap: s.db.NewSnapshot(),
+		b:    s.db.NewIndexedBatch(),
+		lk:   s.locks.Begin(lockmgr.TxnID(id)),
+	}
 }
+
+// ID returns the transaction id: unique across restarts, larger for younger
+// transactions, and the lock manager's id of the Txn.
+func (tx *Txn) ID() uint64 { return tx.id }
 
 func (tx *Txn) usable() error {
 	if tx.b == nil {
@@ -78,52 +105,124 @@ func (tx *Txn) abort(err error) error {
 	return err
 }
 
-// LockTable takes the exclusive write lock of t, held until Commit or
-// Rollback. Writes take it implicitly; LockTable lets the caller take it
-// early and give up when ctx ends.
-func (tx *Txn) LockTable(ctx context.Context, t *catalog.Table) error {
+// LockTable locks t in mode (lockmgr.IntentExclusive before writing rows,
+// lockmgr.Exclusive to keep every other writer out), held until Commit or
+// Rollback. Writes lock what they need themselves; LockTable lets the
+// caller lock early, or lock the whole table for a statement that will
+// write much of it. It fails with UndefinedTable if t was dropped.
+func (tx *Txn) LockTable(ctx context.Context, t *catalog.Table, mode lockmgr.Mode) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	_, err := tx.lock(ctx, t)
+	_, err := tx.lockTable(ctx, t, mode)
 	return err
 }
 
-// lock returns the Txn's lock entry of t, acquiring the lock when needed.
-func (tx *Txn) lock(ctx context.Context, t *catalog.Table) (*txnLock, error) {
-	for i := range tx.locks {
-		if tx.locks[i].id == t.ID {
-			return &tx.locks[i], nil
+// lockTable returns the Txn's state of t, locking t in at least mode.
+func (tx *Txn) lockTable(ctx context.Context, t *catalog.Table, mode lockmgr.Mode) (*txnTable, error) {
+	var tt *txnTable
+	for i := range tx.tables {
+		if tx.tables[i].t.ID == t.ID {
+			tt = &tx.tables[i]
+			break
 		}
 	}
-	ts, err := tx.s.lockTable(ctx, t)
-	if err != nil {
+	if tt != nil && lockmgr.Supremum(tt.mode, mode) == tt.mode {
+		return tt, nil
+	}
+	if err := tx.lk.Lock(ctx, lockmgr.Table(t.ID), mode); err != nil {
 		return nil, err
 	}
-	if !t.HasPrimaryKey() {
-		if err := tx.s.loadSeqLocked(ts, t.ID); err != nil {
-			<-ts.lock
-			return nil, err
+	if tt == nil {
+		ts := tx.s.table(t.ID)
+		if ts.dropped.Load() {
+			return nil, sqlstate.Errorf(sqlstate.UndefinedTable, "table %q was dropped", t.Name)
 		}
+		if !t.HasPrimaryKey() {
+			if err := tx.s.loadSeq(ts, t.ID); err != nil {
+				return nil, err
+			}
+		}
+		tx.tables = append(tx.tables, txnTable{t: t, ts: ts})
+		tt = &tx.tables[len(tx.tables)-1]
 	}
-	tx.locks = append(tx.locks, txnLock{id: t.ID, ts: ts})
-	return &tx.locks[len(tx.locks)-1], nil
+	tt.mode = lockmgr.Supremum(tt.mode, mode)
+	tt.escalated = tt.mode == lockmgr.Exclusive
+	return tt, nil
 }
 
-func (tx *Txn) unlockAll() {
-	for _, l := range tx.locks {
-		<-l.ts.lock
+// lockRow locks row key of tt's table exclusively, escalating to a table
+// lock after Options.EscalateRows row locks.
+func (tx *Txn) lockRow(ctx context.Context, tt *txnTable, key []byte) error {
+	if tt.escalated {
+		return nil
 	}
-	tx.locks = tx.locks[:0]
+	if lim := tx.s.opts.EscalateRows; lim > 0 && tt.rowLocks >= lim {
+		if _, err := tx.lockTable(ctx, tt.t, lockmgr.Exclusive); err != nil {
+			return err
+		}
+		return nil
+	}
+	if err := tx.lk.Lock(ctx, lockmgr.Row(tt.t.ID, key), lockmgr.Exclusive); err != nil {
+		return err
+	}
+	tt.rowLocks++
+	return nil
+}
+
+// touch records that the Txn wrote key.
+func (tx *Txn) touch(key []byte) {
+	if tx.touched == nil {
+		tx.touched = make(map[string]uint32)
+	}
+	if _, ok := tx.touched[string(key)]; !ok {
+		tx.touched[string(key)] = tx.gen
+	}
+}
+
+// writable locks row key for writing and returns whether the row exists as
+// the Txn sees it. A row the Txn has not written yet must be unchanged since
+// the Txn's snapshot: its latest committed value (read after the lock is
+// held, so it cannot change any more) must equal its value in the snapshot,
+// absent or byte for byte. Row values carry their writer's transaction id,
+// so equal bytes mean the same version. Otherwise the write fails with
+// SerializationFailure.
+func (tx *Txn) writable(ctx context.Context, tt *txnTable, key []byte) (bool, error) {
+	if _, ok := tx.touched[string(key)]; ok {
+		// Locked when first written; the batch holds the Txn's version.
+		return tx.exists(key)
+	}
+	if err := tx.lockRow(ctx, tt, key); err != nil {
+		return false, err
+	}
+	latest, lcloser, err := tx.s.db.Get(key)
+	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return false, fmt.Errorf("cannot read row of table %q: %w", tt.t.Name, err)
+	}
+	if lcloser != nil {
+		defer lcloser.Close()
+	}
+	old, scloser, err := tx.snap.Get(key)
+	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return false, fmt.Errorf("cannot read row of table %q: %w", tt.t.Name, err)
+	}
+	if scloser != nil {
+		defer scloser.Close()
+	}
+	if (latest == nil) != (old == nil) || !bytes.Equal(latest, old) {
+		return false, sqlstate.Wrap(ErrConflict, sqlstate.SerializationFailure,
+			"could not serialize access due to concurrent update of table %q", tt.t.Name)
+	}
+	return latest != nil, nil
 }
 
 // prepare locks t and checks rows against it: types, NOT NULL and VARCHAR
 // lengths. It fills tx.cols.
-func (tx *Txn) prepare(t *catalog.Table, rows arrow.RecordBatch) (*txnLock, error) {
+func (tx *Txn) prepare(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch) (*txnTable, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	l, err := tx.lock(nil, t)
+	l, err := tx.lockTable(ctx, t, lockmgr.IntentExclusive)
 	if err != nil {
 		return nil, tx.abort(err)
 	}
@@ -170,8 +269,8 @@ func checkLength(col *catalog.Column, c *colReader, n int) error {
 	return nil
 }
 
-// exists reports whether key is visible to the Txn: committed, or written
-// by it and not deleted.
+// exists reports whether key, which the Txn wrote, exists in its batch.
+// (For a key in touched the batch shadows the database.)
 func (tx *Txn) exists(key []byte) (bool, error) {
 	_, closer, err := tx.b.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
@@ -201,9 +300,12 @@ func duplicateKey(t *catalog.Table, cols []colReader, i int) error {
 
 // Insert adds rows to t. rows has exactly t.Schema()'s types in column
 // order. A row whose primary key exists (committed, or written earlier in
-// this Txn) fails with UniqueViolation.
-func (tx *Txn) Insert(t *catalog.Table, rows arrow.RecordBatch) error {
-	l, err := tx.prepare(t, rows)
+// this Txn) fails with UniqueViolation; one committed by a transaction the
+// Txn's snapshot does not see fails with SerializationFailure. Inserted
+// primary keys are locked; rows of a table without a primary key get fresh
+// hidden row ids and need no row locks.
+func (tx *Txn) Insert(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch) error {
+	l, err := tx.prepare(ctx, t, rows)
 	if err != nil {
 		return err
 	}
@@ -211,19 +313,19 @@ func (tx *Txn) Insert(t *catalog.Table, rows arrow.RecordBatch) error {
 	for i := 0; i < n; i++ {
 		if t.HasPrimaryKey() {
 			tx.key = tx.appendPK(tx.key[:0], t, i)
-			found, err := tx.exists(tx.key)
+			found, err := tx.writable(ctx, l, tx.key)
 			if err != nil {
-				return tx.abort(fmt.Errorf("cannot check primary key of table %q: %w", t.Name, err))
+				return tx.abort(err)
 			}
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			tx.touch(tx.key)
 		} else {
-			tx.key = appendInt64Key(appendRowPrefix(tx.key[:0], t.ID), int64(l.ts.nextRowID))
-			l.ts.nextRowID++
+			tx.key = appendInt64Key(appendRowPrefix(tx.key[:0], t.ID), int64(l.ts.nextRowID.Add(1)-1))
 			l.seqDirty = true
 		}
-		tx.val = appendRow(tx.val[:0], tx.cols, i)
+		tx.val = appendRow(tx.val[:0], tx.id, tx.cols, i)
 		if err := tx.b.Set(tx.key, tx.val, nil); err != nil {
 			return tx.abort(fmt.Errorf("cannot write row of table %q: %w", t.Name, err))
 		}
@@ -234,9 +336,11 @@ func (tx *Txn) Insert(t *catalog.Table, rows arrow.RecordBatch) error {
 // Update replaces row keys[i] of t by rows[i]. keys come from a scan with
 // withKey. A row whose primary key changes is deleted and inserted under its
 // new key; the new key must not exist, except as the old key of a row this
-// statement also moves.
-func (tx *Txn) Update(t *catalog.Table, keys *array.Binary, rows arrow.RecordBatch) error {
-	if _, err := tx.prepare(t, rows); err != nil {
+// statement also moves. Every row written is locked and must be unchanged
+// since the Txn's snapshot (else SerializationFailure).
+func (tx *Txn) Update(ctx context.Context, t *catalog.Table, keys *array.Binary, rows arrow.RecordBatch) error {
+	l, err := tx.prepare(ctx, t, rows)
+	if err != nil {
 		return err
 	}
 	n := int(rows.NumRows())
@@ -250,8 +354,13 @@ func (tx *Txn) Update(t *catalog.Table, keys *array.Binary, rows arrow.RecordBat
 	}
 	if !t.HasPrimaryKey() {
 		for i := 0; i < n; i++ {
-			tx.val = appendRow(tx.val[:0], tx.cols, i)
-			if err := tx.b.Set(keys.Value(i), tx.val, nil); err != nil {
+			key := keys.Value(i)
+			if _, err := tx.writable(ctx, l, key); err != nil {
+				return tx.abort(err)
+			}
+			tx.touch(key)
+			tx.val = appendRow(tx.val[:0], tx.id, tx.cols, i)
+			if err := tx.b.Set(key, tx.val, nil); err != nil {
 				return tx.abort(fmt.Errorf("cannot write row of table %q: %w", t.Name, err))
 			}
 		}
@@ -265,6 +374,10 @@ func (tx *Txn) Update(t *catalog.Table, keys *array.Binary, rows arrow.RecordBat
 		start := len(tx.keyBuf)
 		tx.keyBuf = tx.appendPK(tx.keyBuf, t, i)
 		old := keys.Value(i)
+		if _, err := tx.writable(ctx, l, old); err != nil {
+			return tx.abort(err)
+		}
+		tx.touch(old)
 		if bytes.Equal(tx.keyBuf[start:], old) {
 			tx.keyBuf = tx.keyBuf[:start]
 			tx.keyEnd = append(tx.keyEnd, -1)
@@ -282,15 +395,16 @@ func (tx *Txn) Update(t *catalog.Table, keys *array.Binary, rows arrow.RecordBat
 		if end := tx.keyEnd[i]; end >= 0 {
 			key = tx.keyBuf[start:end]
 			start = end
-			found, err := tx.exists(key)
+			found, err := tx.writable(ctx, l, key)
 			if err != nil {
-				return tx.abort(fmt.Errorf("cannot check primary key of table %q: %w", t.Name, err))
+				return tx.abort(err)
 			}
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			tx.touch(key)
 		}
-		tx.val = appendRow(tx.val[:0], tx.cols, i)
+		tx.val = appendRow(tx.val[:0], tx.id, tx.cols, i)
 		if err := tx.b.Set(key, tx.val, nil); err != nil {
 			return tx.abort(fmt.Errorf("cannot write row of table %q: %w", t.Name, err))
 		}
@@ -299,12 +413,14 @@ func (tx *Txn) Update(t *catalog.Table, keys *array.Binary, rows arrow.RecordBat
 }
 
 // Delete removes rows keys[i] of t. keys come from a scan with withKey;
-// deleting a missing row is not an error.
-func (tx *Txn) Delete(t *catalog.Table, keys *array.Binary) error {
+// deleting a missing row is not an error. Every row is locked and must be
+// unchanged since the Txn's snapshot (else SerializationFailure).
+func (tx *Txn) Delete(ctx context.Context, t *catalog.Table, keys *array.Binary) error {
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if _, err := tx.lock(nil, t); err != nil {
+	l, err := tx.lockTable(ctx, t, lockmgr.IntentExclusive)
+	if err != nil {
 		return tx.abort(err)
 	}
 	if keys.NullN() > 0 {
@@ -315,6 +431,10 @@ func (tx *Txn) Delete(t *catalog.Table, keys *array.Binary) error {
 		if err := checkRowKey(t, key); err != nil {
 			return tx.abort(err)
 		}
+		if _, err := tx.writable(ctx, l, key); err != nil {
+			return tx.abort(err)
+		}
+		tx.touch(key)
 		if err := tx.b.Delete(key, nil); err != nil {
 			return tx.abort(fmt.Errorf("cannot delete row of table %q: %w", t.Name, err))
 		}
@@ -322,19 +442,47 @@ func (tx *Txn) Delete(t *catalog.Table, keys *array.Binary) error {
 	return nil
 }
 
-// Scan returns a Scanner over t as this Txn sees it: the latest committed
-// rows plus the Txn's own writes made before the call. See Snapshot.Scan.
-// The Scanner must be closed before the Txn ends.
+// Scan returns a Scanner over t as this Txn sees it: the rows of its
+// snapshot merged with its own writes made before the call (writes made
+// while the Scanner is open are not seen by it). See Snapshot.Scan. The
+// Scanner must be closed before the Txn ends.
 func (tx *Txn) Scan(t *catalog.Table, cols []int, withKey bool) (*Scanner, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	return newScanner(tx.b, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey)
+	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey)
+	if err != nil || len(tx.touched) == 0 && !tx.wroteTable(t.ID) {
+		return sc, err
+	}
+	lo, hi := rowSpan(t.ID)
+	own, err := tx.b.NewBatchOnlyIter(context.Background(), &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		_ = sc.Close()
+		return nil, fmt.Errorf("cannot scan table %q: %w", t.Name, err)
+	}
+	// Keys first written from now on are not in own: the snapshot's
+	// version of them must still be read.
+	sc.own, sc.touched, sc.gen = own, tx.touched, tx.gen
+	tx.gen++
+	return sc, nil
 }
 
-// Commit makes the Txn's writes durable and visible. It returns after the
-// WAL is synced; concurrent commits share fsyncs. If ctx is done before the
-// batch is applied, nothing is written. The Txn is finished either way.
+// wroteTable reports whether the Txn may have written rows of table id
+// that are not in touched (inserts into tables without a primary key).
+func (tx *Txn) wroteTable(id uint64) bool {
+	for i := range tx.tables {
+		if tx.tables[i].t.ID == id && tx.tables[i].seqDirty {
+			return true
+		}
+	}
+	return false
+}
+
+// Commit makes the Txn's writes durable and visible. Its batch is applied
+// (visible to new snapshots), then its locks are released, then Commit
+// waits for the WAL sync that makes it durable; concurrent commits share
+// fsyncs (group commit). If ctx is done before the batch is applied,
+// nothing is written. The Txn is finished either way.
 func (tx *Txn) Commit(ctx context.Context) error {
 	if err := tx.usable(); err != nil {
 		tx.Rollback()
@@ -355,22 +503,36 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		tx.Rollback()
 		return err
 	}
-	for _, l := range tx.locks {
-		if l.seqDirty {
-			_ = tx.b.Set(seqKey(l.id), binary.BigEndian.AppendUint64(nil, l.ts.nextRowID), nil)
-		}
-	}
 	if tx.b.Empty() {
 		tx.Rollback()
 		return nil
+	}
+	seq := false
+	for i := range tx.tables {
+		seq = seq || tx.tables[i].seqDirty
+	}
+	if seq {
+		// Under seqMu the persisted sequences only grow: each commit
+		// writes the counters' values at its apply, and applies are
+		// ordered by seqMu.
+		s.seqMu.Lock()
+		for i := range tx.tables {
+			if l := &tx.tables[i]; l.seqDirty {
+				_ = tx.b.Set(seqKey(l.t.ID), binary.BigEndian.AppendUint64(nil, l.ts.nextRowID.Load()), nil)
+			}
+		}
 	}
 	b := tx.b
 	tx.b = nil
 	defer b.Close()
 	err := s.db.ApplyNoSyncWait(b, pebble.Sync)
-	// The batch is visible now; later writers of these tables may proceed
-	// and their commits share our WAL sync.
-	tx.unlockAll()
+	if seq {
+		s.seqMu.Unlock()
+	}
+	// The batch is visible now: release the locks, so that later writers
+	// of these rows proceed while we wait for the sync (their own commits
+	// sync a WAL that holds ours first).
+	tx.finish()
 	if err != nil {
 		return s.fail(err)
 	}
@@ -380,13 +542,27 @@ func (tx *Txn) Commit(ctx context.Context) error {
 	return nil
 }
 
+// finish releases the Txn's locks and snapshot.
+func (tx *Txn) finish() {
+	if tx.lk != nil {
+		tx.lk.End()
+		tx.lk = nil
+	}
+	if tx.snap != nil {
+		_ = tx.snap.Close()
+		tx.snap = nil
+	}
+	tx.touched = nil
+	tx.tables = nil
+}
+
 // Rollback discards the Txn's writes and releases its locks. It is
 // idempotent and a no-op after Commit.
 func (tx *Txn) Rollback() {
 	if tx.b == nil {
 		return
 	}
-	tx.unlockAll()
 	_ = tx.b.Close()
 	tx.b = nil
+	tx.finish()
 }
