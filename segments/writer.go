@@ -30,7 +30,7 @@ const (
 
 // DefaultCompression is the compression of CompressionDefault; the choice is
 // measured in docs/design/segments.md.
-const DefaultCompression = CompressionLZ4Raw
+const DefaultCompression = CompressionZstd
 
 // String returns the Parquet name of the codec.
 func (c Compression) String() string {
@@ -533,6 +533,9 @@ func (w *Writer) abortFiles() {
 	}
 	_ = w.fs.Remove(w.fs.PathJoin(w.dir, tempName(FileName(w.id))))
 	_ = w.fs.Remove(w.fs.PathJoin(w.dir, tempName(IndexFileName(w.id))))
+	// A Finish that failed after its renames leaves final names behind; the
+	// caller never got the Meta, so they are ours to remove.
+	_ = w.fs.Remove(w.fs.PathJoin(w.dir, FileName(w.id)))
 	_ = w.fs.Remove(w.fs.PathJoin(w.dir, IndexFileName(w.id)))
 }
 
