@@ -10,6 +10,7 @@
 //
 //	0x01 "format"                 store format version (uvarint); written at creation
 //	0x01 "next_table_id"          next table ID to hand out (uint64 BE)
+//	0x01 "txn_epoch"              transaction id epoch (uint64 BE); one more at every Open
 //	0x02 <table id>               table descriptor (catalog.Table.Encode)
 //	0x03 ...                      reserved: store-wide segment manifest and file GC
 //	0x10 <table id> 0x00          table sequence: next hidden row id (uint64 BE)
@@ -29,7 +30,8 @@
 //
 // # Row values
 //
-//	byte     format version (rowFormatV1)
+//	byte     format version (rowFormatV2; rowFormatV1 values lack the stamp)
+//	uvarint  writer stamp: the id of the transaction that wrote the value
 //	uvarint  number of columns n encoded in this value
 //	bitmap   (n+7)/8 bytes; bit i set means column i is NULL
 //	values   for each non-NULL column in column order: fixed-width values
@@ -48,12 +50,23 @@
 //  3. Hidden row ids never repeat for a table, also across restarts: the table
 //     sequence is written in the same batch as the rows that used the ids,
 //     and at open the larger of the sequence and the last row key wins.
-//  4. A Txn holds the write lock of every table it wrote until its batch is
-//     applied, so uniqueness checks (which read committed data plus the
-//     Txn's own batch) cannot race with another writer of the table.
+//  4. Snapshot isolation: a Txn reads the Pebble snapshot taken at Begin
+//     plus its own batch. Before writing a row (insert, update or delete by
+//     key) it holds the row's X lock (under the table's IX, or the table's
+//     X after Options.EscalateRows row locks) until its batch is applied,
+//     and checks, under the lock, that the row's latest committed value
+//     equals its snapshot value (both absent, or equal bytes); otherwise the
+//     write fails with 40001 wrapping ErrConflict. Transaction ids are
+//     unique across restarts (txn_epoch << 40 | counter) and every row value
+//     carries its writer's id, so equal bytes mean the same version.
+//     Uniqueness checks run under the same lock, so they cannot race.
+//     Inserts into tables without a primary key use fresh hidden row ids and
+//     take no row locks. DropTable takes the table's X lock.
 //  5. Commit returns only after the WAL holding the batch is synced.
-//     Concurrent committers share fsyncs (group commit): the table locks are
-//     released once the batch is applied, before waiting for the sync.
+//     Concurrent committers share fsyncs (group commit): the locks are
+//     released once the batch is applied (visible), before waiting for the
+//     sync; a later writer that read the batch commits behind it in the
+//     same WAL, so its acknowledgement implies ours is durable.
 //  6. A failed fsync is fatal for the store: every later write fails with
 //     ErrStoreFailed and the cause.
 //  7. A Txn that returned an error from a write is unusable; nothing of it is
