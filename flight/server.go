@@ -1,6 +1,9 @@
 package flight
 
 import (
+	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"net"
 	"time"
@@ -10,6 +13,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/mantisdb/mantisdb"
 )
@@ -24,6 +30,14 @@ const (
 	// DefaultVersion is the server version reported when Options.Version is
 	// empty.
 	DefaultVersion = "dev"
+	// DefaultMaxRecvMsgSize is the largest gRPC message the server accepts
+	// when Options.MaxRecvMsgSize is zero: large enough for the record
+	// batches bulk loaders send in one DoPut message.
+	DefaultMaxRecvMsgSize = 256 << 20
+	// DefaultMaxBatchBytes is the target size of one DoGet message when
+	// Options.MaxBatchBytes is zero: well under the 4 MiB that gRPC clients
+	// accept by default.
+	DefaultMaxBatchBytes = 2 << 20
 )
 
 // Options configure a Server. The zero value is valid; a nil *Options means
@@ -50,6 +64,23 @@ type Options struct {
 	// Middleware wraps every RPC inside the server's panic recovery and error
 	// mapping, outermost first; authentication plugs in here. Nil means none.
 	Middleware []arrowflight.ServerMiddleware
+	// Users enables authentication: it maps user names to passwords, in
+	// clear text or as made by HashPassword (see ReadUsersFile). Every RPC
+	// must then carry Basic or Bearer credentials. Nil or empty means no
+	// authentication.
+	Users map[string]string
+	// TokenTTL is the lifetime of the bearer tokens issued to authenticated
+	// clients; zero means DefaultTokenTTL.
+	TokenTTL time.Duration
+	// TLS, when not nil, makes the server speak TLS only (see
+	// LoadTLSConfig). Nil means plain text.
+	TLS *tls.Config
+	// MaxRecvMsgSize is the largest gRPC message the server accepts, in
+	// bytes; zero means DefaultMaxRecvMsgSize.
+	MaxRecvMsgSize int
+	// MaxBatchBytes is the target size of the record batches sent by DoGet:
+	// larger batches are sliced. Zero means DefaultMaxBatchBytes.
+	MaxBatchBytes int
 	// GRPCOptions are passed to grpc.NewServer after the server's own options,
 	// e.g. grpc.Creds for TLS or message size limits. They must not install
 	// interceptors (use Middleware). Nil means none.
@@ -65,9 +96,37 @@ type Server struct {
 	log  *slog.Logger
 }
 
-// NewServer returns a Server for db. The server does not own db: stopping the
-// server does not close it, and db must stay open until the server stopped.
+// NewServer returns a Server for db, like New. Options that New refuses (a
+// malformed password hash in Users) are logged and leave a server that
+// refuses every RPC; programs that take options from users should call New.
 func NewServer(db *mantisdb.DB, opts *Options) *Server {
+	s, err := New(db, opts)
+	if err == nil {
+		return s
+	}
+	log := slog.Default()
+	if opts != nil && opts.Logger != nil {
+		log = opts.Logger
+	}
+	log.Error("invalid Flight SQL server options; refusing every RPC", slog.Any("error", err))
+	o := Options{Logger: log}
+	if opts != nil {
+		o.Allocator, o.TLS = opts.Allocator, opts.TLS
+	}
+	refuse := status.Error(codes.FailedPrecondition, "server misconfigured: "+err.Error())
+	o.Middleware = []arrowflight.ServerMiddleware{{
+		Unary: func(context.Context, any, *grpc.UnaryServerInfo, grpc.UnaryHandler) (any, error) {
+			return nil, refuse
+		},
+		Stream: func(any, grpc.ServerStream, *grpc.StreamServerInfo, grpc.StreamHandler) error { return refuse },
+	}}
+	s, _ = New(db, &o)
+	return s
+}
+
+// New returns a Server for db. The server does not own db: stopping the
+// server does not close it, and db must stay open until the server stopped.
+func New(db *mantisdb.DB, opts *Options) (*Server, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -87,12 +146,29 @@ func NewServer(db *mantisdb.DB, opts *Options) *Server {
 	if o.PreparedStatementTTL == 0 {
 		o.PreparedStatementTTL = DefaultPreparedStatementTTL
 	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = DefaultTokenTTL
+	}
+	if o.MaxRecvMsgSize <= 0 {
+		o.MaxRecvMsgSize = DefaultMaxRecvMsgSize
+	}
+	if o.MaxBatchBytes <= 0 {
+		o.MaxBatchBytes = DefaultMaxBatchBytes
+	}
 	log := o.Logger.With(slog.String("component", "flight"))
 
 	srv := newSQLServer(db, log, &o)
 
 	unary := []grpc.UnaryServerInterceptor{unaryInterceptor(log)}
 	stream := []grpc.StreamServerInterceptor{streamInterceptor(log)}
+	if len(o.Users) > 0 {
+		auth, err := newAuthenticator(o.Users, o.TokenTTL)
+		if err != nil {
+			return nil, fmt.Errorf("invalid Users option: %w", err)
+		}
+		unary = append(unary, auth.unary)
+		stream = append(stream, auth.stream)
+	}
 	for _, m := range o.Middleware {
 		if m.Unary != nil {
 			unary = append(unary, m.Unary)
@@ -101,14 +177,21 @@ func NewServer(db *mantisdb.DB, opts *Options) *Server {
 			stream = append(stream, m.Stream)
 		}
 	}
-	gopts := append([]grpc.ServerOption{
+	gopts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
-	}, o.GRPCOptions...)
-	g := grpc.NewServer(gopts...)
-	arrowflight.RegisterFlightServiceServer(g, flightsql.NewFlightServerWithAllocator(srv, o.Allocator))
+		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+	}
+	if o.TLS != nil {
+		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.TLS)))
+	}
+	g := grpc.NewServer(append(gopts, o.GRPCOptions...)...)
+	arrowflight.RegisterFlightServiceServer(g, &service{
+		FlightServer: flightsql.NewFlightServerWithAllocator(srv, o.Allocator),
+		sql:          srv,
+	})
 
-	return &Server{grpc: g, sql: srv, log: log}
+	return &Server{grpc: g, sql: srv, log: log}, nil
 }
 
 // Serve accepts connections on lis and blocks until the server is stopped

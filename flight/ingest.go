@@ -1,0 +1,168 @@
+package flight
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+)
+
+// invalidSchemaName is SQLSTATE 3F000. It is not (yet) one of sqlstate's
+// codes; its class is ClassInvalid.
+const invalidSchemaName sqlstate.Code = "3F000"
+
+// DoPutCommandStatementIngest appends the record batches of rdr to a table
+// in one DB.Ingest call: all rows or none, durable when it returns. The
+// table definition options decide what happens when the table is missing
+// (create it from the stream's schema, or fail) or exists (append, replace
+// or fail); unspecified options mean fail, as the specification says.
+func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flightsql.StatementIngest, rdr arrowflight.MessageReader) (int64, error) {
+	if err := checkTxn(cmd.GetTransactionId()); err != nil {
+		return 0, err
+	}
+	if cmd.GetTemporary() {
+		return 0, sqlstate.Errorf(sqlstate.FeatureNotSupported, "temporary tables are not supported")
+	}
+	if c := cmd.GetCatalog(); c != "" {
+		return 0, sqlstate.Errorf(sqlstate.FeatureNotSupported,
+			"catalog %q does not exist: MantisDB has no catalogs", c)
+	}
+	if sch := cmd.GetSchema(); sch != "" && !strings.EqualFold(sch, SchemaName) {
+		return 0, sqlstate.Errorf(invalidSchemaName, "schema %q does not exist (the only schema is %q)", sch, SchemaName)
+	}
+	for k := range cmd.GetOptions() {
+		return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "unknown ingest option %q", k)
+	}
+	table := cmd.GetTable()
+	if table == "" {
+		return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "ingest needs a table name")
+	}
+	opts := cmd.GetTableDefinitionOptions()
+	_, exists := s.db.Table(table)
+	switch {
+	case !exists && opts.GetIfNotExist() == flightsql.TableDefinitionOptionsTableNotExistOptionCreate:
+		if err := s.createTable(ctx, table, rdr.Schema()); err != nil {
+			return 0, err
+		}
+	case !exists:
+		return 0, sqlstate.Errorf(sqlstate.UndefinedTable,
+			"relation %q does not exist (ingest with if_not_exist = CREATE to create it)", table)
+	case opts.GetIfExists() == flightsql.TableDefinitionOptionsTableExistsOptionAppend:
+	case opts.GetIfExists() == flightsql.TableDefinitionOptionsTableExistsOptionReplace:
+		// Not atomic: the DB cannot yet drop, create and fill a table in
+		// one transaction. A failing ingest leaves the new table empty.
+		if _, err := s.db.Exec(ctx, "DROP TABLE "+quoteIdent(table)); err != nil {
+			return 0, err
+		}
+		if err := s.createTable(ctx, table, rdr.Schema()); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, sqlstate.Errorf(sqlstate.DuplicateTable,
+			"relation %q already exists (ingest with if_exists = APPEND or REPLACE to write to it)", table)
+	}
+	return s.ingest(ctx, table, rdr)
+}
+
+// ingest streams rdr into table with one DB.Ingest call.
+func (s *sqlServer) ingest(ctx context.Context, table string, rdr array.RecordReader) (int64, error) {
+	if rdr.Schema() == nil {
+		if err := readerErr(rdr); err != nil {
+			return 0, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest stream: %v", err)
+		}
+	}
+	return s.db.Ingest(ctx, table, rdr)
+}
+
+func readerErr(rdr array.RecordReader) error {
+	if e, ok := rdr.(interface{ Err() error }); ok {
+		return e.Err()
+	}
+	return nil
+}
+
+// createTable creates table with the columns of sch, in order. Fields that
+// are not nullable become NOT NULL columns; the table has no primary key.
+func (s *sqlServer) createTable(ctx context.Context, table string, sch *arrow.Schema) error {
+	ddl, err := createTableSQL(table, sch)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Exec(ctx, ddl)
+	return err
+}
+
+// createTableSQL returns the CREATE TABLE statement for a table with the
+// columns of sch.
+func createTableSQL(table string, sch *arrow.Schema) (string, error) {
+	if sch == nil || sch.NumFields() == 0 {
+		return "", sqlstate.Errorf(sqlstate.InvalidTableDef, "cannot create table %q from a stream without columns", table)
+	}
+	var b strings.Builder
+	b.WriteString("CREATE TABLE ")
+	b.WriteString(quoteIdent(table))
+	b.WriteString(" (")
+	for i, f := range sch.Fields() {
+		typ, ok := catalog.FromArrow(f.Type)
+		if !ok || !typ.Valid() {
+			return "", sqlstate.Errorf(sqlstate.FeatureNotSupported,
+				"column %q: Arrow type %s has no MantisDB SQL type", f.Name, f.Type)
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quoteIdent(f.Name))
+		b.WriteByte(' ')
+		b.WriteString(typ.String())
+		if !f.Nullable {
+			b.WriteString(" NOT NULL")
+		}
+	}
+	b.WriteByte(')')
+	return b.String(), nil
+}
+
+// quoteIdent quotes an identifier for SQL text.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
+}
+
+// doPutPath serves a plain Flight DoPut whose descriptor is the path
+// [table]: it appends the stream to the existing table in one DB.Ingest call
+// and answers one PutResult whose app_metadata is a Flight SQL
+// DoPutUpdateResult with the number of rows written.
+func (s *sqlServer) doPutPath(stream arrowflight.FlightService_DoPutServer, desc *arrowflight.FlightDescriptor) error {
+	ctx := stream.Context()
+	if len(desc.Path) != 1 || desc.Path[0] == "" {
+		return sqlstate.Errorf(sqlstate.InvalidParameterValue,
+			"DoPut descriptor path must be [table], got %q", desc.Path)
+	}
+	table := desc.Path[0]
+	if _, ok := s.db.Table(table); !ok {
+		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
+	}
+	rdr, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem), ipc.WithDelayReadSchema(true))
+	if err != nil {
+		return sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read DoPut stream: %v", err)
+	}
+	defer rdr.Release()
+	n, err := s.ingest(ctx, table, rdr)
+	if err != nil {
+		return err
+	}
+	meta, err := proto.Marshal(&pb.DoPutUpdateResult{RecordCount: n})
+	if err != nil {
+		return fmt.Errorf("cannot encode DoPut result: %w", err)
+	}
+	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
+}

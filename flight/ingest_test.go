@@ -1,0 +1,323 @@
+package flight
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+)
+
+// narrowSchema is the schema of the generated ingest data: an id and a
+// value that is NULL where the row number is divisible by 7.
+var narrowSchema = arrow.NewSchema([]arrow.Field{
+	{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "v", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+}, nil)
+
+// narrowBatches returns n rows of narrowSchema in batches of batchRows,
+// starting at id from.
+func narrowBatches(mem memory.Allocator, from, n, batchRows int) []arrow.RecordBatch {
+	var recs []arrow.RecordBatch
+	b := array.NewRecordBuilder(mem, narrowSchema)
+	defer b.Release()
+	ids := b.Field(0).(*array.Int64Builder)
+	vs := b.Field(1).(*array.Float64Builder)
+	for start := 0; start < n; start += batchRows {
+		m := min(batchRows, n-start)
+		ids.Reserve(m)
+		vs.Reserve(m)
+		for i := start; i < start+m; i++ {
+			id := from + i
+			ids.UnsafeAppend(int64(id))
+			if id%7 == 0 {
+				vs.UnsafeAppendBoolToBitmap(false)
+			} else {
+				vs.UnsafeAppend(float64(id) / 2)
+			}
+		}
+		recs = append(recs, b.NewRecordBatch())
+	}
+	return recs
+}
+
+// recordReader returns a reader over recs that releases them when released.
+func recordReader(t *testing.T, sch *arrow.Schema, recs []arrow.RecordBatch) array.RecordReader {
+	t.Helper()
+	rdr, err := array.NewRecordReader(sch, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	releaseAll(recs)
+	t.Cleanup(rdr.Release)
+	return rdr
+}
+
+func ingestOpts(table string, ifNotExist flightsql.TableDefinitionOptionsTableNotExistOption, ifExists flightsql.TableDefinitionOptionsTableExistsOption) *flightsql.ExecuteIngestOpts {
+	return &flightsql.ExecuteIngestOpts{
+		Table: table,
+		TableDefinitionOptions: &flightsql.TableDefinitionOptions{
+			IfNotExist: ifNotExist,
+			IfExists:   ifExists,
+		},
+	}
+}
+
+func (e *testEnv) count(t *testing.T, table string) string {
+	t.Helper()
+	_, recs := e.query(t, "SELECT count(*) FROM "+table)
+	defer releaseAll(recs)
+	return strings.Join(rowStrings(recs), ";")
+}
+
+func TestIngestTableOptions(t *testing.T) {
+	e := startServer(t, nil, nil)
+	const (
+		create     = flightsql.TableDefinitionOptionsTableNotExistOptionCreate
+		failAbsent = flightsql.TableDefinitionOptionsTableNotExistOptionFail
+		unspecAbs  = flightsql.TableDefinitionOptionsTableNotExistOptionUnspecified
+		appendOpt  = flightsql.TableDefinitionOptionsTableExistsOptionAppend
+		replace    = flightsql.TableDefinitionOptionsTableExistsOptionReplace
+		failExists = flightsql.TableDefinitionOptionsTableExistsOptionFail
+		unspecEx   = flightsql.TableDefinitionOptionsTableExistsOptionUnspecified
+	)
+	ingest := func(opts *flightsql.ExecuteIngestOpts, from, n int) (int64, error) {
+		return e.client.ExecuteIngest(e.ctx, recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, from, n, 1000)), opts)
+	}
+	steps := []struct {
+		name  string
+		opts  *flightsql.ExecuteIngestOpts
+		n     int
+		code  codes.Code
+		count string
+	}{
+		{"absent, fail", ingestOpts("t", failAbsent, appendOpt), 10, codes.NotFound, ""},
+		{"absent, unspecified", ingestOpts("t", unspecAbs, appendOpt), 10, codes.NotFound, ""},
+		{"create", ingestOpts("t", create, failExists), 2500, codes.OK, "2500"},
+		{"exists, fail", ingestOpts("t", create, failExists), 10, codes.AlreadyExists, "2500"},
+		{"exists, unspecified", ingestOpts("t", create, unspecEx), 10, codes.AlreadyExists, "2500"},
+		{"append", ingestOpts("t", failAbsent, appendOpt), 100, codes.OK, "2600"},
+		{"replace", ingestOpts("t", failAbsent, replace), 42, codes.OK, "42"},
+		{"temporary", func() *flightsql.ExecuteIngestOpts {
+			o := ingestOpts("t", create, appendOpt)
+			o.Temporary = true
+			return o
+		}(), 1, codes.Unimplemented, "42"},
+		{"catalog", func() *flightsql.ExecuteIngestOpts {
+			c := "cat"
+			o := ingestOpts("t", create, appendOpt)
+			o.Catalog = &c
+			return o
+		}(), 1, codes.Unimplemented, "42"},
+		{"other schema", func() *flightsql.ExecuteIngestOpts {
+			sch := "other"
+			o := ingestOpts("t", create, appendOpt)
+			o.Schema = &sch
+			return o
+		}(), 1, codes.InvalidArgument, "42"},
+		{"public schema", func() *flightsql.ExecuteIngestOpts {
+			sch := "PUBLIC"
+			o := ingestOpts("t", create, appendOpt)
+			o.Schema = &sch
+			return o
+		}(), 1, codes.OK, "43"},
+		{"unknown option", func() *flightsql.ExecuteIngestOpts {
+			o := ingestOpts("t", create, appendOpt)
+			o.Options = map[string]string{"bogus": "1"}
+			return o
+		}(), 1, codes.InvalidArgument, "43"},
+	}
+	for _, st := range steps {
+		n, err := ingest(st.opts, 0, st.n)
+		if code, msg := statusOf(err); code != st.code {
+			t.Fatalf("%s: code %v (%s), want %v", st.name, code, msg, st.code)
+		}
+		if err == nil && n != int64(st.n) {
+			t.Fatalf("%s: %d rows ingested, want %d", st.name, n, st.n)
+		}
+		if st.count != "" {
+			if got := e.count(t, "t"); got != st.count {
+				t.Fatalf("%s: count %s, want %s", st.name, got, st.count)
+			}
+		}
+	}
+	// The created table has the stream's columns, types and nullability.
+	tbl, ok := e.db.Table("t")
+	if !ok {
+		t.Fatal("table t missing")
+	}
+	if !tbl.Schema().Equal(narrowSchema) {
+		t.Fatalf("created schema\n%v\nwant\n%v", tbl.Schema(), narrowSchema)
+	}
+	// NULLs arrive as NULLs.
+	_, recs := e.query(t, "SELECT count(*), count(v) FROM t")
+	defer releaseAll(recs)
+	if got := rowStrings(recs); len(got) != 1 || got[0] != "43|36" {
+		t.Fatalf("count(*), count(v) = %v, want 43|36", got)
+	}
+}
+
+func TestIngestMillionRows(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1M rows")
+	}
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE big (id BIGINT NOT NULL, v DOUBLE)")
+	const n = 1_000_000
+	got, err := e.client.ExecuteIngest(e.ctx,
+		recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, 0, n, 64<<10)),
+		ingestOpts("big", flightsql.TableDefinitionOptionsTableNotExistOptionFail, flightsql.TableDefinitionOptionsTableExistsOptionAppend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != n {
+		t.Fatalf("%d rows ingested, want %d", got, n)
+	}
+	_, recs := e.query(t, "SELECT count(*), sum(id), count(v) FROM big")
+	defer releaseAll(recs)
+	want := fmt.Sprintf("%d|%d|%d", n, int64(n)*(n-1)/2, n-(n+6)/7)
+	if rows := rowStrings(recs); len(rows) != 1 || rows[0] != want {
+		t.Fatalf("got %v, want %s", rows, want)
+	}
+}
+
+// TestIngestFailureWritesNothing sends a stream whose third batch violates
+// NOT NULL: no row of the stream may be written.
+func TestIngestFailureWritesNothing(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE t (id BIGINT NOT NULL, v DOUBLE NOT NULL)")
+	e.exec(t, "INSERT INTO t VALUES (1, 1.5)")
+	_, err := e.client.ExecuteIngest(e.ctx,
+		recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, 1, 20, 6)),
+		ingestOpts("t", flightsql.TableDefinitionOptionsTableNotExistOptionFail, flightsql.TableDefinitionOptionsTableExistsOptionAppend))
+	if code, msg := statusOf(err); code != codes.InvalidArgument || !strings.HasPrefix(msg, "23502") {
+		t.Fatalf("got %v %q, want InvalidArgument 23502", code, msg)
+	}
+	if got := e.count(t, "t"); got != "1" {
+		t.Fatalf("count %s after failed ingest, want 1", got)
+	}
+}
+
+func TestIngestSchemaMismatch(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE t (id BIGINT NOT NULL, d DATE)")
+	appendOpts := ingestOpts("t", flightsql.TableDefinitionOptionsTableNotExistOptionFail, flightsql.TableDefinitionOptionsTableExistsOptionAppend)
+	// v is not a column of t.
+	_, err := e.client.ExecuteIngest(e.ctx,
+		recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, 0, 10, 10)), appendOpts)
+	if code, msg := statusOf(err); code != codes.NotFound || !strings.HasPrefix(msg, "42703") {
+		t.Fatalf("unknown column: got %v %q, want NotFound 42703", code, msg)
+	}
+	// A list cannot become a DATE.
+	listSchema := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "d", Type: arrow.ListOf(arrow.PrimitiveTypes.Int32), Nullable: true},
+	}, nil)
+	b := array.NewRecordBuilder(e.client.Alloc, listSchema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).AppendNull()
+	rec := b.NewRecordBatch()
+	b.Release()
+	_, err = e.client.ExecuteIngest(e.ctx, recordReader(t, listSchema, []arrow.RecordBatch{rec}), appendOpts)
+	if code, msg := statusOf(err); code == codes.OK || code == codes.Internal || code == codes.Unknown {
+		t.Fatalf("list into DATE: got %v %q, want a client error", code, msg)
+	}
+	// Creating a table from a type without SQL type.
+	b = array.NewRecordBuilder(e.client.Alloc, listSchema)
+	b.Field(0).(*array.Int64Builder).Append(1)
+	b.Field(1).AppendNull()
+	rec = b.NewRecordBatch()
+	b.Release()
+	_, err = e.client.ExecuteIngest(e.ctx, recordReader(t, listSchema, []arrow.RecordBatch{rec}),
+		ingestOpts("t2", flightsql.TableDefinitionOptionsTableNotExistOptionCreate, flightsql.TableDefinitionOptionsTableExistsOptionFail))
+	if code, msg := statusOf(err); code != codes.Unimplemented || !strings.Contains(msg, "no MantisDB SQL type") {
+		t.Fatalf("create with list column: got %v %q", code, msg)
+	}
+	if got := e.count(t, "t"); got != "0" {
+		t.Fatalf("count %s, want 0", got)
+	}
+}
+
+// doPutPath sends recs with a plain Flight DoPut to the descriptor path
+// [table] and returns the row count of the answer.
+func (e *testEnv) doPutPath(t *testing.T, path []string, sch *arrow.Schema, recs []arrow.RecordBatch) (int64, error) {
+	t.Helper()
+	defer releaseAll(recs)
+	stream, err := e.client.Client.DoPut(e.ctx)
+	if err != nil {
+		return 0, err
+	}
+	w := arrowflight.NewRecordWriter(stream, ipc.WithAllocator(e.client.Alloc), ipc.WithSchema(sch))
+	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: path})
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			w.Close()
+			return 0, err
+		}
+	}
+	if err := w.Close(); err != nil && !errors.Is(err, io.EOF) {
+		return 0, err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return 0, err
+	}
+	res, err := stream.Recv()
+	if err != nil {
+		return 0, err
+	}
+	var upd pb.DoPutUpdateResult
+	if err := proto.Unmarshal(res.GetAppMetadata(), &upd); err != nil {
+		return 0, err
+	}
+	if _, err := stream.Recv(); err != io.EOF {
+		return 0, fmt.Errorf("after the result: %v, want EOF", err)
+	}
+	return upd.RecordCount, nil
+}
+
+func TestDoPutPath(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE t (id BIGINT NOT NULL, v DOUBLE)")
+	n, err := e.doPutPath(t, []string{"t"}, narrowSchema, narrowBatches(e.client.Alloc, 0, 3000, 1024))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 3000 {
+		t.Fatalf("%d rows, want 3000", n)
+	}
+	if got := e.count(t, "t"); got != "3000" {
+		t.Fatalf("count %s, want 3000", got)
+	}
+	for _, tc := range []struct {
+		path []string
+		code codes.Code
+	}{
+		{[]string{"missing"}, codes.NotFound},
+		{[]string{"a", "b"}, codes.InvalidArgument},
+		{nil, codes.InvalidArgument},
+	} {
+		_, err := e.doPutPath(t, tc.path, narrowSchema, narrowBatches(e.client.Alloc, 0, 10, 10))
+		if code, msg := statusOf(err); code != tc.code {
+			t.Errorf("path %q: %v %q, want %v", tc.path, code, msg, tc.code)
+		}
+	}
+	// A message larger than gRPC's default 4 MiB receive limit.
+	big := narrowBatches(e.client.Alloc, 10_000, 600_000, 600_000)
+	if n, err := e.doPutPath(t, []string{"t"}, narrowSchema, big); err != nil || n != 600_000 {
+		t.Fatalf("large message: %d rows, %v", n, err)
+	}
+}
+
