@@ -15,6 +15,9 @@ import (
 
 type builder struct {
 	src SourceProvider
+	// params are the values of the statement parameters, converted to
+	// their types.
+	params []*sql.Literal
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
@@ -35,9 +38,11 @@ func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
 		}
 		return arrowexec.NewScan(arrow.NewSchema(fields, nil), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
 	case *sql.Values:
-		return newValues(n)
+		return b.newValues(n)
 	case *sql.Join:
 		return b.buildJoin(n)
+	case *sql.UnionAll:
+		return b.buildUnionAll(n)
 	case *sql.Limit:
 		if s, ok := n.Input.(*sql.Sort); ok && n.Count >= 0 {
 			in, err := b.build(s.Input)
@@ -194,6 +199,11 @@ func (b *builder) compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, err
 		return arrowexec.Column(e.Idx, sch.Field(e.Idx).Type), nil
 	case *sql.Literal:
 		return arrowexec.Literal(e.Value), nil
+	case *sql.Param:
+		if b == nil || e.Idx >= len(b.params) {
+			return nil, fmt.Errorf("planner: parameter %s has no value", e)
+		}
+		return arrowexec.Literal(b.params[e.Idx].Value), nil
 	case *sql.Cast:
 		a, err := b.compile(e.Arg, sch)
 		if err != nil {
@@ -296,6 +306,41 @@ func (b *builder) compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, err
 	return nil, fmt.Errorf("planner: cannot compile expression %T", e)
 }
 
+// buildUnionAll concatenates the inputs of n (flattening nested unions).
+func (b *builder) buildUnionAll(n *sql.UnionAll) (arrowexec.Operator, error) {
+	var ins []arrowexec.Operator
+	var add func(sql.Node) error
+	add = func(c sql.Node) error {
+		if u, ok := c.(*sql.UnionAll); ok {
+			if err := add(u.Left); err != nil {
+				return err
+			}
+			return add(u.Right)
+		}
+		op, err := b.build(c)
+		if err != nil {
+			return err
+		}
+		ins = append(ins, op)
+		return nil
+	}
+	closeAll := func() {
+		for _, op := range ins {
+			op.Close()
+		}
+	}
+	if err := add(n); err != nil {
+		closeAll()
+		return nil, err
+	}
+	op, err := arrowexec.NewUnionAll(schemaOf(n.Cols), ins...)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return op, nil
+}
+
 func (b *builder) compile2(l, r sql.Expr, sch *arrow.Schema) (arrowexec.Expr, arrowexec.Expr, error) {
 	lx, err := b.compile(l, sch)
 	if err != nil {
@@ -319,8 +364,7 @@ type valuesOp struct {
 
 var _ arrowexec.Operator = (*valuesOp)(nil)
 
-func newValues(n *sql.Values) (arrowexec.Operator, error) {
-	var b *builder
+func (b *builder) newValues(n *sql.Values) (arrowexec.Operator, error) {
 	sch := schemaOf(n.Cols)
 	op := &valuesOp{schema: sch, nrows: len(n.Rows)}
 	op.rows = make([][]arrowexec.Expr, len(n.Rows))

@@ -99,6 +99,9 @@ func foldNode(n sql.Node) (sql.Node, error) {
 	if j, ok := n.(*sql.Join); ok {
 		return mapJoin(j, foldNode, fold)
 	}
+	if u, ok := n.(*sql.UnionAll); ok {
+		return mapUnion(u, foldNode)
+	}
 	var in sql.Node
 	if c := input(n); c != nil {
 		var err error
@@ -214,6 +217,19 @@ func mapJoin(j *sql.Join, fn func(sql.Node) (sql.Node, error), fe func(sql.Expr)
 	return &out, nil
 }
 
+// mapUnion returns u with its inputs replaced by fn(input).
+func mapUnion(u *sql.UnionAll, fn func(sql.Node) (sql.Node, error)) (sql.Node, error) {
+	out := *u
+	var err error
+	if out.Left, err = fn(u.Left); err != nil {
+		return nil, err
+	}
+	if out.Right, err = fn(u.Right); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 func identityExpr(e sql.Expr) (sql.Expr, error) { return e, nil }
 
 // pushProjection makes the scan of the plan read only the columns the
@@ -234,6 +250,10 @@ func pushProjection(n sql.Node) sql.Node {
 	rec = func(n sql.Node) sql.Node {
 		if j, ok := n.(*sql.Join); ok {
 			out, _ := mapJoin(j, below, identityExpr)
+			return out
+		}
+		if u, ok := n.(*sql.UnionAll); ok {
+			out, _ := mapUnion(u, below)
 			return out
 		}
 		c := input(n)

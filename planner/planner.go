@@ -23,6 +23,7 @@ import (
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/sql"
 )
 
@@ -75,7 +76,8 @@ type Prepared struct {
 	// IfNotExists and IfExists are the clauses of CREATE and DROP TABLE.
 	IfNotExists, IfExists bool
 
-	plan sql.Node
+	plan   sql.Node
+	params []sql.ParamType
 }
 
 // SourceProvider opens storage scans for one execution.
@@ -112,6 +114,7 @@ func Prepare(text string, cat *catalog.Catalog) (*Prepared, error) {
 	default:
 		return nil, fmt.Errorf("planner: unexpected statement %T", st)
 	}
+	p.params = sql.ParamTypes(st)
 	if p.plan != nil {
 		if p.plan, err = optimize(p.plan); err != nil {
 			return nil, err
@@ -167,11 +170,19 @@ func (p *Prepared) Explain() string {
 //
 // CREATE and DROP TABLE have no operators and return an error. The caller
 // owns the returned operator and must Close it.
+//
+// A statement with parameters must be built with BuildWith.
 func (p *Prepared) Build(src SourceProvider) (arrowexec.Operator, error) {
+	if len(p.params) > 0 {
+		return nil, sqlstate.Errorf(sql.CodeParamCountMismatch, "statement has %d parameters, no values given", len(p.params))
+	}
+	return p.build(&builder{src: src})
+}
+
+func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	if p.plan == nil {
 		return nil, fmt.Errorf("planner: %s has no operator plan", p.Kind)
 	}
-	b := &builder{src: src}
 	op, err := b.build(p.plan)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
@@ -100,6 +101,11 @@ func (s *sliceSource) Close() error {
 
 // run executes a statement and returns its rows formatted as strings.
 func (s *store) run(q string) ([][]string, *arrow.Schema, error) {
+	return s.runWith(q, nil)
+}
+
+// runWith runs q with parameter values (Build when params is nil).
+func (s *store) runWith(q string, params []scalar.Scalar) ([][]string, *arrow.Schema, error) {
 	p, err := Prepare(q, s.cat)
 	if err != nil {
 		return nil, nil, err
@@ -118,7 +124,12 @@ func (s *store) run(q string) ([][]string, *arrow.Schema, error) {
 		}
 		return nil, p.Schema, nil
 	}
-	op, err := p.Build(s)
+	var op arrowexec.Operator
+	if params == nil {
+		op, err = p.Build(s)
+	} else {
+		op, err = p.BuildWith(s, params)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,9 +15,37 @@ import (
 // Bind resolves a parsed statement against cat.
 func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 	b := &binder{p: p, cat: cat}
-	switch s := p.Stmt.(type) {
+	st, err := b.bindStatement()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkParams(); err != nil {
+		return nil, err
+	}
+	if len(b.params) > 0 {
+		ps := b.paramTypes()
+		switch st := st.(type) {
+		case *Query:
+			st.Params = ps
+		case *Insert:
+			st.Params = ps
+		case *Update:
+			st.Params = ps
+		case *Delete:
+			st.Params = ps
+		default:
+			return nil, b.unsupported("parameters in " + stmtName(p.Stmt))
+		}
+	}
+	return st, nil
+}
+
+func (b *binder) bindStatement() (Statement, error) {
+	switch s := b.p.Stmt.(type) {
 	case *sqlparser.Select:
 		return b.bindSelect(s)
+	case *sqlparser.SetOp:
+		return b.bindSetOpStatement(s)
 	case *sqlparser.Insert:
 		return b.bindInsert(s)
 	case *sqlparser.Update:
@@ -26,10 +54,8 @@ func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 		return b.bindDelete(s)
 	case *sqlparser.DDL:
 		return b.bindDDL(s)
-	case *sqlparser.SetOp:
-		return nil, b.unsupported("UNION/INTERSECT/EXCEPT")
 	}
-	return nil, b.unsupported(fmt.Sprintf("statement %s", stmtName(p.Stmt)))
+	return nil, b.unsupported(fmt.Sprintf("statement %s", stmtName(b.p.Stmt)))
 }
 
 // ParseAndBind parses and binds one statement.
@@ -47,9 +73,10 @@ func stmtName(s sqlparser.Statement) string {
 }
 
 type binder struct {
-	p    *Parsed
-	cat  *catalog.Catalog
-	ctes []*cte // CTEs in scope, innermost last
+	p      *Parsed
+	cat    *catalog.Catalog
+	ctes   []*cte       // CTEs in scope, innermost last
+	params []*paramSlot // statement parameters by index
 }
 
 func (b *binder) unsupported(what string) error {
@@ -194,7 +221,7 @@ func (b *binder) literal(v *sqlparser.SQLVal) (Expr, error) {
 	case sqlparser.FloatVal:
 		return numberLiteral(strings.ReplaceAll(string(v.Val), " ", ""), true)
 	case sqlparser.ValArg:
-		return nil, b.unsupported("statement parameters")
+		return b.param(v)
 	}
 	return nil, b.unsupported(fmt.Sprintf("literal %s", sqlparser.String(v)))
 }
@@ -351,7 +378,7 @@ func (b *binder) requireBool(x Expr, what string) (Expr, error) {
 	case catalog.KindBoolean:
 		return x, nil
 	case catalog.KindNull:
-		return NewLiteral(catalog.Boolean, nil), nil
+		return nullOf(x, catalog.Boolean), nil
 	case catalog.KindVarchar:
 		if l, ok := x.(*Literal); ok {
 			return CastLiteral(l, catalog.Boolean)
@@ -365,6 +392,9 @@ func (b *binder) requireBool(x Expr, what string) (Expr, error) {
 func coerce(x Expr, t catalog.Type) (Expr, error) {
 	if x.Type() == t {
 		return x, nil
+	}
+	if p, ok := x.(*Param); ok && p.Typ.Kind == catalog.KindNull && t.Kind != catalog.KindNull {
+		return typeParam(p, t), nil
 	}
 	if l, ok := x.(*Literal); ok {
 		out, err := CastLiteral(l, t)
@@ -382,6 +412,7 @@ func coerce(x Expr, t catalog.Type) (Expr, error) {
 // applies the literal rules of the package doc and widens otherwise. keepDec
 // leaves two DECIMALs of different precision alone.
 func (b *binder) unify(l, r Expr, keepDec bool, op string) (Expr, Expr, error) {
+	l, r = inferParams(l, r)
 	lt, rt := l.Type(), r.Type()
 	if lt.Kind == catalog.KindNull && rt.Kind == catalog.KindNull {
 		return l, r, nil
@@ -472,6 +503,9 @@ func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, er
 	case sqlparser.LikeStr, sqlparser.NotLikeStr:
 		if e.Escape != nil {
 			return nil, b.unsupported("LIKE … ESCAPE")
+		}
+		if isUntypedParam(l) {
+			l = nullOf(l, catalog.Varchar)
 		}
 		if l.Type().Kind != catalog.KindVarchar && l.Type().Kind != catalog.KindNull {
 			return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s LIKE", l.Type())
@@ -635,13 +669,18 @@ func castType(ct *sqlparser.ConvertType) (catalog.Type, error) {
 		s = int32(n)
 	}
 	name := strings.ToLower(ct.Type)
+	if cs := strings.ToLower(ct.Charset); strings.HasPrefix(cs, castCharsetPrefix) {
+		name = strings.TrimPrefix(cs, castCharsetPrefix) // rewritten target (rewrite.go)
+	}
 	switch name {
 	case "signed", "signed integer":
 		return catalog.Bigint, nil
 	case "double", "double precision":
 		return catalog.Double, nil
-	case "real":
-		return catalog.Double, nil // MySQL: REAL is DOUBLE
+	case "real", "float4":
+		return catalog.Real, nil
+	case "float8":
+		return catalog.Double, nil
 	case "unsigned", "unsigned integer", "time", "binary", "json", "year":
 		return catalog.Type{}, sqlstate.Errorf(sqlstate.FeatureNotSupported, "CAST to %s is not supported", strings.ToUpper(name))
 	}
@@ -677,7 +716,7 @@ func (b *binder) cast(ctx *exprCtx, e *sqlparser.ConvertExpr) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	if e.Type == nil || e.Type.Charset != "" {
+	if e.Type == nil || e.Type.Charset != "" && !strings.HasPrefix(strings.ToLower(e.Type.Charset), castCharsetPrefix) {
 		return nil, b.unsupported("CONVERT … USING / CHARACTER SET")
 	}
 	t, err := castType(e.Type)
@@ -728,6 +767,9 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 	arg, err := b.expr(&inner, ae.Expr)
 	if err != nil {
 		return nil, err
+	}
+	if isUntypedParam(arg) {
+		return nil, sqlstate.Errorf(CodeIndeterminateDatatype, "could not determine data type of parameter %s", arg)
 	}
 	if arg.Type().Kind == catalog.KindNull {
 		arg = NewLiteral(catalog.Bigint, nil)

@@ -28,6 +28,12 @@ func assignable(f, t catalog.Type) bool {
 // assign converts x to the type of column col of t for INSERT and UPDATE.
 func (b *binder) assign(x Expr, t *catalog.Table, col int) (Expr, error) {
 	c := t.Columns[col]
+	if p, ok := x.(*Param); ok {
+		p.slot.notNull = p.slot.notNull || c.NotNull || t.IsKeyColumn(col)
+		if p.Typ.Kind == catalog.KindNull {
+			return coerce(x, c.Type)
+		}
+	}
 	if l, ok := x.(*Literal); ok {
 		if l.IsNull() {
 			if c.NotNull || t.IsKeyColumn(col) {

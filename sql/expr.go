@@ -312,7 +312,7 @@ func MapChildren(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 		return l, r, nil
 	}
 	switch e := e.(type) {
-	case *ColumnRef, *Literal, *OuterRef, *Subquery:
+	case *ColumnRef, *Literal, *OuterRef, *Subquery, *Param:
 		return e, nil
 	case *Case:
 		c := &Case{Typ: e.Typ, Whens: make([]Expr, len(e.Whens)), Thens: make([]Expr, len(e.Thens))}
@@ -434,7 +434,7 @@ func IsConstant(e Expr) bool {
 	ok := true
 	Walk(e, func(x Expr) bool {
 		switch x.(type) {
-		case *ColumnRef, *AggCall, *OuterRef, *Subquery:
+		case *ColumnRef, *AggCall, *OuterRef, *Subquery, *Param:
 			ok = false
 		}
 		return ok

@@ -51,7 +51,7 @@ func (b *binder) commonOf(vals []Expr, what string) ([]Expr, catalog.Type, error
 	for i, v := range vals {
 		var err error
 		if v.Type().Kind == catalog.KindNull {
-			out[i] = NewLiteral(t, nil)
+			out[i] = nullOf(v, t)
 			continue
 		}
 		if out[i], err = coerce(v, t); err != nil {

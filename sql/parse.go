@@ -31,17 +31,40 @@ type Parsed struct {
 	// typed maps string literals written as DATE '…' or TIMESTAMP '…' (and
 	// TIME '…') to the keyword's token type.
 	typed map[*sqlparser.SQLVal]int
+	// nulls holds the NULLS FIRST/LAST of ORDER BY items (rewrite.go).
+	nulls map[*sqlparser.Order]nullsOrder
+	// bitOr: the text has a bitwise | (the AST's | is otherwise ||).
+	bitOr bool
+	// edits are the rewrites applied before parsing (rewrite.go).
+	edits []edit
 }
 
 var nearRE = regexp.MustCompile(`at position (\d+)(?: near '(.*)')?$`)
 
 // Parse parses exactly one statement (a trailing semicolon is allowed).
+// The text is first rewritten at the token level (see rewrite.go) for the
+// standard spellings the MySQL grammar lacks.
 func Parse(text string) (*Parsed, error) {
-	stmt, next, err := sqlparser.ParseOneWithOptions(context.Background(), text, sqlparser.ParserOptions{AnsiQuotes: true})
-	p := &Parsed{Text: text, tokens: lex(text)}
+	masked, dollar := maskDollarParams(text)
+	p := &Parsed{Text: text, tokens: lex(masked)}
+	info := &rewriteInfo{edits: dollar}
+	if len(dollar) > 0 {
+		for _, t := range p.tokens {
+			if t.typ == sqlparser.VALUE_ARG && masked[t.start] == '?' && text[t.start] == '?' {
+				line, col := sqlstate.PositionAt(text, t.start)
+				return nil, sqlstate.Errorf(sqlstate.SyntaxError, "cannot mix ? and $n parameters").At(line, col)
+			}
+		}
+	}
+	if err := rewriteTokens(p.tokens, info); err != nil {
+		return nil, err
+	}
+	p.edits, p.bitOr = info.edits, info.bitOr
+	stmt, next, err := sqlparser.ParseOneWithOptions(context.Background(), apply(text, info.edits), sqlparser.ParserOptions{AnsiQuotes: true})
 	if err != nil {
 		return nil, p.syntaxError(err)
 	}
+	next = origOffset(info.edits, next)
 	if next < len(text) {
 		for _, t := range lex(text[next:]) {
 			if t.typ == ';' {
@@ -54,6 +77,9 @@ func Parse(text string) (*Parsed, error) {
 	}
 	p.Stmt = stmt
 	p.markTypedLiterals()
+	if err := p.attachNulls(info); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -96,7 +122,7 @@ func (p *Parsed) syntaxError(err error) error {
 		return sqlstate.Wrap(err, sqlstate.SyntaxError, "%s", se.Message)
 	}
 	pos, _ := strconv.Atoi(m[1])
-	end := pos - 1
+	end := origOffset(p.edits, pos-1)
 	off := end
 	for _, t := range p.tokens {
 		if t.end == end {

@@ -241,6 +241,8 @@ type Statement interface{ statement() }
 // Query is a SELECT. Plan's output columns are the result columns.
 type Query struct {
 	Plan Node
+	// Params are the types of the statement parameters ($1 is Params[0]).
+	Params []ParamType
 }
 
 // Insert writes the rows of Plan, whose columns are exactly the table's
@@ -248,6 +250,8 @@ type Query struct {
 type Insert struct {
 	Table *catalog.Table
 	Plan  Node
+	// Params are the types of the statement parameters ($1 is Params[0]).
+	Params []ParamType
 }
 
 // Update rewrites rows: Plan yields the storage key followed by the full
@@ -255,12 +259,16 @@ type Insert struct {
 type Update struct {
 	Table *catalog.Table
 	Plan  Node
+	// Params are the types of the statement parameters ($1 is Params[0]).
+	Params []ParamType
 }
 
 // Delete removes rows: Plan yields the storage key of every matching row.
 type Delete struct {
 	Table *catalog.Table
 	Plan  Node
+	// Params are the types of the statement parameters ($1 is Params[0]).
+	Params []ParamType
 }
 
 // CreateTable creates Table (ID unset).

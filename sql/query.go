@@ -610,7 +610,7 @@ func (b *binder) queryPlan(s sqlparser.SelectStatement, outer *scope) (Node, err
 	case *sqlparser.ParenSelect:
 		return b.queryPlan(s.Select, outer)
 	case *sqlparser.SetOp:
-		return nil, b.unsupported("UNION/INTERSECT/EXCEPT")
+		return b.setOpPlan(s)
 	}
 	return nil, b.unsupported(fmt.Sprintf("query %s", sqlparser.String(s)))
 }

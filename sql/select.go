@@ -229,12 +229,13 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 	// ORDER BY: resolve against output names and ordinals first.
 	type orderItem struct {
 		out  int // output column, or -1
-		expr Expr
-		desc bool
+		expr  Expr
+		desc  bool
+		nulls nullsOrder
 	}
 	var orders []orderItem
 	for _, o := range s.OrderBy {
-		oi := orderItem{out: -1, desc: o.Direction == sqlparser.DescScr}
+		oi := orderItem{out: -1, desc: o.Direction == sqlparser.DescScr, nulls: b.p.nulls[o]}
 		if v, ok := o.Expr.(*sqlparser.SQLVal); ok && v.Type == sqlparser.IntVal {
 			k, err := strconv.Atoi(string(v.Val))
 			if err != nil || k < 1 || k > len(items) {
@@ -336,13 +337,13 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 			continue // ordering by a NULL constant is a no-op
 		}
 		keys = append(keys, SortKey{Expr: &ColumnRef{Idx: out, Name: names[out], Typ: e.Type(), Null: e.Nullable()},
-			Desc: o.desc, NullsFirst: o.desc})
+			Desc: o.desc, NullsFirst: o.nulls == nullsFirst || o.nulls == nullsDefault && o.desc})
 	}
 	for i, e := range exprs {
 		// An untyped NULL in the result becomes a VARCHAR NULL (Arrow
 		// clients get a typed column).
 		if e.Type().Kind == catalog.KindNull {
-			exprs[i] = NewLiteral(catalog.Varchar, nil)
+			exprs[i] = nullOf(e, catalog.Varchar)
 		}
 	}
 	var plan Node = &Project{Input: input, Exprs: exprs, Names: names}
@@ -411,7 +412,7 @@ func (b *binder) correlatedOutput(input Node, items []selectItem, ci *corrInfo, 
 	}
 	for i, e := range exprs {
 		if e.Type().Kind == catalog.KindNull {
-			exprs[i] = NewLiteral(catalog.Varchar, nil)
+			exprs[i] = nullOf(e, catalog.Varchar)
 		}
 	}
 	return &subqueryResult{plan: &Project{Input: input, Exprs: exprs, Names: names}, nitems: n, corr: ci}, nil
