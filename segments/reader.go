@@ -17,7 +17,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/mantisdb/mantisdb/catalog"
 )
 
 // Reader reads one segment. It holds the segment's Parquet file open and its
@@ -660,11 +659,6 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
-// kindOfField returns the catalog kind of a field of the fixed mapping.
-func kindOfField(f arrow.Field) catalog.Kind {
-	k, _ := kindOf(f.Type)
-	return k
-}
 
 func concatChunks(chunks []arrow.Array, mem memory.Allocator) (arrow.Array, error) {
 	return array.Concatenate(chunks, mem)

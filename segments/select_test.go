@@ -306,3 +306,46 @@ func TestFormatVersionRefusal(t *testing.T) {
 		t.Fatalf("Open with a wrong index CRC: got %v", err)
 	}
 }
+
+// TestConcurrentReaders scans and probes one Reader from several goroutines
+// (run with -race).
+func TestConcurrentReaders(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fs := vfs.NewMem()
+	tbl := testTable()
+	m := writeSegment(t, fs, mem, tbl, 1, 3000, 1000, &WriterOptions{RowGroupSize: 500, Allocator: mem})
+	r, err := Open(fs, "", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.keyAlloc = mem
+	defer r.Close()
+	errs := make(chan error, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			s, err := r.Scan(context.Background(), ScanOptions{Allocator: mem,
+				Filter: Predicate{{Column: "cat", Op: OpEq, Value: StringValue("beta")}}})
+			if err != nil {
+				errs <- err
+				return
+			}
+			for s.Next() {
+			}
+			err = s.Err()
+			s.Close()
+			for i := int64(g); err == nil && i < 3000; i += 97 {
+				var found bool
+				if _, found, err = r.Lookup(context.Background(), []Value{Int64Value(2 * i)}, nil); err == nil && !found {
+					err = errors.New("key not found")
+				}
+			}
+			errs <- err
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
