@@ -659,7 +659,6 @@ func (s *Scanner) Close() error {
 	return nil
 }
 
-
 func concatChunks(chunks []arrow.Array, mem memory.Allocator) (arrow.Array, error) {
 	return array.Concatenate(chunks, mem)
 }
