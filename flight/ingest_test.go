@@ -320,4 +320,3 @@ func TestDoPutPath(t *testing.T) {
 		t.Fatalf("large message: %d rows, %v", n, err)
 	}
 }
-

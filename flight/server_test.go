@@ -39,6 +39,12 @@ type testEnv struct {
 
 func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv {
 	t.Helper()
+	return startServerDial(t, opts, dbOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
+}
+
+// startServerDial is startServer with the client's dial options.
+func startServerDial(t *testing.T, opts *Options, dbOpts *mantisdb.Options, dial ...grpc.DialOption) *testEnv {
+	t.Helper()
 	var dbo mantisdb.Options
 	if dbOpts != nil {
 		dbo = *dbOpts
@@ -63,8 +69,7 @@ func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 
-	cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil,
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cl, err := flightsql.NewClient(lis.Addr().String(), nil, nil, dial...)
 	if err != nil {
 		t.Fatal(err)
 	}
