@@ -46,6 +46,7 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("seconds per workload: %v", rep.Seconds)
 	if rep.Machine.Cores == 0 || rep.GoVersion == "" || rep.Command == "" {
 		t.Errorf("run description incomplete: %+v", rep)
 	}

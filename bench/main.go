@@ -31,6 +31,7 @@ type options struct {
 	DocsDir      string
 	Keep         bool
 	Quiet        bool
+	RegenOnly    bool
 	QueryTimeout time.Duration
 	ChildTimeout time.Duration
 
@@ -80,6 +81,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.DocsDir, "docs", "../docs", "directory that receives benchmarks.md and the charts (empty: none)")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the databases after the run")
 	fs.BoolVar(&o.Quiet, "q", false, "no progress output")
+	fs.BoolVar(&o.RegenOnly, "regen", false, "run nothing: regenerate the docs from the results directory")
 	fs.DurationVar(&o.QueryTimeout, "query-timeout", 5*time.Minute, "timeout of one query run")
 	fs.DurationVar(&o.ChildTimeout, "child-timeout", 30*time.Minute, "timeout of one measured child process")
 	fs.IntVar(&o.IngestRows, "ingest-rows", 1_000_000, "rows per ingest method (bulk paths; SQL INSERT paths use a tenth)")
@@ -177,6 +179,9 @@ func parseRanges(s string, lo, hi int) ([]int, error) {
 
 // run runs the chosen workloads and writes the reports.
 func run(ctx context.Context, o *options) error {
+	if o.RegenOnly {
+		return writeDocs(o.ResultsDir, o.DocsDir)
+	}
 	if o.WorkDir == "" {
 		d, err := os.MkdirTemp("", "mantisbench-")
 		if err != nil {

@@ -197,10 +197,10 @@ func (r *report) mixedMarkdown() string {
 	var sb strings.Builder
 	sb.WriteString("## Mixed\n\n")
 	r.runLine(&sb)
-	fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows; then, each for %s/2 alone and for %s together: bulk ingest of "+
-		"%d-row batches (the same rows again with shifted keys) and TPC-H Q1 and Q6 in turn, one query at a time. "+
-		"Query latency in milliseconds.\n\n", m.PreloadRows, time.Duration(m.Seconds*float64(time.Second)),
-		time.Duration(m.Seconds*float64(time.Second)), m.RowsPerBatch)
+	d := time.Duration(m.Seconds * float64(time.Second))
+	fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows; then bulk ingest of %d-row batches (the same rows again with "+
+		"shifted keys) and TPC-H Q1 and Q6 in turn, one query at a time: each side alone for %s, then both together for "+
+		"%s. Query latency in milliseconds.\n\n", m.PreloadRows, m.RowsPerBatch, d/2, d)
 	sb.WriteString("| engine | ingest rows/s alone | ingest rows/s mixed | query p50 ms alone | query p50 ms mixed | query p99 ms mixed | queries | error |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, e := range m.Engines {
 		errText := e.Error
