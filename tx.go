@@ -13,17 +13,6 @@ import (
 	"github.com/mantisdb/mantisdb/planner"
 )
 
-// SQLSTATE codes of transaction states. (They belong in internal/sqlstate;
-// until they are there, they are spelled here. Both are of class "invalid".)
-const (
-	// codeActiveTxn: a statement that cannot run inside a transaction block
-	// (DDL) was given one (PostgreSQL's active_sql_transaction).
-	codeActiveTxn sqlstate.Code = "25001"
-	// codeFailedTxn: a statement was given to a transaction that failed
-	// earlier (PostgreSQL's in_failed_sql_transaction).
-	codeFailedTxn sqlstate.Code = "25P02"
-)
-
 // txState is the life cycle of a Tx.
 type txState uint8
 
@@ -83,7 +72,7 @@ func (t *Tx) enter() error {
 		return sqlstate.Errorf(sqlstate.InvalidTxnState, "transaction is already committed or rolled back")
 	case txFailed:
 		t.leave()
-		return sqlstate.Wrap(t.cause, codeFailedTxn,
+		return sqlstate.Wrap(t.cause, sqlstate.InFailedSQLTransaction,
 			"current transaction is aborted, commands ignored until end of transaction block")
 	}
 	return nil
@@ -119,7 +108,7 @@ func (t *Tx) prepare(ctx context.Context, text string) (*Stmt, error) {
 func checkKind(p *planner.Prepared) error {
 	switch p.Kind {
 	case planner.KindCreateTable, planner.KindDropTable:
-		return sqlstate.Errorf(codeActiveTxn, "%s cannot run inside a transaction block; COMMIT or ROLLBACK first", p.Kind)
+		return sqlstate.Errorf(sqlstate.ActiveSQLTransaction, "%s cannot run inside a transaction block; COMMIT or ROLLBACK first", p.Kind)
 	}
 	return nil
 }
@@ -229,7 +218,7 @@ func (t *Tx) commit(ctx context.Context) error {
 	case txFailed:
 		t.tx.Rollback()
 		t.endLocked()
-		return sqlstate.Wrap(t.cause, codeFailedTxn,
+		return sqlstate.Wrap(t.cause, sqlstate.InFailedSQLTransaction,
 			"transaction was aborted by an earlier error and has been rolled back: %v", t.cause)
 	}
 	t.closeRowsLocked()
