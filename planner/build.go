@@ -3,10 +3,12 @@ package planner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
@@ -18,6 +20,8 @@ type builder struct {
 	// params are the values of the statement parameters, converted to
 	// their types.
 	params []*sql.Literal
+	// now is the time of CURRENT_DATE and NOW() for this execution.
+	now time.Time
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
@@ -204,6 +208,20 @@ func (b *builder) compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, err
 			return nil, fmt.Errorf("planner: parameter %s has no value", e)
 		}
 		return arrowexec.Literal(b.params[e.Idx].Value), nil
+	case *sql.Func:
+		args, err := b.compileList(e.Args, sch)
+		if err != nil {
+			return nil, err
+		}
+		return arrowexec.Func(e.Fn, arrowType(e.Typ), e.Part, args...)
+	case *sql.Now:
+		if b == nil {
+			return nil, fmt.Errorf("planner: %s cannot be evaluated here", e)
+		}
+		if e.Typ.Kind == catalog.KindDate {
+			return arrowexec.Literal(scalar.NewDate32Scalar(arrow.Date32(b.now.Unix() / 86400))), nil
+		}
+		return arrowexec.Literal(scalar.NewTimestampScalar(arrow.Timestamp(b.now.UnixMicro()), e.Typ.ArrowType())), nil
 	case *sql.Cast:
 		a, err := b.compile(e.Arg, sch)
 		if err != nil {

@@ -2,6 +2,7 @@ package planner
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -66,7 +67,7 @@ func (p *Prepared) BuildWith(src SourceProvider, params []scalar.Scalar) (arrowe
 		}
 		vals[i] = l
 	}
-	return p.build(&builder{src: src, params: vals})
+	return p.build(&builder{src: src, params: vals, now: time.Now().UTC()})
 }
 
 // ParamsFromRecord returns the values of row of rec as parameter values

@@ -18,6 +18,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 
@@ -176,7 +177,7 @@ func (p *Prepared) Build(src SourceProvider) (arrowexec.Operator, error) {
 	if len(p.params) > 0 {
 		return nil, sqlstate.Errorf(sql.CodeParamCountMismatch, "statement has %d parameters, no values given", len(p.params))
 	}
-	return p.build(&builder{src: src})
+	return p.build(&builder{src: src, now: time.Now().UTC()})
 }
 
 func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {

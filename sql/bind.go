@@ -303,6 +303,17 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 		if iv, ok := e.Left.(*sqlparser.IntervalExpr); ok && e.Operator == sqlparser.PlusStr {
 			return b.dateInterval(ctx, e.Right, iv, false)
 		}
+		if e.Operator == sqlparser.BitOrStr {
+			l, err := b.expr(ctx, e.Left)
+			if err != nil {
+				return nil, err
+			}
+			r, err := b.expr(ctx, e.Right)
+			if err != nil {
+				return nil, err
+			}
+			return b.concatOp(l, r)
+		}
 		op, ok := arithOps[e.Operator]
 		if !ok {
 			return nil, b.unsupported(fmt.Sprintf("operator %s", strings.ToUpper(e.Operator)))
@@ -345,6 +356,8 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 		return b.extract(ctx, e)
 	case *sqlparser.SubstrExpr:
 		return b.substr(ctx, e)
+	case *sqlparser.TrimExpr:
+		return b.trimExpr(ctx, e)
 	case *sqlparser.IntervalExpr:
 		return nil, b.unsupported("INTERVAL outside date arithmetic with a constant")
 	case *sqlparser.CollateExpr:

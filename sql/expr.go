@@ -312,8 +312,17 @@ func MapChildren(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 		return l, r, nil
 	}
 	switch e := e.(type) {
-	case *ColumnRef, *Literal, *OuterRef, *Subquery, *Param:
+	case *ColumnRef, *Literal, *OuterRef, *Subquery, *Param, *Now:
 		return e, nil
+	case *Func:
+		c := *e
+		c.Args = make([]Expr, len(e.Args))
+		for i, a := range e.Args {
+			if c.Args[i], err = f(a); err != nil {
+				return nil, err
+			}
+		}
+		return &c, nil
 	case *Case:
 		c := &Case{Typ: e.Typ, Whens: make([]Expr, len(e.Whens)), Thens: make([]Expr, len(e.Thens))}
 		for i := range e.Whens {
@@ -434,7 +443,7 @@ func IsConstant(e Expr) bool {
 	ok := true
 	Walk(e, func(x Expr) bool {
 		switch x.(type) {
-		case *ColumnRef, *AggCall, *OuterRef, *Subquery, *Param:
+		case *ColumnRef, *AggCall, *OuterRef, *Subquery, *Param, *Now:
 			ok = false
 		}
 		return ok

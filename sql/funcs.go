@@ -299,7 +299,9 @@ func (b *binder) scalarFunc(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 	switch name {
 	case "coalesce", "ifnull", "nullif", "substring", "substr":
 	default:
-		return nil, nil
+		if !isBuiltin(name) {
+			return nil, nil
+		}
 	}
 	if e.Distinct {
 		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "DISTINCT is only valid in aggregates")
@@ -332,6 +334,9 @@ func (b *binder) scalarFunc(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 		if args[i], err = b.expr(ctx, r); err != nil {
 			return nil, err
 		}
+	}
+	if isBuiltin(name) {
+		return b.builtin(name, args)
 	}
 	return b.coalesce(ctx, name, args)
 }
