@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -63,8 +64,13 @@ func toStatus(log *slog.Logger, method string, err error) error {
 	}
 	pub := sqlstate.Public(err)
 	code := grpcCode(pub.Code.Class())
-	if code == codes.Canceled && errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case code == codes.Canceled && errors.Is(err, context.DeadlineExceeded):
 		code = codes.DeadlineExceeded
+	case strings.HasPrefix(string(pub.Code), "25"):
+		// Invalid transaction state: the request is fine, the transaction
+		// is not in a state to run it.
+		code = codes.FailedPrecondition
 	}
 	if code == codes.Internal {
 		log.Error("internal error", slog.String("method", method), slog.Any("error", err))

@@ -27,9 +27,6 @@ const invalidSchemaName sqlstate.Code = "3F000"
 // (create it from the stream's schema, or fail) or exists (append, replace
 // or fail); unspecified options mean fail, as the specification says.
 func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flightsql.StatementIngest, rdr arrowflight.MessageReader) (int64, error) {
-	if err := checkTxn(cmd.GetTransactionId()); err != nil {
-		return 0, err
-	}
 	if cmd.GetTemporary() {
 		return 0, sqlstate.Errorf(sqlstate.FeatureNotSupported, "temporary tables are not supported")
 	}
@@ -47,11 +44,16 @@ func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flights
 	if table == "" {
 		return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "ingest needs a table name")
 	}
+	c, done, err := s.conn(ctx, cmd.GetTransactionId())
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	opts := cmd.GetTableDefinitionOptions()
 	_, exists := s.db.Table(table)
 	switch {
 	case !exists && opts.GetIfNotExist() == flightsql.TableDefinitionOptionsTableNotExistOptionCreate:
-		if err := s.createTable(ctx, table, rdr.Schema()); err != nil {
+		if err := createTable(ctx, c, table, rdr.Schema()); err != nil {
 			return 0, err
 		}
 	case !exists:
@@ -59,29 +61,30 @@ func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flights
 			"relation %q does not exist (ingest with if_not_exist = CREATE to create it)", table)
 	case opts.GetIfExists() == flightsql.TableDefinitionOptionsTableExistsOptionAppend:
 	case opts.GetIfExists() == flightsql.TableDefinitionOptionsTableExistsOptionReplace:
-		// Not atomic: the DB cannot yet drop, create and fill a table in
-		// one transaction. A failing ingest leaves the new table empty.
-		if _, err := s.db.Exec(ctx, "DROP TABLE "+quoteIdent(table)); err != nil {
+		// Not atomic: DDL cannot run inside a transaction, so the drop, the
+		// create and the ingest are three. A failing ingest leaves the new
+		// table empty.
+		if _, err := c.Exec(ctx, "DROP TABLE "+quoteIdent(table)); err != nil {
 			return 0, err
 		}
-		if err := s.createTable(ctx, table, rdr.Schema()); err != nil {
+		if err := createTable(ctx, c, table, rdr.Schema()); err != nil {
 			return 0, err
 		}
 	default:
 		return 0, sqlstate.Errorf(sqlstate.DuplicateTable,
 			"relation %q already exists (ingest with if_exists = APPEND or REPLACE to write to it)", table)
 	}
-	return s.ingest(ctx, table, rdr)
+	return ingest(ctx, c, table, rdr)
 }
 
-// ingest streams rdr into table with one DB.Ingest call.
-func (s *sqlServer) ingest(ctx context.Context, table string, rdr array.RecordReader) (int64, error) {
+// ingest streams rdr into table with one Ingest call of c.
+func ingest(ctx context.Context, c conn, table string, rdr array.RecordReader) (int64, error) {
 	if rdr.Schema() == nil {
 		if err := readerErr(rdr); err != nil {
 			return 0, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest stream: %v", err)
 		}
 	}
-	return s.db.Ingest(ctx, table, rdr)
+	return c.Ingest(ctx, table, rdr)
 }
 
 func readerErr(rdr array.RecordReader) error {
@@ -93,12 +96,12 @@ func readerErr(rdr array.RecordReader) error {
 
 // createTable creates table with the columns of sch, in order. Fields that
 // are not nullable become NOT NULL columns; the table has no primary key.
-func (s *sqlServer) createTable(ctx context.Context, table string, sch *arrow.Schema) error {
+func createTable(ctx context.Context, c conn, table string, sch *arrow.Schema) error {
 	ddl, err := createTableSQL(table, sch)
 	if err != nil {
 		return err
 	}
-	_, err = s.db.Exec(ctx, ddl)
+	_, err = c.Exec(ctx, ddl)
 	return err
 }
 
@@ -156,7 +159,7 @@ func (s *sqlServer) doPutPath(stream arrowflight.FlightService_DoPutServer, desc
 		return sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read DoPut stream: %v", err)
 	}
 	defer rdr.Release()
-	n, err := s.ingest(ctx, table, rdr)
+	n, err := ingest(ctx, s.db, table, rdr)
 	if err != nil {
 		return err
 	}

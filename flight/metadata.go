@@ -31,10 +31,20 @@ const (
 // registerSQLInfo registers the GetSqlInfo answers, each with the type the
 // Flight SQL specification gives its key.
 func (s *sqlServer) registerSQLInfo(o *Options) {
-	ttlMillis := int32(0) // 0: handles do not time out
-	if ttl := o.PreparedStatementTTL; ttl > 0 {
-		ttlMillis = int32(min(ttl.Milliseconds(), math.MaxInt32))
+	txnTimeout := int32(0) // 0: no timeout
+	if ttl := o.TransactionIdleTimeout; ttl > 0 {
+		txnTimeout = int32(min(ttl.Milliseconds(), math.MaxInt32))
 	}
+	// Bit masks of the spec's enums: bit i set means value i is supported.
+	const (
+		grammarMinimum      = 1 << 0             // SupportedSqlGrammar.SQL_MINIMUM_GRAMMAR
+		ansi92Entry         = 1 << 0             // SupportedAnsi92SqlGrammarLevel.ANSI92_ENTRY_SQL
+		outerJoinsLimited   = 1                  // SqlOuterJoinsSupportLevel.SQL_LIMITED_OUTER_JOINS (an enum value)
+		subqueries          = 1<<0 | 1<<1 | 1<<2 // comparisons, EXISTS, IN
+		isolationRepeatable = 1 << 3             // SqlTransactionIsolationLevel.SQL_TRANSACTION_REPEATABLE_READ
+		resultForwardOnly   = 1 << 1             // SqlSupportedResultSetType.SQL_RESULT_SET_TYPE_FORWARD_ONLY
+		concurrencyReadOnly = 1 << 1             // SqlSupportedResultSetConcurrency.SQL_RESULT_SET_CONCURRENCY_READ_ONLY
+	)
 	infos := []struct {
 		id  flightsql.SqlInfo
 		val any
@@ -46,12 +56,14 @@ func (s *sqlServer) registerSQLInfo(o *Options) {
 		{flightsql.SqlInfoFlightSqlServerReadOnly, false},
 		{flightsql.SqlInfoFlightSqlServerSql, true},
 		{flightsql.SqlInfoFlightSqlServerSubstrait, false},
-		{flightsql.SqlInfoFlightSqlServerTransaction, int32(flightsql.SqlTransactionNone)},
-		{flightsql.SqlInfoFlightSqlServerCancel, false},
-		{flightsql.SqlInfoFlightSqlServerBulkIngestion, false},
-		{flightsql.SqlInfoFlightSqlServerIngestTransactionsSupported, false},
-		{flightsql.SqlInfoFlightSqlServerStatementTimeout, ttlMillis},
-		{flightsql.SqlInfoFlightSqlServerTransactionTimeout, int32(0)},
+		{flightsql.SqlInfoFlightSqlServerSubstraitMinVersion, ""},
+		{flightsql.SqlInfoFlightSqlServerSubstraitMaxVersion, ""},
+		{flightsql.SqlInfoFlightSqlServerTransaction, int32(flightsql.SqlTransactionTransaction)},
+		{flightsql.SqlInfoFlightSqlServerCancel, true},
+		{flightsql.SqlInfoFlightSqlServerBulkIngestion, true},
+		{flightsql.SqlInfoFlightSqlServerIngestTransactionsSupported, true},
+		{flightsql.SqlInfoFlightSqlServerStatementTimeout, int32(0)},
+		{flightsql.SqlInfoFlightSqlServerTransactionTimeout, txnTimeout},
 		// SQL language.
 		{flightsql.SqlInfoDDLCatalog, false},
 		{flightsql.SqlInfoDDLSchema, false},
@@ -63,26 +75,73 @@ func (s *sqlServer) registerSQLInfo(o *Options) {
 		// ASC sorts NULLs last and DESC first: NULL is the highest value.
 		{flightsql.SqlInfoNullOrdering, int32(flightsql.SqlNullOrderingSortHigh)},
 		{flightsql.SqlInfoKeywords, []string{"EXPLAIN", "ANALYZE", "LIMIT", "OFFSET"}},
+		{flightsql.SqlInfoNumericFunctions, []string{}},
+		{flightsql.SqlInfoStringFunctions, []string{"LENGTH", "SUBSTRING", "SUBSTR"}},
+		{flightsql.SqlInfoSystemFunctions, []string{"COALESCE", "IFNULL", "NULLIF"}},
+		{flightsql.SqlInfoDateTimeFunctions, []string{"EXTRACT"}},
 		{flightsql.SqlInfoSearchStringEscape, `\`},
 		{flightsql.SqlInfoExtraNameChars, ""},
 		{flightsql.SqlInfoSupportsColumnAliasing, true},
 		{flightsql.SqlInfoNullPlusNullIsNull, true},
+		{flightsql.SqlInfoSupportsConvert, map[int32][]int32{}},
 		{flightsql.SqlInfoSupportsTableCorrelationNames, true},
 		{flightsql.SqlInfoSupportsDifferentTableCorrelationNames, false},
 		{flightsql.SqlInfoSupportsExpressionsInOrderBy, true},
+		{flightsql.SqlInfoSupportsOrderByUnrelated, true},
+		{flightsql.SqlInfoSupportedGroupBy, int32(0)},
+		{flightsql.SqlInfoSupportsLikeEscapeClause, false},
 		{flightsql.SqlInfoSupportsNonNullableColumns, true},
+		{flightsql.SqlInfoSupportedGrammar, int32(grammarMinimum)},
+		{flightsql.SqlInfoANSI92SupportedLevel, int32(ansi92Entry)},
+		{flightsql.SqlInfoSupportsIntegrityEnhancementFacility, false},
+		{flightsql.SqlInfoOuterJoinsSupportLevel, int32(outerJoinsLimited)},
 		{flightsql.SqlInfoSchemaTerm, "schema"},
 		{flightsql.SqlInfoProcedureTerm, "procedure"},
 		{flightsql.SqlInfoCatalogTerm, "catalog"},
 		{flightsql.SqlInfoCatalogAtStart, false},
+		{flightsql.SqlInfoSchemasSupportedActions, int32(0)},
+		{flightsql.SqlInfoCatalogsSupportedActions, int32(0)},
+		{flightsql.SqlInfoSupportedPositionedCommands, int32(0)},
 		{flightsql.SqlInfoSelectForUpdateSupported, false},
 		{flightsql.SqlInfoStoredProceduresSupported, false},
-		{flightsql.SqlInfoMaxColumnsInTable, int64(0)}, // 0: no limit known
+		{flightsql.SqlInfoSupportedSubqueries, int32(subqueries)},
+		{flightsql.SqlInfoCorrelatedSubqueriesSupported, true},
+		{flightsql.SqlInfoSupportedUnions, int32(0)},
+		// Limits: 0 means no limit known.
+		{flightsql.SqlInfoMaxBinaryLiteralLen, int64(0)},
+		{flightsql.SqlInfoMaxCharLiteralLen, int64(0)},
+		{flightsql.SqlInfoMaxColumnNameLen, int64(0)},
+		{flightsql.SqlInfoMaxColumnsInGroupBy, int64(0)},
+		{flightsql.SqlInfoMaxColumnsInIndex, int64(0)},
+		{flightsql.SqlInfoMaxColumnsInOrderBy, int64(0)},
+		{flightsql.SqlInfoMaxColumnsInSelect, int64(0)},
+		{flightsql.SqlInfoMaxColumnsInTable, int64(0)},
+		{flightsql.SqlInfoMaxConnections, int64(0)},
+		{flightsql.SqlInfoMaxCursorNameLen, int64(0)},
+		{flightsql.SqlInfoMaxIndexLen, int64(0)},
+		{flightsql.SqlInfoDBSchemaNameLen, int64(0)},
+		{flightsql.SqlInfoMaxProcedureNameLen, int64(0)},
+		{flightsql.SqlInfoMaxCatalogNameLen, int64(0)},
+		{flightsql.SqlInfoMaxRowSize, int64(0)},
+		{flightsql.SqlInfoMaxRowSizeIncludesBlobs, false},
 		{flightsql.SqlInfoMaxStatementLen, int64(0)},
-		// Transactions (snapshot isolation, reported as REPEATABLE READ as
-		// PostgreSQL does). Not yet available over Flight SQL.
-		{flightsql.SqlInfoDefaultTransactionIsolation, int32(3)},
-		{flightsql.SqlInfoTransactionsSupported, false},
+		{flightsql.SqlInfoMaxStatements, int64(0)},
+		{flightsql.SqlInfoMaxTableNameLen, int64(0)},
+		{flightsql.SqlInfoMaxTablesInSelect, int64(0)},
+		{flightsql.SqlInfoMaxUsernameLen, int64(0)},
+		// Transactions: snapshot isolation, reported as REPEATABLE READ as
+		// PostgreSQL does. SQL_DEFAULT_TRANSACTION_ISOLATION stays
+		// unregistered: the specification and the JDBC driver disagree on
+		// its type. DDL is refused inside transactions (25001).
+		{flightsql.SqlInfoTransactionsSupported, true},
+		{flightsql.SqlInfoSupportedTransactionsIsolationlevels, int32(isolationRepeatable)},
+		{flightsql.SqlInfoDataDefinitionCausesTransactionCommit, false},
+		{flightsql.SqlInfoDataDefinitionsInTransactionsIgnored, false},
+		{flightsql.SqlInfoSupportedResultSetTypes, int32(resultForwardOnly)},
+		{flightsql.SqlInfoSupportedConcurrenciesForResultSetUnspecified, int32(0)},
+		{flightsql.SqlInfoSupportedConcurrenciesForResultSetForwardOnly, int32(concurrencyReadOnly)},
+		{flightsql.SqlInfoSupportedConcurrenciesForResultSetScrollSensitive, int32(0)},
+		{flightsql.SqlInfoSupportedConcurrenciesForResultSetScrollInsensitive, int32(0)},
 		{flightsql.SqlInfoBatchUpdatesSupported, false},
 		{flightsql.SqlInfoSavePointsSupported, false},
 		{flightsql.SqlInfoNamedParametersSupported, false},

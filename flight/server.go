@@ -81,6 +81,13 @@ type Options struct {
 	// MaxBatchBytes is the target size of the record batches sent by DoGet:
 	// larger batches are sliced. Zero means DefaultMaxBatchBytes.
 	MaxBatchBytes int
+	// MaxTransactions bounds the open Flight SQL transactions; zero means
+	// DefaultMaxTransactions.
+	MaxTransactions int
+	// TransactionIdleTimeout is how long a transaction may stay idle before
+	// the server rolls it back; zero means DefaultTransactionIdleTimeout, a
+	// negative value never.
+	TransactionIdleTimeout time.Duration
 	// GRPCOptions are passed to grpc.NewServer after the server's own options,
 	// e.g. grpc.Creds for TLS or message size limits. They must not install
 	// interceptors (use Middleware). Nil means none.
@@ -146,6 +153,12 @@ func New(db *mantisdb.DB, opts *Options) (*Server, error) {
 	if o.PreparedStatementTTL == 0 {
 		o.PreparedStatementTTL = DefaultPreparedStatementTTL
 	}
+	if o.MaxTransactions <= 0 {
+		o.MaxTransactions = DefaultMaxTransactions
+	}
+	if o.TransactionIdleTimeout == 0 {
+		o.TransactionIdleTimeout = DefaultTransactionIdleTimeout
+	}
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = DefaultTokenTTL
 	}
@@ -204,15 +217,18 @@ func (s *Server) Serve(lis net.Listener) error {
 
 // GracefulStop stops accepting connections and RPCs and blocks until the
 // RPCs in flight (including result streams) have finished. Prepared
-// statements are closed afterwards.
+// statements are closed and open transactions rolled back afterwards.
 func (s *Server) GracefulStop() {
 	s.grpc.GracefulStop()
 	s.sql.prepared.closeAll()
+	s.sql.txns.closeAll()
 }
 
 // Stop closes every connection at once, cancelling the RPCs in flight (their
-// queries end through their contexts), and closes prepared statements.
+// queries end through their contexts), closes prepared statements and rolls
+// back open transactions.
 func (s *Server) Stop() {
 	s.grpc.Stop()
 	s.sql.prepared.closeAll()
+	s.sql.txns.closeAll()
 }

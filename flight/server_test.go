@@ -596,15 +596,15 @@ func TestBadTicket(t *testing.T) {
 	}
 }
 
-func TestUnsupportedTransactionID(t *testing.T) {
+func TestUnknownTransactionID(t *testing.T) {
 	e := startServer(t, nil, nil)
 	srv := e.srv.sql
 	_, err := srv.DoPutCommandStatementUpdate(e.ctx, txnStatement{})
-	if code, _ := statusOf(toStatus(discardLogger(), "", err)); code != codes.Unimplemented {
+	if code, _ := statusOf(toStatus(discardLogger(), "", err)); code != codes.NotFound {
 		t.Errorf("transaction id: %v", err)
 	}
 	_, err = srv.GetFlightInfoStatement(e.ctx, txnStatement{}, &arrowflight.FlightDescriptor{})
-	if code, _ := statusOf(toStatus(discardLogger(), "", err)); code != codes.Unimplemented {
+	if code, _ := statusOf(toStatus(discardLogger(), "", err)); code != codes.NotFound {
 		t.Errorf("transaction id: %v", err)
 	}
 }

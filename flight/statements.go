@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -22,7 +23,44 @@ type sqlServer struct {
 	db       *mantisdb.DB
 	log      *slog.Logger
 	mem      memory.Allocator
-	prepared *preparedStore[*mantisdb.Stmt]
+	prepared *preparedStore[*preparedStmt]
+	txns     *txnStore
+	running  *runningQueries
+	// maxBatchBytes is the target size of a DoGet message.
+	maxBatchBytes int
+}
+
+// preparedStmt is a prepared statement and the transaction it belongs to
+// (nil outside a transaction).
+type preparedStmt struct {
+	*mantisdb.Stmt
+	txn []byte
+}
+
+// conn is what runs statements: the DB, or a transaction.
+type conn interface {
+	Prepare(ctx context.Context, sql string) (*mantisdb.Stmt, error)
+	Exec(ctx context.Context, sql string) (int64, error)
+	Ingest(ctx context.Context, table string, rdr array.RecordReader) (int64, error)
+}
+
+var (
+	_ conn = (*mantisdb.DB)(nil)
+	_ conn = (*mantisdb.Tx)(nil)
+)
+
+// conn returns what runs statements of transaction txn (the DB when txn is
+// empty) and the function that ends its use, which the caller must call
+// once the statement and its result stream are done.
+func (s *sqlServer) conn(ctx context.Context, txn []byte) (conn, func(), error) {
+	if len(txn) == 0 {
+		return s.db, func() {}, nil
+	}
+	e, err := s.txns.get(ctx, txn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return e.tx, func() { s.txns.done(e) }, nil
 }
 
 var _ flightsql.Server = (*sqlServer)(nil)
@@ -36,7 +74,11 @@ func newSQLServer(db *mantisdb.DB, log *slog.Logger, o *Options) *sqlServer {
 		db:       db,
 		log:      log,
 		mem:      o.Allocator,
-		prepared: newPreparedStore[*mantisdb.Stmt](log, o.MaxPreparedStatements, o.PreparedStatementTTL),
+		prepared: newPreparedStore[*preparedStmt](log, o.MaxPreparedStatements, o.PreparedStatementTTL),
+		txns:     newTxnStore(db, log, o.MaxTransactions, o.TransactionIdleTimeout),
+		running:  newRunningQueries(),
+
+		maxBatchBytes: o.MaxBatchBytes,
 	}
 	// BaseServer uses Alloc for SqlInfo results; setting it here also keeps
 	// BaseServer from assigning it lazily (and racily) per request.
@@ -45,21 +87,9 @@ func newSQLServer(db *mantisdb.DB, log *slog.Logger, o *Options) *sqlServer {
 	return s
 }
 
-// errNoTransactions answers requests that carry a transaction id.
-var errNoTransactions = sqlstate.Errorf(sqlstate.FeatureNotSupported,
-	"transactions are not supported over Flight SQL yet")
-
 // errNoParameters answers requests that bind parameter values.
 var errNoParameters = sqlstate.Errorf(sqlstate.FeatureNotSupported,
-	"statement parameters are not supported over Flight SQL yet")
-
-// checkTxn refuses a transaction id until Flight SQL transactions exist.
-func checkTxn(txn []byte) error {
-	if len(txn) > 0 {
-		return errNoTransactions
-	}
-	return nil
-}
+	"statement parameters are not supported by the SQL engine yet")
 
 // flightInfo returns a FlightInfo with schema sch and one endpoint for
 // ticket.
@@ -74,12 +104,9 @@ func (s *sqlServer) flightInfo(desc *arrowflight.FlightDescriptor, sch *arrow.Sc
 }
 
 // GetFlightInfoStatement prepares the query to learn its schema and returns
-// a ticket that carries the SQL text.
+// a ticket that carries the SQL text and the transaction id.
 func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.StatementQuery, desc *arrowflight.FlightDescriptor) (*arrowflight.FlightInfo, error) {
-	if err := checkTxn(cmd.GetTransactionId()); err != nil {
-		return nil, err
-	}
-	sch, err := s.statementSchema(ctx, cmd.GetQuery())
+	sch, err := s.statementSchema(ctx, cmd.GetTransactionId(), cmd.GetQuery())
 	if err != nil {
 		return nil, err
 	}
@@ -92,18 +119,20 @@ func (s *sqlServer) GetFlightInfoStatement(ctx context.Context, cmd flightsql.St
 
 // GetSchemaStatement returns the result schema of a query without running it.
 func (s *sqlServer) GetSchemaStatement(ctx context.Context, cmd flightsql.StatementQuery, _ *arrowflight.FlightDescriptor) (*arrowflight.SchemaResult, error) {
-	if err := checkTxn(cmd.GetTransactionId()); err != nil {
-		return nil, err
-	}
-	sch, err := s.statementSchema(ctx, cmd.GetQuery())
+	sch, err := s.statementSchema(ctx, cmd.GetTransactionId(), cmd.GetQuery())
 	if err != nil {
 		return nil, err
 	}
 	return &arrowflight.SchemaResult{Schema: arrowflight.SerializeSchema(sch, s.mem)}, nil
 }
 
-func (s *sqlServer) statementSchema(ctx context.Context, sql string) (*arrow.Schema, error) {
-	st, err := s.db.Prepare(ctx, sql)
+func (s *sqlServer) statementSchema(ctx context.Context, txn []byte, sql string) (*arrow.Schema, error) {
+	c, done, err := s.conn(ctx, txn)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	st, err := c.Prepare(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
@@ -115,28 +144,33 @@ func (s *sqlServer) statementSchema(ctx context.Context, sql string) (*arrow.Sch
 // GetFlightInfoStatement and streams its rows. A statement without rows runs
 // here and streams an empty result.
 func (s *sqlServer) DoGetStatement(ctx context.Context, cmd flightsql.StatementQueryTicket) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
-	txn, sql, err := decodeTicket(cmd.GetStatementHandle())
+	handle := cmd.GetStatementHandle()
+	txn, sql, err := decodeTicket(handle)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := checkTxn(txn); err != nil {
+	c, done, err := s.conn(ctx, txn)
+	if err != nil {
 		return nil, nil, err
 	}
-	st, err := s.db.Prepare(ctx, sql)
+	st, err := c.Prepare(ctx, sql)
 	if err != nil {
+		done()
 		return nil, nil, err
 	}
 	defer st.Close()
-	return s.query(ctx, st)
+	return s.query(ctx, runningKey(statementTicketKind, handle), st, done)
 }
 
 // DoPutCommandStatementUpdate runs a statement and returns the number of
 // rows it affected.
 func (s *sqlServer) DoPutCommandStatementUpdate(ctx context.Context, cmd flightsql.StatementUpdate) (int64, error) {
-	if err := checkTxn(cmd.GetTransactionId()); err != nil {
+	c, done, err := s.conn(ctx, cmd.GetTransactionId())
+	if err != nil {
 		return 0, err
 	}
-	return s.db.Exec(ctx, cmd.GetQuery())
+	defer done()
+	return c.Exec(ctx, cmd.GetQuery())
 }
 
 // CreatePreparedStatement prepares a statement and keeps it under a new
@@ -144,10 +178,12 @@ func (s *sqlServer) DoPutCommandStatementUpdate(ctx context.Context, cmd flights
 // schema otherwise; the parameter schema is empty.
 func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.ActionCreatePreparedStatementRequest) (flightsql.ActionCreatePreparedStatementResult, error) {
 	var res flightsql.ActionCreatePreparedStatementResult
-	if err := checkTxn(req.GetTransactionId()); err != nil {
+	c, done, err := s.conn(ctx, req.GetTransactionId())
+	if err != nil {
 		return res, err
 	}
-	st, err := s.db.Prepare(ctx, req.GetQuery())
+	st, err := c.Prepare(ctx, req.GetQuery())
+	done()
 	if err != nil {
 		return res, err
 	}
@@ -158,9 +194,10 @@ func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.A
 	if isUpdate {
 		res.DatasetSchema = emptySchema
 	}
-	res.ParameterSchema = emptySchema
+	res.ParameterSchema = parameterSchema(st)
 	res.IsUpdate = &isUpdate
-	if res.Handle, err = s.prepared.add(st); err != nil {
+	ps := &preparedStmt{Stmt: st, txn: append([]byte(nil), req.GetTransactionId()...)}
+	if res.Handle, err = s.prepared.add(ps); err != nil {
 		return flightsql.ActionCreatePreparedStatementResult{}, err
 	}
 	return res, nil
@@ -175,7 +212,7 @@ func (s *sqlServer) ClosePreparedStatement(_ context.Context, req flightsql.Acti
 }
 
 // preparedStmt returns the statement of a handle or a NotFound error.
-func (s *sqlServer) preparedStmt(handle []byte) (*mantisdb.Stmt, error) {
+func (s *sqlServer) preparedStmt(handle []byte) (*preparedStmt, error) {
 	st, ok := s.prepared.get(handle)
 	if !ok {
 		return nil, statusf(codes.NotFound, sqlstate.InvalidStatementName,
@@ -210,11 +247,15 @@ func (s *sqlServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Pr
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.query(ctx, st)
+	_, done, err := s.conn(ctx, st.txn)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.query(ctx, runningKey(preparedTicketKind, cmd.GetPreparedStatementHandle()), st.Stmt, done)
 }
 
 // DoPutPreparedStatementQuery binds parameters to a prepared query. Only an
-// empty binding is accepted until parameters are supported.
+// empty binding is accepted until the engine takes parameters.
 func (s *sqlServer) DoPutPreparedStatementQuery(_ context.Context, cmd flightsql.PreparedStatementQuery, rdr arrowflight.MessageReader, _ arrowflight.MetadataWriter) ([]byte, error) {
 	if _, err := s.preparedStmt(cmd.GetPreparedStatementHandle()); err != nil {
 		return nil, err
@@ -235,8 +276,17 @@ func (s *sqlServer) DoPutPreparedStatementUpdate(ctx context.Context, cmd flight
 	if err := checkNoParameters(rdr); err != nil {
 		return 0, err
 	}
+	_, done, err := s.conn(ctx, st.txn)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
 	return st.Exec(ctx)
 }
+
+// parameterSchema returns the schema of a statement's parameters: empty
+// until the engine binds parameters.
+func parameterSchema(*mantisdb.Stmt) *arrow.Schema { return emptySchema }
 
 // checkNoParameters reads the parameter stream of a DoPut and fails if it
 // binds any value. Clients send a schema without fields (and possibly
@@ -250,24 +300,38 @@ func checkNoParameters(rdr arrowflight.MessageReader) error {
 	return rdr.Err()
 }
 
-// query runs st and streams its rows. The rows outlive st: the caller may
+// query runs st and streams its rows under key (see CancelFlightInfo);
+// done is called when the stream ends. The rows outlive st: the caller may
 // close st when query returns.
-func (s *sqlServer) query(ctx context.Context, st *mantisdb.Stmt) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
-	rows, err := st.Query(ctx)
+func (s *sqlServer) query(ctx context.Context, key string, st *mantisdb.Stmt, done func()) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+	qctx, cancel := context.WithCancel(ctx)
+	unregister := s.running.add(key, cancel)
+	end := func() {
+		unregister()
+		cancel()
+		done()
+	}
+	rows, err := st.Query(qctx)
 	if err != nil {
+		end()
 		return nil, nil, err
 	}
 	// Unbuffered: the producer runs at most one batch ahead of the network.
 	ch := make(chan arrowflight.StreamChunk)
-	go s.streamRows(ctx, rows, ch)
+	go func() {
+		defer end()
+		s.streamRows(ctx, qctx, rows, ch)
+	}()
 	return rows.Schema(), ch, nil
 }
 
-// streamRows sends every record of rows on ch, then the error that ended the
-// query, if any; it closes rows and ch when done. flightsql's DoGet releases
-// the records it receives and drains ch when it stops early; ctx (the
-// stream's context) ends the query when the client goes away.
-func (s *sqlServer) streamRows(ctx context.Context, rows *mantisdb.Rows, ch chan<- arrowflight.StreamChunk) {
+// streamRows sends every record of rows on ch, sliced to about
+// maxBatchBytes, then the error that ended the query, if any; it closes rows
+// and ch when done. flightsql's DoGet releases the records it receives and
+// drains ch when it stops early; ctx (the stream's context) ends the query
+// when the client goes away, qctx (derived from ctx) when CancelFlightInfo
+// cancels it.
+func (s *sqlServer) streamRows(ctx, qctx context.Context, rows *mantisdb.Rows, ch chan<- arrowflight.StreamChunk) {
 	defer close(ch)
 	defer rows.Close()
 	send := func(err error) {
@@ -282,16 +346,39 @@ func (s *sqlServer) streamRows(ctx context.Context, rows *mantisdb.Rows, ch chan
 		}
 	}()
 	for rows.Next() {
+		if err := qctx.Err(); err != nil {
+			break
+		}
 		rec := rows.Record()
-		rec.Retain()
-		select {
-		case ch <- arrowflight.StreamChunk{Data: rec}:
-		case <-ctx.Done():
-			rec.Release()
-			return
+		n := rec.NumRows()
+		step := sliceRows(rec, s.maxBatchBytes)
+		for off := int64(0); off < n || n == 0; off += step {
+			var part arrow.RecordBatch
+			if off == 0 && step >= n {
+				rec.Retain()
+				part = rec
+			} else {
+				part = rec.NewSlice(off, min(off+step, n))
+			}
+			select {
+			case ch <- arrowflight.StreamChunk{Data: part}:
+			case <-ctx.Done():
+				part.Release()
+				return
+			}
+			if n == 0 {
+				break
+			}
 		}
 	}
-	if err := rows.Err(); err != nil {
+	err := rows.Err()
+	if err == nil && ctx.Err() == nil {
+		err = qctx.Err()
+	}
+	if err != nil {
+		if sqlstate.From(err) == nil && qctx.Err() != nil {
+			err = sqlstate.Wrap(err, sqlstate.QueryCanceled, "canceling statement due to user request")
+		}
 		send(err)
 	}
 }
