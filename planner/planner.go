@@ -11,7 +11,10 @@
 // Joins become arrowexec hash joins that build on the right input (the
 // left one for RIGHT JOIN, whose columns are then reordered); scans directly
 // below a join are not yet pruned to the columns the plan uses. Scalar
-// subqueries run once, at their first evaluation.
+// subqueries run once, at their first evaluation. Statement parameters stay
+// Param expressions through the rewrites (they are never folded) and
+// become literals when BuildWith is given their values; CURRENT_DATE and
+// NOW() become literals of the time Build or BuildWith is called.
 package planner
 
 import (

@@ -747,6 +747,9 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 	if e.Over != nil {
 		return nil, b.unsupported("window functions")
 	}
+	if derivedAggs[name] && e.Qualifier.IsEmpty() {
+		return b.derivedAgg(ctx, name, e)
+	}
 	fn, ok := aggFuncs[name]
 	if !ok && e.Qualifier.IsEmpty() {
 		if x, err := b.scalarFunc(ctx, name, e); x != nil || err != nil {

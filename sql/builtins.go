@@ -399,3 +399,48 @@ func (b *binder) concatOp(l, r Expr) (Expr, error) {
 	}
 	return &Func{Fn: arrowexec.FuncConcat, Name: "concat_op", Args: args, Typ: catalog.Varchar}, nil
 }
+
+// derivedAggs are aggregates bound as expressions over the executor's
+// aggregates: BOOL_AND = EVERY is MIN(CASE WHEN x THEN 1 WHEN NOT x THEN 0
+// END) = 1 and BOOL_OR is the same with MAX (NULLs are skipped; no
+// non-NULL input gives NULL); APPROX_COUNT_DISTINCT is the exact
+// COUNT(DISTINCT x).
+var derivedAggs = map[string]bool{"bool_and": true, "every": true, "bool_or": true, "approx_count_distinct": true}
+
+func (b *binder) derivedAgg(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (Expr, error) {
+	if !ctx.allowAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate functions are not allowed in %s", ctx.clause)
+	}
+	if ctx.inAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate function calls cannot be nested")
+	}
+	if len(e.Exprs) != 1 {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "function %s takes exactly one argument", name)
+	}
+	ae, ok := e.Exprs[0].(*sqlparser.AliasedExpr)
+	if !ok {
+		return nil, b.unsupported(fmt.Sprintf("argument of %s", name))
+	}
+	inner := *ctx
+	inner.inAgg = true
+	arg, err := b.expr(&inner, ae.Expr)
+	if err != nil {
+		return nil, err
+	}
+	if name == "approx_count_distinct" {
+		if arg.Type().Kind == catalog.KindNull {
+			arg = nullOf(arg, catalog.Bigint)
+		}
+		return &AggCall{Func: arrowexec.AggCount, Arg: arg, Distinct: true, Typ: catalog.Bigint}, nil
+	}
+	if arg, err = b.requireBool(arg, strings.ToUpper(name)); err != nil {
+		return nil, err
+	}
+	one, zero := NewLiteral(catalog.Bigint, int64(1)), NewLiteral(catalog.Bigint, int64(0))
+	c := &Case{Whens: []Expr{arg, &Not{Arg: arg}}, Thens: []Expr{one, zero}, Typ: catalog.Bigint}
+	fn := arrowexec.AggMin
+	if name == "bool_or" {
+		fn = arrowexec.AggMax
+	}
+	return &Compare{Op: arrowexec.OpEq, L: &AggCall{Func: fn, Arg: c, Typ: catalog.Bigint, Null: true}, R: one}, nil
+}

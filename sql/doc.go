@@ -24,6 +24,15 @@
 // every element of an IN list, have the same type (two DECIMALs may still
 // differ in precision and scale). Plans are immutable once bound.
 //
+// Before parsing, rewrite.go rewrites a few standard spellings the MySQL
+// grammar lacks (CAST targets such as INT, VARCHAR, TIMESTAMP, BOOLEAN;
+// a || b; ORDER BY … NULLS FIRST/LAST; $n parameters) at the token level,
+// keeping error positions in the user's text. Statement parameters (? or
+// $n) are Param expressions typed by their context (params.go); set
+// operations are UnionAll nodes, with the distinct forms built from
+// aggregates (setop.go); built-in scalar functions are Func expressions
+// evaluated by arrowexec.Func (builtins.go).
+//
 // Every error caused by the statement is a *sqlstate.Error, with a line and
 // column when the binder can locate the offending token in the text.
 //
