@@ -19,6 +19,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
+
+	"github.com/mantisdb/mantisdb/internal/sqlsplit"
 )
 
 // Prompts of the interactive shell: a new statement, and a continued one.
@@ -54,7 +56,7 @@ func runSQL(ctx context.Context, args []string, stdin io.Reader, stdout, stderr 
 	defer sh.close()
 
 	if *exec != "" {
-		for _, stmt := range splitStatements(*exec) {
+		for _, stmt := range sqlsplit.Split(*exec) {
 			if err := sh.run(ctx, stmt); err != nil {
 				sh.printError(err)
 				return 1
@@ -216,7 +218,7 @@ func (s *shell) runInterruptible(ctx context.Context, stmt string) error {
 // whether every statement succeeded.
 func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
 	br := bufio.NewReader(in)
-	var sp splitter
+	var sp sqlsplit.Splitter
 	ok := true
 	runAll := func(stmts []string) {
 		for _, stmt := range stmts {
@@ -232,13 +234,13 @@ func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
 	for ctx.Err() == nil {
 		if interactive {
 			p := promptNew
-			if sp.pending() != "" || sp.state != stNormal {
+			if sp.Pending() != "" || sp.InQuote() {
 				p = promptMore
 			}
 			fmt.Fprint(s.out, p)
 		}
 		line, err := br.ReadString('\n')
-		if interactive && sp.pending() == "" && sp.state == stNormal {
+		if interactive && sp.Pending() == "" && !sp.InQuote() {
 			switch strings.TrimSpace(line) {
 			case `\q`, "quit", "exit", "quit;", "exit;":
 				return true
@@ -247,7 +249,7 @@ func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
 				continue
 			}
 		}
-		runAll(sp.feed(line))
+		runAll(sp.Feed(line))
 		if err != nil {
 			if err != io.EOF {
 				fmt.Fprintln(s.errOut, "ERROR: cannot read input:", err)
@@ -259,7 +261,7 @@ func (s *shell) repl(ctx context.Context, in io.Reader, interactive bool) bool {
 	if interactive {
 		fmt.Fprintln(s.out)
 	}
-	if rest := sp.pending(); rest != "" && ctx.Err() == nil {
+	if rest := sp.Pending(); rest != "" && ctx.Err() == nil {
 		runAll([]string{rest})
 	}
 	if interactive {

@@ -1,14 +1,18 @@
-package main
+// Package sqlsplit cuts SQL scripts into statements at the semicolons that
+// end them, skipping semicolons inside string literals, quoted identifiers
+// and comments. The shell of cmd/mantisdb and the REST API share it, so a
+// script means the same statements to both.
+package sqlsplit
 
 import "strings"
 
-// splitter cuts SQL text into statements at semicolons that are outside
+// Splitter cuts SQL text into statements at semicolons that are outside
 // string literals ('...', with doubled quotes and backslash escapes as in MySQL),
 // quoted identifiers ("..." and `...`) and comments (-- to end of line,
 // /* ... */). Text is fed in pieces (lines from a terminal or pipe); the
 // state carries over, so a statement may span many pieces. The zero value is
-// ready to use.
-type splitter struct {
+// ready to use. A Splitter is not safe for concurrent use.
+type Splitter struct {
 	buf   strings.Builder
 	state splitState
 	// star is set inside a block comment after '*'; dash is set after a '-'
@@ -28,9 +32,9 @@ const (
 	stBlockComment
 )
 
-// feed adds text and returns the statements it completes, trimmed, without
+// Feed adds text and returns the statements it completes, trimmed, without
 // their semicolons; empty statements are dropped.
-func (s *splitter) feed(text string) []string {
+func (s *Splitter) Feed(text string) []string {
 	var out []string
 	for i := 0; i < len(text); i++ {
 		c := text[i]
@@ -88,16 +92,20 @@ func (s *splitter) feed(text string) []string {
 	return out
 }
 
-// pending returns the unfinished statement, trimmed; it is empty when the
+// Pending returns the unfinished statement, trimmed; it is empty when the
 // text fed so far ends at a statement boundary (or holds only blanks and
 // comments).
-func (s *splitter) pending() string {
+func (s *Splitter) Pending() string {
 	stmt := strings.TrimSpace(s.buf.String())
 	if onlyComments(stmt) {
 		return ""
 	}
 	return stmt
 }
+
+// InQuote reports whether the text fed so far ends inside a string literal,
+// a quoted identifier or a comment, where a newline does not end anything.
+func (s *Splitter) InQuote() bool { return s.state != stNormal }
 
 // onlyComments reports whether text holds nothing but comments and blanks.
 func onlyComments(text string) bool {
@@ -125,12 +133,12 @@ func onlyComments(text string) bool {
 	return true
 }
 
-// splitStatements splits a whole script into statements, including a last
+// Split splits a whole script into statements, including a last
 // statement without a semicolon.
-func splitStatements(text string) []string {
-	var s splitter
-	out := s.feed(text)
-	if p := s.pending(); p != "" {
+func Split(text string) []string {
+	var s Splitter
+	out := s.Feed(text)
+	if p := s.Pending(); p != "" {
 		out = append(out, p)
 	}
 	return out

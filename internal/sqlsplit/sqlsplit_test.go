@@ -1,4 +1,4 @@
-package main
+package sqlsplit
 
 import (
 	"fmt"
@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestSplitStatements(t *testing.T) {
+func TestSplit(t *testing.T) {
 	tests := []struct {
 		in   string
 		want []string
@@ -29,9 +29,9 @@ func TestSplitStatements(t *testing.T) {
 		{"insert into t values ('日本;語');", []string{"insert into t values ('日本;語')"}},
 	}
 	for _, tt := range tests {
-		got := splitStatements(tt.in)
+		got := Split(tt.in)
 		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
-			t.Errorf("splitStatements(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("Split(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }
@@ -41,12 +41,12 @@ func TestSplitStatements(t *testing.T) {
 func TestSplitterIncremental(t *testing.T) {
 	script := "create table t (a int, b varchar);\ninsert into t values (1, 'x;\ny'),\n (2, 'it''s');\n" +
 		"select /* multi\nline ; */ a -- c;\nfrom t;\nselect 'unterminated"
-	want := splitStatements(script)
+	want := Split(script)
 	if len(want) != 4 {
 		t.Fatalf("whole script: %q", want)
 	}
 	for _, cut := range []string{"line", "byte"} {
-		var s splitter
+		var s Splitter
 		var got []string
 		var pieces []string
 		if cut == "line" {
@@ -55,9 +55,9 @@ func TestSplitterIncremental(t *testing.T) {
 			pieces = strings.Split(script, "")
 		}
 		for _, p := range pieces {
-			got = append(got, s.feed(p)...)
+			got = append(got, s.Feed(p)...)
 		}
-		if p := s.pending(); p != "" {
+		if p := s.Pending(); p != "" {
 			got = append(got, p)
 		}
 		if fmt.Sprintf("%q", got) != fmt.Sprintf("%q", want) {
