@@ -228,7 +228,7 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 
 	// ORDER BY: resolve against output names and ordinals first.
 	type orderItem struct {
-		out  int // output column, or -1
+		out   int // output column, or -1
 		expr  Expr
 		desc  bool
 		nulls nullsOrder
