@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 
@@ -213,5 +215,54 @@ func TestSliceRows(t *testing.T) {
 	defer s.Release()
 	if got := arraySize(s.Column(1)); got != 100*92+13 {
 		t.Errorf("size of sliced strings %d, want %d", got, 100*92+13)
+	}
+}
+
+func TestXdbcTypeInfoAndKeys(t *testing.T) {
+	e := startServer(t, nil, nil)
+	info, err := e.client.GetXdbcTypeInfo(e.ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch, recs := e.fetch(t, info)
+	if !sch.Equal(schema_ref.XdbcTypeInfo) {
+		t.Errorf("schema %v", sch)
+	}
+	n := 0
+	for _, r := range recs {
+		n += int(r.NumRows())
+	}
+	releaseAll(recs)
+	if n != len(xdbcTypes) {
+		t.Errorf("%d types, want %d", n, len(xdbcTypes))
+	}
+	dt := int32(pb.XdbcDataType_XDBC_VARCHAR)
+	info, err = e.client.GetXdbcTypeInfo(e.ctx, &dt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs = e.fetch(t, info)
+	if got := rowStrings(recs); len(got) != 1 || !strings.HasPrefix(got[0], "VARCHAR|12|") {
+		t.Errorf("VARCHAR: %v", got)
+	}
+	releaseAll(recs)
+
+	ref := flightsql.TableRef{Table: "t"}
+	for name, get := range map[string]func() (*arrowflight.FlightInfo, error){
+		"imported": func() (*arrowflight.FlightInfo, error) { return e.client.GetImportedKeys(e.ctx, ref) },
+		"exported": func() (*arrowflight.FlightInfo, error) { return e.client.GetExportedKeys(e.ctx, ref) },
+		"cross": func() (*arrowflight.FlightInfo, error) {
+			return e.client.GetCrossReference(e.ctx, ref, flightsql.TableRef{Table: "u"})
+		},
+	} {
+		info, err := get()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		sch, recs := e.fetch(t, info)
+		if !sch.Equal(schema_ref.ImportedExportedKeysAndCrossReference) || len(rowStrings(recs)) != 0 {
+			t.Errorf("%s: schema %v, rows %v", name, sch, rowStrings(recs))
+		}
+		releaseAll(recs)
 	}
 }
