@@ -238,14 +238,14 @@ func (e *funcExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arr
 				if v < 0 {
 					buf.Release()
 					releaseBuf(vbuf)
-					return nil, sqlstate.Errorf("2201F", "cannot take square root of a negative number")
+					return nil, sqlstate.Errorf(sqlstate.InvalidPowerArgument, "cannot take square root of a negative number")
 				}
 				out[i] = math.Sqrt(v)
 			case FuncLn:
 				if v <= 0 {
 					buf.Release()
 					releaseBuf(vbuf)
-					return nil, sqlstate.Errorf("2201E", "cannot take logarithm of a non-positive number")
+					return nil, sqlstate.Errorf(sqlstate.InvalidLogArgument, "cannot take logarithm of a non-positive number")
 				}
 				out[i] = math.Log(v)
 			case FuncExp:

@@ -57,7 +57,7 @@ func (p *Prepared) ParamSchema() *arrow.Schema {
 // a value that cannot be converted is 42804, 22P02, 22007, 22003 or 22001.
 func (p *Prepared) BuildWith(src SourceProvider, params []scalar.Scalar) (arrowexec.Operator, error) {
 	if len(params) != len(p.params) {
-		return nil, sqlstate.Errorf(sql.CodeParamCountMismatch, "statement has %d parameters, %d values given", len(p.params), len(params))
+		return nil, sqlstate.Errorf(sqlstate.ParamCountMismatch, "statement has %d parameters, %d values given", len(p.params), len(params))
 	}
 	vals := make([]*sql.Literal, len(params))
 	for i, v := range params {

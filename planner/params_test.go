@@ -13,7 +13,6 @@ import (
 
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
-	"github.com/mantisdb/mantisdb/sql"
 )
 
 func str(s string) scalar.Scalar { return scalar.NewStringScalar(s) }
@@ -80,7 +79,7 @@ func TestParams(t *testing.T) {
 			if got := strings.Join(types, " "); got != tc.types {
 				t.Errorf("parameter types %q, want %q", got, tc.types)
 			}
-			if _, err := p.Build(s); sqlstate.CodeOf(err) != sql.CodeParamCountMismatch {
+			if _, err := p.Build(s); sqlstate.CodeOf(err) != sqlstate.ParamCountMismatch {
 				t.Errorf("Build without values: %v, want 07001", err)
 			}
 			rows, _, err := s.runWith(tc.q, tc.params)
@@ -101,8 +100,8 @@ func TestParamErrors(t *testing.T) {
 		params []scalar.Scalar
 		code   sqlstate.Code
 	}{
-		{"SELECT id FROM items WHERE id = ?", []scalar.Scalar{}, sql.CodeParamCountMismatch},
-		{"SELECT id FROM items WHERE id = ?", []scalar.Scalar{i64(1), i64(2)}, sql.CodeParamCountMismatch},
+		{"SELECT id FROM items WHERE id = ?", []scalar.Scalar{}, sqlstate.ParamCountMismatch},
+		{"SELECT id FROM items WHERE id = ?", []scalar.Scalar{i64(1), i64(2)}, sqlstate.ParamCountMismatch},
 		{"SELECT id FROM items WHERE id = ?", []scalar.Scalar{str("x")}, sqlstate.InvalidText},
 		{"SELECT id FROM items WHERE d = ?", []scalar.Scalar{str("2024-13-01")}, sqlstate.InvalidDatetime},
 		{"SELECT id FROM items WHERE ok = ?", []scalar.Scalar{day0()}, sqlstate.DatatypeMismatch},

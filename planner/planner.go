@@ -178,7 +178,7 @@ func (p *Prepared) Explain() string {
 // A statement with parameters must be built with BuildWith.
 func (p *Prepared) Build(src SourceProvider) (arrowexec.Operator, error) {
 	if len(p.params) > 0 {
-		return nil, sqlstate.Errorf(sql.CodeParamCountMismatch, "statement has %d parameters, no values given", len(p.params))
+		return nil, sqlstate.Errorf(sqlstate.ParamCountMismatch, "statement has %d parameters, no values given", len(p.params))
 	}
 	return p.build(&builder{src: src, now: time.Now().UTC()})
 }

@@ -785,7 +785,7 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 		return nil, err
 	}
 	if isUntypedParam(arg) {
-		return nil, sqlstate.Errorf(CodeIndeterminateDatatype, "could not determine data type of parameter %s", arg)
+		return nil, sqlstate.Errorf(sqlstate.IndeterminateDatatype, "could not determine data type of parameter %s", arg)
 	}
 	if arg.Type().Kind == catalog.KindNull {
 		arg = NewLiteral(catalog.Bigint, nil)

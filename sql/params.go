@@ -65,15 +65,6 @@ func (e *Param) Nullable() bool { return true }
 
 func (e *Param) String() string { return fmt.Sprintf("$%d", e.Idx+1) }
 
-// SQLSTATE codes of parameters (internal/sqlstate does not name them).
-const (
-	// CodeIndeterminateDatatype: a parameter's type cannot be inferred.
-	CodeIndeterminateDatatype sqlstate.Code = "42P18"
-	// CodeParamCountMismatch: the values given do not match the parameters
-	// (SQL's "using clause does not match dynamic parameter specification").
-	CodeParamCountMismatch sqlstate.Code = "07001"
-)
-
 // ParamType is the inferred type of a statement parameter.
 type ParamType struct {
 	Type catalog.Type
@@ -155,7 +146,7 @@ func nullOf(x Expr, t catalog.Type) Expr {
 func (b *binder) checkParams() error {
 	for i, s := range b.params {
 		if s.typ.Kind == catalog.KindNull || s.untyped > 0 {
-			return sqlstate.Errorf(CodeIndeterminateDatatype, "could not determine data type of parameter $%d", i+1)
+			return sqlstate.Errorf(sqlstate.IndeterminateDatatype, "could not determine data type of parameter $%d", i+1)
 		}
 	}
 	return nil

@@ -21,6 +21,7 @@ type Code string
 // that know SQLSTATE recognise them.
 const (
 	Successful             Code = "00000"
+	ParamCountMismatch     Code = "07001"
 	FeatureNotSupported    Code = "0A000"
 	CardinalityViolation   Code = "21000"
 	StringDataTooLong      Code = "22001"
@@ -28,6 +29,8 @@ const (
 	InvalidDatetime        Code = "22007"
 	DatetimeOverflow       Code = "22008"
 	DivisionByZero         Code = "22012"
+	InvalidLogArgument     Code = "2201E"
+	InvalidPowerArgument   Code = "2201F"
 	InvalidParameterValue  Code = "22023"
 	InvalidText            Code = "22P02"
 	NotNullViolation       Code = "23502"
@@ -49,6 +52,7 @@ const (
 	DuplicateColumn        Code = "42701"
 	AmbiguousColumn        Code = "42702"
 	DatatypeMismatch       Code = "42804"
+	IndeterminateDatatype  Code = "42P18"
 	GroupingError          Code = "42803"
 	InvalidColumnRef       Code = "42P10"
 	InvalidColumnDef       Code = "42611"
