@@ -250,7 +250,7 @@ func TestIngestSchemaMismatch(t *testing.T) {
 
 // doPutPath sends recs with a plain Flight DoPut to the descriptor path
 // [table] and returns the row count of the answer.
-func (e *testEnv) doPutPath(t *testing.T, path []string, sch *arrow.Schema, recs []arrow.RecordBatch) (int64, error) {
+func (e *testEnv) doPutPath(t testing.TB, path []string, sch *arrow.Schema, recs []arrow.RecordBatch) (int64, error) {
 	t.Helper()
 	defer releaseAll(recs)
 	stream, err := e.client.Client.DoPut(e.ctx)

@@ -37,13 +37,13 @@ type testEnv struct {
 	ctx    context.Context
 }
 
-func startServer(t *testing.T, opts *Options, dbOpts *mantisdb.Options) *testEnv {
+func startServer(t testing.TB, opts *Options, dbOpts *mantisdb.Options) *testEnv {
 	t.Helper()
 	return startServerDial(t, opts, dbOpts, grpc.WithTransportCredentials(insecure.NewCredentials()))
 }
 
 // startServerDial is startServer with the client's dial options.
-func startServerDial(t *testing.T, opts *Options, dbOpts *mantisdb.Options, dial ...grpc.DialOption) *testEnv {
+func startServerDial(t testing.TB, opts *Options, dbOpts *mantisdb.Options, dial ...grpc.DialOption) *testEnv {
 	t.Helper()
 	var dbo mantisdb.Options
 	if dbOpts != nil {
@@ -95,7 +95,7 @@ func startServerDial(t *testing.T, opts *Options, dbOpts *mantisdb.Options, dial
 	return &testEnv{db: db, srv: srv, addr: lis.Addr().String(), client: cl, ctx: ctx}
 }
 
-func (e *testEnv) exec(t *testing.T, sql string) int64 {
+func (e *testEnv) exec(t testing.TB, sql string) int64 {
 	t.Helper()
 	n, err := e.client.ExecuteUpdate(e.ctx, sql)
 	if err != nil {
