@@ -39,7 +39,6 @@ type Tx struct {
 	// transactions left open.
 	mu    sync.Mutex
 	tx    *oltp.Txn
-	v     *version // the segments tx's snapshot reads; released at the end
 	state txState
 	cause error   // the error that failed the transaction
 	rows  []*Rows // open results of the transaction's queries
@@ -53,8 +52,7 @@ func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
 		return nil, err
 	}
 	defer db.running.Done()
-	t := &Tx{db: db}
-	t.tx, t.v = db.beginTxn()
+	t := &Tx{db: db, tx: db.store.Begin()}
 	db.txMu.Lock()
 	db.txs[t] = struct{}{}
 	db.txMu.Unlock()
@@ -128,10 +126,10 @@ func (t *Tx) exec(ctx context.Context, s *Stmt) (int64, error) {
 		return 0, t.fail(err)
 	}
 	if p.Kind != planner.KindQuery {
-		n, err := t.db.writeIn(ctx, t.tx, t.v, p)
+		n, err := t.db.writeIn(ctx, t.tx, p)
 		return n, t.fail(err)
 	}
-	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
+	op, err := build(ctx, p, txnProvider{t.tx})
 	if err != nil {
 		return 0, t.fail(err)
 	}
@@ -166,7 +164,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		return nil, err
 	}
 	defer t.leave()
-	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
+	op, err := build(ctx, p, txnProvider{t.tx})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, t.db.mem))
 	}
@@ -206,8 +204,6 @@ func (t *Tx) closeRowsLocked() {
 func (t *Tx) endLocked() {
 	t.closeRowsLocked()
 	t.state = txDone
-	t.db.tiers.release(t.v)
-	t.v = nil
 	t.db.txMu.Lock()
 	delete(t.db.txs, t)
 	t.db.txMu.Unlock()
