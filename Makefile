@@ -8,7 +8,7 @@ RACE_PKGS := ./oltp/ ./lockmgr/ ./rest/ ./cmd/mantisdb/ ./flight/
 # TEST_FLAGS lets a caller add flags, e.g. `make test TEST_FLAGS=-v`.
 TEST_FLAGS ?=
 
-.PHONY: all build run test race bench lint fmt clean
+.PHONY: all build run test race bench microbench lint fmt clean
 
 all: build
 
@@ -19,19 +19,27 @@ build:
 run: build
 	./$(BIN) serve
 
-# The whole suite: vet, unit and integration tests (incl. crash tests), race detector on concurrent packages.
+# The whole suite: vet, unit and integration tests (incl. crash tests), race detector on concurrent
+# packages, and a tiny run of every benchmark workload (bench/ is its own module: it links DuckDB via cgo).
 test:
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout 25m $(TEST_FLAGS) $(PKGS)
 	$(GO) test -count=1 -race -timeout 15m $(RACE_PKGS)
+	cd bench && $(GO) test -mod=mod -count=1 -timeout 10m ./...
 
 race:
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
 
-# Micro-benchmarks of the main module (the DuckDB side-by-side harness lives in bench/).
-BENCH ?= .
+# MantisDB beside DuckDB (bench/README.md): `make bench` runs every workload, `make bench BENCH=tpch SF=1`
+# one. Results go to bench/results/ and docs/benchmarks.md.
+BENCH ?= all
+SF    ?= 1
 bench:
-	$(GO) test -run '^$$' -bench '$(BENCH)' -benchmem $(PKGS)
+	cd bench && $(GO) run -mod=mod . -bench $(BENCH) -sf $(SF)
+
+# Go micro-benchmarks of the main module's packages.
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
