@@ -21,6 +21,7 @@ package mantisdb
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/lockmgr"
+	"github.com/mantisdb/mantisdb/segments"
 )
 
 // Options configure a DB. The zero value is valid.
@@ -41,6 +43,36 @@ type Options struct {
 	// Locks configures the lock manager (lock-wait timeout, deadlock
 	// detection interval); nil means lockmgr's defaults: 10 s and 50 ms.
 	Locks *lockmgr.Options
+
+	// Compaction. The background compactor checks every table each
+	// CompactInterval and moves its row store into a new segment when the
+	// rows written since the last compaction reach CompactRows, the row
+	// store's flushed bytes reach CompactBytes, or the oldest of those rows
+	// is CompactAge old. Zero values mean the defaults (1M rows, 64 MiB,
+	// 10 min, 1 s); a negative threshold is never reached and a negative
+	// CompactInterval disables the background compactor (DB.Compact still
+	// works). The row counts are in-memory estimates: rows left at Open
+	// count as written at Open.
+	CompactRows     int64
+	CompactBytes    int64
+	CompactAge      time.Duration
+	CompactInterval time.Duration
+	// CompactLockWait bounds how long a compaction or merge waits for the
+	// table lock of its swap (writers of the table wait behind it); zero
+	// means DefaultCompactLockWait (2 s). A compaction that times out is
+	// retried at the next check.
+	CompactLockWait time.Duration
+	// MergeSegments is the number of small segments (fewer live rows than
+	// CompactRows) from which they are merged, size-tiered; zero means
+	// DefaultMergeSegments (4), negative never merges.
+	MergeSegments int
+	// MergeDeletedFraction is the deleted fraction of a segment's rows from
+	// which it is rewritten without them; zero means
+	// DefaultMergeDeletedFraction (0.3), negative never rewrites.
+	MergeDeletedFraction float64
+	// Segment configures the segment writer (row group size, compression,
+	// indexes); nil means segments' defaults.
+	Segment *segments.WriterOptions
 }
 
 // DB is an open database.
@@ -107,6 +139,32 @@ func (db *DB) Begin(ctx context.Context) (*Tx, error) { return db.beginTx(ctx) }
 // TRANSACTION, COMMIT / END and ROLLBACK open and end an explicit
 // transaction. The caller must Close it.
 func (db *DB) NewSession() *Session { return &Session{sessionImpl{db: db}} }
+
+// Compact moves the rows of table's row store into a new columnar segment
+// now, whatever the thresholds, and then runs a merge of its segments if
+// one is due. It waits for a compaction in progress. Writers do not stop:
+// rows changed during the compaction stay in the row store. The bench
+// harness and the REST admin endpoints call it.
+func (db *DB) Compact(ctx context.Context, table string) (CompactionResult, error) {
+	return db.compactTable(ctx, table)
+}
+
+// TableStats returns the storage of table as of now: rows in the row
+// store, live rows in segments and the segment list (for the REST admin
+// endpoints and the future system.tables).
+func (db *DB) TableStats(ctx context.Context, table string) (TableStats, error) {
+	return db.tableStats(ctx, table)
+}
+
+// Segments returns every live segment of every table, by table name and
+// segment id (the future system.segments table).
+func (db *DB) Segments(ctx context.Context) ([]SegmentInfo, error) { return db.segmentList(ctx) }
+
+// CompactorStats returns the compactor's counters since Open (the future
+// system.compactions table).
+func (db *DB) CompactorStats() CompactorStats {
+	return CompactorStats{Compactions: db.comp.compactions.Load(), Merges: db.comp.merges.Load(), Failures: db.comp.failures.Load()}
+}
 
 // Table returns the named table's descriptor.
 func (db *DB) Table(name string) (*catalog.Table, bool) { return db.cat.Table(name) }

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
@@ -44,6 +47,11 @@ type impl struct {
 	// ddlMu serialises schema changes: each one persists a descriptor and
 	// then publishes it in the catalog.
 	ddlMu sync.Mutex
+
+	// tiers holds the open segments; comp is the compactor.
+	tiers *tierSet
+	comp  compactor
+
 	// running counts statements in flight so that Close can wait for them.
 	running sync.WaitGroup
 	closed  atomic.Bool
@@ -59,6 +67,37 @@ func open(dir string, opts *Options) (*DB, error) {
 	}
 	if o.BatchSize <= 0 {
 		o.BatchSize = 8192
+	}
+	if o.CompactRows == 0 {
+		o.CompactRows = DefaultCompactRows
+	} else if o.CompactRows < 0 {
+		o.CompactRows = math.MaxInt64
+	}
+	if o.CompactBytes == 0 {
+		o.CompactBytes = DefaultCompactBytes
+	} else if o.CompactBytes < 0 {
+		o.CompactBytes = math.MaxInt64
+	}
+	if o.CompactAge == 0 {
+		o.CompactAge = DefaultCompactAge
+	} else if o.CompactAge < 0 {
+		o.CompactAge = math.MaxInt64
+	}
+	if o.CompactInterval == 0 {
+		o.CompactInterval = DefaultCompactInterval
+	}
+	if o.CompactLockWait <= 0 {
+		o.CompactLockWait = DefaultCompactLockWait
+	}
+	if o.MergeSegments == 0 {
+		o.MergeSegments = DefaultMergeSegments
+	} else if o.MergeSegments < 0 {
+		o.MergeSegments = math.MaxInt
+	}
+	if o.MergeDeletedFraction == 0 {
+		o.MergeDeletedFraction = DefaultMergeDeletedFraction
+	} else if o.MergeDeletedFraction < 0 {
+		o.MergeDeletedFraction = 2 // never reached
 	}
 	mem := memory.Allocator(memory.DefaultAllocator)
 	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks})
@@ -81,14 +120,40 @@ func open(dir string, opts *Options) (*DB, error) {
 			return nil, fmt.Errorf("cannot register lock metrics: %w", err)
 		}
 	}
+	tiers, err := openTiers(vfs.Default, filepath.Join(dir, segmentDir), o.Logger, st, tables)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot open segments: %w", err)
+	}
+	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers}}
+	st.SetSegmentProbe(db.probe)
+	// Rows left in the row store count as fresh from now on.
+	snap := st.Snapshot()
+	for _, t := range tables {
+		n, err := snap.CountRows(t)
+		if err != nil {
+			snap.Close()
+			tiers.close()
+			st.Close()
+			return nil, err
+		}
+		db.noteWrite(t.ID, n)
+	}
+	snap.Close()
+	db.startCompactor()
 	o.Logger.Info("database opened", "dir", dir, "tables", len(tables))
-	return &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}}}, nil
+	return db, nil
 }
+
+// segmentDir is the directory of segment files inside the data directory.
+const segmentDir = "segments"
 
 func (db *DB) close() error {
 	if db.closed.Swap(true) {
 		return nil
 	}
+	// The compactor stops first: its lock waits end with its context.
+	db.stopCompactor()
 	db.running.Wait()
 	// Statements have ended; roll back the transactions left open.
 	db.txMu.Lock()
@@ -100,6 +165,7 @@ func (db *DB) close() error {
 	for _, t := range txs {
 		t.Rollback()
 	}
+	db.tiers.close()
 	return db.store.Close()
 }
 
@@ -197,12 +263,12 @@ func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 	if err := s.db.begin(); err != nil {
 		return nil, err
 	}
-	snap := s.db.store.Snapshot()
-	op, err := build(ctx, p, scanProvider{snap})
+	rv := s.db.snapshot()
+	op, err := build(ctx, p, scanProvider{&rv})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, s.db.mem))
 	}
-	r := &Rows{rowsImpl{sch: p.Schema, op: op, snap: snap, db: s.db}}
+	r := &Rows{rowsImpl{sch: p.Schema, op: op, rv: &rv, db: s.db}}
 	if err != nil {
 		r.close()
 		return nil, err
@@ -239,9 +305,9 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 	case planner.KindInsert, planner.KindUpdate, planner.KindDelete:
 		return db.write(ctx, p)
 	case planner.KindQuery:
-		snap := db.store.Snapshot()
-		defer snap.Close()
-		op, err := build(ctx, p, scanProvider{snap})
+		rv := db.snapshot()
+		defer rv.close()
+		op, err := build(ctx, p, scanProvider{&rv})
 		if err != nil {
 			return 0, err
 		}
@@ -302,6 +368,10 @@ func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) er
 	if err := db.store.DropTable(ctx, cur); err != nil {
 		return err
 	}
+	// Its segments left the manifest with the table; their files go when
+	// the last snapshot that can read them is closed.
+	db.tiers.dropTable(cur.ID)
+	db.comp.fresh.Delete(cur.ID)
 	db.cat.Remove(cur.Name)
 	return nil
 }
@@ -337,13 +407,14 @@ func retryable(err error) bool {
 // times, with a short random backoff) before the error is returned.
 func (db *DB) write(ctx context.Context, p *planner.Prepared) (int64, error) {
 	for attempt := 0; ; attempt++ {
-		tx := db.store.Begin()
-		n, err := db.writeIn(ctx, tx, p)
+		tx, v := db.beginTxn()
+		n, err := db.writeIn(ctx, tx, v, p)
 		if err == nil {
 			err = tx.Commit(ctx)
 		} else {
 			tx.Rollback()
 		}
+		db.tiers.release(v)
 		if err == nil {
 			return n, nil
 		}
@@ -360,12 +431,12 @@ func (db *DB) write(ctx context.Context, p *planner.Prepared) (int64, error) {
 }
 
 // writeIn runs INSERT, UPDATE or DELETE inside tx, which reads its source.
-func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, p *planner.Prepared) (int64, error) {
+func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, v *version, p *planner.Prepared) (int64, error) {
 	t := p.Table
 	if err := db.lockTarget(ctx, tx, t); err != nil {
 		return 0, err
 	}
-	op, err := build(ctx, p, txnProvider{tx})
+	op, err := build(ctx, p, txnProvider{db, tx, v})
 	if err != nil {
 		return 0, err
 	}
@@ -387,6 +458,7 @@ func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, p *planner.Prepared) (i
 		}
 		n += rec.NumRows()
 	}
+	db.noteWrite(t.ID, n)
 	return n, nil
 }
 
@@ -411,7 +483,8 @@ func (db *DB) ingest(ctx context.Context, table string, rdr array.RecordReader) 
 		return 0, err
 	}
 	defer db.running.Done()
-	tx := db.store.Begin()
+	tx, v := db.beginTxn()
+	defer db.tiers.release(v)
 	defer tx.Rollback()
 	n, err := db.ingestIn(ctx, tx, table, rdr)
 	if err != nil {
@@ -452,6 +525,7 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 	if err := rdr.Err(); err != nil {
 		return 0, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest data: %v", err)
 	}
+	db.noteWrite(t.ID, n)
 	return n, nil
 }
 
@@ -506,32 +580,13 @@ func conform(ctx context.Context, t *catalog.Table, rec arrow.RecordBatch) (arro
 	return array.NewRecordBatch(sch, cols, n), nil
 }
 
-// scanProvider opens row-store scans of one snapshot for the planner.
-type scanProvider struct{ snap *oltp.Snapshot }
-
-func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return func(ctx context.Context) (arrowexec.Source, error) {
-		return p.snap.Scan(t, cols, withKey)
-	}
-}
-
-// txnProvider opens scans of what a transaction sees: its snapshot plus
-// its own writes.
-type txnProvider struct{ tx *oltp.Txn }
-
-func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return func(ctx context.Context) (arrowexec.Source, error) {
-		return p.tx.Scan(t, cols, withKey)
-	}
-}
-
 // emptySchema is the schema of statements without rows.
 var emptySchema = arrow.NewSchema(nil, nil)
 
 type rowsImpl struct {
 	sch  *arrow.Schema
 	op   arrowexec.Operator
-	snap *oltp.Snapshot
+	rv   *readView
 	db   *DB
 	cur  arrow.RecordBatch
 	err  error
@@ -563,9 +618,9 @@ func (r *Rows) close() error {
 		err = r.op.Close()
 		r.op = nil
 	}
-	if r.snap != nil {
-		err = errors.Join(err, r.snap.Close())
-		r.snap = nil
+	if r.rv != nil {
+		err = errors.Join(err, r.rv.close())
+		r.rv = nil
 	}
 	if r.db != nil {
 		r.db.running.Done()

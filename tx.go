@@ -39,6 +39,7 @@ type Tx struct {
 	// transactions left open.
 	mu    sync.Mutex
 	tx    *oltp.Txn
+	v     *version // the segments tx's snapshot reads; released at the end
 	state txState
 	cause error   // the error that failed the transaction
 	rows  []*Rows // open results of the transaction's queries
@@ -52,7 +53,8 @@ func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
 		return nil, err
 	}
 	defer db.running.Done()
-	t := &Tx{db: db, tx: db.store.Begin()}
+	t := &Tx{db: db}
+	t.tx, t.v = db.beginTxn()
 	db.txMu.Lock()
 	db.txs[t] = struct{}{}
 	db.txMu.Unlock()
@@ -126,10 +128,10 @@ func (t *Tx) exec(ctx context.Context, s *Stmt) (int64, error) {
 		return 0, t.fail(err)
 	}
 	if p.Kind != planner.KindQuery {
-		n, err := t.db.writeIn(ctx, t.tx, p)
+		n, err := t.db.writeIn(ctx, t.tx, t.v, p)
 		return n, t.fail(err)
 	}
-	op, err := build(ctx, p, txnProvider{t.tx})
+	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
 	if err != nil {
 		return 0, t.fail(err)
 	}
@@ -164,7 +166,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		return nil, err
 	}
 	defer t.leave()
-	op, err := build(ctx, p, txnProvider{t.tx})
+	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, t.db.mem))
 	}
@@ -204,6 +206,8 @@ func (t *Tx) closeRowsLocked() {
 func (t *Tx) endLocked() {
 	t.closeRowsLocked()
 	t.state = txDone
+	t.db.tiers.release(t.v)
+	t.v = nil
 	t.db.txMu.Lock()
 	delete(t.db.txs, t)
 	t.db.txMu.Unlock()

@@ -25,14 +25,16 @@ const (
 const (
 	subSeq byte = 0x00
 	subRow byte = 0x01
-	// 0x02 bulk batch entries, 0x03 delete bitmaps, 0x04 segment manifest are
-	// reserved for later formats.
+	// 0x02 bulk batch entries are reserved for a later format.
+	subBitmap   byte = 0x03
+	subManifest byte = 0x04
 )
 
 var (
 	formatKey      = []byte("\x01format")
 	nextTableIDKey = []byte("\x01next_table_id")
 	txnEpochKey    = []byte("\x01txn_epoch")
+	nextSegIDKey   = []byte("\x01next_segment_id")
 	descPrefix     = []byte{tagDesc}
 	descPrefixEnd  = []byte{tagDesc + 1}
 )

@@ -337,3 +337,12 @@ func (sc *Scanner) Close() error {
 	}
 	return nil
 }
+
+// checkWriteKey verifies that key is a row key or a segment row key of
+// table t (a "__key" of a scan).
+func checkWriteKey(t *catalog.Table, key []byte) error {
+	if _, _, ok := parseSegmentRowKey(t.ID, key); ok {
+		return nil
+	}
+	return checkRowKey(t, key)
+}

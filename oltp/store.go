@@ -96,6 +96,16 @@ type Store struct {
 
 	mu     sync.Mutex
 	tables map[uint64]*tableState // by table ID
+
+	// probe finds primary keys in segments (SetSegmentProbe).
+	probe SegmentProbe
+	// nextSegID is the next segment id to hand out (NewSegmentID).
+	nextSegID atomic.Uint64
+	// bmMu orders the commits that add bits to delete bitmaps (each reads
+	// the committed bitmap and writes it back with its bits); bmGen counts
+	// them (see Txn.latest).
+	bmMu  sync.Mutex
+	bmGen atomic.Uint64
 }
 
 // tableState is the per-table state of a Store shared by its transactions.
@@ -209,7 +219,7 @@ func (s *Store) init() error {
 		}
 	}
 	s.nextTableID.Store(next)
-	return nil
+	return s.loadSegmentIDs(tables)
 }
 
 func (s *Store) getUvarint(key []byte) (uint64, error) {

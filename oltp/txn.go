@@ -48,6 +48,12 @@ type Txn struct {
 	val    []byte
 	keyBuf []byte // Update: new keys, concatenated
 	keyEnd []int  // Update: end of each new key in keyBuf, -1 when unchanged
+
+	// segs holds the Txn's state of the segments it read or wrote rows
+	// of; segDirty is set once it deleted a segment row.
+	segs     map[uint64]*txnSeg
+	segDirty bool
+	probeBuf []SegmentPos
 }
 
 // txnTable is a Txn's state of one table it locked.
@@ -320,6 +326,9 @@ func (tx *Txn) Insert(ctx context.Context, t *catalog.Table, rows arrow.RecordBa
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			if err := tx.checkSegments(ctx, t, rows, i); err != nil {
+				return tx.abort(err)
+			}
 			tx.touch(tx.key)
 		} else {
 			tx.key = appendInt64Key(appendRowPrefix(tx.key[:0], t.ID), int64(l.ts.nextRowID.Add(1)-1))
@@ -348,17 +357,28 @@ func (tx *Txn) Update(ctx context.Context, t *catalog.Table, keys *array.Binary,
 		return tx.abort(fmt.Errorf("oltp: update of table %q has %d keys (%d NULL) for %d rows", t.Name, keys.Len(), keys.NullN(), n))
 	}
 	for i := 0; i < n; i++ {
-		if err := checkRowKey(t, keys.Value(i)); err != nil {
+		if err := checkWriteKey(t, keys.Value(i)); err != nil {
 			return tx.abort(err)
 		}
 	}
 	if !t.HasPrimaryKey() {
 		for i := 0; i < n; i++ {
 			key := keys.Value(i)
-			if _, err := tx.writable(ctx, l, key); err != nil {
-				return tx.abort(err)
+			if seg, pos, ok := parseSegmentRowKey(t.ID, key); ok {
+				// The segment copy is deleted; the new version is a
+				// row entry under a fresh hidden row id.
+				if _, err := tx.deleteSegRow(ctx, l, key, seg, pos); err != nil {
+					return tx.abort(err)
+				}
+				key = appendInt64Key(appendRowPrefix(tx.key[:0], t.ID), int64(l.ts.nextRowID.Add(1)-1))
+				tx.key = key
+				l.seqDirty = true
+			} else {
+				if _, err := tx.writable(ctx, l, key); err != nil {
+					return tx.abort(err)
+				}
+				tx.touch(key)
 			}
-			tx.touch(key)
 			tx.val = appendRow(tx.val[:0], tx.id, tx.cols, i)
 			if err := tx.b.Set(key, tx.val, nil); err != nil {
 				return tx.abort(fmt.Errorf("cannot write row of table %q: %w", t.Name, err))
@@ -374,6 +394,15 @@ func (tx *Txn) Update(ctx context.Context, t *catalog.Table, keys *array.Binary,
 		start := len(tx.keyBuf)
 		tx.keyBuf = tx.appendPK(tx.keyBuf, t, i)
 		old := keys.Value(i)
+		if seg, pos, ok := parseSegmentRowKey(t.ID, old); ok {
+			// A segment row always moves: its copy is deleted and the
+			// new version becomes a row entry.
+			if _, err := tx.deleteSegRow(ctx, l, old, seg, pos); err != nil {
+				return tx.abort(err)
+			}
+			tx.keyEnd = append(tx.keyEnd, len(tx.keyBuf))
+			continue
+		}
 		if _, err := tx.writable(ctx, l, old); err != nil {
 			return tx.abort(err)
 		}
@@ -402,6 +431,9 @@ func (tx *Txn) Update(ctx context.Context, t *catalog.Table, keys *array.Binary,
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			if err := tx.checkSegments(ctx, t, rows, i); err != nil {
+				return tx.abort(err)
+			}
 			tx.touch(key)
 		}
 		tx.val = appendRow(tx.val[:0], tx.id, tx.cols, i)
@@ -428,8 +460,14 @@ func (tx *Txn) Delete(ctx context.Context, t *catalog.Table, keys *array.Binary)
 	}
 	for i := 0; i < keys.Len(); i++ {
 		key := keys.Value(i)
-		if err := checkRowKey(t, key); err != nil {
+		if err := checkWriteKey(t, key); err != nil {
 			return tx.abort(err)
+		}
+		if seg, pos, ok := parseSegmentRowKey(t.ID, key); ok {
+			if _, err := tx.deleteSegRow(ctx, l, key, seg, pos); err != nil {
+				return tx.abort(err)
+			}
+			continue
 		}
 		if _, err := tx.writable(ctx, l, key); err != nil {
 			return tx.abort(err)
@@ -503,7 +541,7 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		tx.Rollback()
 		return err
 	}
-	if tx.b.Empty() {
+	if tx.b.Empty() && !tx.segDirty {
 		tx.Rollback()
 		return nil
 	}
@@ -525,7 +563,24 @@ func (tx *Txn) Commit(ctx context.Context) error {
 	b := tx.b
 	tx.b = nil
 	defer b.Close()
+	if tx.segDirty {
+		// Under bmMu each commit reads the committed bitmaps and writes
+		// them back with its own bits, so no bit is lost.
+		s.bmMu.Lock()
+		if err := tx.addSegmentBitsLocked(b); err != nil {
+			s.bmMu.Unlock()
+			if seq {
+				s.seqMu.Unlock()
+			}
+			tx.finish()
+			return fmt.Errorf("cannot commit: %w", err)
+		}
+	}
 	err := s.db.ApplyNoSyncWait(b, pebble.Sync)
+	if tx.segDirty {
+		s.bmGen.Add(1)
+		s.bmMu.Unlock()
+	}
 	if seq {
 		s.seqMu.Unlock()
 	}
@@ -554,6 +609,7 @@ func (tx *Txn) finish() {
 	}
 	tx.touched = nil
 	tx.tables = nil
+	tx.segs = nil
 }
 
 // Rollback discards the Txn's writes and releases its locks. It is

@@ -1,0 +1,513 @@
+package mantisdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/oltp"
+	"github.com/mantisdb/mantisdb/segments"
+)
+
+// The columnar tier as the root package holds it.
+//
+// The manifest (which segments are live, with their delete bitmaps) lives
+// in Pebble, so every snapshot has its own. The open segment files live
+// here: a segHandle per segment, shared by the versions that list it. A
+// version is the set of segments that some snapshot may read: the reader
+// of a snapshot takes the snapshot and a reference to the current version
+// together, under tierSet.mu, and releases the version with the snapshot.
+// A compaction or merge installs a version holding its new segment before
+// it commits the manifest batch, and one without the segments it removed
+// after; so a snapshot taken at any instant finds every segment of its
+// manifest in its version. A segment's files are removed when the last
+// version listing it is released and the segment has left the manifest
+// (obsolete); a crash before that leaves files that Open removes as
+// orphans (segments.RemoveOrphans with the manifest's ids).
+
+// segHandle is one open segment.
+type segHandle struct {
+	table    uint64
+	meta     *segments.Meta
+	r        *segments.Reader
+	refs     atomic.Int32 // versions listing the handle
+	obsolete atomic.Bool  // the segment left the manifest: remove its files at the last unref
+}
+
+// version is a set of open segments, per table in id order.
+type version struct {
+	refs   atomic.Int32
+	tables map[uint64][]*segHandle
+}
+
+// tierSet owns the open segments of a DB.
+type tierSet struct {
+	fs  vfs.FS
+	dir string
+	log *slog.Logger
+
+	mu  sync.Mutex
+	cur *version
+}
+
+func (ts *tierSet) unref(h *segHandle) {
+	if h.refs.Add(-1) != 0 {
+		return
+	}
+	if err := h.r.Close(); err != nil {
+		ts.log.Warn("cannot close segment", "segment", h.meta.ID, "err", err)
+	}
+	if h.obsolete.Load() {
+		if err := segments.Remove(ts.fs, ts.dir, h.meta.ID); err != nil {
+			ts.log.Warn("cannot remove segment files; they are removed at the next open", "segment", h.meta.ID, "err", err)
+		}
+	}
+}
+
+// release drops one reference to v.
+func (ts *tierSet) release(v *version) {
+	if v == nil || v.refs.Add(-1) != 0 {
+		return
+	}
+	for _, hs := range v.tables {
+		for _, h := range hs {
+			ts.unref(h)
+		}
+	}
+}
+
+// acquireLocked returns the current version with a reference the caller
+// releases. The caller holds ts.mu.
+func (ts *tierSet) acquireLocked() *version {
+	v := ts.cur
+	v.refs.Add(1)
+	return v
+}
+
+// current returns the handles of table in the current version, without a
+// reference: only for callers that keep the table's manifest from changing
+// (a writer holding the table's IX lock).
+func (ts *tierSet) current(table uint64) []*segHandle {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.cur.tables[table]
+}
+
+// install makes a copy of the current version with edit applied current.
+func (ts *tierSet) install(edit func(tables map[uint64][]*segHandle)) {
+	ts.mu.Lock()
+	old := ts.cur
+	nv := &version{tables: make(map[uint64][]*segHandle, len(old.tables)+1)}
+	for id, hs := range old.tables {
+		nv.tables[id] = hs
+	}
+	edit(nv.tables)
+	nv.refs.Store(1)
+	for _, hs := range nv.tables {
+		for _, h := range hs {
+			h.refs.Add(1)
+		}
+	}
+	ts.cur = nv
+	ts.mu.Unlock()
+	ts.release(old)
+}
+
+// add installs a version with h.
+func (ts *tierSet) add(h *segHandle) {
+	ts.install(func(tables map[uint64][]*segHandle) {
+		hs := append(append([]*segHandle(nil), tables[h.table]...), h)
+		sort.Slice(hs, func(i, j int) bool { return hs[i].meta.ID < hs[j].meta.ID })
+		tables[h.table] = hs
+	})
+}
+
+// remove marks the segments ids of table obsolete and installs a version
+// without them.
+func (ts *tierSet) remove(table uint64, ids ...uint64) {
+	ts.install(func(tables map[uint64][]*segHandle) {
+		var keep []*segHandle
+		for _, h := range tables[table] {
+			gone := false
+			for _, id := range ids {
+				gone = gone || h.meta.ID == id
+			}
+			if gone {
+				h.obsolete.Store(true)
+			} else {
+				keep = append(keep, h)
+			}
+		}
+		if len(keep) == 0 {
+			delete(tables, table)
+		} else {
+			tables[table] = keep
+		}
+	})
+}
+
+// dropTable marks every segment of table obsolete and forgets them.
+func (ts *tierSet) dropTable(table uint64) {
+	ts.install(func(tables map[uint64][]*segHandle) {
+		for _, h := range tables[table] {
+			h.obsolete.Store(true)
+		}
+		delete(tables, table)
+	})
+}
+
+// close releases the current version; segments still read by open
+// snapshots close with them.
+func (ts *tierSet) close() {
+	ts.mu.Lock()
+	v := ts.cur
+	ts.cur = &version{}
+	ts.mu.Unlock()
+	ts.release(v)
+}
+
+// openTiers opens the segments of every table's manifest and removes
+// orphan files: files of interrupted compactions and merges, of dropped
+// tables, and of segments merged away before a crash.
+func openTiers(fs vfs.FS, dir string, log *slog.Logger, st *oltp.Store, tables []*catalog.Table) (*tierSet, error) {
+	ts := &tierSet{fs: fs, dir: dir, log: log, cur: &version{tables: map[uint64][]*segHandle{}}}
+	ts.cur.refs.Store(1)
+	if err := fs.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create segment directory: %w", err)
+	}
+	snap := st.Snapshot()
+	defer snap.Close()
+	live := map[uint64]bool{}
+	var handles []*segHandle
+	fail := func(err error) (*tierSet, error) {
+		for _, h := range handles {
+			_ = h.r.Close()
+		}
+		return nil, err
+	}
+	for _, t := range tables {
+		ents, err := snap.Segments(t.ID)
+		if err != nil {
+			return fail(err)
+		}
+		for _, e := range ents {
+			m, err := segments.DecodeMeta(e.Meta)
+			if err != nil {
+				return fail(fmt.Errorf("cannot read manifest entry of segment %d of table %q: %w", e.ID, t.Name, err))
+			}
+			r, err := segments.Open(fs, dir, m)
+			if err != nil {
+				return fail(fmt.Errorf("table %q: %w", t.Name, err))
+			}
+			live[e.ID] = true
+			handles = append(handles, &segHandle{table: t.ID, meta: m, r: r})
+		}
+	}
+	removed, err := segments.RemoveOrphans(fs, dir, func(id uint64) bool { return live[id] })
+	if err != nil {
+		return fail(fmt.Errorf("cannot remove orphan segment files: %w", err))
+	}
+	if len(removed) > 0 {
+		log.Info("removed orphan segment files", "files", len(removed))
+	}
+	for _, h := range handles {
+		h.refs.Store(1)
+		ts.cur.tables[h.table] = append(ts.cur.tables[h.table], h)
+	}
+	return ts, nil
+}
+
+// snapshot returns a snapshot of the store and the version of the segments
+// it can read; the caller releases both (readView.close).
+func (db *DB) snapshot() readView {
+	db.tiers.mu.Lock()
+	defer db.tiers.mu.Unlock()
+	return readView{db: db, snap: db.store.Snapshot(), v: db.tiers.acquireLocked()}
+}
+
+// beginTxn starts a store transaction and returns it with the version of
+// the segments its snapshot can read; the caller releases the version once
+// the transaction ended.
+func (db *DB) beginTxn() (*oltp.Txn, *version) {
+	db.tiers.mu.Lock()
+	defer db.tiers.mu.Unlock()
+	return db.store.Begin(), db.tiers.acquireLocked()
+}
+
+// readView is a snapshot with its segments.
+type readView struct {
+	db   *DB
+	snap *oltp.Snapshot
+	v    *version
+}
+
+func (rv *readView) close() error {
+	var err error
+	if rv.snap != nil {
+		err = rv.snap.Close()
+		rv.snap = nil
+	}
+	if rv.v != nil {
+		rv.db.tiers.release(rv.v)
+		rv.v = nil
+	}
+	return err
+}
+
+// handle returns the open segment id of table in v.
+func (v *version) handle(table, id uint64) (*segHandle, error) {
+	for _, h := range v.tables[table] {
+		if h.meta.ID == id {
+			return h, nil
+		}
+	}
+	return nil, sqlstate.Errorf(sqlstate.Internal, "segment %d of table %d is in the manifest but not open", id, table)
+}
+
+// scanProvider opens scans of one snapshot (row store and segments) for
+// the planner.
+type scanProvider struct{ rv *readView }
+
+func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
+	return func(ctx context.Context) (arrowexec.Source, error) {
+		ents, err := p.rv.snap.Segments(t.ID)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := p.rv.snap.Scan(t, cols, withKey)
+		if err != nil {
+			return nil, err
+		}
+		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, rs, ents)
+	}
+}
+
+// txnProvider opens scans of what a transaction sees: its snapshot plus
+// its own writes, in the row store and the segments.
+type txnProvider struct {
+	db *DB
+	tx *oltp.Txn
+	v  *version
+}
+
+func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
+	return func(ctx context.Context) (arrowexec.Source, error) {
+		ents, err := p.tx.Segments(t.ID)
+		if err != nil {
+			return nil, err
+		}
+		rs, err := p.tx.Scan(t, cols, withKey)
+		if err != nil {
+			return nil, err
+		}
+		return p.db.newTierSource(ctx, p.v, t, cols, withKey, rs, ents)
+	}
+}
+
+// tierSource yields the rows of one table at one snapshot: the row store's,
+// then each live segment's without its deleted rows. Each committed row is
+// in exactly one of them (invariant 2), so each is returned once. With
+// withKey, segment rows carry oltp.AppendSegmentRowKey keys.
+type tierSource struct {
+	ctx     context.Context
+	mem     memory.Allocator
+	batch   int
+	t       *catalog.Table
+	cols    []int
+	withKey bool
+	schema  *arrow.Schema
+
+	rs   *oltp.Scanner
+	segs []segScan
+	next int // next entry of segs to open
+
+	cur     *segments.Scanner
+	curSeg  *segScan
+	pos     uint32 // next candidate position of curSeg (withKey)
+	keys    *array.BinaryBuilder
+	keyBuf  []byte
+	own     arrow.RecordBatch // a batch built here, released on Next
+	rec     arrow.RecordBatch
+	err     error
+	inStore bool
+}
+
+type segScan struct {
+	h       *segHandle
+	deleted *roaring.Bitmap
+}
+
+func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, cols []int, withKey bool,
+	rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
+	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
+		schema: rs.Schema(), rs: rs, inStore: true}
+	if s.cols == nil {
+		s.cols = []int{}
+	}
+	for _, e := range ents {
+		h, err := v.handle(t.ID, e.ID)
+		if err != nil {
+			_ = rs.Close()
+			return nil, err
+		}
+		if e.Deleted != nil && e.Deleted.GetCardinality() >= uint64(h.meta.Rows) {
+			continue // every row is deleted
+		}
+		s.segs = append(s.segs, segScan{h: h, deleted: e.Deleted})
+	}
+	if withKey && len(s.segs) > 0 {
+		s.keys = array.NewBinaryBuilder(db.mem, arrow.BinaryTypes.Binary)
+	}
+	return s, nil
+}
+
+// Next advances to the next batch.
+func (s *tierSource) Next() bool {
+	s.releaseOwn()
+	s.rec = nil
+	if s.err != nil {
+		return false
+	}
+	if s.inStore {
+		if s.rs.Next() {
+			s.rec = s.rs.Record()
+			return true
+		}
+		if err := s.rs.Err(); err != nil {
+			s.err = err
+			return false
+		}
+		s.inStore = false
+	}
+	for {
+		if s.cur == nil {
+			if s.next >= len(s.segs) {
+				return false
+			}
+			if err := s.ctx.Err(); err != nil {
+				s.err = sqlstate.Wrap(err, sqlstate.QueryCanceled, "canceling statement: %v", err)
+				return false
+			}
+			s.curSeg = &s.segs[s.next]
+			s.next++
+			sc, err := s.curSeg.h.r.Scan(s.ctx, segments.ScanOptions{
+				Schema: s.t.Schema(), Columns: s.cols, Deleted: s.curSeg.deleted,
+				BatchSize: s.batch, Allocator: s.mem,
+			})
+			if err != nil {
+				s.err = err
+				return false
+			}
+			s.cur, s.pos = sc, 0
+		}
+		if s.cur.Next() {
+			rec := s.cur.Record()
+			if !s.withKey {
+				s.rec = rec
+				return true
+			}
+			s.rec = s.withKeys(rec)
+			return true
+		}
+		if err := s.cur.Err(); err != nil {
+			s.err = err
+			return false
+		}
+		_ = s.cur.Close()
+		s.cur = nil
+	}
+}
+
+// withKeys returns rec with a last column of the segment row keys of its
+// rows: the segment's positions that are not deleted, in order (a scan
+// without a filter returns every live row in position order).
+func (s *tierSource) withKeys(rec arrow.RecordBatch) arrow.RecordBatch {
+	n := int(rec.NumRows())
+	del := s.curSeg.deleted
+	id := s.curSeg.h.meta.ID
+	s.keys.Reserve(n)
+	for i := 0; i < n; i++ {
+		for del != nil && del.Contains(s.pos) {
+			s.pos++
+		}
+		s.keyBuf = oltp.AppendSegmentRowKey(s.keyBuf[:0], s.t.ID, id, s.pos)
+		s.keys.Append(s.keyBuf)
+		s.pos++
+	}
+	k := s.keys.NewArray()
+	defer k.Release()
+	cols := append(append(make([]arrow.Array, 0, rec.NumCols()+1), rec.Columns()...), k)
+	s.own = array.NewRecordBatch(s.schema, cols, int64(n))
+	return s.own
+}
+
+func (s *tierSource) releaseOwn() {
+	if s.own != nil {
+		s.own.Release()
+		s.own = nil
+	}
+}
+
+// Record returns the current batch.
+func (s *tierSource) Record() arrow.RecordBatch { return s.rec }
+
+// Err returns the error that ended iteration.
+func (s *tierSource) Err() error { return s.err }
+
+// Close releases the source. It is idempotent.
+func (s *tierSource) Close() error {
+	s.releaseOwn()
+	s.rec = nil
+	var err error
+	if s.cur != nil {
+		err = s.cur.Close()
+		s.cur = nil
+	}
+	if s.rs != nil {
+		err = errors.Join(err, s.rs.Close())
+		s.rs = nil
+	}
+	if s.keys != nil {
+		s.keys.Release()
+		s.keys = nil
+	}
+	return err
+}
+
+var _ arrowexec.Source = (*tierSource)(nil)
+
+// probe is the oltp.SegmentProbe of the DB: it finds a primary key in the
+// current segments of t by key range, bloom filter and binary search.
+func (db *DB) probe(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch, row int, dst []oltp.SegmentPos) ([]oltp.SegmentPos, error) {
+	hs := db.tiers.current(t.ID)
+	if len(hs) == 0 {
+		return dst, nil
+	}
+	key := make([]segments.Value, len(t.PrimaryKey))
+	for i, c := range t.PrimaryKey {
+		key[i] = segments.ValueAt(rows.Column(c), row)
+	}
+	for _, h := range hs {
+		pos, found, err := h.r.Lookup(ctx, key, nil)
+		if err != nil {
+			return dst, err
+		}
+		if found {
+			dst = append(dst, oltp.SegmentPos{Segment: h.meta.ID, Pos: uint32(pos)})
+		}
+	}
+	return dst, nil
+}
