@@ -51,7 +51,7 @@ func TestStatusOf(t *testing.T) {
 // including errors without a code and context errors.
 func TestWriteError(t *testing.T) {
 	var logs bytes.Buffer
-	h := &handler{log: slog.New(slog.NewTextHandler(&logs, nil)), maxBody: DefaultMaxBodyBytes}
+	h := &Handler{log: slog.New(slog.NewTextHandler(&logs, nil)), maxBody: DefaultMaxBodyBytes}
 	tests := []struct {
 		err    error
 		status int
@@ -105,7 +105,7 @@ func TestWriteError(t *testing.T) {
 
 func TestRecoverer(t *testing.T) {
 	var logs bytes.Buffer
-	h := &handler{log: slog.New(slog.NewTextHandler(&logs, nil))}
+	h := &Handler{log: slog.New(slog.NewTextHandler(&logs, nil))}
 	srv := h.recoverer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/v1/sql", nil))

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -47,6 +48,10 @@ type ndjsonReader struct {
 	eof  bool
 	line []byte // the current line when it did not fit the bufio buffer
 	scr  []byte // scratch for unescaped strings
+
+	format ingestFormat
+	arr    arrayState // formatJSONArray
+	csv    *csvState  // formatCSV
 
 	lineNo int   // 1-based line number of the current line
 	rowNo  int   // 1-based number of the current row
@@ -129,25 +134,27 @@ func (r *ndjsonReader) Next() bool {
 	}
 	n := 0
 	for n < r.batchRows {
-		line, err := r.readLine()
+		var (
+			ok  bool
+			err error
+		)
+		switch r.format {
+		case formatJSONArray:
+			ok, err = r.nextArrayRow()
+		case formatCSV:
+			ok, err = r.nextCSVRow()
+		default:
+			ok, err = r.nextLineRow()
+		}
 		if err != nil {
-			if err != io.EOF {
-				r.fail(err)
-				return false
-			}
+			r.fail(err)
+			return false
+		}
+		if !ok {
 			r.eof = true
-		}
-		if len(bytes.TrimSpace(line)) > 0 {
-			r.rowNo++
-			if err := r.decodeRow(line); err != nil {
-				r.fail(err)
-				return false
-			}
-			n++
-		}
-		if r.eof {
 			break
 		}
+		n++
 	}
 	if n == 0 {
 		return false
@@ -155,6 +162,29 @@ func (r *ndjsonReader) Next() bool {
 	r.rows += int64(n)
 	r.cur = r.bld.NewRecordBatch()
 	return true
+}
+
+// nextLineRow decodes the next non-blank NDJSON line. It reports false at
+// the end of the body.
+func (r *ndjsonReader) nextLineRow() (bool, error) {
+	for {
+		line, err := r.readLine()
+		if err != nil && err != io.EOF {
+			return false, err
+		}
+		if len(bytes.TrimSpace(line)) > 0 {
+			r.rowNo++
+			if derr := r.decodeRow(line); derr != nil {
+				return false, derr
+			}
+			// After a last line without a newline, the next call reads an
+			// empty line and io.EOF again.
+			return true, nil
+		}
+		if err == io.EOF {
+			return false, nil
+		}
+	}
 }
 
 // fail records the error that ends decoding and drops the rows of the
@@ -209,6 +239,14 @@ func (r *ndjsonReader) rowError(code sqlstate.Code, column, format string, args 
 	return &requestError{err: sqlstate.Errorf(code, "%s", msg), status: 422, details: details}
 }
 
+// syntaxError returns the 400 error of a row that is not well-formed (as
+// opposed to a well-formed row with a bad value, 422).
+func (r *ndjsonReader) syntaxError(column, format string, args ...any) error {
+	err := r.rowError(sqlstate.InvalidText, column, format, args...)
+	err.(*requestError).status = http.StatusBadRequest
+	return err
+}
+
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
 // decodeRow parses one JSON object and appends its values to the builders.
@@ -225,7 +263,7 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 	}
 	skip()
 	if p >= len(b) || b[p] != '{' {
-		return r.rowError(sqlstate.InvalidText, "", "expected a JSON object")
+		return r.syntaxError("", "expected a JSON object")
 	}
 	p++
 	skip()
@@ -235,17 +273,17 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 		for {
 			skip()
 			if p >= len(b) || b[p] != '"' {
-				return r.rowError(sqlstate.InvalidText, "", "malformed JSON: expected a key at offset %d", p)
+				return r.syntaxError("", "malformed JSON: expected a key at offset %d", p)
 			}
 			key, np, escaped, err := scanString(b, p)
 			if err != nil {
-				return r.rowError(sqlstate.InvalidText, "", "malformed JSON: %v", err)
+				return r.syntaxError("", "malformed JSON: %v", err)
 			}
 			p = np
 			if escaped {
 				r.scr, err = unescape(r.scr[:0], key)
 				if err != nil {
-					return r.rowError(sqlstate.InvalidText, "", "malformed JSON: %v", err)
+					return r.syntaxError("", "malformed JSON: %v", err)
 				}
 				key = r.scr
 			}
@@ -262,7 +300,7 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 			r.seen[col] = true
 			skip()
 			if p >= len(b) || b[p] != ':' {
-				return r.rowError(sqlstate.InvalidText, "", "malformed JSON: expected ':' at offset %d", p)
+				return r.syntaxError("", "malformed JSON: expected ':' at offset %d", p)
 			}
 			p++
 			skip()
@@ -278,12 +316,12 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 				p++
 				break
 			}
-			return r.rowError(sqlstate.InvalidText, "", "malformed JSON: expected ',' or '}' at offset %d", p)
+			return r.syntaxError("", "malformed JSON: expected ',' or '}' at offset %d", p)
 		}
 	}
 	skip()
 	if p != len(b) {
-		return r.rowError(sqlstate.InvalidText, "", "malformed JSON: unexpected data after the object at offset %d", p)
+		return r.syntaxError("", "malformed JSON: unexpected data after the object at offset %d", p)
 	}
 	for i := range r.cols {
 		if r.seen[i] {
@@ -322,15 +360,15 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 		var escaped bool
 		tok, p, escaped, err = scanString(b, p)
 		if err != nil {
-			return p, r.rowError(sqlstate.InvalidText, c.name, "malformed JSON: %v", err)
+			return p, r.syntaxError(c.name, "malformed JSON: %v", err)
 		}
 		if escaped {
 			if r.scr, err = unescape(r.scr[:0], tok); err != nil {
-				return p, r.rowError(sqlstate.InvalidText, c.name, "malformed JSON: %v", err)
+				return p, r.syntaxError(c.name, "malformed JSON: %v", err)
 			}
 			tok = r.scr
 		} else if !utf8.Valid(tok) {
-			return p, r.rowError(sqlstate.InvalidText, c.name, "string is not valid UTF-8")
+			return p, r.syntaxError(c.name, "string is not valid UTF-8")
 		}
 		kind = jsonString
 	case ch == '-' || (ch >= '0' && ch <= '9'):
@@ -348,15 +386,21 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 	case ch == '{' || ch == '[':
 		return p, r.rowError(sqlstate.DatatypeMismatch, c.name, "nested JSON objects and arrays are not supported")
 	default:
-		return p, r.rowError(sqlstate.InvalidText, c.name, "malformed JSON value at offset %d", p)
+		return p, r.syntaxError(c.name, "malformed JSON value at offset %d", p)
 	}
 
+	return p, r.appendTyped(c, kind, tok)
+}
+
+// appendTyped appends one scalar of a JSON kind (a string's contents
+// unescaped) to column c, converted to the column's type.
+func (r *ndjsonReader) appendTyped(c *ndjsonColumn, kind int, tok []byte) error {
 	if kind == jsonNull {
 		if c.notNull {
-			return p, r.rowError(sqlstate.NotNullViolation, c.name, "null value in NOT NULL column")
+			return r.rowError(sqlstate.NotNullViolation, c.name, "null value in NOT NULL column")
 		}
 		c.bld.AppendNull()
-		return p, nil
+		return nil
 	}
 	mismatch := func() error {
 		return r.rowError(sqlstate.DatatypeMismatch, c.name, "%s is not a valid %s value", jsonKindNames[kind], c.typ)
@@ -365,26 +409,26 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 	switch c.typ.Kind {
 	case catalog.KindBoolean:
 		if kind != jsonTrue && kind != jsonFalse {
-			return p, mismatch()
+			return mismatch()
 		}
 		c.bld.(*array.BooleanBuilder).Append(kind == jsonTrue)
 	case catalog.KindSmallint, catalog.KindInt, catalog.KindBigint:
 		if kind != jsonNumber && kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		v, err := parseInt(tok)
 		if err != nil {
-			return p, r.rowError(codeOfParseErr(err), c.name, "%q is not a valid %s: %v", tok, c.typ, err)
+			return r.rowError(codeOfParseErr(err), c.name, "%q is not a valid %s: %v", tok, c.typ, err)
 		}
 		switch c.typ.Kind {
 		case catalog.KindSmallint:
 			if v < math.MinInt16 || v > math.MaxInt16 {
-				return p, r.rowError(sqlstate.NumericOutOfRange, c.name, "%d is out of range for SMALLINT", v)
+				return r.rowError(sqlstate.NumericOutOfRange, c.name, "%d is out of range for SMALLINT", v)
 			}
 			c.bld.(*array.Int16Builder).Append(int16(v))
 		case catalog.KindInt:
 			if v < math.MinInt32 || v > math.MaxInt32 {
-				return p, r.rowError(sqlstate.NumericOutOfRange, c.name, "%d is out of range for INT", v)
+				return r.rowError(sqlstate.NumericOutOfRange, c.name, "%d is out of range for INT", v)
 			}
 			c.bld.(*array.Int32Builder).Append(int32(v))
 		default:
@@ -392,7 +436,7 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 		}
 	case catalog.KindReal, catalog.KindDouble:
 		if kind != jsonNumber && kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		bits := 64
 		if c.typ.Kind == catalog.KindReal {
@@ -400,7 +444,7 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 		}
 		f, err := parseFloat(tok, bits, kind == jsonString)
 		if err != nil {
-			return p, r.rowError(codeOfParseErr(err), c.name, "%q is not a valid %s", tok, c.typ)
+			return r.rowError(codeOfParseErr(err), c.name, "%q is not a valid %s", tok, c.typ)
 		}
 		if bits == 32 {
 			c.bld.(*array.Float32Builder).Append(float32(f))
@@ -409,7 +453,7 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 		}
 	case catalog.KindDecimal:
 		if kind != jsonNumber && kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		n, err := parseDecimal(tok, c.typ.Precision, c.typ.Scale)
 		if err != nil {
@@ -417,39 +461,39 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 			if errors.Is(err, errDecimalRange) {
 				code = sqlstate.NumericOutOfRange
 			}
-			return p, r.rowError(code, c.name, "%q is not a valid %s: %v", tok, c.typ, err)
+			return r.rowError(code, c.name, "%q is not a valid %s: %v", tok, c.typ, err)
 		}
 		c.bld.(*array.Decimal128Builder).Append(n)
 	case catalog.KindVarchar:
 		if kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		if c.typ.Length > 0 && utf8.RuneCount(tok) > int(c.typ.Length) {
-			return p, r.rowError(sqlstate.StringDataTooLong, c.name, "value too long for %s", c.typ)
+			return r.rowError(sqlstate.StringDataTooLong, c.name, "value too long for %s", c.typ)
 		}
 		c.bld.(*array.StringBuilder).BinaryBuilder.Append(tok)
 	case catalog.KindDate:
 		if kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		d, err := parseDate(tok)
 		if err != nil {
-			return p, r.rowError(sqlstate.InvalidDatetime, c.name, "%q is not a valid DATE (want YYYY-MM-DD)", tok)
+			return r.rowError(sqlstate.InvalidDatetime, c.name, "%q is not a valid DATE (want YYYY-MM-DD)", tok)
 		}
 		c.bld.(*array.Date32Builder).Append(d)
 	case catalog.KindTimestamp:
 		if kind != jsonString {
-			return p, mismatch()
+			return mismatch()
 		}
 		ts, err := parseTimestamp(tok)
 		if err != nil {
-			return p, r.rowError(sqlstate.InvalidDatetime, c.name, "%q is not a valid TIMESTAMP (want ISO 8601, e.g. 2024-01-02T03:04:05.123456)", tok)
+			return r.rowError(sqlstate.InvalidDatetime, c.name, "%q is not a valid TIMESTAMP (want ISO 8601, e.g. 2024-01-02T03:04:05.123456)", tok)
 		}
 		c.bld.(*array.TimestampBuilder).Append(ts)
 	default:
-		return p, r.rowError(sqlstate.FeatureNotSupported, c.name, "ingest of %s columns is not supported", c.typ)
+		return r.rowError(sqlstate.FeatureNotSupported, c.name, "ingest of %s columns is not supported", c.typ)
 	}
-	return p, nil
+	return nil
 }
 
 // scanString scans the JSON string starting at b[p] (a quote). It returns

@@ -1,23 +1,38 @@
 package rest
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
+	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/sqlsplit"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // sqlRequest is the body of POST /v1/sql.
 type sqlRequest struct {
 	SQL string `json:"sql"`
+	// Params are the values of the statement's parameters ($1, $2, … or
+	// ?), in order.
+	Params []json.RawMessage `json:"params"`
+	// Timeout bounds the request, as a Go duration ("2s", "500ms") or a
+	// number of seconds; the timeout query parameter does the same.
+	Timeout json.RawMessage `json:"timeout"`
 }
 
-func (h *handler) postSQL(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) postSQL(w http.ResponseWriter, r *http.Request) {
 	// The body is JSON whatever the Content-Type says: `curl -d` sends
 	// application/x-www-form-urlencoded, and refusing it helps nobody.
 	var req sqlRequest
@@ -29,57 +44,175 @@ func (h *handler) postSQL(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, r, err)
 			return
 		}
-		h.writeError(w, r, sqlstate.Wrap(err, sqlstate.InvalidText, "malformed request body: %v; expected {\"sql\": \"...\"}", err))
-		return
-	}
-	if dec.More() {
-		h.writeError(w, r, sqlstate.Errorf(sqlstate.InvalidText, "malformed request body: unexpected data after the JSON object"))
+		h.writeError(w, r, sqlstate.Wrap(err, sqlstate.InvalidText, "malformed request body: %v; expected {\"sql\": \"...\", \"params\": [...]}", err))
 		return
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		h.writeError(w, r, sqlstate.Errorf(sqlstate.InvalidText, "malformed request body: unexpected data after the JSON object"))
 		return
 	}
-	h.runSQL(w, r, req.SQL)
+	timeout := r.URL.Query().Get("timeout")
+	if len(req.Timeout) > 0 && string(req.Timeout) != "null" {
+		var s string
+		if err := json.Unmarshal(req.Timeout, &s); err != nil {
+			s = string(req.Timeout) // a number of seconds
+		}
+		timeout = s
+	}
+	h.runSQL(w, r, req.SQL, req.Params, timeout)
 }
 
-func (h *handler) getSQL(w http.ResponseWriter, r *http.Request) {
-	h.runSQL(w, r, r.URL.Query().Get("q"))
+func (h *Handler) getSQL(w http.ResponseWriter, r *http.Request) {
+	h.runSQL(w, r, r.URL.Query().Get("q"), nil, r.URL.Query().Get("timeout"))
 }
 
-// runSQL runs one statement and answers its result. Rows are streamed batch
-// by batch; the request context cancels the statement when the client goes
-// away.
-func (h *handler) runSQL(w http.ResponseWriter, r *http.Request, text string) {
-	if strings.TrimSpace(text) == "" {
-		h.writeError(w, r, sqlstate.Errorf(sqlstate.InvalidParameterValue, "no SQL statement given: send {\"sql\": \"...\"} or ?q=..."))
-		return
+// parseTimeout parses a timeout: a Go duration or a number of seconds.
+func parseTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		f, ferr := strconv.ParseFloat(s, 64)
+		if ferr != nil || f < 0 || f > 1e9 {
+			return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "timeout %q: want a duration such as 5s or 250ms, or a number of seconds", s)
+		}
+		d = time.Duration(f * float64(time.Second))
+	}
+	if d <= 0 {
+		return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "timeout %q must be positive", s)
+	}
+	return d, nil
+}
+
+// runSQL runs the statements of one request and answers the result of the
+// last one in the negotiated format. One statement runs on its own; several
+// run in one transaction, committed after the last one's result was sent.
+// Rows are streamed batch by batch; the request context cancels the work
+// when the client goes away.
+func (h *Handler) runSQL(w http.ResponseWriter, r *http.Request, text string, rawParams []json.RawMessage, timeout string) {
+	start := time.Now()
+	err := h.runSQLErr(w, r, text, rawParams, timeout)
+	h.metrics.query(start, err)
+}
+
+func (h *Handler) runSQLErr(w http.ResponseWriter, r *http.Request, text string, rawParams []json.RawMessage, timeout string) error {
+	fail := func(err error) error {
+		h.writeError(w, r, err)
+		return err
+	}
+	enc, err := negotiate(r)
+	if err != nil {
+		return fail(err)
+	}
+	stmts := sqlsplit.Split(text)
+	if len(stmts) == 0 {
+		return fail(sqlstate.Errorf(sqlstate.InvalidParameterValue, "no SQL statement given: send {\"sql\": \"...\"} or ?q=..."))
+	}
+	if len(rawParams) > 0 && len(stmts) > 1 {
+		return fail(sqlstate.Errorf(sqlstate.InvalidParameterValue, "params are only allowed with a single statement; this request has %d", len(stmts)))
+	}
+	d, err := parseTimeout(timeout)
+	if err != nil {
+		return fail(err)
 	}
 	ctx := r.Context()
-	st, err := h.db.Prepare(ctx, text)
+	if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	timedOut := func(err error) error {
+		if err != nil && d > 0 && errors.Is(ctx.Err(), context.DeadlineExceeded) && r.Context().Err() == nil {
+			return sqlstate.Wrap(err, sqlstate.QueryCanceled, "canceling statement due to the request timeout of %s", d)
+		}
+		return err
+	}
+
+	if len(stmts) == 1 {
+		st, err := h.db.Prepare(ctx, stmts[0])
+		if err != nil {
+			return fail(timedOut(err))
+		}
+		defer st.Close()
+		params, err := bindParams(st, rawParams)
+		if err != nil {
+			return fail(err)
+		}
+		return h.answer(w, r, enc, ctx, st, params, nil, timedOut)
+	}
+
+	tx, err := h.db.Begin(ctx)
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return fail(err)
+	}
+	defer tx.Rollback()
+	for i, s := range stmts[:len(stmts)-1] {
+		if _, err := tx.Exec(ctx, s); err != nil {
+			return fail(withStatement(timedOut(err), i, len(stmts)))
+		}
+	}
+	last := len(stmts) - 1
+	st, err := tx.Prepare(ctx, stmts[last])
+	if err != nil {
+		return fail(withStatement(timedOut(err), last, len(stmts)))
 	}
 	defer st.Close()
+	return h.answer(w, r, enc, ctx, st, nil, func() error { return tx.Commit(ctx) }, timedOut)
+}
 
+// withStatement names the failing statement of a multi-statement request
+// in the error's details.
+func withStatement(err error, i, n int) error {
+	pub := sqlstate.Public(err)
+	return &requestError{err: pub, details: map[string]any{"statement": i + 1, "statements": n}}
+}
+
+// answer runs st and writes its result. commit, if not nil, ends the
+// request's transaction before the answer is complete: an error of the
+// commit after rows were sent ends the body with an error (JSON, NDJSON)
+// or aborts the connection (binary formats), as any late error does.
+func (h *Handler) answer(w http.ResponseWriter, r *http.Request, enc resultEncoder, ctx context.Context, st *mantisdb.Stmt, params []scalar.Scalar, commit func() error, timedOut func(error) error) error {
+	fail := func(err error) error {
+		err = timedOut(err)
+		h.writeError(w, r, err)
+		return err
+	}
 	if !st.IsQuery() {
-		n, err := st.Exec(ctx)
-		if err != nil {
-			h.writeError(w, r, err)
-			return
+		var (
+			n   int64
+			err error
+		)
+		if params != nil {
+			n, err = st.ExecParams(ctx, params)
+		} else {
+			n, err = st.Exec(ctx)
 		}
+		if err == nil && commit != nil {
+			err = commit()
+		}
+		if err != nil {
+			return fail(err)
+		}
+		// Statements without rows answer JSON whatever was asked.
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		buf := append([]byte(`{"columns":[],"rows":[],"rows_affected":`), itoa(n)...)
 		_, _ = w.Write(append(buf, "}\n"...))
-		return
+		return nil
 	}
 
-	rows, err := st.Query(ctx)
+	var (
+		rows *mantisdb.Rows
+		err  error
+	)
+	if params != nil {
+		rows, err = st.QueryParams(ctx, params)
+	} else {
+		rows, err = st.Query(ctx)
+	}
 	if err != nil {
-		h.writeError(w, r, err)
-		return
+		return fail(err)
 	}
 	defer rows.Close()
 
@@ -87,98 +220,135 @@ func (h *handler) runSQL(w http.ResponseWriter, r *http.Request, text string) {
 	// found at once (most of them) get their proper status.
 	more := rows.Next()
 	if !more && rows.Err() != nil {
-		h.writeError(w, r, rows.Err())
-		return
+		return fail(rows.Err())
 	}
-
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", enc.contentType())
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-
-	rw := newResultWriter(rows.Schema())
-	buf := rw.appendHeader(nil)
+	out := &flushWriter{w: w, rc: http.NewResponseController(w)}
+	if err := enc.begin(out, rows.Schema(), h); err != nil {
+		return h.lateError(w, r, enc, out, err)
+	}
 	for ; more; more = rows.Next() {
-		if buf, err = rw.appendRows(buf, rows.Record()); err != nil {
+		if err = enc.batch(rows.Record()); err != nil {
 			break
 		}
-		if _, werr := w.Write(buf); werr != nil {
+		if err = out.flush(); err != nil {
 			// The client is gone; its context cancels the statement.
-			h.log.DebugContext(ctx, "client went away during a query", "err", werr)
-			return
+			h.log.DebugContext(ctx, "client went away during a query", "err", err)
+			return err
 		}
-		_ = rc.Flush()
-		buf = buf[:0]
 	}
 	if err == nil {
 		err = rows.Err()
 	}
-	buf = append(buf, ']')
+	if err == nil && commit != nil {
+		_ = rows.Close()
+		err = commit()
+	}
 	if err != nil {
-		// Too late for a status: the error becomes a member of the body.
-		status, body := describe(r, err)
-		logError(h.log, r, status, err)
-		b, merr := json.Marshal(body)
-		if merr != nil {
-			b = []byte(`{"code":"XX000","message":"internal error"}`)
-		}
-		buf = append(buf, `,"error":`...)
-		buf = append(buf, b...)
+		return h.lateError(w, r, enc, out, timedOut(err))
 	}
-	buf = append(buf, "}\n"...)
-	_, _ = w.Write(buf)
+	if err := enc.end(); err != nil {
+		return h.lateError(w, r, enc, out, err)
+	}
+	return out.flush()
 }
 
-// resultWriter renders the batches of one query result as JSON text. It is
-// not safe for concurrent use.
-type resultWriter struct {
-	schema  *arrow.Schema
-	cols    []columnText
-	started bool // a row was written: the next one needs a comma
+// lateError reports an error found after the answer's status was sent.
+func (h *Handler) lateError(w http.ResponseWriter, r *http.Request, enc resultEncoder, out *flushWriter, err error) error {
+	status, body := describe(r, err)
+	logError(h.log, r, status, err)
+	if enc.endWithError(body) {
+		_ = out.flush()
+		return err
+	}
+	// A binary format has no place for an error: cut the connection, so
+	// the client sees a failed transfer rather than a short result.
+	panic(http.ErrAbortHandler)
 }
 
-func newResultWriter(schema *arrow.Schema) *resultWriter {
-	return &resultWriter{schema: schema, cols: make([]columnText, schema.NumFields())}
+// flushWriter buffers an answer and flushes it to the client batch by
+// batch.
+type flushWriter struct {
+	w   http.ResponseWriter
+	rc  *http.ResponseController
+	buf bytes.Buffer
 }
 
-// appendHeader appends the start of the answer up to the opening bracket of
-// "rows".
-func (rw *resultWriter) appendHeader(dst []byte) []byte {
-	dst = append(dst, `{"columns":[`...)
-	for i, f := range rw.schema.Fields() {
-		if i > 0 {
-			dst = append(dst, ',')
+func (f *flushWriter) Write(p []byte) (int, error) { return f.buf.Write(p) }
+
+func (f *flushWriter) flush() error {
+	if f.buf.Len() > 0 {
+		if _, err := f.w.Write(f.buf.Bytes()); err != nil {
+			return err
 		}
-		dst = append(dst, `{"name":`...)
-		dst = appendJSONString(dst, f.Name)
-		dst = append(dst, `,"type":`...)
-		dst = appendJSONString(dst, sqlTypeName(f.Type))
-		dst = append(dst, '}')
+		f.buf.Reset()
 	}
-	return append(dst, `],"rows":[`...)
+	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return err
+	}
+	return nil
 }
 
-// appendRows appends the rows of rec, each a JSON array, comma separated.
-func (rw *resultWriter) appendRows(dst []byte, rec arrow.RecordBatch) ([]byte, error) {
-	for i := range rw.cols {
-		if err := rw.cols[i].encode(rec.Column(i)); err != nil {
-			return dst, err
+// bindParams converts the JSON parameter values of a request into scalars
+// of the statement's parameter types; nil when the request has none.
+func bindParams(st *mantisdb.Stmt, raw []json.RawMessage) ([]scalar.Scalar, error) {
+	ps := st.ParamSchema()
+	if len(raw) == 0 {
+		if ps.NumFields() > 0 {
+			return nil, sqlstate.Errorf(sqlstate.ParamCountMismatch, "the statement has %d parameters but the request gives no params", ps.NumFields())
 		}
+		return nil, nil
 	}
-	n := int(rec.NumRows())
-	for row := 0; row < n; row++ {
-		if rw.started {
-			dst = append(dst, ',')
-		}
-		rw.started = true
-		dst = append(dst, '[')
-		for i := range rw.cols {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = append(dst, rw.cols[i].value(row)...)
-		}
-		dst = append(dst, ']')
+	if len(raw) != ps.NumFields() {
+		return nil, sqlstate.Errorf(sqlstate.ParamCountMismatch, "the statement has %d parameters but the request gives %d", ps.NumFields(), len(raw))
 	}
-	return dst, nil
+	out := make([]scalar.Scalar, len(raw))
+	for i, v := range raw {
+		dt := ps.Field(i).Type
+		s, err := paramScalar(v, dt)
+		if err != nil {
+			return nil, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "params[%d]: %v", i, err)
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// paramScalar converts one JSON value. Strings and exact numbers go as
+// text where the parameter type is DECIMAL (or not numeric), so that the
+// engine's CAST reads them without a detour through float64.
+func paramScalar(v json.RawMessage, dt arrow.DataType) (scalar.Scalar, error) {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil, err
+	}
+	t, _ := catalog.FromArrow(dt)
+	switch x := x.(type) {
+	case nil:
+		if dt == nil || dt.ID() == arrow.NULL {
+			return scalar.MakeNullScalar(arrow.Null), nil
+		}
+		return scalar.MakeNullScalar(dt), nil
+	case bool:
+		return scalar.NewBooleanScalar(x), nil
+	case string:
+		return scalar.NewStringScalar(x), nil
+	case json.Number:
+		if t.Kind == catalog.KindDecimal || t.Kind == catalog.KindVarchar {
+			return scalar.NewStringScalar(x.String()), nil
+		}
+		if n, err := x.Int64(); err == nil {
+			return scalar.NewInt64Scalar(n), nil
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, err
+		}
+		return scalar.NewFloat64Scalar(f), nil
+	}
+	return nil, fmt.Errorf("a parameter must be a JSON string, number, boolean or null, not %s", strings.TrimSpace(string(v)))
 }
