@@ -43,10 +43,40 @@
 // with their stack and answers Internal, so client input never brings the
 // server down.
 //
-// # Seams for later work
+// DoGet sends each batch of the DB sliced to about Options.MaxBatchBytes
+// (2 MiB by default), so that no message reaches the 4 MiB that gRPC
+// clients accept by default. Every running DoGet is registered under its
+// ticket; CancelFlightInfo cancels the running DoGets of a FlightInfo's
+// tickets, whose streams then end with Canceled (57014).
 //
-// Options.Middleware (authentication), Options.GRPCOptions (TLS credentials,
-// message limits), the transaction id field of tickets, and the parameter
-// check in DoPutPreparedStatementUpdate are the places where
-// authentication, TLS, transactions and parameter binding plug in.
+// # Transactions
+//
+// BeginTransaction starts a mantisdb.Tx kept under a random id; requests
+// that carry the id run inside it: statements, prepared statements (a
+// statement prepared in a transaction runs in it), DoGet of their tickets
+// (the ticket carries the id) and ingest. A Tx runs one statement at a
+// time: each use holds the transaction from the statement's start to the
+// end of its result stream, and a second request of the same transaction
+// waits for it or for its own context. Idle transactions are rolled back
+// after Options.TransactionIdleTimeout; stopping the server rolls back the
+// rest.
+//
+// # Ingest
+//
+// CommandStatementIngest and a plain Flight DoPut with the descriptor path
+// [table] stream their record batches into one Ingest call: all rows or
+// none, durable when the PutResult (a DoPutUpdateResult with the row count)
+// is sent. The server accepts messages up to Options.MaxRecvMsgSize.
+//
+// # Authentication
+//
+// With Options.Users set, an interceptor checks the authorization header of
+// every RPC (see auth.go): Basic, whose verification is cached, or Bearer
+// with a token issued by this server. Handshake answers the token in its
+// header, trailer and HandshakeResponse.
+//
+// # Parameters
+//
+// Prepared statements report an empty parameter schema and refuse bound
+// values with 0A000 until the SQL engine binds parameters.
 package flight
