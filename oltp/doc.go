@@ -11,13 +11,16 @@
 //	0x01 "format"                 store format version (uvarint); written at creation
 //	0x01 "next_table_id"          next table ID to hand out (uint64 BE)
 //	0x01 "txn_epoch"              transaction id epoch (uint64 BE); one more at every Open
+//	0x01 "next_segment_id"        next segment id (uint64 BE); written with every manifest change
 //	0x02 <table id>               table descriptor (catalog.Table.Encode)
 //	0x03 ...                      reserved: store-wide segment manifest and file GC
 //	0x10 <table id> 0x00          table sequence: next hidden row id (uint64 BE)
 //	0x10 <table id> 0x01 <pk>     row entry: value is an encoded row (see below)
 //	0x10 <table id> 0x02 ...      reserved: bulk batch entries (Arrow IPC)
-//	0x10 <table id> 0x03 ...      reserved: segment delete bitmaps
-//	0x10 <table id> 0x04 ...      reserved: per-table segment manifest
+//	0x10 <table id> 0x03 <seg>    delete bitmap of segment seg (uint64 BE): format byte 1,
+//	                              then a portable roaring bitmap of deleted row positions
+//	0x10 <table id> 0x04 <seg>    manifest entry of live segment seg: segments.Meta.Encode()
+//	                              (versioned by package segments; opaque here)
 //
 // Everything a table owns lives under 0x10 <table id>, so dropping a table is
 // one range deletion plus the deletion of its descriptor, in one synced batch.
@@ -40,6 +43,32 @@
 //	         VARCHAR as uvarint length and bytes
 //
 // Columns at positions >= n (added after the row was written) read as NULL.
+//
+// # Segment rows
+//
+// Rows in segments are addressed, for Update and Delete, by segment row
+// keys 0x10 <table id> 0x03 <seg> <position uint32 BE> (AppendSegmentRowKey):
+// the "__key" that scans of segments carry. Deleting one (also as the first
+// half of an update) locks that key like a row key, checks under the lock
+// that the row is live in the latest committed bitmap as in the snapshot
+// (else 40001), and adds the position to the Txn's own bits; at Commit,
+// under Store.bmMu, the latest committed bitmap is read and written back
+// with the own bits in the Txn's batch, so concurrent deleters of one
+// segment lose no bit. Primary keys stay unique across tiers: an insert, or
+// an update that moves a row to a new key, that does not find its key in
+// the row store asks the SegmentProbe (installed by the root package) for
+// segments holding it and fails if one is live there.
+//
+// The manifest changes only by CommitCompaction and CommitMerge, which run
+// while the caller holds the table's Shared lock (LockTable): no writer of
+// the table holds its IX lock then, so each writer sees the manifest
+// unchanged from its first write to its commit. A compaction deletes a row
+// entry only if its latest value is byte-equal to the value at the
+// compaction's snapshot (values carry the writer's transaction id, so equal
+// bytes are the same version); otherwise the row's segment copy is marked
+// deleted in the same batch. A Txn whose snapshot predates a compaction and
+// that writes a row moved by it fails with 40001 (the row's row-store
+// version is gone), like any row changed after its snapshot.
 //
 // # Invariants
 //
