@@ -17,7 +17,7 @@ func optimize(n sql.Node) (sql.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pushProjection(n), nil
+	return pruneColumns(n), nil
 }
 
 // mapExprs returns n with every expression it holds replaced by f(expr) and
@@ -228,80 +228,6 @@ func mapUnion(u *sql.UnionAll, fn func(sql.Node) (sql.Node, error)) (sql.Node, e
 		return nil, err
 	}
 	return &out, nil
-}
-
-func identityExpr(e sql.Expr) (sql.Expr, error) { return e, nil }
-
-// pushProjection makes the scan of the plan read only the columns the
-// nodes above it reference: it rewrites the chain of Filters directly above
-// the Scan and the first other node above them.
-func pushProjection(n sql.Node) sql.Node {
-	// Find the consumer: a node whose input is a chain of Filters ending in
-	// a Scan.
-	var rec func(sql.Node) sql.Node
-	// below rewrites an input of a join: a scan (under filters) directly
-	// below a join keeps all its columns; deeper ones are pruned.
-	below := func(n sql.Node) (sql.Node, error) {
-		if s, _ := scanBelow(n); s != nil {
-			return n, nil
-		}
-		return rec(n), nil
-	}
-	rec = func(n sql.Node) sql.Node {
-		if j, ok := n.(*sql.Join); ok {
-			out, _ := mapJoin(j, below, identityExpr)
-			return out
-		}
-		if u, ok := n.(*sql.UnionAll); ok {
-			out, _ := mapUnion(u, below)
-			return out
-		}
-		c := input(n)
-		if c == nil {
-			return n
-		}
-		scan, filters := scanBelow(c)
-		if scan == nil {
-			out, _ := mapExprs(n, rec(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
-			return out
-		}
-		used := map[int]bool{}
-		collect := func(e sql.Expr) (sql.Expr, error) {
-			sql.Walk(e, func(x sql.Expr) bool {
-				if r, ok := x.(*sql.ColumnRef); ok {
-					used[r.Idx] = true
-				}
-				return true
-			})
-			return e, nil
-		}
-		for _, f := range filters {
-			_, _ = collect(f.Pred)
-		}
-		_, _ = mapExprs(n, c, collect)
-		remap := make(map[int]int)
-		var cols []int
-		for i := range scan.Cols {
-			if used[i] {
-				remap[i] = len(cols)
-				cols = append(cols, scan.Cols[i])
-			}
-		}
-		if scan.WithKey {
-			remap[len(scan.Cols)] = len(cols)
-		}
-		re := func(e sql.Expr) (sql.Expr, error) { return remapRefs(e, remap), nil }
-		var out sql.Node = &sql.Scan{Table: scan.Table, Cols: cols, WithKey: scan.WithKey}
-		for i := len(filters) - 1; i >= 0; i-- {
-			out = &sql.Filter{Input: out, Pred: remapRefs(filters[i].Pred, remap)}
-		}
-		res, _ := mapExprs(n, out, re)
-		return res
-	}
-	if s, ok := n.(*sql.Scan); ok {
-		return s
-	}
-	return rec(n)
 }
 
 // scanBelow returns the Scan under a chain of Filters starting at n (top

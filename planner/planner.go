@@ -5,12 +5,12 @@
 // operator tree for every execution from the immutable *Prepared, so a
 // *Prepared is safe for concurrent use. The rewrites are deliberately
 // simple and each is a separate step, the seams for the cost-based planner:
-// constant folding, projection pushdown into the scan (a scan reads only the
-// columns the plan references), filters directly above the scan, ORDER BY +
+// constant folding, column pruning (every scan reads, and every node
+// passes on, only the columns some node above references, through joins,
+// aggregates and projections), filters directly above the scan, ORDER BY +
 // LIMIT as a top-N, DISTINCT as a hash aggregate (bound that way by sql).
 // Joins become arrowexec hash joins that build on the right input (the
-// left one for RIGHT JOIN, whose columns are then reordered); scans directly
-// below a join are not yet pruned to the columns the plan uses. Scalar
+// left one for RIGHT JOIN, whose columns are then reordered). Scalar
 // subqueries run once, at their first evaluation. Statement parameters stay
 // Param expressions through the rewrites (they are never folded) and
 // become literals when BuildWith is given their values; CURRENT_DATE and

@@ -329,10 +329,24 @@ func TestProjectionPushdown(t *testing.T) {
 		{"select count(*) from items", "[]"},
 		{"select sum(price) from items group by cat", "[3 6]"},
 		{"select id from items order by score limit 1", "[0 5]"},
+		// Scans under joins read only what the join and the nodes above
+		// it use.
+		{"select a.name from items a join items b on a.id = b.cat where b.qty > 1", "[0 1] [2 6]"},
+		{"select count(*) from items a, items b", "[] []"},
+		{"select x.n from (select name as n, price * 2 as p from items) x join items y on x.n = y.name", "[1] [1]"},
+		{"select id from items where id in (select cat from items where ok)", "[0] [6 7]"},
+		{"select s from (select cat, sum(qty) as s from items group by cat) g where cat > 1", "[2 6]"},
 	} {
 		s.scans = nil
 		s.mustRun(tc.sql)
-		if got := fmt.Sprint(s.scans[0]); got != tc.cols {
+		var got string
+		for i, sc := range s.scans {
+			if i > 0 {
+				got += " "
+			}
+			got += fmt.Sprint(sc)
+		}
+		if got != tc.cols {
 			t.Errorf("%s: scanned %s, want %s", tc.sql, got, tc.cols)
 		}
 	}
