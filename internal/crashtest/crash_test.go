@@ -28,25 +28,42 @@ var (
 // found with another count was half applied.
 const rowsPerBatch = 5
 
-var binary string
+var (
+	binary    string
+	buildOnce sync.Once
+	buildErr  error
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	if os.Getenv(childEnv) != "" {
+		compactChild()
+		return
+	}
 	dir, err := os.MkdirTemp("", "mantis-crash")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "mantisdb")
-	build := exec.Command("go", "build", "-o", binary, "../../cmd/mantisdb")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "cannot build mantisdb:", err)
-		os.Exit(1)
-	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// buildBinary builds the mantisdb binary once, for the tests that run it.
+func buildBinary(t *testing.T) {
+	t.Helper()
+	buildOnce.Do(func() {
+		build := exec.Command("go", "build", "-o", binary, "../../cmd/mantisdb")
+		out, err := build.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("cannot build mantisdb: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
 }
 
 // server is a child `mantisdb serve` process.
@@ -58,6 +75,7 @@ type server struct {
 
 func start(t *testing.T, dataDir string) *server {
 	t.Helper()
+	buildBinary(t)
 	ready := filepath.Join(t.TempDir(), "ready.json")
 	s := &server{}
 	s.cmd = exec.Command(binary, "serve", "--data", dataDir,
