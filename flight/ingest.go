@@ -17,10 +17,6 @@ import (
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
-// invalidSchemaName is SQLSTATE 3F000. It is not (yet) one of sqlstate's
-// codes; its class is ClassInvalid.
-const invalidSchemaName sqlstate.Code = "3F000"
-
 // DoPutCommandStatementIngest appends the record batches of rdr to a table
 // in one DB.Ingest call: all rows or none, durable when it returns. The
 // table definition options decide what happens when the table is missing
@@ -35,7 +31,7 @@ func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flights
 			"catalog %q does not exist: MantisDB has no catalogs", c)
 	}
 	if sch := cmd.GetSchema(); sch != "" && !strings.EqualFold(sch, SchemaName) {
-		return 0, sqlstate.Errorf(invalidSchemaName, "schema %q does not exist (the only schema is %q)", sch, SchemaName)
+		return 0, sqlstate.Errorf(sqlstate.InvalidSchemaName, "schema %q does not exist (the only schema is %q)", sch, SchemaName)
 	}
 	for k := range cmd.GetOptions() {
 		return 0, sqlstate.Errorf(sqlstate.InvalidParameterValue, "unknown ingest option %q", k)

@@ -124,7 +124,7 @@ func TestIngestTableOptions(t *testing.T) {
 			o := ingestOpts("t", create, appendOpt)
 			o.Schema = &sch
 			return o
-		}(), 1, codes.InvalidArgument, "42"},
+		}(), 1, codes.NotFound, "42"},
 		{"public schema", func() *flightsql.ExecuteIngestOpts {
 			sch := "PUBLIC"
 			o := ingestOpts("t", create, appendOpt)

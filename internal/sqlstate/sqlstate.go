@@ -40,6 +40,7 @@ const (
 	InFailedSQLTransaction Code = "25P02"
 	InvalidStatementName   Code = "26000"
 	InvalidAuthorization   Code = "28000"
+	InvalidSchemaName      Code = "3F000"
 	SerializationFailure   Code = "40001"
 	DeadlockDetected       Code = "40P01"
 	SyntaxError            Code = "42601"
@@ -98,7 +99,7 @@ const (
 // Class returns the class of the code.
 func (c Code) Class() Class {
 	switch c {
-	case UndefinedTable, UndefinedColumn, UndefinedFunction, UndefinedObject, InvalidStatementName:
+	case UndefinedTable, UndefinedColumn, UndefinedFunction, UndefinedObject, InvalidStatementName, InvalidSchemaName:
 		return ClassNotFound
 	case UniqueViolation, DuplicateTable, DuplicateColumn:
 		return ClassConflict
