@@ -289,7 +289,7 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 		}
 		a.sums[g] = a.sums[g].Add(v[i])
 		a.cnt[g]++
-		if !a.sums[g].FitsInPrecision(38) {
+		if !fitsInt64(a.sums[g]) && !a.sums[g].FitsInPrecision(38) {
 			return errOverflow("numeric")
 		}
 	}

@@ -346,9 +346,25 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 	buf, out := allocFixed[decimal128.Num](mem, n)
 	fail := func(err error) (*memory.Buffer, error) { buf.Release(); return nil, err }
 	s := max(e.ls, e.rs)
+	// Every int64 has at most 19 digits: results of a wide type that fit
+	// in an int64 need no precision check.
+	wide := rt.Precision >= 19
 	switch e.op {
 	case OpAdd, OpSub, OpMod:
 		lmul, rmul := s-e.ls, s-e.rs
+		// A broadcast operand (a literal such as the 1 of 1 - l_discount,
+		// always valid here) is rescaled once, not per row; if that
+		// overflows, the per-row path reports it only for valid rows.
+		if am == 0 && len(a) > 0 {
+			if x, ok := rescaleUp(a[0], lmul); ok {
+				a, lmul = []decimal128.Num{x}, 0
+			}
+		}
+		if bm == 0 && len(b) > 0 {
+			if y, ok := rescaleUp(b[0], rmul); ok {
+				b, rmul = []decimal128.Num{y}, 0
+			}
+		}
 		for i := range out {
 			if !isValid(vb, 0, i) {
 				continue
@@ -370,7 +386,7 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 				}
 				_, z = decQuoRem(x, y)
 			}
-			if !z.FitsInPrecision(rt.Precision) {
+			if !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
 				return fail(errOverflow("numeric"))
 			}
 			out[i] = z
@@ -380,8 +396,19 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 			if !isValid(vb, 0, i) {
 				continue
 			}
-			z, ok := decMul(a[i&am], b[i&bm])
-			if !ok || !z.FitsInPrecision(rt.Precision) {
+			x, y := a[i&am], b[i&bm]
+			var z decimal128.Num
+			ok := true
+			if fitsInt64(x) && fitsInt64(y) {
+				// Inline 64×64→128 multiply: the common case stays out
+				// of decMul's big.Int fallback and its call.
+				p, q := int64(x.LowBits()), int64(y.LowBits())
+				hi, lo := bits.Mul64(uint64(p), uint64(q))
+				z = decimal128.New(int64(hi)-(p>>63)&q-(q>>63)&p, lo)
+			} else {
+				z, ok = decMul(x, y)
+			}
+			if !ok || !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
 				return fail(errOverflow("numeric"))
 			}
 			out[i] = z
@@ -398,7 +425,7 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 				return fail(errDivByZero())
 			}
 			z, ok := decDivRound(a[i&am], shift, y)
-			if !ok || !z.FitsInPrecision(rt.Precision) {
+			if !ok || !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
 				return fail(errOverflow("numeric"))
 			}
 			out[i] = z
@@ -412,12 +439,17 @@ func fitsInt64(n decimal128.Num) bool {
 	return n.HighBits() == int64(n.LowBits())>>63
 }
 
-// rescaleUp multiplies n by 10^k, reporting false on 128-bit overflow.
+// rescaleUp multiplies n by 10^k, reporting false on 128-bit overflow. The
+// k == 0 case inlines.
 func rescaleUp(n decimal128.Num, k int32) (decimal128.Num, bool) {
 	if k == 0 {
 		return n, true
 	}
-	if k > 38 || !n.FitsInPrecision(38-k) {
+	return rescaleUpSlow(n, k)
+}
+
+func rescaleUpSlow(n decimal128.Num, k int32) (decimal128.Num, bool) {
+	if k > 38 || !fitsPrecision(n, 38-k) {
 		return n, false
 	}
 	return n.IncreaseScaleBy(k), true

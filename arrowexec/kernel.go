@@ -162,3 +162,24 @@ func releaseAll(arrs []arrow.Array) {
 		}
 	}
 }
+
+// pow10u are the powers of ten that fit in a uint64.
+var pow10u = [...]uint64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13,
+	1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// fitsPrecision reports whether n has at most p decimal digits, like
+// n.FitsInPrecision(p) but without its table walk for values that fit in
+// an int64. Hot loops test fitsInt64 inline first (see fitsDec).
+func fitsPrecision(n decimal128.Num, p int32) bool {
+	if fitsInt64(n) {
+		if p >= 19 {
+			return true
+		}
+		v := n.LowBits()
+		if int64(v) < 0 {
+			v = -v
+		}
+		return p >= 0 && v < pow10u[p]
+	}
+	return n.FitsInPrecision(p)
+}
