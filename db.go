@@ -16,6 +16,39 @@
 // since the client has seen nothing of it. DB.Begin starts an explicit
 // transaction (Tx); DB.NewSession gives a Session that understands the SQL
 // statements BEGIN, COMMIT and ROLLBACK, for shells, REST and Flight SQL.
+//
+// # Storage tiers
+//
+// Fresh rows are row entries in the oltp row store; a background compactor
+// (Options.Compact*) moves a table's rows into an immutable columnar
+// segment (package segments) when the rows written since its last
+// compaction, the row store's bytes or the age of the oldest of them pass a
+// threshold, and merges small segments (size-tiered) and rewrites segments
+// with many deleted rows. A compaction scans the row store at a snapshot,
+// writes and syncs the segment files, then, holding the table's S lock
+// (writers wait, for at most Options.CompactLockWait), commits one synced
+// batch that adds the segment to the manifest and deletes each row entry
+// still holding the version written, marking the segment copy of any row
+// changed meanwhile deleted. Queries read the row store and every live
+// segment of their snapshot, each row exactly once; UPDATE and DELETE of a
+// segment row set its bit in the segment's delete bitmap (kept in Pebble)
+// and an update writes the new version to the row store. Primary keys are
+// unique across tiers (row store, then segments by key range, bloom filter
+// and binary search).
+//
+// Open segments are shared by versions; every snapshot holds the version
+// of its moment, and a segment's files are removed when it has left the
+// manifest (merged or its table dropped) and the last version listing it
+// is released. Files left by a crash (interrupted compactions, or segments
+// merged away before their files were removed) are removed at Open. A
+// transaction whose snapshot predates a compaction and that then writes a
+// row the compaction moved fails with SQLSTATE 40001, like any write of a
+// row changed since its snapshot; single statements retry it.
+//
+// DB.Compact forces a compaction; DB.TableStats, DB.Segments and
+// DB.CompactorStats describe the tiers. Bulk batch entries (one Pebble key
+// per Arrow batch, DESIGN.md "Two write paths") are not implemented yet:
+// DB.Ingest writes row entries.
 package mantisdb
 
 import (

@@ -282,6 +282,13 @@ func (v *version) handle(table, id uint64) (*segHandle, error) {
 type scanProvider struct{ rv *readView }
 
 func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
+	return p.ScanFiltered(t, cols, withKey, nil)
+}
+
+// ScanFiltered is Scan with a predicate that segment scans use to prune row
+// groups and rows (zone maps, bitmaps, bloom filters); see
+// FilteredSourceProvider.
+func (p scanProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
@@ -291,7 +298,7 @@ func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec
 		if err != nil {
 			return nil, err
 		}
-		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, rs, ents)
+		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, rs, ents)
 	}
 }
 
@@ -304,6 +311,12 @@ type txnProvider struct {
 }
 
 func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
+	return p.ScanFiltered(t, cols, withKey, nil)
+}
+
+// ScanFiltered is Scan with a pruning predicate; see
+// FilteredSourceProvider.
+func (p txnProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.tx.Segments(t.ID)
 		if err != nil {
@@ -313,9 +326,26 @@ func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.
 		if err != nil {
 			return nil, err
 		}
-		return p.db.newTierSource(ctx, p.v, t, cols, withKey, rs, ents)
+		return p.db.newTierSource(ctx, p.v, t, cols, withKey, filter, rs, ents)
 	}
 }
+
+// FilteredSourceProvider is what the SourceProviders the DB hands to the
+// planner implement beyond planner.SourceProvider, for predicate pushdown:
+// the planner may type-assert it and pass the conjuncts of a scan's filter
+// that are column-op-constant conditions (constants of the column's kind).
+// The filter only prunes: segment row groups and rows that cannot match
+// are skipped, the row store is read whole, so the planner keeps its
+// Filter operator above the scan. A scan with withKey ignores the filter
+// (segment row keys are derived from unfiltered positions).
+type FilteredSourceProvider interface {
+	ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource
+}
+
+var (
+	_ FilteredSourceProvider = scanProvider{}
+	_ FilteredSourceProvider = txnProvider{}
+)
 
 // tierSource yields the rows of one table at one snapshot: the row store's,
 // then each live segment's without its deleted rows. Each committed row is
@@ -328,6 +358,7 @@ type tierSource struct {
 	t       *catalog.Table
 	cols    []int
 	withKey bool
+	filter  segments.Predicate
 	schema  *arrow.Schema
 
 	rs   *oltp.Scanner
@@ -351,9 +382,12 @@ type segScan struct {
 }
 
 func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, cols []int, withKey bool,
-	rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
+	filter segments.Predicate, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
 	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
 		schema: rs.Schema(), rs: rs, inStore: true}
+	if !withKey {
+		s.filter = filter
+	}
 	if s.cols == nil {
 		s.cols = []int{}
 	}
@@ -404,7 +438,7 @@ func (s *tierSource) Next() bool {
 			s.curSeg = &s.segs[s.next]
 			s.next++
 			sc, err := s.curSeg.h.r.Scan(s.ctx, segments.ScanOptions{
-				Schema: s.t.Schema(), Columns: s.cols, Deleted: s.curSeg.deleted,
+				Schema: s.t.Schema(), Columns: s.cols, Deleted: s.curSeg.deleted, Filter: s.filter,
 				BatchSize: s.batch, Allocator: s.mem,
 			})
 			if err != nil {
