@@ -297,7 +297,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	ts := newTestServer(t, nil)
 	status, got := ts.do(http.MethodGet, "/v1/openapi.json", "", nil)
 	var doc struct {
-		OpenAPI string                               `json:"openapi"`
+		OpenAPI string                                `json:"openapi"`
 		Paths   map[string]map[string]json.RawMessage `json:"paths"`
 	}
 	if err := json.Unmarshal([]byte(got), &doc); status != 200 || err != nil || !strings.HasPrefix(doc.OpenAPI, "3.1") {

@@ -28,11 +28,15 @@ const (
 	defaultHTTPAddr   = "127.0.0.1:8080"
 )
 
-// serveConfig is the configuration of `mantisdb serve`.
+// serveConfig is the configuration of `mantisdb serve`. Each field has a
+// flag; its environment variable is MANTIS_ and the flag name in upper case
+// with '_' for '-' (MANTIS_HTTP_ADDR for --http-addr); a JSON config file
+// (--config or MANTIS_CONFIG) may set any of them by flag name (with '-' or
+// '_'). Precedence: flags, then environment, then file, then defaults.
 type serveConfig struct {
-	DataDir    string // MANTIS_DATA
-	FlightAddr string // MANTIS_FLIGHT_ADDR
-	HTTPAddr   string // MANTIS_HTTP_ADDR
+	DataDir    string
+	FlightAddr string
+	HTTPAddr   string
 	// ReadyFile, when set, receives {"flight": ADDR, "http": ADDR} with the
 	// bound addresses once both listeners accept (useful with port 0).
 	ReadyFile string
@@ -40,25 +44,62 @@ type serveConfig struct {
 	// after it are cut off.
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	// REST options (see rest.Options).
+	MaxBodyBytes          int64
+	MaxConcurrentRequests int
+	IdempotencyWindow     time.Duration
 }
 
-// parseServeFlags parses the flags of serve over the environment's values.
+// envName returns the environment variable of a flag.
+func envName(flagName string) string {
+	return "MANTIS_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// parseServeFlags parses the flags of serve over the environment's and
+// the config file's values.
 func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
-	envOr := func(key, def string) string {
-		if v := getenv(key); v != "" {
-			return v
-		}
-		return def
-	}
 	var cfg serveConfig
+	var configFile string
 	fs := flag.NewFlagSet("mantisdb serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.DataDir, "data", envOr("MANTIS_DATA", defaultDataDir), "data `directory` (env MANTIS_DATA); created if missing")
-	fs.StringVar(&cfg.FlightAddr, "flight-addr", envOr("MANTIS_FLIGHT_ADDR", defaultFlightAddr), "Arrow Flight SQL listen `address` (env MANTIS_FLIGHT_ADDR)")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", envOr("MANTIS_HTTP_ADDR", defaultHTTPAddr), "HTTP listen `address` (env MANTIS_HTTP_ADDR)")
-	fs.StringVar(&cfg.ReadyFile, "ready-file", "", "once serving, write the bound addresses as JSON to this `file`")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for running requests")
-	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.StringVar(&configFile, "config", "", "JSON config `file` whose keys are flag names (env MANTIS_CONFIG)")
+	fs.StringVar(&cfg.DataDir, "data", defaultDataDir, "data `directory` (env MANTIS_DATA); created if missing")
+	fs.StringVar(&cfg.FlightAddr, "flight-addr", defaultFlightAddr, "Arrow Flight SQL listen `address` (env MANTIS_FLIGHT_ADDR)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", defaultHTTPAddr, "HTTP listen `address` (env MANTIS_HTTP_ADDR)")
+	fs.StringVar(&cfg.ReadyFile, "ready-file", "", "once serving, write the bound addresses as JSON to this `file` (env MANTIS_READY_FILE)")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for running requests (env MANTIS_SHUTDOWN_TIMEOUT)")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error (env MANTIS_LOG_LEVEL)")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
+	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
+	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
+
+	// Layers below the command line: the config file, then the
+	// environment, each set over the defaults before the flags are parsed.
+	if cf := configFlag(args, getenv); cf != "" {
+		vals, err := readConfigFile(cf)
+		if err != nil {
+			return cfg, err
+		}
+		for name, v := range vals {
+			if fs.Lookup(name) == nil || name == "config" {
+				return cfg, fmt.Errorf("config file %s: unknown key %q", cf, name)
+			}
+			if err := fs.Set(name, v); err != nil {
+				return cfg, fmt.Errorf("config file %s: %s: %w", cf, name, err)
+			}
+		}
+	}
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := getenv(envName(f.Name)); v != "" && f.Name != "config" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	if envErr != nil {
+		return cfg, envErr
+	}
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -66,6 +107,61 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 		return cfg, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	return cfg, nil
+}
+
+// configFlag finds the config file named by --config (which must be read
+// before the other flags are parsed) or MANTIS_CONFIG.
+func configFlag(args []string, getenv func(string) string) string {
+	file := getenv("MANTIS_CONFIG")
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || name != "config" {
+			continue
+		}
+		if hasVal {
+			file = val
+		} else if i+1 < len(args) {
+			file = args[i+1]
+			i++
+		}
+	}
+	return file
+}
+
+// readConfigFile reads a JSON object of flag names to values (strings,
+// numbers or booleans); keys may use '_' for '-'.
+func readConfigFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read config file: %w", err)
+	}
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	out := make(map[string]string, len(raw))
+	for k, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			// A number or boolean: its JSON text is its flag text.
+			var x any
+			if err := json.Unmarshal(v, &x); err != nil {
+				return nil, fmt.Errorf("config file %s: %s: %w", path, k, err)
+			}
+			switch x.(type) {
+			case float64, bool:
+				s = strings.TrimSpace(string(v))
+			default:
+				return nil, fmt.Errorf("config file %s: %s: want a string, number or boolean", path, k)
+			}
+		}
+		out[strings.ReplaceAll(k, "_", "-")] = s
+	}
+	return out, nil
 }
 
 func runServe(ctx context.Context, args []string, stderr io.Writer) int {
@@ -127,8 +223,16 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	addrs := boundAddrs{Flight: flis.Addr().String(), HTTP: hlis.Addr().String()}
 
 	fsrv := flight.NewServer(db, &flight.Options{Logger: log, Version: releaseVersion()})
+	api := rest.NewHandler(db, &rest.Options{
+		Logger:                log,
+		MaxBodyBytes:          cfg.MaxBodyBytes,
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
+		IdempotencyWindow:     cfg.IdempotencyWindow,
+		DataDir:               cfg.DataDir,
+		Version:               versionString(),
+	})
 	hsrv := &http.Server{
-		Handler:           rest.NewHandler(db, &rest.Options{Logger: log}),
+		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -166,6 +270,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	select {
 	case <-ctx.Done():
 		log.Info("shutting down", "timeout", cfg.ShutdownTimeout)
+		api.SetReady(false)
 	case serveErr = <-errc:
 		// A server stopped on its own: nothing should make it, so stop the
 		// other one too and report why.

@@ -317,3 +317,56 @@ func TestServeChildSIGTERM(t *testing.T) {
 		t.Error("table created before SIGTERM is missing after restart")
 	}
 }
+
+// TestServeConfigPrecedence checks flags > environment > config file >
+// defaults, key by key.
+func TestServeConfigPrecedence(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "mantis.json")
+	if err := os.WriteFile(file, []byte(`{"data": "/file/data", "http_addr": ":1", "flight-addr": ":2",
+		"max_body_bytes": 1024, "idempotency_window": "1h", "max_concurrent_requests": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"MANTIS_HTTP_ADDR": ":10", "MANTIS_MAX_BODY_BYTES": "2048"}
+	getenv := func(k string) string { return env[k] }
+	cfg, err := parseServeFlags([]string{"--config", file, "--max-body-bytes=4096", "--flight-addr", ":20"}, getenv, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != "/file/data" || cfg.HTTPAddr != ":10" || cfg.FlightAddr != ":20" || cfg.MaxBodyBytes != 4096 ||
+		cfg.IdempotencyWindow != time.Hour || cfg.MaxConcurrentRequests != 3 || cfg.ShutdownTimeout != 30*time.Second {
+		t.Errorf("precedence: %+v", cfg)
+	}
+	// Without the flag, the environment wins over the file.
+	cfg, err = parseServeFlags([]string{"-config=" + file}, getenv, io.Discard)
+	if err != nil || cfg.MaxBodyBytes != 2048 || cfg.FlightAddr != ":2" {
+		t.Errorf("env over file: %+v %v", cfg, err)
+	}
+	// MANTIS_CONFIG names the file too.
+	env["MANTIS_CONFIG"] = file
+	if cfg, err := parseServeFlags(nil, getenv, io.Discard); err != nil || cfg.DataDir != "/file/data" {
+		t.Errorf("MANTIS_CONFIG: %+v %v", cfg, err)
+	}
+	delete(env, "MANTIS_CONFIG")
+
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	for _, tt := range []struct{ body, want string }{
+		{`{"colour": "red"}`, `unknown key "colour"`},
+		{`{"max_body_bytes": "lots"}`, "max-body-bytes"},
+		{`{"data": ["x"]}`, "want a string"},
+		{`not json`, "invalid character"},
+	} {
+		if err := os.WriteFile(bad, []byte(tt.body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := parseServeFlags([]string{"--config", bad}, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.body, err, tt.want)
+		}
+	}
+	if _, err := parseServeFlags([]string{"--config", filepath.Join(t.TempDir(), "missing.json")}, getenv, io.Discard); err == nil {
+		t.Error("missing config file accepted")
+	}
+	env["MANTIS_MAX_CONCURRENT_REQUESTS"] = "many"
+	if _, err := parseServeFlags(nil, getenv, io.Discard); err == nil || !strings.Contains(err.Error(), "MANTIS_MAX_CONCURRENT_REQUESTS") {
+		t.Errorf("bad env value: %v", err)
+	}
+}
