@@ -1,32 +1,57 @@
 // Package rest is MantisDB's HTTP API over the embedded database
-// (mantisdb.DB): SQL queries answered as streamed JSON, NDJSON bulk ingest
-// and a health check. It knows nothing of storage: every request becomes
-// calls of DB.Prepare, Stmt.Query/Exec and DB.Ingest.
+// (mantisdb.DB): SQL queries answered in JSON, NDJSON, CSV, Arrow IPC or
+// Parquet; bulk ingest of NDJSON, JSON arrays, CSV, Arrow IPC and Parquet;
+// administration, health, readiness and Prometheus metrics. It knows
+// nothing of storage: every request becomes calls of the root package's
+// API (Prepare, Stmt.Query/QueryParams, Begin/Tx, Ingest, TableStats,
+// Compact). docs/rest.md is the user's reference; openapi.json (served at
+// /v1/openapi.json) lists every route, and a test checks it against the
+// router both ways.
 //
-// Routes (all under /v1 except the health check):
+// # Routes
 //
-//	POST /v1/sql                   {"sql": "..."}  → columns and rows
-//	GET  /v1/sql?q=...             same, for quick reads with curl
-//	POST /v1/tables/{table}/ingest NDJSON body     → {"rows_written": N}
-//	GET  /healthz                  → {"status": "ok"}
+//	POST /v1/sql, GET /v1/sql?q=     statements → result in the Accept format
+//	POST /v1/tables/{table}/ingest   body → {"rows_written": N}
+//	GET  /v1/tables, /v1/tables/{t}  schema, rows per tier, segments
+//	POST /v1/tables/{t}/compact      DB.Compact
+//	GET  /v1/status, /v1/openapi.json
+//	GET  /healthz, /readyz, /metrics
 //
-// A query answers {"columns":[{"name":…,"type":…}],"rows":[[…],…]}; a
-// statement without rows answers {"columns":[],"rows":[],"rows_affected":N}.
-// Rows are written batch by batch as the executor produces them, so a large
-// result never sits in memory. JSON values follow the column's SQL type:
-// integers and floats are JSON numbers (BIGINT exact in the text even beyond
-// 2^53), DECIMAL an exact JSON number in text form, VARCHAR a string, BOOLEAN
-// true/false, DATE "2024-01-02", TIMESTAMP "2024-01-02T03:04:05.123456"
-// (ISO 8601 without zone, fraction trimmed), NULL null. NaN and infinite
-// floats, which JSON cannot spell, are the strings "NaN", "Infinity" and
-// "-Infinity".
+// # Invariants
 //
-// Errors answer {"error":{"code":"42P01","message":"…","details":{…}}} with
-// the HTTP status of the SQLSTATE class (see StatusOf). An error found after
-// the first rows were sent cannot change the status any more: the body then
-// ends with an "error" member after "rows", and clients must check for it.
+// One ingest request is one transaction: all its rows or none. Bodies are
+// decoded into Arrow batches of the table's schema while the database
+// consumes them (array.RecordReader), so a body is never held whole; the
+// exception is Parquet, whose footer is at the end: it is spooled, in
+// memory up to Options.SpoolBytes and in a temporary file beyond. The first
+// bad row stops the reader and the database writes nothing; a malformed
+// body is a 400, a well-formed row with a bad value a 422, both with the
+// 1-based row number (and line) in the error's details.
 //
-// Ingest is all or nothing: the body is decoded into Arrow batches of the
-// table's schema while DB.Ingest consumes them, and a bad row (reported with
-// its 1-based row number) aborts the whole ingest.
+// An Idempotency-Key is stored in IdempotencyTable in the same transaction
+// as the rows it guards, with the answer. So the key exists if and only if
+// the rows were written: a retry finds it and answers the stored response
+// without writing; a failed request leaves no key and its retry runs; two
+// concurrent requests with one key cannot both commit (the key is the
+// table's primary key), and the loser answers the winner's response. Keys
+// expire after Options.IdempotencyWindow and are pruned on the request path
+// (no background goroutine).
+//
+// Results stream batch by batch; the status is chosen after the first
+// batch, so most errors get their proper status. An error after that is
+// written into the body (JSON: an "error" member after "rows"; NDJSON: a
+// last {"error": …} line) or, for CSV, Arrow and Parquet, which have no
+// place for it, aborts the connection, so a client never takes a cut result
+// for a whole one. Several statements in one request run in one explicit
+// transaction, committed after the last statement's result was sent.
+//
+// Errors answer {"error":{"code":"42P01","message":"…","details":{…}}}
+// with the HTTP status of the SQLSTATE class (StatusOf) or a status the
+// request error fixes (413, 415, 422, 429). A request beyond
+// Options.MaxConcurrentRequests is refused at once with 429; probes and
+// /metrics are not counted. A panic in a handler is logged and answered
+// 500; it never takes the server down.
+//
+// A Handler is safe for concurrent use. Its metrics live in the DB's
+// registry, shared by every Handler over the same DB.
 package rest
