@@ -29,18 +29,17 @@ type builder struct {
 func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
 	switch n := n.(type) {
 	case *sql.Scan:
-		fields := make([]arrow.Field, 0, len(n.Cols)+1)
-		sch := n.Table.Schema()
-		for _, c := range n.Cols {
-			fields = append(fields, sch.Field(c))
-		}
-		if n.WithKey {
-			fields = append(fields, arrow.Field{Name: sql.KeyColumnName, Type: arrow.BinaryTypes.Binary})
-		}
 		if b.src == nil {
 			return nil, fmt.Errorf("planner: no source provider for a scan of %s", n.Table.Name)
 		}
-		return arrowexec.NewScan(arrow.NewSchema(fields, nil), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
+		return arrowexec.NewScan(scanSchema(n), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
+	case *sql.Filter:
+		if scan, filters := scanBelow(n); scan != nil && b.src != nil {
+			op, ok, err := b.buildScanAccess(scan, filters)
+			if ok || err != nil {
+				return op, err
+			}
+		}
 	case *sql.Values:
 		return b.newValues(n)
 	case *sql.Join:

@@ -17,7 +17,7 @@ func optimize(n sql.Node) (sql.Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pruneColumns(n), nil
+	return pruneColumns(pushFilters(n)), nil
 }
 
 // mapExprs returns n with every expression it holds replaced by f(expr) and
