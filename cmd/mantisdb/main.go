@@ -2,12 +2,14 @@
 //
 // Usage:
 //
-//	mantisdb serve [--data DIR] [--flight-addr HOST:PORT] [--http-addr HOST:PORT] [--ready-file PATH]
+//	mantisdb serve [--config FILE] [--data DIR] [--flight-addr HOST:PORT] [--http-addr HOST:PORT] [--ready-file PATH] [--max-body-bytes N] ...
 //	mantisdb sql [--addr HOST:PORT] [-e SQL]
 //	mantisdb version
 //
 // serve opens the database in DIR and serves it over Arrow Flight SQL and
-// HTTP until SIGINT or SIGTERM, then shuts down gracefully. sql is a small
+// HTTP until SIGINT or SIGTERM, then shuts down gracefully; its settings
+// come from flags, MANTIS_* environment variables and a JSON config file,
+// in that order (docs/operations.md). sql is a small
 // Flight SQL shell: it runs the statements of -e, or reads them from stdin
 // (one statement per ';'), and prints query results as aligned tables.
 // version prints the build version.
