@@ -356,12 +356,17 @@ func TestDatabaseSQLDriver(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "42P01") {
 		t.Errorf("unknown table through the driver: %v", err)
 	}
-	// Parameters are refused clearly until they are supported.
-	_, err = db.ExecContext(ctx, "INSERT INTO all_types (id, c_req) VALUES (?, ?)", 9, 9)
-	if err == nil {
-		t.Error("statement parameters were accepted")
+	// Parameters (more in params_test.go).
+	if res, err := db.ExecContext(ctx, "INSERT INTO all_types (id, c_req) VALUES (?, ?)", 9, 9); err != nil {
+		t.Fatal(err)
+	} else if n, _ := res.RowsAffected(); n != 1 {
+		t.Errorf("INSERT with parameters affected %d rows", n)
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		t.Error(err)
+	var req int64
+	if err := db.QueryRowContext(ctx, "SELECT c_req FROM all_types WHERE id = ?", 9).Scan(&req); err != nil || req != 9 {
+		t.Errorf("SELECT with a parameter: %d, %v", req, err)
+	}
+	if err := db.QueryRowContext(ctx, "SELECT c_req FROM all_types WHERE id = ?", 1000).Scan(&req); !errors.Is(err, sql.ErrNoRows) {
+		t.Errorf("SELECT of a missing id: %v, want sql.ErrNoRows", err)
 	}
 }

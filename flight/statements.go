@@ -3,6 +3,7 @@ package flight
 import (
 	"context"
 	"log/slog"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -30,11 +31,31 @@ type sqlServer struct {
 	maxBatchBytes int
 }
 
-// preparedStmt is a prepared statement and the transaction it belongs to
-// (nil outside a transaction).
+// preparedStmt is a prepared statement, the transaction it belongs to (nil
+// outside a transaction) and the parameter rows last bound to it.
 type preparedStmt struct {
 	*mantisdb.Stmt
 	txn []byte
+
+	mu sync.Mutex
+	// params is the last binding of a DoPut of the prepared query: nil when
+	// none was bound. A new binding replaces the slice, never its elements,
+	// so a reader may keep the slice it got.
+	params []paramRow
+}
+
+// binding returns the rows last bound to the statement, nil if none.
+func (p *preparedStmt) binding() []paramRow {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.params
+}
+
+// bind replaces the statement's binding.
+func (p *preparedStmt) bind(rows []paramRow) {
+	p.mu.Lock()
+	p.params = rows
+	p.mu.Unlock()
 }
 
 // conn is what runs statements: the DB, or a transaction.
@@ -86,10 +107,6 @@ func newSQLServer(db *mantisdb.DB, log *slog.Logger, o *Options) *sqlServer {
 	s.registerSQLInfo(o)
 	return s
 }
-
-// errNoParameters answers requests that bind parameter values.
-var errNoParameters = sqlstate.Errorf(sqlstate.FeatureNotSupported,
-	"statement parameters are not supported by the SQL engine yet")
 
 // flightInfo returns a FlightInfo with schema sch and one endpoint for
 // ticket.
@@ -159,7 +176,7 @@ func (s *sqlServer) DoGetStatement(ctx context.Context, cmd flightsql.StatementQ
 		return nil, nil, err
 	}
 	defer st.Close()
-	return s.query(ctx, runningKey(statementTicketKind, handle), st, done)
+	return s.query(ctx, runningKey(statementTicketKind, handle), st, nil, done)
 }
 
 // DoPutCommandStatementUpdate runs a statement and returns the number of
@@ -175,7 +192,7 @@ func (s *sqlServer) DoPutCommandStatementUpdate(ctx context.Context, cmd flights
 
 // CreatePreparedStatement prepares a statement and keeps it under a new
 // handle. The dataset schema is the result schema of a query and the empty
-// schema otherwise; the parameter schema is empty.
+// schema otherwise; the parameter schema is that of parameterSchema.
 func (s *sqlServer) CreatePreparedStatement(ctx context.Context, req flightsql.ActionCreatePreparedStatementRequest) (flightsql.ActionCreatePreparedStatementResult, error) {
 	var res flightsql.ActionCreatePreparedStatementResult
 	c, done, err := s.conn(ctx, req.GetTransactionId())
@@ -241,7 +258,8 @@ func (s *sqlServer) GetSchemaPreparedStatement(_ context.Context, cmd flightsql.
 	return &arrowflight.SchemaResult{Schema: arrowflight.SerializeSchema(st.Schema(), s.mem)}, nil
 }
 
-// DoGetPreparedStatement runs a prepared statement and streams its rows.
+// DoGetPreparedStatement runs a prepared statement with its bound
+// parameters and streams its rows.
 func (s *sqlServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.PreparedStatementQuery) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
 	st, err := s.preparedStmt(cmd.GetPreparedStatementHandle())
 	if err != nil {
@@ -251,29 +269,45 @@ func (s *sqlServer) DoGetPreparedStatement(ctx context.Context, cmd flightsql.Pr
 	if err != nil {
 		return nil, nil, err
 	}
-	return s.query(ctx, runningKey(preparedTicketKind, cmd.GetPreparedStatementHandle()), st.Stmt, done)
+	params := st.binding()
+	if len(params) > 1 && !st.IsQuery() {
+		// DML sent as a prepared query with many parameter rows (ADBC's
+		// executemany on the query path): all rows or none, like an update.
+		defer done()
+		if _, err := s.execRows(ctx, st, &sliceParams{rows: params}); err != nil {
+			return nil, nil, err
+		}
+		ch := make(chan arrowflight.StreamChunk)
+		close(ch)
+		return st.Schema(), ch, nil
+	}
+	return s.query(ctx, runningKey(preparedTicketKind, cmd.GetPreparedStatementHandle()), st.Stmt, params, done)
 }
 
-// DoPutPreparedStatementQuery binds parameters to a prepared query. Only an
-// empty binding is accepted until the engine takes parameters.
+// DoPutPreparedStatementQuery binds parameters to a prepared query: the
+// rows of the stream replace the statement's previous binding, and later
+// executions (GetFlightInfo and DoGet of the handle) use them. A stream
+// without columns clears the binding. The handle stays the same.
 func (s *sqlServer) DoPutPreparedStatementQuery(_ context.Context, cmd flightsql.PreparedStatementQuery, rdr arrowflight.MessageReader, _ arrowflight.MetadataWriter) ([]byte, error) {
-	if _, err := s.preparedStmt(cmd.GetPreparedStatementHandle()); err != nil {
+	st, err := s.preparedStmt(cmd.GetPreparedStatementHandle())
+	if err != nil {
 		return nil, err
 	}
-	if err := checkNoParameters(rdr); err != nil {
+	rows, err := readBinding(rdr, st.ParamSchema().NumFields())
+	if err != nil {
 		return nil, err
 	}
+	st.bind(rows)
 	return cmd.GetPreparedStatementHandle(), nil
 }
 
-// DoPutPreparedStatementUpdate runs a prepared statement and returns the
-// number of rows it affected.
+// DoPutPreparedStatementUpdate runs a prepared statement once per row of
+// the parameter stream (once when it binds nothing, with the values last
+// bound by DoPutPreparedStatementQuery if any) and returns the total number
+// of rows affected. Several rows run in one transaction.
 func (s *sqlServer) DoPutPreparedStatementUpdate(ctx context.Context, cmd flightsql.PreparedStatementUpdate, rdr arrowflight.MessageReader) (int64, error) {
 	st, err := s.preparedStmt(cmd.GetPreparedStatementHandle())
 	if err != nil {
-		return 0, err
-	}
-	if err := checkNoParameters(rdr); err != nil {
 		return 0, err
 	}
 	_, done, err := s.conn(ctx, st.txn)
@@ -281,29 +315,27 @@ func (s *sqlServer) DoPutPreparedStatementUpdate(ctx context.Context, cmd flight
 		return 0, err
 	}
 	defer done()
-	return st.Exec(ctx)
-}
-
-// parameterSchema returns the schema of a statement's parameters: empty
-// until the engine binds parameters.
-func parameterSchema(*mantisdb.Stmt) *arrow.Schema { return emptySchema }
-
-// checkNoParameters reads the parameter stream of a DoPut and fails if it
-// binds any value. Clients send a schema without fields (and possibly
-// batches without columns) when there is nothing to bind.
-func checkNoParameters(rdr arrowflight.MessageReader) error {
-	for rdr.Next() {
-		if rdr.RecordBatch().NumCols() > 0 {
-			return errNoParameters
-		}
+	pr := &paramReader{rdr: rdr, want: st.ParamSchema().NumFields()}
+	src := &sliceParams{rest: pr}
+	first, ok := pr.next()
+	switch {
+	case pr.Err() != nil:
+		return 0, pr.Err()
+	case ok:
+		src.rows = []paramRow{first}
+	default:
+		src.rows = st.binding()
 	}
-	return rdr.Err()
+	return s.execRows(ctx, st, src)
 }
 
 // query runs st and streams its rows under key (see CancelFlightInfo);
-// done is called when the stream ends. The rows outlive st: the caller may
-// close st when query returns.
-func (s *sqlServer) query(ctx context.Context, key string, st *mantisdb.Stmt, done func()) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
+// done is called when the stream ends. With parameter rows, st runs once
+// per row (the first here, the others as the stream reaches them) and the
+// stream is their results one after the other; without, st runs once
+// without values. The rows outlive st: the caller may close st when query
+// returns.
+func (s *sqlServer) query(ctx context.Context, key string, st *mantisdb.Stmt, params []paramRow, done func()) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
 	qctx, cancel := context.WithCancel(ctx)
 	unregister := s.running.add(key, cancel)
 	end := func() {
@@ -311,38 +343,60 @@ func (s *sqlServer) query(ctx context.Context, key string, st *mantisdb.Stmt, do
 		cancel()
 		done()
 	}
-	rows, err := st.Query(qctx)
+	run := func(i int) (*mantisdb.Rows, error) {
+		if params == nil {
+			return st.Query(qctx)
+		}
+		return st.QueryParams(qctx, params[i])
+	}
+	rows, err := run(0)
 	if err != nil {
 		end()
 		return nil, nil, err
 	}
+	sch := rows.Schema()
 	// Unbuffered: the producer runs at most one batch ahead of the network.
 	ch := make(chan arrowflight.StreamChunk)
-	go func() {
+	go func(rows *mantisdb.Rows) {
 		defer end()
-		s.streamRows(ctx, qctx, rows, ch)
-	}()
-	return rows.Schema(), ch, nil
+		for i := 1; s.streamRows(ctx, qctx, rows, ch, i >= len(params)); i++ {
+			var err error
+			if rows, err = run(i); err != nil {
+				s.send(ctx, ch, err)
+				close(ch)
+				return
+			}
+		}
+	}(rows)
+	return sch, ch, nil
+}
+
+// send sends err on ch unless the stream's context ends first.
+func (s *sqlServer) send(ctx context.Context, ch chan<- arrowflight.StreamChunk, err error) {
+	select {
+	case ch <- arrowflight.StreamChunk{Err: err}:
+	case <-ctx.Done():
+	}
 }
 
 // streamRows sends every record of rows on ch, sliced to about
-// maxBatchBytes, then the error that ended the query, if any; it closes rows
-// and ch when done. flightsql's DoGet releases the records it receives and
+// maxBatchBytes, then the error that ended the query, if any; it closes
+// rows, and closes ch when last is set or when it stops early. It reports
+// whether the stream may go on with the rows of another execution. flightsql's DoGet releases the records it receives and
 // drains ch when it stops early; ctx (the stream's context) ends the query
 // when the client goes away, qctx (derived from ctx) when CancelFlightInfo
 // cancels it.
-func (s *sqlServer) streamRows(ctx, qctx context.Context, rows *mantisdb.Rows, ch chan<- arrowflight.StreamChunk) {
-	defer close(ch)
-	defer rows.Close()
-	send := func(err error) {
-		select {
-		case ch <- arrowflight.StreamChunk{Err: err}:
-		case <-ctx.Done():
+func (s *sqlServer) streamRows(ctx, qctx context.Context, rows *mantisdb.Rows, ch chan<- arrowflight.StreamChunk, last bool) (more bool) {
+	defer func() {
+		if !more {
+			close(ch)
 		}
-	}
+	}()
+	defer rows.Close()
 	defer func() {
 		if p := recover(); p != nil {
-			send(panicError(s.log, "DoGet", p))
+			s.send(ctx, ch, panicError(s.log, "DoGet", p))
+			more = false
 		}
 	}()
 	for rows.Next() {
@@ -364,7 +418,7 @@ func (s *sqlServer) streamRows(ctx, qctx context.Context, rows *mantisdb.Rows, c
 			case ch <- arrowflight.StreamChunk{Data: part}:
 			case <-ctx.Done():
 				part.Release()
-				return
+				return false
 			}
 			if n == 0 {
 				break
@@ -379,6 +433,8 @@ func (s *sqlServer) streamRows(ctx, qctx context.Context, rows *mantisdb.Rows, c
 		if sqlstate.From(err) == nil && qctx.Err() != nil {
 			err = sqlstate.Wrap(err, sqlstate.QueryCanceled, "canceling statement due to user request")
 		}
-		send(err)
+		s.send(ctx, ch, err)
+		return false
 	}
+	return !last && ctx.Err() == nil
 }
