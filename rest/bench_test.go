@@ -8,22 +8,40 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-func BenchmarkNDJSONDecode(b *testing.B) {
-	var sb strings.Builder
+// BenchmarkTextDecode decodes the same 10K rows as NDJSON, a JSON array
+// and CSV (rows/s = 10K × iterations/s).
+func BenchmarkTextDecode(b *testing.B) {
+	var nd, arr, csv strings.Builder
+	arr.WriteString("[")
+	csv.WriteString("id,name,price,ok,ts\n")
 	for i := 0; i < 10_000; i++ {
-		fmt.Fprintf(&sb, "{\"id\": %d, \"name\": \"customer %d\", \"price\": %d.25, \"ok\": true, \"ts\": \"2024-01-02T03:04:05\"}\n", i, i, i)
+		obj := fmt.Sprintf("{\"id\": %d, \"name\": \"customer %d\", \"price\": %d.25, \"ok\": true, \"ts\": \"2024-01-02T03:04:05\"}", i, i, i)
+		nd.WriteString(obj + "\n")
+		if i > 0 {
+			arr.WriteString(",\n")
+		}
+		arr.WriteString(obj)
+		fmt.Fprintf(&csv, "%d,customer %d,%d.25,true,2024-01-02T03:04:05\n", i, i, i)
 	}
-	body := sb.String()
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		r := newNDJSONReader(memory.DefaultAllocator, testTable(), strings.NewReader(body), DefaultIngestBatchRows)
-		for r.Next() {
-		}
-		if r.Err() != nil {
-			b.Fatal(r.Err())
-		}
-		r.Release()
+	arr.WriteString("]")
+	for _, tt := range []struct {
+		name   string
+		format ingestFormat
+		body   string
+	}{{"ndjson", formatNDJSON, nd.String()}, {"json", formatJSONArray, arr.String()}, {"csv", formatCSV, csv.String()}} {
+		b.Run(tt.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tt.body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r := newTextReader(memory.DefaultAllocator, testTable(), strings.NewReader(tt.body), DefaultIngestBatchRows, tt.format, csvOptions{delimiter: ','})
+				for r.Next() {
+				}
+				if r.Err() != nil {
+					b.Fatal(r.Err())
+				}
+				r.Release()
+			}
+		})
 	}
 }
 
