@@ -666,6 +666,14 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 }
 
 func (h *hashAggOp) build() error {
+	if err := h.consumeAll(); err != nil {
+		return err
+	}
+	return h.finishResult()
+}
+
+// consumeAll folds every batch of the input into the table and states.
+func (h *hashAggOp) consumeAll() error {
 	for {
 		if err := h.ctx.Err(); err != nil {
 			return err
@@ -675,12 +683,16 @@ func (h *hashAggOp) build() error {
 			return err
 		}
 		if b == nil {
-			break
+			return nil
 		}
 		if err := h.consumeBatch(b); err != nil {
 			return err
 		}
 	}
+}
+
+// finishResult turns the table and states into the result batch.
+func (h *hashAggOp) finishResult() error {
 	mem := exec.GetAllocator(h.ctx)
 	ng := h.table.len()
 	cols, err := h.table.decodeKeys(mem, h.groupTypes)

@@ -319,3 +319,26 @@ func BenchmarkTPCH(b *testing.B) {
 		b.Run(fmt.Sprintf("Q%d", q), func(b *testing.B) { benchQuery(b, q, nil) })
 	}
 }
+
+// memPartProvider is memProvider that also splits scans into contiguous
+// runs of batches (PartitionedScanner).
+type memPartProvider struct{ *memProvider }
+
+func (m memPartProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool, n int) []arrowexec.OpenSource {
+	recs := m.tables[t.ID]
+	var out []arrowexec.OpenSource
+	for i := 0; i < n; i++ {
+		lo, hi := len(recs)*i/n, len(recs)*(i+1)/n
+		out = append(out, m.open(t, cols, recs[lo:hi]))
+	}
+	return out
+}
+
+// BenchmarkTPCHParallel runs the queries with partitioned scans (parallel
+// partial aggregation over GOMAXPROCS workers).
+func BenchmarkTPCHParallel(b *testing.B) {
+	_, data := benchTPCH(b)
+	for _, q := range []int{1, 6, 3, 5, 9, 18} {
+		b.Run(fmt.Sprintf("Q%d", q), func(b *testing.B) { benchQuery(b, q, memPartProvider{data}) })
+	}
+}

@@ -40,6 +40,13 @@ func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
 				return op, err
 			}
 		}
+	case *sql.Aggregate:
+		if b.src != nil {
+			op, ok, err := b.buildParallelAggregate(n)
+			if ok || err != nil {
+				return op, err
+			}
+		}
 	case *sql.Values:
 		return b.newValues(n)
 	case *sql.Join:

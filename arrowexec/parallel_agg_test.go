@@ -1,0 +1,124 @@
+package arrowexec
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// TestParallelHashAggregate checks that aggregating partitions in parallel
+// and merging gives the serial result, with NULLs, groups present in only
+// some partitions and an empty partition.
+func TestParallelHashAggregate(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := exec.WithAllocator(context.Background(), mem)
+	dec := &arrow.Decimal128Type{Precision: 15, Scale: 2}
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "g", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "i", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "d", Type: dec, Nullable: true},
+		{Name: "f", Type: arrow.PrimitiveTypes.Float64, Nullable: true},
+		{Name: "b", Type: arrow.FixedWidthTypes.Boolean, Nullable: true},
+	}, nil)
+	mk := func(lo, hi int) []arrow.RecordBatch {
+		b := array.NewRecordBuilder(mem, schema)
+		defer b.Release()
+		var out []arrow.RecordBatch
+		for i := lo; i < hi; i++ {
+			if i%7 == 3 {
+				b.Field(0).AppendNull()
+			} else {
+				b.Field(0).(*array.StringBuilder).Append(fmt.Sprintf("g%d", i%(5+lo/100)))
+			}
+			if i%5 == 0 {
+				for j := 1; j < 5; j++ {
+					b.Field(j).AppendNull()
+				}
+			} else {
+				b.Field(1).(*array.Int64Builder).Append(int64(i*31%97 - 40))
+				b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(int64(i * 13)))
+				b.Field(3).(*array.Float64Builder).Append(float64(i%8) / 4)
+				b.Field(4).(*array.BooleanBuilder).Append(i%3 == 0)
+			}
+			if (i-lo)%50 == 49 || i == hi-1 {
+				out = append(out, b.NewRecordBatch())
+			}
+		}
+		return out
+	}
+	var aggs []Aggregate
+	aggs = append(aggs, Aggregate{Func: AggCountStar, Name: "n"})
+	for j, f := range schema.Fields()[1:] {
+		col := Column(j+1, f.Type)
+		fs := []AggFunc{AggCount, AggMin, AggMax}
+		if f.Type.ID() != arrow.BOOL {
+			fs = append(fs, AggSum, AggAvg)
+		}
+		for _, fn := range fs {
+			aggs = append(aggs, Aggregate{Func: fn, Arg: col, Name: fmt.Sprintf("%s_%d", f.Name, fn)})
+		}
+	}
+	run := func(op Operator) []string {
+		t.Helper()
+		defer op.Close()
+		if err := op.Open(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var rows []string
+		for {
+			rec, err := op.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec == nil {
+				break
+			}
+			for i := 0; i < int(rec.NumRows()); i++ {
+				var s string
+				for _, c := range rec.Columns() {
+					s += c.ValueStr(i) + ","
+				}
+				rows = append(rows, s)
+			}
+		}
+		sort.Strings(rows)
+		return rows
+	}
+	for _, grouped := range []bool{true, false} {
+		var groups []Expr
+		if grouped {
+			groups = []Expr{Column(0, arrow.BinaryTypes.String)}
+		}
+		parts := [][2]int{{0, 130}, {130, 130}, {200, 420}, {500, 530}}
+		var all []arrow.RecordBatch
+		var ins []Operator
+		for _, p := range parts {
+			recs := mk(p[0], p[1])
+			for _, r := range recs {
+				r.Retain()
+			}
+			all = append(all, recs...)
+			ins = append(ins, NewValues(schema, recs))
+		}
+		serial, err := NewHashAggregate(NewValues(schema, all), groups, []string{"g"}, aggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		par, err := NewParallelHashAggregate(ins, groups, []string{"g"}, aggs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := run(serial), run(par)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("grouped=%v:\n got %v\nwant %v", grouped, got, want)
+		}
+	}
+}

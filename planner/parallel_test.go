@@ -1,0 +1,84 @@
+package planner
+
+import (
+	"fmt"
+	"runtime"
+	"sort"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// partStore is a store whose scans split into parts of whole batches.
+type partStore struct {
+	*store
+	splits int // ScanPartitions calls
+}
+
+func (p *partStore) ScanPartitions(t *catalog.Table, cols []int, withKey bool, n int) []arrowexec.OpenSource {
+	p.splits++
+	recs := p.tables[t.ID]
+	var out []arrowexec.OpenSource
+	for i := 0; i < n; i++ {
+		lo, hi := len(recs)*i/n, len(recs)*(i+1)/n
+		part := &store{t: p.t, mem: p.mem, cat: p.cat, tables: map[uint64][]arrow.RecordBatch{t.ID: recs[lo:hi]}}
+		out = append(out, part.Scan(t, cols, withKey))
+	}
+	return out
+}
+
+// TestParallelTPCH runs the TPC-H queries serially and with partitioned
+// scans and compares the results as multisets.
+func TestParallelTPCH(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	s := newStore(t)
+	for _, q := range tpchDDL {
+		s.mustRun(q)
+	}
+	for _, q := range tpchInserts(1) {
+		s.mustRun(q)
+	}
+	ps := &partStore{store: s}
+	for i, q := range tpchQueryTexts {
+		p, err := Prepare(q, s.cat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		serial, err := p.Build(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := drain(s, serial)
+		if err != nil {
+			t.Fatalf("Q%d serial: %v", i+1, err)
+		}
+		par, err := p.Build(ps)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := drain(s, par)
+		if err != nil {
+			t.Fatalf("Q%d parallel: %v", i+1, err)
+		}
+		if a, b := sortedRows(got), sortedRows(want); a != b {
+			t.Errorf("Q%d: parallel %s\nserial %s", i+1, a, b)
+		}
+	}
+	if ps.splits == 0 {
+		t.Error("no scan was partitioned")
+	}
+}
+
+func sortedRows(rows [][]string) string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = fmt.Sprint(r)
+	}
+	sort.Strings(out)
+	return fmt.Sprint(out)
+}
