@@ -18,10 +18,6 @@ import (
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
-// codeTooManyConnections is PostgreSQL's too_many_connections, the code of
-// a request refused by the concurrency limit (429).
-const codeTooManyConnections = sqlstate.Code("53300")
-
 //go:embed openapi.json
 var openAPIDoc []byte
 

@@ -172,7 +172,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	for {
 		status, hdr, got := ts.post("/v1/sql", []byte(`{"sql": "select 1"}`))
 		if status == 429 {
-			if e := errorOf(t, got); e.Code != codeTooManyConnections || hdr.Get("Retry-After") == "" {
+			if e := errorOf(t, got); e.Code != sqlstate.TooManyConnections || hdr.Get("Retry-After") == "" {
 				t.Errorf("429 answer: %v %s", hdr, got)
 			}
 			break

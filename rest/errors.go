@@ -31,8 +31,11 @@ func StatusOf(code sqlstate.Code) int {
 	case sqlstate.ClassUnavailable:
 		return http.StatusServiceUnavailable
 	case sqlstate.ClassResource:
-		if code == sqlstate.OutOfMemory {
+		switch code {
+		case sqlstate.OutOfMemory:
 			return http.StatusInsufficientStorage
+		case sqlstate.TooManyConnections:
+			return http.StatusTooManyRequests
 		}
 		return http.StatusRequestEntityTooLarge
 	case sqlstate.ClassAuth:

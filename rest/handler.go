@@ -196,7 +196,7 @@ func (h *Handler) limitConcurrency(next http.Handler) http.Handler {
 			h.metrics.throttled.Inc()
 			w.Header().Set("Retry-After", "1")
 			h.writeError(w, r, &requestError{
-				err:     sqlstate.Errorf(codeTooManyConnections, "too many concurrent requests (limit %d); retry later", cap(h.limit)),
+				err:     sqlstate.Errorf(sqlstate.TooManyConnections, "too many concurrent requests (limit %d); retry later", cap(h.limit)),
 				status:  http.StatusTooManyRequests,
 				details: map[string]any{"limit": cap(h.limit)},
 			})

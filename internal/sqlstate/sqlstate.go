@@ -60,6 +60,7 @@ const (
 	InvalidTableDef        Code = "42P16"
 	ProgramLimitExceeded   Code = "54000"
 	OutOfMemory            Code = "53200"
+	TooManyConnections     Code = "53300"
 	LockNotAvailable       Code = "55P03"
 	QueryCanceled          Code = "57014"
 	AdminShutdown          Code = "57P01"
@@ -111,7 +112,7 @@ func (c Code) Class() Class {
 		return ClassCanceled
 	case AdminShutdown, IOError:
 		return ClassUnavailable
-	case ProgramLimitExceeded, OutOfMemory:
+	case ProgramLimitExceeded, OutOfMemory, TooManyConnections:
 		return ClassResource
 	case InvalidAuthorization:
 		return ClassAuth
