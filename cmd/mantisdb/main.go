@@ -16,12 +16,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/mantisdb/mantisdb/flight"
 )
 
 func main() {
@@ -33,6 +37,8 @@ const usage = `usage: mantisdb <command> [flags]
 commands:
   serve     serve a database over Arrow Flight SQL and HTTP
   sql       run SQL against a server (Flight SQL shell)
+  hash-password
+            read a password from stdin, print the salted hash a --users-file line takes
   version   print the version
 
 Run 'mantisdb <command> -h' for the flags of a command.
@@ -60,6 +66,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args, stderr)
 	case "sql":
 		return runSQL(ctx, args, stdin, stdout, stderr)
+	case "hash-password":
+		return runHashPassword(stdin, stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return 0
@@ -69,4 +77,26 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	fmt.Fprintf(stderr, "mantisdb: unknown command %q\n\n%s", cmd, usage)
 	return 2
+}
+
+// runHashPassword reads one password line from stdin and prints its salted
+// hash, so that users files need not hold clear-text passwords.
+func runHashPassword(stdin io.Reader, stdout, stderr io.Writer) int {
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && err != io.EOF {
+		fmt.Fprintln(stderr, "mantisdb hash-password:", err)
+		return 1
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		fmt.Fprintln(stderr, "mantisdb hash-password: empty password on stdin")
+		return 2
+	}
+	hash, err := flight.HashPassword(password)
+	if err != nil {
+		fmt.Fprintln(stderr, "mantisdb hash-password:", err)
+		return 1
+	}
+	fmt.Fprintln(stdout, hash)
+	return 0
 }

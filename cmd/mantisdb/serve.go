@@ -48,6 +48,11 @@ type serveConfig struct {
 	MaxBodyBytes          int64
 	MaxConcurrentRequests int
 	IdempotencyWindow     time.Duration
+	// Flight SQL security (see flight.Options): TLS certificate, key and an
+	// optional CA for client certificates; a users file turns on
+	// authentication.
+	TLSCert, TLSKey, TLSClientCA string
+	UsersFile                    string
 }
 
 // envName returns the environment variable of a flag.
@@ -72,6 +77,10 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
 	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file` for Flight SQL TLS; with --tls-key (env MANTIS_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for Flight SQL TLS (env MANTIS_TLS_KEY)")
+	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA `file`: Flight SQL clients must present a certificate it signed (env MANTIS_TLS_CLIENT_CA)")
+	fs.StringVar(&cfg.UsersFile, "users-file", "", "`file` of name:password lines; when set, Flight SQL requires Basic or Bearer auth (env MANTIS_USERS_FILE)")
 
 	// Layers below the command line: the config file, then the
 	// environment, each set over the defaults before the flags are parsed.
@@ -222,7 +231,27 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	}
 	addrs := boundAddrs{Flight: flis.Addr().String(), HTTP: hlis.Addr().String()}
 
-	fsrv := flight.NewServer(db, &flight.Options{Logger: log, Version: releaseVersion()})
+	fopts := &flight.Options{Logger: log, Version: releaseVersion()}
+	if cfg.UsersFile != "" {
+		if fopts.Users, err = flight.ReadUsersFile(cfg.UsersFile); err != nil {
+			flis.Close()
+			hlis.Close()
+			return fmt.Errorf("cannot read users file: %w", err)
+		}
+	}
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		if fopts.TLS, err = flight.LoadTLSConfig(cfg.TLSCert, cfg.TLSKey, cfg.TLSClientCA); err != nil {
+			flis.Close()
+			hlis.Close()
+			return fmt.Errorf("cannot load TLS configuration: %w", err)
+		}
+	}
+	fsrv, err := flight.New(db, fopts)
+	if err != nil {
+		flis.Close()
+		hlis.Close()
+		return fmt.Errorf("cannot start Flight SQL: %w", err)
+	}
 	api := rest.NewHandler(db, &rest.Options{
 		Logger:                log,
 		MaxBodyBytes:          cfg.MaxBodyBytes,
