@@ -77,6 +77,46 @@
 //
 // # Parameters
 //
-// Prepared statements report an empty parameter schema and refuse bound
-// values with 0A000 until the SQL engine binds parameters.
+// CreatePreparedStatement answers the statement's parameter schema (see
+// parameterSchema: the engine's parameter types, integers widened to int64
+// and REAL to float64, which database/sql drivers can build). A DoPut of a
+// CommandPreparedStatementQuery binds parameter rows: they are converted to
+// scalars at once (planner.ParamsFromRecord; a wrong column count is 07001,
+// an Arrow type without an SQL type 42804) and kept with the handle,
+// replacing the previous binding, until the statement is closed or evicted;
+// at most maxBoundRows rows are kept. DoGet of the prepared query runs the
+// statement once per bound row, each execution a statement of its own, and
+// streams the results one after the other under the one schema. A DoPut of
+// a CommandPreparedStatementUpdate runs the statement once per row as rows
+// arrive (nothing is kept) and answers the total count; two rows or more
+// run in one transaction (the client's when the statement belongs to one),
+// so a binding is applied all or none. The same holds for DML bound with
+// several rows and run as a prepared query. Values are converted to the
+// parameter types by the engine with the rules of CAST.
+//
+// # Conformance
+//
+// The compatibility rules of the Flight SQL issue, each with the tests that
+// hold the server to it (all run in make test):
+//
+//	rule                                          tests
+//	1  FlightInfo schema == DoGet stream schema    testEnv.fetch (used by every query test), TestStatementAllTypes
+//	2  prepared dataset schema and is_update       TestPreparedStatements, TestPreparedParametersAllTypes
+//	3  metadata results in the spec's schemas      TestMetadataCommands, TestXdbcTypeInfoAndKeys
+//	4  SqlInfo keys with the spec's union types    TestGetSqlInfo
+//	5  auth: Basic/Bearer, Handshake, 16 and 7     TestAuth, TestHandshakeWithoutAuth, TestTokenExpiry, TestParseUsers, TestTLS
+//	6  DoGet messages < 4 MiB, DoPut >= 64 MiB     TestDoGetSlicesLargeBatches, TestSliceRows, TestLargeDoPutMessage
+//	7  one endpoint, many batches                  testEnv.fetch, TestStreamsBatchByBatch
+//	8  DML and DDL on the query path               TestDMLAndDDLOnQueryPath, TestPreparedUpdateAllOrNothing
+//	9  transactions advertised because they work   TestTransactions, TestTransactionIdleTimeout, TestGetSqlInfo
+//	10 precise gRPC codes, SQLSTATE, ctx.Done      TestErrors, TestToStatus, TestPreparedParameterErrors,
+//	                                               TestBadTicket, TestUnknownTransactionID, TestClientCancelEndsQuery,
+//	                                               TestCancelFlightInfo, TestInterceptorsRecoverPanics
+//	11 conservative Arrow types on the wire        TestStatementAllTypes, TestDatabaseSQLDriver
+//
+// Beyond the rules: parameters of every type and NULL (TestPreparedParametersAllTypes,
+// TestDatabaseSQLParameters), ingest of 1M rows and its table options
+// (TestIngestMillionRows, TestIngestTableOptions, TestIngestFailureWritesNothing,
+// TestDoPutPath), a transaction committed and one rolled back
+// (TestTransactions).
 package flight
