@@ -12,14 +12,21 @@ import (
 
 // ParamSchema returns the statement's parameters ($1, $2, ... or ?) as an
 // Arrow schema: one field per parameter, with the type inferred from its
-// context. It is empty for a statement without parameters.
+// context, re-bound like Schema when the catalog changed. It is empty for a
+// statement without parameters.
 func (s *Stmt) ParamSchema() *arrow.Schema {
 	if s.ctl != ctlNone {
 		return emptySchema
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.p.ParamSchema()
+	p, err := s.plan()
+	if err != nil {
+		// The statement no longer binds (e.g. its table was dropped): the
+		// error comes with its execution; report the schema last bound.
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.p.ParamSchema()
+	}
+	return p.ParamSchema()
 }
 
 // QueryParams runs the statement with one value per parameter (converted to
