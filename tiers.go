@@ -282,13 +282,13 @@ func (v *version) handle(table, id uint64) (*segHandle, error) {
 type scanProvider struct{ rv *readView }
 
 func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return p.ScanFiltered(t, cols, withKey, nil)
+	return p.scanPruned(t, cols, withKey, nil)
 }
 
-// ScanFiltered is Scan with a predicate that segment scans use to prune row
-// groups and rows (zone maps, bitmaps, bloom filters); see
-// FilteredSourceProvider.
-func (p scanProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+// scanPruned is Scan with a predicate that segment scans use to prune row
+// groups and rows (zone maps, bitmaps, bloom filters); the row store is
+// read whole.
+func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
@@ -298,7 +298,7 @@ func (p scanProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, f
 		if err != nil {
 			return nil, err
 		}
-		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, rs, ents)
+		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, nil, rs, ents)
 	}
 }
 
@@ -311,12 +311,12 @@ type txnProvider struct {
 }
 
 func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return p.ScanFiltered(t, cols, withKey, nil)
+	return p.scanPruned(t, cols, withKey, nil)
 }
 
-// ScanFiltered is Scan with a pruning predicate; see
-// FilteredSourceProvider.
-func (p txnProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+// scanPruned is Scan with a pruning predicate; see
+// scanProvider.scanPruned.
+func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.tx.Segments(t.ID)
 		if err != nil {
@@ -326,31 +326,15 @@ func (p txnProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, fi
 		if err != nil {
 			return nil, err
 		}
-		return p.db.newTierSource(ctx, p.v, t, cols, withKey, filter, rs, ents)
+		return p.db.newTierSource(ctx, p.v, t, cols, withKey, filter, nil, rs, ents)
 	}
 }
-
-// FilteredSourceProvider is what the SourceProviders the DB hands to the
-// planner implement beyond planner.SourceProvider, for predicate pushdown:
-// the planner may type-assert it and pass the conjuncts of a scan's filter
-// that are column-op-constant conditions (constants of the column's kind).
-// The filter only prunes: segment row groups and rows that cannot match
-// are skipped, the row store is read whole, so the planner keeps its
-// Filter operator above the scan. A scan with withKey ignores the filter
-// (segment row keys are derived from unfiltered positions).
-type FilteredSourceProvider interface {
-	ScanFiltered(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource
-}
-
-var (
-	_ FilteredSourceProvider = scanProvider{}
-	_ FilteredSourceProvider = txnProvider{}
-)
 
 // tierSource yields the rows of one table at one snapshot: the row store's,
 // then each live segment's without its deleted rows. Each committed row is
 // in exactly one of them (invariant 2), so each is returned once. With
-// withKey, segment rows carry oltp.AppendSegmentRowKey keys.
+// withKey, segment rows carry oltp.AppendSegmentRowKey keys. A filter or a
+// keyAccess only prunes: rows that fail them may still be returned.
 type tierSource struct {
 	ctx     context.Context
 	mem     memory.Allocator
@@ -359,6 +343,7 @@ type tierSource struct {
 	cols    []int
 	withKey bool
 	filter  segments.Predicate
+	ka      *keyAccess // nil: no primary-key restriction
 	schema  *arrow.Schema
 
 	rs   *oltp.Scanner
@@ -367,7 +352,7 @@ type tierSource struct {
 
 	cur     *segments.Scanner
 	curSeg  *segScan
-	pos     uint32 // next candidate position of curSeg (withKey)
+	pos     roaring.IntIterable // positions of the rows of cur (withKey)
 	keys    *array.BinaryBuilder
 	keyBuf  []byte
 	own     arrow.RecordBatch // a batch built here, released on Next
@@ -382,11 +367,11 @@ type segScan struct {
 }
 
 func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, cols []int, withKey bool,
-	filter segments.Predicate, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
+	filter segments.Predicate, ka *keyAccess, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
 	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
-		schema: rs.Schema(), rs: rs, inStore: true}
-	if !withKey {
-		s.filter = filter
+		filter: filter, ka: ka, schema: rs.Schema(), rs: rs, inStore: true}
+	if ka != nil && ka.points != nil && len(ka.points) == 0 || ka != nil && len(ka.spans) == 0 {
+		ents = nil // no key can match
 	}
 	if s.cols == nil {
 		s.cols = []int{}
@@ -437,15 +422,30 @@ func (s *tierSource) Next() bool {
 			}
 			s.curSeg = &s.segs[s.next]
 			s.next++
-			sc, err := s.curSeg.h.r.Scan(s.ctx, segments.ScanOptions{
+			opts := segments.ScanOptions{
 				Schema: s.t.Schema(), Columns: s.cols, Deleted: s.curSeg.deleted, Filter: s.filter,
 				BatchSize: s.batch, Allocator: s.mem,
-			})
+			}
+			if s.ka != nil && s.ka.points != nil {
+				rows, err := s.ka.rows(s.ctx, s.curSeg.h, s.curSeg.deleted)
+				if err != nil {
+					s.err = err
+					return false
+				}
+				if rows.IsEmpty() {
+					continue
+				}
+				opts.Rows = rows
+			}
+			sc, err := s.curSeg.h.r.Scan(s.ctx, opts)
 			if err != nil {
 				s.err = err
 				return false
 			}
-			s.cur, s.pos = sc, 0
+			s.cur = sc
+			if s.withKey {
+				s.pos = sc.Positions().Iterator()
+			}
 		}
 		if s.cur.Next() {
 			rec := s.cur.Record()
@@ -454,7 +454,7 @@ func (s *tierSource) Next() bool {
 				return true
 			}
 			s.rec = s.withKeys(rec)
-			return true
+			return s.rec != nil
 		}
 		if err := s.cur.Err(); err != nil {
 			s.err = err
@@ -466,20 +466,19 @@ func (s *tierSource) Next() bool {
 }
 
 // withKeys returns rec with a last column of the segment row keys of its
-// rows: the segment's positions that are not deleted, in order (a scan
-// without a filter returns every live row in position order).
+// rows: the scan returns its rows in the order of Scanner.Positions.
 func (s *tierSource) withKeys(rec arrow.RecordBatch) arrow.RecordBatch {
 	n := int(rec.NumRows())
-	del := s.curSeg.deleted
 	id := s.curSeg.h.meta.ID
 	s.keys.Reserve(n)
 	for i := 0; i < n; i++ {
-		for del != nil && del.Contains(s.pos) {
-			s.pos++
+		if !s.pos.HasNext() {
+			s.err = sqlstate.Errorf(sqlstate.Internal, "segment %d returned more rows than it selected", id)
+			s.keys.NewArray().Release() // drop the partial keys
+			return nil
 		}
-		s.keyBuf = oltp.AppendSegmentRowKey(s.keyBuf[:0], s.t.ID, id, s.pos)
+		s.keyBuf = oltp.AppendSegmentRowKey(s.keyBuf[:0], s.t.ID, id, s.pos.Next())
 		s.keys.Append(s.keyBuf)
-		s.pos++
 	}
 	k := s.keys.NewArray()
 	defer k.Release()

@@ -77,7 +77,20 @@ func (sn *Snapshot) Scan(t *catalog.Table, cols []int, withKey bool) (*Scanner, 
 	if err := sn.check(); err != nil {
 		return nil, err
 	}
-	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey)
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, nil)
+}
+
+// ScanSpans is Scan restricted to the row keys in spans, which must be
+// sorted by Start and must not overlap (PrimaryKeySpan builds them). An
+// empty spans scans nothing.
+func (sn *Snapshot) ScanSpans(t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
+	if err := sn.check(); err != nil {
+		return nil, err
+	}
+	if spans == nil {
+		spans = []KeySpan{}
+	}
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, spans)
 }
 
 // Get reports whether the row with storage key key exists in t.
@@ -133,13 +146,17 @@ type Scanner struct {
 	batchSize int
 	started   bool
 	done      bool
+	// spans restricts the scan (nil: the whole table); span is the index
+	// of the span the iterators are bounded to.
+	spans     []KeySpan
+	span      int
 	rec       arrow.RecordBatch
 	arrs      []arrow.Array // scratch, len(outSlot)
 	built     []arrow.Array // scratch, len(dec.out)
 	err       error
 }
 
-func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool) (*Scanner, error) {
+func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
 	ts := t.Schema()
 	fields := make([]arrow.Field, 0, len(cols)+1)
 	for _, c := range cols {
@@ -152,12 +169,17 @@ func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table,
 		fields = append(fields, arrow.Field{Name: KeyField, Type: arrow.BinaryTypes.Binary})
 	}
 	lo, hi := rowSpan(t.ID)
+	if len(spans) > 0 {
+		lo, hi = spans[0].Start, spans[0].End
+	}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return nil, fmt.Errorf("cannot scan table %q: %w", t.Name, err)
 	}
 	sc := &Scanner{
 		it:        it,
+		spans:     spans,
+		done:      spans != nil && len(spans) == 0,
 		schema:    arrow.NewSchema(fields, nil),
 		batchSize: batchSize,
 		outSlot:   make([]int, len(cols)),
@@ -197,14 +219,20 @@ func (sc *Scanner) Next() bool {
 			sc.started = true
 		}
 		if !ok {
-			sc.done = true
 			err := sc.it.Error()
 			if err == nil && sc.own != nil {
 				err = sc.own.Error()
 			}
 			if err != nil {
+				sc.done = true
 				sc.err = fmt.Errorf("cannot scan rows: %w", err)
+				break
 			}
+			if sc.span+1 < len(sc.spans) {
+				sc.nextSpan()
+				continue
+			}
+			sc.done = true
 			break
 		}
 		it := sc.it
@@ -231,6 +259,18 @@ func (sc *Scanner) Next() bool {
 	}
 	sc.flush(n)
 	return true
+}
+
+// nextSpan bounds the iterators to the next span; the next step starts
+// from its first key.
+func (sc *Scanner) nextSpan() {
+	sc.span++
+	sp := sc.spans[sc.span]
+	sc.it.SetBounds(sp.Start, sp.End)
+	if sc.own != nil {
+		sc.own.SetBounds(sp.Start, sp.End)
+	}
+	sc.started = false
 }
 
 // mergeNext advances a Txn's scan to its next row in key order: the

@@ -485,14 +485,30 @@ func (tx *Txn) Delete(ctx context.Context, t *catalog.Table, keys *array.Binary)
 // while the Scanner is open are not seen by it). See Snapshot.Scan. The
 // Scanner must be closed before the Txn ends.
 func (tx *Txn) Scan(t *catalog.Table, cols []int, withKey bool) (*Scanner, error) {
+	return tx.scan(t, cols, withKey, nil)
+}
+
+// ScanSpans is Scan restricted to the row keys in spans; see
+// Snapshot.ScanSpans.
+func (tx *Txn) ScanSpans(t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
+	if spans == nil {
+		spans = []KeySpan{}
+	}
+	return tx.scan(t, cols, withKey, spans)
+}
+
+func (tx *Txn) scan(t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey)
+	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey, spans)
 	if err != nil || len(tx.touched) == 0 && !tx.wroteTable(t.ID) {
 		return sc, err
 	}
 	lo, hi := rowSpan(t.ID)
+	if len(spans) > 0 {
+		lo, hi = spans[0].Start, spans[0].End
+	}
 	own, err := tx.b.NewBatchOnlyIter(context.Background(), &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		_ = sc.Close()

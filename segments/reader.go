@@ -337,6 +337,10 @@ type ScanOptions struct {
 	// bitmap at the reader's snapshot); they are never returned. Nil means
 	// none. The Scanner reads it during Scan only.
 	Deleted *roaring.Bitmap
+	// Rows, when not nil, restricts the scan to these positions (rows
+	// found by Lookup, say); Filter and Deleted still apply. The Scanner
+	// reads it during Scan only.
+	Rows *roaring.Bitmap
 	// BatchSize is the largest number of rows per batch. Default 8192.
 	BatchSize int
 	// Allocator allocates the returned batches. Default
@@ -377,11 +381,19 @@ type Scanner struct {
 	rgOff int64    // position of the next row of rr
 	left  int64    // rows left in the current row group (no-column scans)
 
+	// sparse scans select few rows: they decode small batches and seek
+	// (through the page index) over runs of unselected rows.
+	sparse bool
+
 	rec   arrow.RecordBatch
 	err   error
 	stats ScanStats
 	done  bool
 }
+
+// sparseBatch is the batch size of sparse scans, and the gap of unselected
+// rows above which they seek instead of decoding through.
+const sparseBatch = 128
 
 // Scan starts a scan. The caller must Close the Scanner.
 func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
@@ -431,15 +443,63 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 	}
+	if opts.Rows != nil {
+		sel = r.restrict(sel, opts.Rows)
+	}
 	s.sel = sel
 	s.stats.RowGroups = r.idx.rowGroups
 	s.stats.RowGroupsSkipped = sel.RowGroupsSkipped
 	if len(s.fileCols) > 0 && len(sel.RowGroups) > 0 {
-		if s.fr, err = r.newFileReader(s.mem, s.batch); err != nil {
+		batch := s.batch
+		if sel.Rows != nil {
+			var total uint64
+			for _, rg := range sel.RowGroups {
+				total += uint64(r.rowGroupRows(rg))
+			}
+			if s.sparse = sel.Rows.GetCardinality()*sparseBatch < total; s.sparse {
+				batch = min(batch, sparseBatch)
+			}
+		}
+		if s.fr, err = r.newFileReader(s.mem, batch); err != nil {
 			return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 		}
 	}
 	return s, nil
+}
+
+// restrict narrows sel to the positions in rows.
+func (r *Reader) restrict(sel Selection, rows *roaring.Bitmap) Selection {
+	if sel.Rows == nil {
+		sel.Rows = rows.Clone()
+	} else {
+		sel.Rows.And(rows)
+	}
+	live := sel.RowGroups[:0]
+	for _, rg := range sel.RowGroups {
+		s := uint64(r.rowGroupStart(rg))
+		if sel.Rows.IntersectsWithInterval(s, s+uint64(r.rowGroupRows(rg))) {
+			live = append(live, rg)
+		} else {
+			sel.RowGroupsSkipped++
+		}
+	}
+	sel.RowGroups = live
+	return sel
+}
+
+// Positions returns the positions of the rows the scan returns, in the
+// order it returns them (ascending). The caller owns the bitmap. Callers
+// that need each row's position (its segment row key) use it.
+func (s *Scanner) Positions() *roaring.Bitmap {
+	groups := roaring.New()
+	for _, rg := range s.sel.RowGroups {
+		start := uint64(s.r.rowGroupStart(rg))
+		groups.AddRange(start, start+uint64(s.r.rowGroupRows(rg)))
+	}
+	if s.sel.Rows != nil {
+		groups.And(s.sel.Rows)
+	}
+	return groups
 }
 
 // Schema returns the schema of the batches: the projected table schema.
@@ -512,6 +572,19 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 		n := min(s.left, int64(s.batch))
 		s.left -= n
 		return s.assemble(nil, int(n)), nil
+	}
+	if s.sparse && s.rgPos != nil {
+		i := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= s.rgOff })
+		if i == len(s.rgPos) {
+			s.closeRG() // no selected row left in the row group
+			return nil, nil
+		}
+		if p := int64(s.rgPos[i]); p >= s.rgOff+sparseBatch {
+			if err := s.rr.SeekToRow(p); err != nil {
+				return nil, err
+			}
+			s.rgOff = p
+		}
 	}
 	if !s.rr.Next() {
 		err := s.rr.Err()

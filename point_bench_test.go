@@ -1,0 +1,72 @@
+package mantisdb_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/scalar"
+
+	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/segments"
+)
+
+// BenchmarkPointRead reads one row by primary key with a prepared statement,
+// from a table whose first half is in a segment and second half in the row
+// store; reads/s is the metric.
+func BenchmarkPointRead(b *testing.B) {
+	ctx := context.Background()
+	const n = 100_000
+	db, err := mantisdb.Open(b.TempDir(), &mantisdb.Options{CompactInterval: -1,
+		Segment: &segments.WriterOptions{RowGroupSize: 16 << 10}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, "create table t (k bigint primary key, v varchar)"); err != nil {
+		b.Fatal(err)
+	}
+	load := func(lo, hi int) {
+		for i := lo; i < hi; i += 1000 {
+			sql := "insert into t values "
+			for j := i; j < i+1000; j++ {
+				if j > i {
+					sql += ", "
+				}
+				sql += fmt.Sprintf("(%d, 'v%d')", j, j)
+			}
+			if _, err := db.Exec(ctx, sql); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	load(0, n/2)
+	if _, err := db.Compact(ctx, "t"); err != nil {
+		b.Fatal(err)
+	}
+	load(n/2, n)
+	st, err := db.Prepare(ctx, "select v from t where k = ?")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		k := int64(i*7919) % n
+		rows, err := st.QueryParams(ctx, []scalar.Scalar{scalar.NewInt64Scalar(k)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		got := 0
+		for rows.Next() {
+			got += int(rows.Record().NumRows())
+		}
+		if err := rows.Err(); err != nil {
+			b.Fatal(err)
+		}
+		rows.Close()
+		if got != 1 {
+			b.Fatalf("key %d: %d rows", k, got)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
