@@ -148,12 +148,12 @@ type Scanner struct {
 	done      bool
 	// spans restricts the scan (nil: the whole table); span is the index
 	// of the span the iterators are bounded to.
-	spans     []KeySpan
-	span      int
-	rec       arrow.RecordBatch
-	arrs      []arrow.Array // scratch, len(outSlot)
-	built     []arrow.Array // scratch, len(dec.out)
-	err       error
+	spans []KeySpan
+	span  int
+	rec   arrow.RecordBatch
+	arrs  []arrow.Array // scratch, len(outSlot)
+	built []arrow.Array // scratch, len(dec.out)
+	err   error
 }
 
 func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
