@@ -124,6 +124,8 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 		return arrowexec.NewSort(in, keys), nil
 	case *sql.Limit:
 		return arrowexec.NewLimit(in, n.Offset, n.Count), nil
+	case *sql.Window:
+		return b.buildWindow(n, in)
 	}
 	return nil, fmt.Errorf("planner: cannot build %T", n)
 }
@@ -524,4 +526,37 @@ func (r *relabelOp) Close() error {
 		r.cur = nil
 	}
 	return r.in.Close()
+}
+
+// buildWindow builds the window operator of n over in.
+func (b *builder) buildWindow(n *sql.Window, in arrowexec.Operator) (arrowexec.Operator, error) {
+	sch := in.Schema()
+	part, err := b.compileList(n.Partition, sch)
+	if err != nil {
+		return nil, err
+	}
+	order, err := b.sortKeys(n.Order, sch)
+	if err != nil {
+		return nil, err
+	}
+	calls := make([]arrowexec.WindowCall, len(n.Funcs))
+	for i, w := range n.Funcs {
+		c := arrowexec.WindowCall{Func: w.Func, Agg: w.Agg, N: w.N, Frame: w.Frame, Name: n.Names[i]}
+		if w.Arg != nil {
+			if c.Arg, err = b.compile(w.Arg, sch); err != nil {
+				return nil, err
+			}
+		}
+		if w.Default != nil {
+			if c.Default, err = b.compile(w.Default, sch); err != nil {
+				return nil, err
+			}
+		}
+		calls[i] = c
+	}
+	op, err := arrowexec.NewWindow(in, part, order, calls)
+	if err != nil {
+		return nil, err
+	}
+	return conform(op, n.Columns())
 }

@@ -83,6 +83,8 @@ func mapExprs(n sql.Node, in sql.Node, f func(sql.Expr) (sql.Expr, error)) (sql.
 		return &sql.Sort{Input: in, Keys: keys}, nil
 	case *sql.Limit:
 		return &sql.Limit{Input: in, Offset: n.Offset, Count: n.Count}, nil
+	case *sql.Window:
+		return mapWindow(n, in, f)
 	}
 	return nil, fmt.Errorf("planner: unknown plan node %T", n)
 }
@@ -279,4 +281,41 @@ func describe(n sql.Node) string {
 	}
 	rec(n, 0)
 	return b.String()
+}
+
+// mapWindow is mapExprs for a Window: the node's and its calls' partition
+// and order keys stay identical.
+func mapWindow(n *sql.Window, in sql.Node, f func(sql.Expr) (sql.Expr, error)) (sql.Node, error) {
+	out := &sql.Window{Input: in, Names: n.Names}
+	var err error
+	out.Partition = make([]sql.Expr, len(n.Partition))
+	for i, p := range n.Partition {
+		if out.Partition[i], err = f(p); err != nil {
+			return nil, err
+		}
+	}
+	out.Order = make([]sql.SortKey, len(n.Order))
+	for i, k := range n.Order {
+		out.Order[i] = k
+		if out.Order[i].Expr, err = f(k.Expr); err != nil {
+			return nil, err
+		}
+	}
+	out.Funcs = make([]*sql.WindowCall, len(n.Funcs))
+	for i, w := range n.Funcs {
+		c := *w
+		c.Partition, c.Order = out.Partition, out.Order
+		if w.Arg != nil {
+			if c.Arg, err = f(w.Arg); err != nil {
+				return nil, err
+			}
+		}
+		if w.Default != nil {
+			if c.Default, err = f(w.Default); err != nil {
+				return nil, err
+			}
+		}
+		out.Funcs[i] = &c
+	}
+	return out, nil
 }

@@ -184,6 +184,35 @@ func prune(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
 			out.Cond = remapRefs(n.Cond, m)
 		}
 		return out, m
+	case *sql.Window:
+		nin := len(n.Input.Columns())
+		in := make(map[int]bool)
+		for i := range need {
+			if i < nin {
+				in[i] = true
+			}
+		}
+		refs(in, n.Partition...)
+		for _, k := range n.Order {
+			refs(in, k.Expr)
+		}
+		for _, w := range n.Funcs {
+			refs(in, w.Arg, w.Default)
+		}
+		c, m := prune(n.Input, in)
+		out, err := mapWindow(n, c, func(e sql.Expr) (sql.Expr, error) { return remapRefs(e, m), nil })
+		if err != nil {
+			return n, identityMap(len(n.Columns()))
+		}
+		nc := len(c.Columns())
+		om := make(map[int]int, len(m)+len(n.Funcs))
+		for i, j := range m {
+			om[i] = j
+		}
+		for k := range n.Funcs {
+			om[nin+k] = nc + k
+		}
+		return out, om
 	case *sql.UnionAll:
 		// Set operations are positional: both inputs keep every column.
 		l, _ := prune(n.Left, allOf(n.Left))

@@ -162,6 +162,9 @@ type exprCtx struct {
 	plan     *Node  // when set, correlated subqueries may join onto it
 	allowAgg bool   // aggregate calls are allowed (SELECT, HAVING, ORDER BY)
 	inAgg    bool   // inside an aggregate's argument
+	// allowWindow allows window function calls (SELECT, ORDER BY);
+	// inWindow is set inside one.
+	allowWindow, inWindow bool
 	clause   string // for messages: "WHERE", "GROUP BY", ...
 }
 
@@ -745,7 +748,7 @@ func (b *binder) cast(ctx *exprCtx, e *sqlparser.ConvertExpr) (Expr, error) {
 func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 	name := strings.ToLower(e.Name.String())
 	if e.Over != nil {
-		return nil, b.unsupported("window functions")
+		return b.windowCall(ctx, name, e)
 	}
 	if derivedAggs[name] && e.Qualifier.IsEmpty() {
 		return b.derivedAgg(ctx, name, e)

@@ -411,6 +411,8 @@ func MapChildren(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 			return nil, err
 		}
 		return &Like{Arg: a, Pattern: e.Pattern, Negate: e.Negate}, nil
+	case *WindowCall:
+		return mapWindowCall(e, f)
 	case *AggCall:
 		if e.Arg == nil {
 			return e, nil
@@ -443,7 +445,7 @@ func IsConstant(e Expr) bool {
 	ok := true
 	Walk(e, func(x Expr) bool {
 		switch x.(type) {
-		case *ColumnRef, *AggCall, *OuterRef, *Subquery, *Param, *Now:
+		case *ColumnRef, *AggCall, *WindowCall, *OuterRef, *Subquery, *Param, *Now:
 			ok = false
 		}
 		return ok

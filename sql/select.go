@@ -117,7 +117,7 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 		}
 	}
 
-	selCtx := &exprCtx{sc: sc, allowAgg: true, clause: "SELECT"}
+	selCtx := &exprCtx{sc: sc, allowAgg: true, allowWindow: true, clause: "SELECT"}
 	var items []selectItem
 	for _, se := range s.SelectExprs {
 		switch se := se.(type) {
@@ -257,7 +257,7 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 			oi.out = match
 		}
 		if oi.out < 0 {
-			x, err := b.expr(&exprCtx{sc: sc, allowAgg: true, clause: "ORDER BY"}, o.Expr)
+			x, err := b.expr(&exprCtx{sc: sc, allowAgg: true, allowWindow: true, clause: "ORDER BY"}, o.Expr)
 			if err != nil {
 				return nil, err
 			}
@@ -299,6 +299,28 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 		input = &Aggregate{Input: input, Groups: ab.groups, GroupNames: ab.groupNames, Aggs: ab.aggs, AggNames: ab.aggNames}
 		if having != nil {
 			input = &Filter{Input: input, Pred: having}
+		}
+	}
+
+	// Window functions run after aggregation and HAVING, before DISTINCT,
+	// ORDER BY and LIMIT.
+	var wexprs []*Expr
+	for i := range items {
+		if containsWindow(items[i].expr) {
+			wexprs = append(wexprs, &items[i].expr)
+		}
+	}
+	for i := range orders {
+		if orders[i].expr != nil && containsWindow(orders[i].expr) {
+			wexprs = append(wexprs, &orders[i].expr)
+		}
+	}
+	if len(wexprs) > 0 {
+		if ci != nil {
+			return nil, b.unsupported("window functions in a correlated subquery")
+		}
+		if input, err = planWindows(input, wexprs); err != nil {
+			return nil, err
 		}
 	}
 
