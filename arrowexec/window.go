@@ -271,6 +271,15 @@ func (w *windowOp) compute() error {
 		cols = append(cols, c)
 	}
 	ev := &windowEval{ctx: w.ctx, mem: mem, rec: sorted, n: n, part: part, peer: peer}
+	for _, c := range w.calls {
+		if !c.Frame.Rows && (c.Frame.Start.Type == BoundPreceding || c.Frame.Start.Type == BoundFollowing ||
+			c.Frame.End.Type == BoundPreceding || c.Frame.End.Type == BoundFollowing) {
+			if err := ev.rangeKeys(w.order); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	for i, c := range w.calls {
 		a, err := ev.eval(c, w.types[i])
 		if err != nil {
@@ -337,6 +346,85 @@ type windowEval struct {
 	rec        arrow.RecordBatch
 	n          int
 	part, peer []int32
+	// rkey and rnull are the ORDER BY key of RANGE frames with offsets.
+	rkey  []float64
+	rnull []bool
+}
+
+// rangeKeys prepares RANGE frames with offsets: the one ORDER BY key as
+// float64, negated when descending so that it ascends in every partition.
+func (ev *windowEval) rangeKeys(order []SortKey) error {
+	if len(order) != 1 {
+		return sqlstate.Errorf(sqlstate.SyntaxError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
+	}
+	a, err := order[0].Expr.Eval(ev.ctx, ev.rec)
+	if err != nil {
+		return err
+	}
+	defer a.Release()
+	k := make([]float64, ev.n)
+	switch a.DataType().ID() {
+	case arrow.INT16:
+		for i, v := range values[int16](a) {
+			k[i] = float64(v)
+		}
+	case arrow.INT32, arrow.DATE32:
+		for i, v := range values[int32](a) {
+			k[i] = float64(v)
+		}
+	case arrow.INT64:
+		for i, v := range values[int64](a) {
+			k[i] = float64(v)
+		}
+	case arrow.FLOAT32:
+		for i, v := range values[float32](a) {
+			k[i] = float64(v)
+		}
+	case arrow.FLOAT64:
+		copy(k, values[float64](a))
+	case arrow.DECIMAL128:
+		scale := a.DataType().(*arrow.Decimal128Type).Scale
+		for i, v := range values[decimal128.Num](a) {
+			k[i] = v.ToFloat64(scale)
+		}
+	default:
+		return errMismatch("RANGE with offset over an ORDER BY column of type %s", a.DataType())
+	}
+	if order[0].Desc {
+		for i := range k {
+			k[i] = -k[i]
+		}
+	}
+	ev.rkey = k
+	ev.rnull = make([]bool, ev.n)
+	bits, off := validity(a)
+	for i := range ev.rnull {
+		ev.rnull[i] = !isValid(bits, off, i)
+	}
+	return nil
+}
+
+// rangeBound returns the first row of row i's partition [ps, pe) whose key
+// is >= target (or > target when after), skipping the NULL keys at either
+// end of the partition.
+func (ev *windowEval) rangeBound(ps, pe int64, target float64, after bool) int64 {
+	lo, hi := ps, pe
+	for lo < hi && ev.rnull[lo] {
+		lo++
+	}
+	for hi > lo && ev.rnull[hi-1] {
+		hi--
+	}
+	// Binary search over the non-NULL keys.
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if k := ev.rkey[mid]; k < target || after && k == target {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo
 }
 
 // partEnd returns the end (exclusive) of every row's partition or peer group.
@@ -375,6 +463,24 @@ func (ev *windowEval) frames(f Frame) (s, e []int32) {
 				return int64(ev.peer[i])
 			}
 			return int64(peerEnd[i])
+		case BoundPreceding, BoundFollowing:
+			if f.Rows {
+				break
+			}
+			if ev.rnull[i] {
+				// A NULL key's frame bounds are its peers.
+				if start {
+					return int64(ev.peer[i])
+				}
+				return int64(peerEnd[i])
+			}
+			t := ev.rkey[i] + float64(b.Offset)
+			if b.Type == BoundPreceding {
+				t = ev.rkey[i] - float64(b.Offset)
+			}
+			return ev.rangeBound(ps, pe, t, !start)
+		}
+		switch b.Type {
 		case BoundPreceding:
 			v := int64(i) - b.Offset
 			if !start {
@@ -734,4 +840,3 @@ func withValidity(mem memory.Allocator, a arrow.Array, valid []bool) arrow.Array
 	defer d.Release()
 	return array.MakeFromData(d)
 }
-

@@ -159,13 +159,13 @@ func (b *binder) from(from sqlparser.TableExprs) (*scope, error) {
 // exprCtx says where an expression is bound.
 type exprCtx struct {
 	sc       *scope
-	plan     *Node  // when set, correlated subqueries may join onto it
-	allowAgg bool   // aggregate calls are allowed (SELECT, HAVING, ORDER BY)
-	inAgg    bool   // inside an aggregate's argument
+	plan     *Node // when set, correlated subqueries may join onto it
+	allowAgg bool  // aggregate calls are allowed (SELECT, HAVING, ORDER BY)
+	inAgg    bool  // inside an aggregate's argument
 	// allowWindow allows window function calls (SELECT, ORDER BY);
 	// inWindow is set inside one.
 	allowWindow, inWindow bool
-	clause   string // for messages: "WHERE", "GROUP BY", ...
+	clause                string // for messages: "WHERE", "GROUP BY", ...
 }
 
 func (b *binder) column(ctx *exprCtx, c *sqlparser.ColName) (Expr, error) {

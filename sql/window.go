@@ -328,8 +328,20 @@ func (b *binder) windowCall(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 	if err != nil {
 		return nil, err
 	}
+	if !frame.Rows && (offsetBound(frame.Start) || offsetBound(frame.End)) {
+		if len(w.Order) != 1 {
+			return nil, sqlstate.Errorf(sqlstate.SyntaxError, "RANGE with offset PRECEDING/FOLLOWING requires exactly one ORDER BY column")
+		}
+		if t := w.Order[0].Expr.Type(); !t.IsNumeric() && t.Kind != catalog.KindDate {
+			return nil, b.unsupported(fmt.Sprintf("RANGE with offset PRECEDING/FOLLOWING over an ORDER BY column of type %s", t))
+		}
+	}
 	w.Frame = frame
 	return w, nil
+}
+
+func offsetBound(b arrowexec.FrameBound) bool {
+	return b.Type == arrowexec.BoundPreceding || b.Type == arrowexec.BoundFollowing
 }
 
 // constInt returns the value of an integer constant.
@@ -361,9 +373,6 @@ func (b *binder) frame(f *sqlparser.Frame, ordered bool) (arrowexec.Frame, error
 			return arrowexec.FrameBound{Type: arrowexec.BoundUnboundedFollowing}, nil
 		case sqlparser.CurrentRow:
 			return arrowexec.FrameBound{Type: arrowexec.BoundCurrentRow}, nil
-		}
-		if !out.Rows {
-			return arrowexec.FrameBound{}, b.unsupported("RANGE frames with an offset (n PRECEDING/FOLLOWING)")
 		}
 		x, err := b.expr(&exprCtx{clause: "window frame"}, fb.Expr)
 		if err != nil {
