@@ -290,7 +290,7 @@ func (b *builder) compileRaw(e sql.Expr, sch *arrow.Schema) (arrowexec.Expr, err
 		if err != nil {
 			return nil, err
 		}
-		return arrowexec.Like(a, e.Pattern, false, e.Negate)
+		return arrowexec.Like(a, e.Pattern, e.CaseInsensitive, e.Negate)
 	case *sql.Case:
 		whens, err := b.compileList(e.Whens, sch)
 		if err != nil {

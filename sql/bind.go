@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/dolthub/vitess/go/vt/sqlparser"
 
@@ -517,9 +518,6 @@ func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, er
 		}
 		return b.in(ctx, l, tuple, e.Operator == sqlparser.NotInStr)
 	case sqlparser.LikeStr, sqlparser.NotLikeStr:
-		if e.Escape != nil {
-			return nil, b.unsupported("LIKE … ESCAPE")
-		}
 		if isUntypedParam(l) {
 			l = nullOf(l, catalog.Varchar)
 		}
@@ -538,7 +536,22 @@ func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, er
 			return NewLiteral(catalog.Boolean, nil), nil
 		}
 		v, _ := literalValue(pl)
-		return &Like{Arg: l, Pattern: v.s, Negate: e.Operator == sqlparser.NotLikeStr}, nil
+		pattern := v.s
+		if e.Escape != nil {
+			x, err := b.expr(ctx, e.Escape)
+			if err != nil {
+				return nil, err
+			}
+			el, ok := x.(*Literal)
+			if !ok || el.Typ.Kind != catalog.KindVarchar {
+				return nil, b.unsupported("LIKE … ESCAPE with an escape that is not a string constant")
+			}
+			ev, _ := literalValue(el)
+			if pattern, err = escapePattern(pattern, ev.s); err != nil {
+				return nil, err
+			}
+		}
+		return &Like{Arg: l, Pattern: pattern, Negate: e.Operator == sqlparser.NotLikeStr, CaseInsensitive: b.p.ilike[e]}, nil
 	}
 	op, ok := cmpOps[e.Operator]
 	if !ok {
@@ -798,4 +811,36 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "function %s(%s) does not exist", name, arg.Type())
 	}
 	return &AggCall{Func: fn, Arg: arg, Distinct: e.Distinct, Typ: rt, Null: fn != arrowexec.AggCount}, nil
+}
+
+// escapePattern rewrites a LIKE pattern with escape character esc (""
+// means none) into the executor's form, whose escape is a backslash.
+func escapePattern(p, esc string) (string, error) {
+	if esc == `\` {
+		return p, nil
+	}
+	if utf8.RuneCountInString(esc) > 1 {
+		return "", sqlstate.Errorf(sqlstate.InvalidParameterValue, "invalid escape string: it must be empty or one character")
+	}
+	e, _ := utf8.DecodeRuneInString(esc)
+	var sb strings.Builder
+	for i := 0; i < len(p); {
+		r, sz := utf8.DecodeRuneInString(p[i:])
+		i += sz
+		switch {
+		case esc != "" && r == e:
+			if i >= len(p) {
+				return "", sqlstate.Errorf(sqlstate.InvalidParameterValue, "LIKE pattern must not end with escape character")
+			}
+			r, sz = utf8.DecodeRuneInString(p[i:])
+			i += sz
+			sb.WriteByte('\\')
+			sb.WriteRune(r)
+		case r == '\\':
+			sb.WriteString(`\\`)
+		default:
+			sb.WriteRune(r)
+		}
+	}
+	return sb.String(), nil
 }

@@ -95,6 +95,8 @@ type Like struct {
 	Arg     Expr
 	Pattern string
 	Negate  bool
+	// CaseInsensitive is ILIKE.
+	CaseInsensitive bool
 }
 
 // AggCall is an aggregate function call. It appears only in
@@ -275,7 +277,11 @@ func (e *Like) String() string {
 	if e.Negate {
 		not = " NOT"
 	}
-	return fmt.Sprintf("(%s%s LIKE '%s')", e.Arg, not, strings.ReplaceAll(e.Pattern, "'", "''"))
+	op := "LIKE"
+	if e.CaseInsensitive {
+		op = "ILIKE"
+	}
+	return fmt.Sprintf("(%s%s %s '%s')", e.Arg, not, op, strings.ReplaceAll(e.Pattern, "'", "''"))
 }
 
 // Type implements Expr.
@@ -410,7 +416,7 @@ func MapChildren(e Expr, f func(Expr) (Expr, error)) (Expr, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Like{Arg: a, Pattern: e.Pattern, Negate: e.Negate}, nil
+		return &Like{Arg: a, Pattern: e.Pattern, Negate: e.Negate, CaseInsensitive: e.CaseInsensitive}, nil
 	case *WindowCall:
 		return mapWindowCall(e, f)
 	case *AggCall:

@@ -33,6 +33,8 @@ type Parsed struct {
 	typed map[*sqlparser.SQLVal]int
 	// nulls holds the NULLS FIRST/LAST of ORDER BY items (rewrite.go).
 	nulls map[*sqlparser.Order]nullsOrder
+	// ilike holds the LIKE comparisons written ILIKE (rewrite.go).
+	ilike map[*sqlparser.ComparisonExpr]bool
 	// bitOr: the text has a bitwise | (the AST's | is otherwise ||).
 	bitOr bool
 	// edits are the rewrites applied before parsing (rewrite.go).
@@ -77,6 +79,9 @@ func Parse(text string) (*Parsed, error) {
 	}
 	p.Stmt = stmt
 	p.markTypedLiterals()
+	if err := p.attachILike(info); err != nil {
+		return nil, err
+	}
 	if err := p.attachNulls(info); err != nil {
 		return nil, err
 	}

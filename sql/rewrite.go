@@ -28,6 +28,9 @@ import (
 //   - ORDER BY items ending in NULLS FIRST or NULLS LAST: the two words are
 //     blanked out and recorded per item, then attached to the AST's Order
 //     nodes (pre-order = text order of the items).
+//   - x [NOT] ILIKE p becomes x [NOT] LIKE p; the offsets of every LIKE and
+//     ILIKE are recorded and matched to the AST's LIKE comparisons in text
+//     order, whose binding then folds case.
 //   - $1, $2, … parameters become :v1, :v2, …, the names the tokenizer gives
 //     ? placeholders, so both spellings bind the same way (they cannot be
 //     mixed in one statement).
@@ -59,6 +62,10 @@ type rewriteInfo struct {
 	orderItems []orderSpan
 	anyNulls   bool
 	bitOr      bool // the text has a bare | operator
+	// likes records, in text order, whether each LIKE operator was
+	// written ILIKE; anyILike is set when one was.
+	likes    []bool
+	anyILike bool
 }
 
 type orderSpan struct {
@@ -182,6 +189,12 @@ func rewriteTokens(toks []token, info *rewriteInfo) error {
 			}
 		case lower(i) == "order" && lower(i+1) == "by":
 			orderByItems(toks, i+2, info)
+		case lower(i) == "like":
+			info.likes = append(info.likes, false)
+		case lower(i) == "ilike" && i > 0:
+			info.likes = append(info.likes, true)
+			info.anyILike = true
+			info.edits = append(info.edits, edit{start: t.start, end: t.end, repl: "like "})
 		}
 	}
 	sort.Slice(info.edits, func(a, b int) bool { return info.edits[a].start < info.edits[b].start })
@@ -344,6 +357,56 @@ func collectOrders(n sqlparser.SQLNode, out []*sqlparser.Order) []*sqlparser.Ord
 			out = collectOrders(n.Right, out)
 			for _, o := range n.OrderBy {
 				out = collectOrders(o, out)
+			}
+			return false, nil
+		}
+		return true, nil
+	}, n)
+	return out
+}
+
+// attachILike marks the LIKE comparisons written ILIKE.
+func (p *Parsed) attachILike(info *rewriteInfo) error {
+	if !info.anyILike {
+		return nil
+	}
+	likes := collectLikes(p.Stmt, nil)
+	if len(likes) != len(info.likes) {
+		return sqlstate.Errorf(sqlstate.FeatureNotSupported, "ILIKE is not supported in this statement")
+	}
+	p.ilike = make(map[*sqlparser.ComparisonExpr]bool)
+	for i, c := range likes {
+		if info.likes[i] {
+			p.ilike[c] = true
+		}
+	}
+	return nil
+}
+
+// collectLikes appends the LIKE comparisons under n in the text order of
+// their operators: a comparison's left operand comes before it.
+func collectLikes(n sqlparser.SQLNode, out []*sqlparser.ComparisonExpr) []*sqlparser.ComparisonExpr {
+	_ = sqlparser.Walk(func(n sqlparser.SQLNode) (bool, error) {
+		switch n := n.(type) {
+		case *sqlparser.ComparisonExpr:
+			if n.Operator != sqlparser.LikeStr && n.Operator != sqlparser.NotLikeStr {
+				return true, nil
+			}
+			out = collectLikes(n.Left, out)
+			out = append(out, n)
+			out = collectLikes(n.Right, out)
+			if n.Escape != nil {
+				out = collectLikes(n.Escape, out)
+			}
+			return false, nil
+		case *sqlparser.SetOp:
+			if n.With != nil {
+				out = collectLikes(n.With, out)
+			}
+			out = collectLikes(n.Left, out)
+			out = collectLikes(n.Right, out)
+			for _, o := range n.OrderBy {
+				out = collectLikes(o, out)
 			}
 			return false, nil
 		}
