@@ -427,6 +427,9 @@ func (b *binder) derivedAgg(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := statsAggs[name]; ok {
+		return b.statsAgg(name, arg)
+	}
 	if name == "approx_count_distinct" {
 		if arg.Type().Kind == catalog.KindNull {
 			arg = nullOf(arg, catalog.Bigint)

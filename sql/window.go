@@ -300,8 +300,8 @@ func (b *binder) windowCall(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 			w.Arg, w.Typ, w.Null = arg, rt, agg != arrowexec.AggCount
 		}
 	} else {
-		switch name {
-		case "percent_rank", "cume_dist", "nth_value":
+		switch {
+		case name == "percent_rank", name == "cume_dist", name == "nth_value", derivedAggs[name]:
 			return nil, b.unsupported("window function " + strings.ToUpper(name))
 		}
 		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "window function %s does not exist", name)
