@@ -217,7 +217,9 @@ func TestFlightBankKillRestart(t *testing.T) {
 			return
 		}
 
+		restart := time.Now()
 		s = start(t, dataDir)
+		t.Logf("round %d: %d transfers acknowledged, restart took %v", round, roundAcks.Load(), time.Since(restart))
 		checkLedger(t, s, round, acked)
 		if t.Failed() {
 			return
