@@ -86,6 +86,7 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 		return nil, err
 	}
 	var rows sqlparser.Values
+	var sel sqlparser.SelectStatement
 	switch r := s.Rows.(type) {
 	case sqlparser.Values:
 		rows = r
@@ -94,10 +95,9 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 			return nil, b.unsupported("aliased VALUES")
 		}
 		rows = r.Values
+	case sqlparser.SelectStatement:
+		sel = r
 	default:
-		if _, sel := s.Rows.(sqlparser.SelectStatement); sel {
-			return nil, b.unsupported("INSERT … SELECT")
-		}
 		return nil, b.unsupported(fmt.Sprintf("INSERT source %T", s.Rows))
 	}
 	// target[i] is the table column of value i.
@@ -124,6 +124,9 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 				return nil, sqlstate.Errorf(sqlstate.NotNullViolation, "null value in column %q violates not-null constraint", c.Name)
 			}
 		}
+	}
+	if sel != nil {
+		return b.insertSelect(t, target, sel)
 	}
 	ctx := &exprCtx{clause: "VALUES"}
 	out := make([][]Expr, len(rows))
@@ -174,12 +177,36 @@ func (b *binder) dmlInput(from sqlparser.TableExprs, where *sqlparser.Where) (*s
 		all[i] = i
 	}
 	var n Node = &Scan{Table: sc.table, Cols: all, WithKey: true}
-	if where != nil {
-		pred, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, where.Expr, "WHERE")
+	if where == nil {
+		return sc, n, nil
+	}
+	// As in SELECT: conjuncts with subqueries become semi, anti or
+	// decorrelating joins that keep the scan's columns (and key) first.
+	var plain []Expr
+	var subConjs []sqlparser.Expr
+	for _, c := range splitAndAST(where.Expr, nil) {
+		if hasSubquery(c) {
+			subConjs = append(subConjs, c)
+			continue
+		}
+		x, err := b.boolExpr(&exprCtx{sc: sc, clause: "WHERE"}, c, "WHERE")
 		if err != nil {
 			return nil, nil, err
 		}
-		n = &Filter{Input: n, Pred: pred}
+		plain = append(plain, x)
+	}
+	if len(plain) > 0 {
+		n = &Filter{Input: n, Pred: andAll(plain)}
+	}
+	for _, c := range subConjs {
+		var pred Expr
+		var err error
+		if n, pred, err = b.whereSubquery(n, sc, c); err != nil {
+			return nil, nil, err
+		}
+		if pred != nil {
+			n = &Filter{Input: n, Pred: pred}
+		}
 	}
 	return sc, n, nil
 }
@@ -262,4 +289,53 @@ func (b *binder) bindDelete(s *sqlparser.Delete) (Statement, error) {
 		return nil, err
 	}
 	return &Delete{Table: sc.table, Plan: &Project{Input: input, Exprs: []Expr{keyRef(sc.table)}, Names: []string{KeyColumnName}}}, nil
+}
+
+// insertSelect binds INSERT … SELECT: the query's rows, cast to the
+// table's columns in order (omitted columns NULL).
+func (b *binder) insertSelect(t *catalog.Table, target []int, sel sqlparser.SelectStatement) (Statement, error) {
+	plan, err := b.queryPlan(sel, nil)
+	if err != nil {
+		return nil, err
+	}
+	cols := plan.Columns()
+	if len(cols) > len(target) {
+		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "INSERT has more expressions than target columns")
+	}
+	if len(cols) < len(target) {
+		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "INSERT has more target columns than expressions")
+	}
+	exprs := make([]Expr, len(t.Columns))
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		exprs[i], names[i] = NewLiteral(c.Type, nil), c.Name
+	}
+	for k, i := range target {
+		c := cols[k]
+		ref := Expr(&ColumnRef{Idx: k, Name: c.Name, Typ: c.Type, Null: c.Nullable})
+		if c.Type.Kind == catalog.KindNull || isNullItem(plan, k) {
+			// A bare NULL in the select list takes the column's type.
+			ref = NewLiteral(catalog.Null, nil)
+		}
+		if exprs[i], err = b.assign(ref, t, i); err != nil {
+			return nil, err
+		}
+	}
+	return &Insert{Table: t, Plan: &Project{Input: plan, Exprs: exprs, Names: names}}, nil
+}
+
+// isNullItem reports whether output k of a query plan is a NULL constant
+// (which the binder types VARCHAR when nothing else gives it a type).
+func isNullItem(plan Node, k int) bool {
+	p, ok := plan.(*Project)
+	if !ok {
+		return false
+	}
+	l, ok := p.Exprs[k].(*Literal)
+	if !ok {
+		if c, isCast := p.Exprs[k].(*Cast); isCast {
+			l, ok = c.Arg.(*Literal)
+		}
+	}
+	return ok && l.IsNull()
 }
