@@ -184,7 +184,30 @@ func TestGenerateTPCH(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	counts := map[string]int64{}
 	var order []string
+	// The folded foreign keys must point at kept rows, and every lineitem's
+	// (part, supplier) at a partsupp row.
+	psupp := map[[2]int64]bool{}
+	var dangling int
 	err := generateTPCH(0.001, 500, mem, func(table string, rec arrow.RecordBatch) error {
+		col := func(i int) *array.Int64 { return rec.Column(i).(*array.Int64) }
+		for r := 0; r < int(rec.NumRows()); r++ {
+			switch table {
+			case "partsupp":
+				k := [2]int64{col(0).Value(r), col(1).Value(r)}
+				if psupp[k] || k[1] < 1 || k[1] > 10 {
+					t.Errorf("partsupp %v: duplicate or supplier out of range", k)
+				}
+				psupp[k] = true
+			case "orders":
+				if c := col(1).Value(r); c < 1 || c > 150 || c%3 == 0 {
+					dangling++
+				}
+			case "lineitem":
+				if !psupp[[2]int64{col(1).Value(r), col(2).Value(r)}] {
+					dangling++
+				}
+			}
+		}
 		if !rec.Schema().Equal(tpchTable(table).schema()) {
 			t.Errorf("%s: schema %v", table, rec.Schema())
 		}
@@ -202,6 +225,9 @@ func TestGenerateTPCH(t *testing.T) {
 		if counts[table] != n {
 			t.Errorf("%s: %d rows, want %d", table, counts[table], n)
 		}
+	}
+	if dangling > 0 {
+		t.Errorf("%d orders or lineitems with a dangling customer or partsupp key", dangling)
 	}
 	if l := counts["lineitem"]; l < 1500 || l > 7*1500 {
 		t.Errorf("lineitem: %d rows for 1500 orders", l)

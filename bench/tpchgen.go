@@ -21,9 +21,13 @@ type batchSink func(table string, rec arrow.RecordBatch) error
 
 // dbgen keeps its state in package variables and its distributions cannot
 // be initialised twice, so one process generates at one dbgen scale only.
+// dbgen's random streams are seeded only by InitDbGen and run on across
+// generations, so only the first generation of a process yields the
+// official data; dbgenRuns counts the generations.
 var (
 	dbgenMu    sync.Mutex
 	dbgenScale int64
+	dbgenRuns  int
 )
 
 // errEnough stops dbgen once a table has the rows a fractional scale asks for.
@@ -40,9 +44,11 @@ var tpchRowCount = map[string]int64{
 // batches of about batchRows rows, handing each to sink in the order nation,
 // region, part, partsupp, supplier, customer, orders, lineitem (orders and
 // lineitem interleave). Integer scale factors produce the official data;
-// a fraction below 1 takes the first sf share of every scale-1 table, which
-// keeps the generator's value distributions but leaves some foreign keys
-// dangling (the tiny scales exist to test the harness, not to publish).
+// a fraction below 1 takes the first sf share of every scale-1 table and
+// folds the foreign keys into the kept rows (see keyFold), which keeps the
+// generator's value distributions and the joins of the queries, but is not
+// the official data of any scale (the tiny scales exist to test, not to
+// publish).
 func generateTPCH(sf float64, batchRows int, mem memory.Allocator, sink batchSink) error {
 	if sf <= 0 {
 		return fmt.Errorf("scale factor %v must be positive", sf)
@@ -57,8 +63,59 @@ func generateTPCH(sf float64, batchRows int, mem memory.Allocator, sink batchSin
 		}
 		return max(int64(float64(tpchRowCount[table])*sf), 1)
 	}
-	return runDbgen(scale, nil, batchRows, mem, limit, sink)
+	if sf >= 1 {
+		dbgenMu.Lock()
+		runs := dbgenRuns
+		dbgenMu.Unlock()
+		if runs > 0 {
+			return fmt.Errorf("scale factor %v: this process already ran dbgen, so its data would not be the official data; generate in a fresh process", sf)
+		}
+	}
+	var fold *keyFold
+	if sf < 1 {
+		fold = &keyFold{parts: limit("part"), supps: limit("supplier"), custs: limit("customer"), supps1: 10_000}
+		if fold.supps < suppsPerPart {
+			return fmt.Errorf("scale factor %v is too small: fewer than %d suppliers", sf, suppsPerPart)
+		}
+	}
+	return runDbgen(scale, nil, batchRows, mem, limit, fold, sink)
 }
+
+// suppsPerPart is the number of partsupp rows of each part.
+const suppsPerPart = 4
+
+// keyFold maps the foreign keys of scale-1 rows into the first share of
+// each table that a fractional scale keeps, the way dbgen would have drawn
+// them at that size: part and customer keys modulo the kept rows (customer
+// keys keep their residue modulo 3, so a third of the customers still have
+// no orders), supplier keys through dbgen's part-supplier bridge with the
+// kept supplier count (without its (p-1)/n term), so that every lineitem's
+// (part, supplier) pair is a partsupp row and a part's suppliers stay
+// distinct.
+type keyFold struct {
+	parts, supps, custs int64
+	supps1              int64 // suppliers at the generated scale
+}
+
+func (f *keyFold) part(p int64) int64 { return (p-1)%f.parts + 1 }
+func (f *keyFold) cust(c int64) int64 { return (c-1)%f.custs + 1 }
+
+// supp maps supplier s of (unfolded) part p.
+func (f *keyFold) supp(p, s int64) int64 {
+	i := int64(0)
+	for ; i < suppsPerPart; i++ {
+		if bridge(p, i, f.supps1) == s {
+			break
+		}
+	}
+	// dbgen's bridge with n kept suppliers would repeat a supplier for
+	// parts p with (p-1)/n a multiple of n/4; a stride of n/4 keeps the
+	// four apart for any n >= 4.
+	return (f.part(p)+(i%suppsPerPart)*(f.supps/suppsPerPart))%f.supps + 1
+}
+
+// bridge is dbgen's PART_SUPP_BRIDGE: the i-th supplier of part p among n.
+func bridge(p, i, n int64) int64 { return (p+i*(n/suppsPerPart+(p-1)/n))%n + 1 }
 
 // generateLineitems generates the first n lineitem rows (at the scale this
 // process already uses, else scale 1) in batches of batchRows.
@@ -73,7 +130,7 @@ func generateLineitems(n int64, batchRows int, mem memory.Allocator, sink batchS
 		}
 		return math.MaxInt64
 	}
-	return runDbgen(scale, map[string]bool{"lineitem": true}, batchRows, mem, limit, func(table string, rec arrow.RecordBatch) error {
+	return runDbgen(scale, map[string]bool{"lineitem": true}, batchRows, mem, limit, nil, func(table string, rec arrow.RecordBatch) error {
 		if table != "lineitem" {
 			return nil
 		}
@@ -92,8 +149,9 @@ func generateLineitems(n int64, batchRows int, mem memory.Allocator, sink batchS
 }
 
 // runDbgen runs dbgen at scale for the tables in only (nil: all), keeping
-// at most limit(table) rows of each (orders limit lineitem).
-func runDbgen(scale int64, only map[string]bool, batchRows int, mem memory.Allocator, limit func(string) int64, sink batchSink) error {
+// at most limit(table) rows of each (orders limit lineitem), folding
+// foreign keys with fold unless it is nil.
+func runDbgen(scale int64, only map[string]bool, batchRows int, mem memory.Allocator, limit func(string) int64, fold *keyFold, sink batchSink) error {
 	dbgenMu.Lock()
 	defer dbgenMu.Unlock()
 	if dbgenScale == 0 {
@@ -102,9 +160,10 @@ func runDbgen(scale int64, only map[string]bool, batchRows int, mem memory.Alloc
 	} else if dbgenScale != scale {
 		return fmt.Errorf("this process already generated TPC-H at scale %d, cannot switch to %d", dbgenScale, scale)
 	}
+	dbgenRuns++
 	newLoader := func(table string, counted bool, fill func(*genLoader, any)) *genLoader {
 		spec := tpchTable(table)
-		l := &genLoader{table: table, batchRows: batchRows, sink: sink, fill: fill, limit: math.MaxInt64}
+		l := &genLoader{table: table, batchRows: batchRows, sink: sink, fill: fill, limit: math.MaxInt64, fold: fold}
 		if only == nil || only[table] {
 			l.b = array.NewRecordBuilder(mem, spec.schema())
 		}
@@ -186,6 +245,28 @@ type genLoader struct {
 	n, limit  int64
 	stopped   bool
 	err       error
+	fold      *keyFold // nil: keys as generated
+}
+
+func (l *genLoader) partKey(p int64) int64 {
+	if l.fold == nil {
+		return p
+	}
+	return l.fold.part(p)
+}
+
+func (l *genLoader) suppKey(p, s int64) int64 {
+	if l.fold == nil {
+		return s
+	}
+	return l.fold.supp(p, s)
+}
+
+func (l *genLoader) custKey(c int64) int64 {
+	if l.fold == nil {
+		return c
+	}
+	return l.fold.cust(c)
 }
 
 var _ dbgen.Loader = (*genLoader)(nil)
@@ -294,7 +375,7 @@ func fillPartsupp(l *genLoader, item any) {
 	p := item.(*dbgen.Part)
 	for _, s := range p.S {
 		l.i64(0, int64(s.PartKey))
-		l.i64(1, int64(s.SuppKey))
+		l.i64(1, l.suppKey(int64(s.PartKey), int64(s.SuppKey)))
 		l.i32(2, int64(s.Qty))
 		l.cents(3, int64(s.SCost))
 		l.str(4, s.Comment)
@@ -330,7 +411,7 @@ func fillCust(l *genLoader, item any) {
 func fillOrder(l *genLoader, item any) {
 	o := item.(*dbgen.Order)
 	l.i64(0, int64(o.OKey))
-	l.i64(1, int64(o.CustKey))
+	l.i64(1, l.custKey(int64(o.CustKey)))
 	l.chr(2, o.Status)
 	l.cents(3, int64(o.TotalPrice))
 	l.date(4, o.Date)
@@ -346,8 +427,8 @@ func fillLineitem(l *genLoader, item any) {
 	for i := range o.Lines {
 		li := &o.Lines[i]
 		l.i64(0, int64(li.OKey))
-		l.i64(1, int64(li.PartKey))
-		l.i64(2, int64(li.SuppKey))
+		l.i64(1, l.partKey(int64(li.PartKey)))
+		l.i64(2, l.suppKey(int64(li.PartKey), int64(li.SuppKey)))
 		l.i32(3, int64(li.LCnt))
 		l.cents(4, int64(li.Quantity)*100) // dbgen's quantity is a whole number
 		l.cents(5, int64(li.EPrice))
