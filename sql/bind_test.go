@@ -82,7 +82,7 @@ func TestBindErrors(t *testing.T) {
 		{"insert into t (id, nn, b) values (1, 2, 5)", sqlstate.DatatypeMismatch, 0, 0},
 		{"insert into t (id, nn) values (1, null)", sqlstate.NotNullViolation, 0, 0},
 		{"insert into t (id) values (1)", sqlstate.NotNullViolation, 0, 0},
-		{"insert into t (id, nn) select 1, 2", sqlstate.FeatureNotSupported, 0, 0},
+		{"insert into t (id, nn) select 1, 2, 3", sqlstate.SyntaxError, 0, 0},
 		{"insert into nope values (1)", sqlstate.UndefinedTable, 1, 13},
 		{"update t set zz = 1", sqlstate.UndefinedColumn, 0, 0},
 		{"update t set i = 1, i = 2", sqlstate.DuplicateColumn, 0, 0},
