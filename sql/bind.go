@@ -772,6 +772,9 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 			return x, err
 		}
 	}
+	if !ok && e.Qualifier.IsEmpty() && unsupportedAggs[name] {
+		return nil, b.unsupported("aggregate " + strings.ToUpper(name))
+	}
 	if !ok || !e.Qualifier.IsEmpty() {
 		return nil, b.errAt(e.Name.String(), sqlstate.UndefinedFunction, "function %s does not exist", name)
 	}
@@ -843,4 +846,11 @@ func escapePattern(p, esc string) (string, error) {
 		}
 	}
 	return sb.String(), nil
+}
+
+// unsupportedAggs are standard aggregates MantisDB does not implement yet;
+// they are refused with 0A000 rather than "does not exist".
+var unsupportedAggs = map[string]bool{
+	"string_agg": true, "array_agg": true, "listagg": true, "percentile_cont": true, "percentile_disc": true,
+	"mode": true, "median": true, "corr": true, "covar_pop": true, "covar_samp": true,
 }

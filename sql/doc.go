@@ -33,6 +33,16 @@
 // aggregates (setop.go); built-in scalar functions are Func expressions
 // evaluated by arrowexec.Func (builtins.go).
 //
+// Window functions (window.go) are WindowCall expressions while binding;
+// after aggregation and HAVING, selectPlan stacks one Window node per
+// distinct PARTITION BY / ORDER BY and replaces each call by a reference to
+// the node's output column, so bound plans hold no WindowCall. ILIKE is
+// rewritten to LIKE at the token level and matched back to the AST's LIKE
+// nodes in text order; LIKE … ESCAPE is folded into the pattern at bind
+// time. INSERT … SELECT is a Project casting the query's rows to the
+// table's columns; UPDATE and DELETE bind subquery conjuncts of their WHERE
+// into joins like SELECT does.
+//
 // Every error caused by the statement is a *sqlstate.Error, with a line and
 // column when the binder can locate the offending token in the text.
 //
@@ -73,7 +83,11 @@
 //     integer is BIGINT, of REAL/DOUBLE is DOUBLE, of DECIMAL(p,s) is
 //     DECIMAL(38,s); MIN and MAX keep the argument type; AVG is DOUBLE.
 //     SUM/MIN/MAX/AVG are nullable unless the query has GROUP BY and the
-//     argument is NOT NULL.
+//     argument is NOT NULL. STDDEV and VARIANCE forms are nullable DOUBLE.
+//   - Window functions: ranking functions are BIGINT NOT NULL; LAG, LEAD,
+//     FIRST_VALUE, LAST_VALUE keep the argument type (nullable); window
+//     aggregates have their aggregate's type and are nullable (COUNT is
+//     not).
 //   - Values assigned to a column (INSERT, UPDATE) are cast to the column type;
 //     constants that do not fit are rejected at bind time (22003, 22P02,
 //     22007), other values by the run-time Cast.
