@@ -184,23 +184,32 @@ var tpchOrders = [22]tpchOrder{
 // its keys only. It returns "" when the results match, else a description
 // of the first difference.
 func compareTyped(want, got [][]value, ord tpchOrder) string {
-	if len(want) != len(got) {
-		return fmt.Sprintf("%d rows, want %d%s", len(got), len(want), firstRows(want, got))
-	}
-	tolOf := func(col int) cellTolerance {
+	return compareOrdered(want, got, ord, func(col int, w, g value) (bool, string) {
+		tol := tolExact
 		for _, c := range ord.avg {
 			if c == col {
-				return tolAvg
+				tol = tolAvg
 			}
 		}
-		return tolExact
+		return cellsMatch(w, g, tol)
+	})
+}
+
+// cellMatcher reports whether got matches want in column col, and if not
+// may say why.
+type cellMatcher func(col int, want, got value) (bool, string)
+
+// compareOrdered is compareTyped with the cell comparison of match.
+func compareOrdered(want, got [][]value, ord tpchOrder, match cellMatcher) string {
+	if len(want) != len(got) {
+		return fmt.Sprintf("%d rows, want %d%s", len(got), len(want), firstRows(want, got))
 	}
 	for i := range want {
 		if len(want[i]) != len(got[i]) {
 			return fmt.Sprintf("row %d: %d columns, want %d", i+1, len(got[i]), len(want[i]))
 		}
 		for _, k := range ord.keys {
-			if ok, why := cellsMatch(want[i][k], got[i][k], tolOf(k)); !ok {
+			if ok, why := match(k, want[i][k], got[i][k]); !ok {
 				return fmt.Sprintf("row %d column %d (order key): got %v, want %v %s", i+1, k+1, got[i][k], want[i][k], why)
 			}
 		}
@@ -208,12 +217,12 @@ func compareTyped(want, got [][]value, ord tpchOrder) string {
 	// Groups of rows with equal keys (by the expected result).
 	for start := 0; start < len(want); {
 		end := start + 1
-		for end < len(want) && sameKeys(want[start], want[end], ord.keys, tolOf) {
+		for end < len(want) && sameKeys(want[start], want[end], ord.keys, match) {
 			end++
 		}
 		cut := ord.limit > 0 && end == len(want) && len(want) == ord.limit && end-start > 1
 		if !cut {
-			if d := matchGroup(want[start:end], got[start:end], start, tolOf); d != "" {
+			if d := matchGroup(want[start:end], got[start:end], start, match); d != "" {
 				return d
 			}
 		}
@@ -222,12 +231,12 @@ func compareTyped(want, got [][]value, ord tpchOrder) string {
 	return ""
 }
 
-func sameKeys(a, b []value, keys []int, tolOf func(int) cellTolerance) bool {
+func sameKeys(a, b []value, keys []int, match cellMatcher) bool {
 	if len(keys) == 0 {
 		return true
 	}
 	for _, k := range keys {
-		if ok, _ := cellsMatch(a[k], b[k], tolOf(k)); !ok {
+		if ok, _ := match(k, a[k], b[k]); !ok {
 			return false
 		}
 	}
@@ -236,11 +245,11 @@ func sameKeys(a, b []value, keys []int, tolOf func(int) cellTolerance) bool {
 
 // matchGroup matches the rows of got to those of want one to one, in
 // order where possible.
-func matchGroup(want, got [][]value, offset int, tolOf func(int) cellTolerance) string {
+func matchGroup(want, got [][]value, offset int, match cellMatcher) string {
 	used := make([]bool, len(got))
 	rowMatch := func(w, g []value) (bool, string) {
 		for j := range w {
-			if ok, why := cellsMatch(w[j], g[j], tolOf(j)); !ok {
+			if ok, why := match(j, w[j], g[j]); !ok {
 				return false, fmt.Sprintf("column %d: got %v, want %v %s", j+1, g[j], w[j], why)
 			}
 		}
