@@ -50,7 +50,7 @@ func compileLike(p string, fold bool) (*likePattern, error) {
 		switch r {
 		case '\\':
 			if i >= len(p) {
-				return nil, sqlstate.Errorf(sqlstate.InvalidParameterValue, "LIKE pattern must not end with escape character")
+				return nil, sqlstate.Errorf(sqlstate.InvalidEscapeSequence, "LIKE pattern must not end with escape character")
 			}
 			r, sz = utf8.DecodeRuneInString(p[i:])
 			i += sz

@@ -505,7 +505,7 @@ func (ev *windowEval) eval(c WindowCall, t arrow.DataType) (arrow.Array, error) 
 	switch c.Func {
 	case WinRowNumber, WinRank, WinDenseRank, WinNTile:
 		if c.Func == WinNTile && c.N <= 0 {
-			return nil, sqlstate.Errorf(sqlstate.InvalidParameterValue, "argument of ntile must be greater than zero")
+			return nil, sqlstate.Errorf(sqlstate.InvalidNtileArgument, "argument of ntile must be greater than zero")
 		}
 		buf, out := allocFixed[int64](ev.mem, n)
 		pend := groupEnds(ev.part)

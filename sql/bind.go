@@ -823,7 +823,7 @@ func escapePattern(p, esc string) (string, error) {
 		return p, nil
 	}
 	if utf8.RuneCountInString(esc) > 1 {
-		return "", sqlstate.Errorf(sqlstate.InvalidParameterValue, "invalid escape string: it must be empty or one character")
+		return "", sqlstate.Errorf(sqlstate.InvalidEscapeSequence, "invalid escape string: it must be empty or one character")
 	}
 	e, _ := utf8.DecodeRuneInString(esc)
 	var sb strings.Builder
@@ -833,7 +833,7 @@ func escapePattern(p, esc string) (string, error) {
 		switch {
 		case esc != "" && r == e:
 			if i >= len(p) {
-				return "", sqlstate.Errorf(sqlstate.InvalidParameterValue, "LIKE pattern must not end with escape character")
+				return "", sqlstate.Errorf(sqlstate.InvalidEscapeSequence, "LIKE pattern must not end with escape character")
 			}
 			r, sz = utf8.DecodeRuneInString(p[i:])
 			i += sz

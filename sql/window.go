@@ -167,10 +167,10 @@ var windowFuncs = map[string]arrowexec.WindowFunc{
 // windowCall binds f(...) OVER (...).
 func (b *binder) windowCall(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (Expr, error) {
 	if !ctx.allowWindow {
-		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "window functions are not allowed in %s", ctx.clause)
+		return nil, b.errAt(e.Name.String(), sqlstate.WindowingError, "window functions are not allowed in %s", ctx.clause)
 	}
 	if ctx.inWindow {
-		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "window function calls cannot be nested")
+		return nil, b.errAt(e.Name.String(), sqlstate.WindowingError, "window function calls cannot be nested")
 	}
 	if !e.Over.NameRef.IsEmpty() {
 		return nil, b.unsupported("named windows (OVER name)")
@@ -224,7 +224,7 @@ func (b *binder) windowCall(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 				return nil, err
 			}
 			if n <= 0 {
-				return nil, sqlstate.Errorf(sqlstate.InvalidParameterValue, "argument of ntile must be greater than zero")
+				return nil, sqlstate.Errorf(sqlstate.InvalidNtileArgument, "argument of ntile must be greater than zero")
 			}
 			w.N, w.Typ = n, catalog.Bigint
 		case arrowexec.WinLag, arrowexec.WinLead:
