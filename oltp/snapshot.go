@@ -207,7 +207,13 @@ func (sc *Scanner) Next() bool {
 		return false
 	}
 	n := 0
-	sc.dec.reserve(sc.batchSize)
+	if sc.spans == nil {
+		sc.dec.reserve(sc.batchSize)
+	} else {
+		// Key-range scans are mostly point reads: let the builders grow
+		// instead of zeroing a whole batch for one row.
+		sc.dec.reserve(min(sc.batchSize, 16))
+	}
 	for n < sc.batchSize {
 		var ok bool
 		if sc.own != nil {

@@ -84,15 +84,14 @@ func (r *Reader) searchRowGroup(ctx context.Context, rg int, fileCols []int, key
 	if r.closed {
 		return 0, false, fmt.Errorf("reader closed")
 	}
-	if r.keyRG != rg {
-		r.releaseKeysLocked()
-		cols, err := r.readColumns(ctx, rg, fileCols)
-		if err != nil {
+	cols, ok := r.keyCache[rg]
+	if !ok {
+		var err error
+		if cols, err = r.readColumns(ctx, rg, fileCols); err != nil {
 			return 0, false, err
 		}
-		r.keyRG, r.keyCols = rg, cols
+		r.cacheKeysLocked(rg, cols)
 	}
-	cols := r.keyCols
 	n := cols[0].Len()
 	i := sort.Search(n, func(i int) bool { return compareKeyAt(cols, i, key) >= 0 })
 	if i < n && compareKeyAt(cols, i, key) == 0 {
@@ -136,11 +135,51 @@ func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arr
 	return cols, nil
 }
 
-func (r *Reader) releaseKeysLocked() {
-	for _, c := range r.keyCols {
-		c.Release()
+// keyCacheBytes bounds the decoded key columns one Reader keeps for
+// Lookup: 8 MiB holds the BIGINT keys of a million rows, so random point
+// reads of a segment decode each row group's keys once.
+const keyCacheBytes = 8 << 20
+
+// cacheKeysLocked adds the key columns of rg to the cache, evicting the
+// oldest row groups beyond keyCacheBytes (the newest always stays).
+func (r *Reader) cacheKeysLocked(rg int, cols []arrow.Array) {
+	if r.keyCache == nil {
+		r.keyCache = map[int][]arrow.Array{}
 	}
-	r.keyCols, r.keyRG = nil, -1
+	r.keyCache[rg] = cols
+	r.keyOrder = append(r.keyOrder, rg)
+	for _, c := range cols {
+		r.keyBytes += int64(arraySize(c))
+	}
+	for r.keyBytes > keyCacheBytes && len(r.keyOrder) > 1 {
+		old := r.keyOrder[0]
+		r.keyOrder = r.keyOrder[1:]
+		for _, c := range r.keyCache[old] {
+			r.keyBytes -= int64(arraySize(c))
+			c.Release()
+		}
+		delete(r.keyCache, old)
+	}
+}
+
+// arraySize is the size of the buffers of a.
+func arraySize(a arrow.Array) int {
+	n := 0
+	for _, b := range a.Data().Buffers() {
+		if b != nil {
+			n += b.Len()
+		}
+	}
+	return n
+}
+
+func (r *Reader) releaseKeysLocked() {
+	for _, cols := range r.keyCache {
+		for _, c := range cols {
+			c.Release()
+		}
+	}
+	r.keyCache, r.keyOrder, r.keyBytes = nil, nil, 0
 }
 
 func compareKeys(a, b []Value) int {

@@ -30,9 +30,13 @@ type Reader struct {
 	pmeta  *metadata.FileMetaData
 	schema *arrow.Schema // the segment's own schema (as written)
 
-	mu       sync.Mutex // guards the lookup cache
-	keyRG    int
-	keyCols  []arrow.Array
+	mu sync.Mutex // guards the lookup cache
+	// keyCache holds the decoded sort-key columns of row groups, by row
+	// group, for Lookup; keyOrder lists the cached row groups oldest first
+	// and keyBytes their size, kept under keyCacheBytes.
+	keyCache map[int][]arrow.Array
+	keyOrder []int
+	keyBytes int64
 	closed   bool
 	keyAlloc memory.Allocator
 }
@@ -61,7 +65,7 @@ func Open(fs vfs.FS, dir string, meta *Meta) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
 	}
-	r := &Reader{meta: meta, idx: idx, file: f, size: meta.FileSize, keyRG: -1}
+	r := &Reader{meta: meta, idx: idx, file: f, size: meta.FileSize}
 	if err := r.init(); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("cannot open segment %d: %w", meta.ID, err)
