@@ -26,9 +26,9 @@ type valueKind uint8
 
 const (
 	cellNull  valueKind = iota
-	cellText           // strings, dates (YYYY-MM-DD), booleans
-	cellExact          // integers and decimals, as exact rationals
-	cellFloat          // DOUBLE and REAL
+	cellText            // strings, dates (YYYY-MM-DD), booleans
+	cellExact           // integers and decimals, as exact rationals
+	cellFloat           // DOUBLE and REAL
 )
 
 // value is one typed value of a query result.

@@ -275,10 +275,12 @@ func TestTPCHOfficialSF1(t *testing.T) {
 	t.Logf("compacted and reopened in %s", time.Since(start).Round(time.Second))
 	for i, text := range tpchQueries {
 		t.Run(fmt.Sprintf("Q%02d", i+1), func(t *testing.T) {
+			qctx, cancel := context.WithTimeout(ctx, *tpchQueryTimeout)
+			defer cancel()
 			qstart := time.Now()
-			got, err := queryTyped(ctx, m, text)
+			got, err := queryTyped(qctx, m, text)
 			if err != nil {
-				t.Fatalf("mantisdb: %v", err)
+				t.Fatalf("mantisdb after %s: %v", time.Since(qstart).Round(time.Millisecond), err)
 			}
 			t.Logf("%d rows in %s", len(got), time.Since(qstart).Round(time.Millisecond))
 			if diff := compareOrdered(want[i], got, tpchOrders[i], officialMatch(tpchAnswerClasses[i])); diff != "" {
