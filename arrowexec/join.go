@@ -41,6 +41,15 @@ const (
 	// any build key has a NULL (the IN would be NULL, not FALSE). It takes
 	// exactly one key and no residual.
 	JoinNullAwareAnti
+	// JoinMark emits every probe row once with one more column, a
+	// non-nullable BOOLEAN that says whether the row has a match (EXISTS in
+	// an expression: under OR or in the select list).
+	JoinMark
+	// JoinNullAwareMark is JoinMark for IN (subquery): the mark is TRUE for a
+	// match, FALSE when the build side is empty, and otherwise NULL when the
+	// probe key is NULL or any build key is NULL, FALSE else. It takes
+	// exactly one key and no residual; the mark column is nullable.
+	JoinNullAwareMark
 )
 
 func (t JoinType) String() string {
@@ -59,6 +68,10 @@ func (t JoinType) String() string {
 		return "anti"
 	case JoinNullAwareAnti:
 		return "null-aware-anti"
+	case JoinMark:
+		return "mark"
+	case JoinNullAwareMark:
+		return "null-aware-mark"
 	}
 	return fmt.Sprintf("JoinType(%d)", int(t))
 }
@@ -66,6 +79,7 @@ func (t JoinType) String() string {
 func (t JoinType) keepsBuild() bool {
 	return t == JoinInner || t == JoinProbeOuter || t == JoinBuildOuter || t == JoinFullOuter
 }
+func (t JoinType) mark() bool       { return t == JoinMark || t == JoinNullAwareMark }
 func (t JoinType) probeOuter() bool { return t == JoinProbeOuter || t == JoinFullOuter }
 func (t JoinType) buildOuter() bool { return t == JoinBuildOuter || t == JoinFullOuter }
 
@@ -147,8 +161,8 @@ func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) 
 			return nil, fmt.Errorf("arrowexec: cannot join on %s", pt)
 		}
 	}
-	if opts.Type == JoinNullAwareAnti && (len(opts.ProbeKeys) != 1 || opts.Residual != nil) {
-		return nil, fmt.Errorf("arrowexec: a null-aware anti join takes one key and no residual")
+	if (opts.Type == JoinNullAwareAnti || opts.Type == JoinNullAwareMark) && (len(opts.ProbeKeys) != 1 || opts.Residual != nil) {
+		return nil, fmt.Errorf("arrowexec: a %s join takes one key and no residual", opts.Type)
 	}
 	if opts.Residual != nil && opts.Residual.DataType().ID() != arrow.BOOL {
 		return nil, fmt.Errorf("arrowexec: join condition must be BOOLEAN, not %s", opts.Residual.DataType())
@@ -170,6 +184,10 @@ func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) 
 				fields[i].Nullable = true
 			}
 		}
+		j.schema = arrow.NewSchema(fields, nil)
+	} else if opts.Type.mark() {
+		fields := append(append([]arrow.Field{}, ps.Fields()...),
+			arrow.Field{Name: "mark", Type: arrow.FixedWidthTypes.Boolean, Nullable: opts.Type == JoinNullAwareMark})
 		j.schema = arrow.NewSchema(fields, nil)
 	} else {
 		j.schema = ps
@@ -375,7 +393,7 @@ func (j *hashJoin) expand() {
 		}
 		for r >= 0 && len(j.pIdx) < j.batchSize {
 			// A semi join stops at its first (residual-checked) match.
-			if j.opts.Type == JoinSemi && j.pmatched[j.prow] {
+			if (j.opts.Type == JoinSemi || j.opts.Type == JoinMark) && j.pmatched[j.prow] {
 				r = -1
 				break
 			}
@@ -594,6 +612,8 @@ func (j *hashJoin) emitProbeTail() (arrow.RecordBatch, error) {
 				j.sel = append(j.sel, int32(i))
 			}
 		}
+	case JoinMark, JoinNullAwareMark:
+		return j.markRecord()
 	case JoinProbeOuter, JoinFullOuter:
 		for i := 0; i < n; i++ {
 			if !j.pmatched[i] {
@@ -617,6 +637,47 @@ func (j *hashJoin) emitProbeTail() (arrow.RecordBatch, error) {
 		return j.prec, nil
 	}
 	return takeRecord(j.mem, j.prec, j.sel)
+}
+
+// markRecord returns the finished probe batch with its mark column.
+func (j *hashJoin) markRecord() (arrow.RecordBatch, error) {
+	n := len(j.pgroup)
+	// With a non-empty build side holding a NULL key, an unmatched IN is
+	// NULL; so is one whose probe key is NULL.
+	nullAware := j.opts.Type == JoinNullAwareMark && j.brec != nil
+	vals := allocBitmap(j.mem, n)
+	defer vals.Release()
+	var valid *memory.Buffer
+	nulls := 0
+	if nullAware {
+		valid = allocBitmap(j.mem, n)
+		defer valid.Release()
+	}
+	vb := vals.Bytes()
+	for i := 0; i < n; i++ {
+		if j.pmatched[i] {
+			bitutil.SetBit(vb, i)
+		}
+		if valid != nil {
+			if j.pmatched[i] || !j.buildHasNull && j.pgroup[i] != -2 {
+				bitutil.SetBit(valid.Bytes(), i)
+			} else {
+				nulls++
+			}
+		}
+	}
+	bufs := []*memory.Buffer{nil, vals}
+	if nulls > 0 {
+		bufs[0] = valid
+	}
+	d := array.NewData(arrow.FixedWidthTypes.Boolean, n, bufs, nil, nulls, 0)
+	mark := array.MakeFromData(d)
+	d.Release()
+	defer mark.Release()
+	cols := make([]arrow.Array, 0, j.nprobe+1)
+	cols = append(cols, j.prec.Columns()...)
+	cols = append(cols, mark)
+	return array.NewRecordBatch(j.schema, cols, int64(n)), nil
 }
 
 // emitBuildTail emits the unmatched build rows of build-outer joins, then

@@ -56,6 +56,10 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 		typ = arrowexec.JoinAnti
 	case sql.JoinAntiNullAware:
 		typ = arrowexec.JoinNullAwareAnti
+	case sql.JoinMark:
+		typ = arrowexec.JoinMark
+	case sql.JoinMarkNullAware:
+		typ = arrowexec.JoinNullAwareMark
 	default:
 		return nil, fmt.Errorf("planner: join type %s", n.Type)
 	}

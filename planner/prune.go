@@ -152,7 +152,7 @@ func prune(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
 		for i := range need {
 			if i < nl {
 				ln[i] = true
-			} else {
+			} else if !n.Type.IsMark() {
 				rn[i-nl] = true
 			}
 		}
@@ -182,6 +182,14 @@ func prune(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
 		}
 		if n.Cond != nil {
 			out.Cond = remapRefs(n.Cond, m)
+		}
+		if n.Type.IsMark() {
+			// The output is the left columns and the mark, not the
+			// right columns of Cond.
+			for i := range rm {
+				delete(m, i+nl)
+			}
+			m[nl] = nl2
 		}
 		return out, m
 	case *sql.Window:

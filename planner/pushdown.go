@@ -73,8 +73,10 @@ func pushIntoJoin(j *sql.Join, conj []sql.Expr, where bool) (*sql.Join, []sql.Ex
 		toLeft, toRight = true, !where
 	case sql.JoinAnti:
 		toLeft, toRight = where, !where
-	case sql.JoinAntiNullAware:
+	case sql.JoinAntiNullAware, sql.JoinMarkNullAware:
 		toLeft = where
+	case sql.JoinMark:
+		toLeft, toRight = where, !where
 	}
 	out := *j
 	var keep, left, right []sql.Expr

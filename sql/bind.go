@@ -353,7 +353,10 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 	case *sqlparser.Subquery:
 		return b.scalarSubquery(ctx, e)
 	case *sqlparser.ExistsExpr:
-		return nil, b.unsupported("EXISTS outside a WHERE conjunct")
+		if ctx.plan == nil {
+			return nil, b.unsupported("EXISTS outside a WHERE conjunct or a select list")
+		}
+		return b.markExists(ctx, e)
 	case *sqlparser.CaseExpr:
 		return b.caseExpr(ctx, e)
 	case *sqlparser.ExtractFuncExpr:
@@ -513,8 +516,11 @@ func (b *binder) comparison(ctx *exprCtx, e *sqlparser.ComparisonExpr) (Expr, er
 	switch e.Operator {
 	case sqlparser.InStr, sqlparser.NotInStr:
 		tuple, ok := e.Right.(sqlparser.ValTuple)
+		if sq, isSub := e.Right.(*sqlparser.Subquery); isSub && ctx.plan != nil {
+			return b.markIn(ctx, l, sq, e.Operator == sqlparser.NotInStr)
+		}
 		if !ok {
-			return nil, b.unsupported("IN (subquery) outside a WHERE conjunct")
+			return nil, b.unsupported("IN (subquery) outside a WHERE conjunct or a select list")
 		}
 		return b.in(ctx, l, tuple, e.Operator == sqlparser.NotInStr)
 	case sqlparser.LikeStr, sqlparser.NotLikeStr:

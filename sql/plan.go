@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mantisdb/mantisdb/catalog"
@@ -307,9 +308,21 @@ const (
 	// row for a NULL left key or when the right side has a NULL key (unless
 	// the right side is empty).
 	JoinAntiNullAware
+	// JoinMark outputs every left row once, followed by a non-nullable
+	// BOOLEAN mark column: whether the row has a match (EXISTS in an
+	// expression).
+	JoinMark
+	// JoinMarkNullAware is JoinMark for IN (subquery) on one key and no
+	// Cond: the mark is TRUE for a match, FALSE when the right side is
+	// empty, and otherwise NULL when the left key is NULL or a right key is
+	// NULL, FALSE else.
+	JoinMarkNullAware
 )
 
-var joinNames = [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti", "AntiNullAware"}
+var joinNames = [...]string{"Inner", "Left", "Right", "Full", "Semi", "Anti", "AntiNullAware", "Mark", "MarkNullAware"}
+
+// IsMark reports whether t is a mark join type.
+func (t JoinType) IsMark() bool { return t == JoinMark || t == JoinMarkNullAware }
 
 func (t JoinType) String() string { return joinNames[t] }
 
@@ -331,6 +344,9 @@ func (n *Join) Columns() []Column {
 	l := n.Left.Columns()
 	if n.Type == JoinSemi || n.Type == JoinAnti || n.Type == JoinAntiNullAware {
 		return l
+	}
+	if n.Type.IsMark() {
+		return append(slices.Clip(l), Column{Name: "mark", Type: catalog.Boolean, Nullable: n.Type == JoinMarkNullAware})
 	}
 	r := n.Right.Columns()
 	out := make([]Column, 0, len(l)+len(r))

@@ -740,6 +740,50 @@ func (b *binder) whereSubquery(plan Node, sc *scope, e sqlparser.Expr) (Node, Ex
 	return plan, pred, nil
 }
 
+// markExists binds EXISTS (subquery) inside an expression (under OR, NOT
+// or in a select list): a mark join appends a BOOLEAN column to *ctx.plan
+// that says whether each row has a match, and the expression refers to it.
+func (b *binder) markExists(ctx *exprCtx, e *sqlparser.ExistsExpr) (Expr, error) {
+	sub, err := b.subquery(e.Subquery, ctx.sc)
+	if err != nil {
+		return nil, err
+	}
+	n := len((*ctx.plan).Columns())
+	*ctx.plan = attach(*ctx.plan, JoinMark, sub, nil, nil)
+	return &ColumnRef{Idx: n, Name: "exists", Typ: catalog.Boolean}, nil
+}
+
+// markIn binds l [NOT] IN (subquery) inside an expression with a
+// null-aware mark join (see JoinMarkNullAware). Only uncorrelated
+// subqueries are supported there.
+func (b *binder) markIn(ctx *exprCtx, l Expr, sq *sqlparser.Subquery, not bool) (Expr, error) {
+	if hasOuterRef(l) {
+		return nil, b.unsupported("IN with an outer reference on its left inside an expression")
+	}
+	sub, err := b.subquery(sq, ctx.sc)
+	if err != nil {
+		return nil, err
+	}
+	if sub.nitems != 1 {
+		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "subquery has too many columns")
+	}
+	if sub.corr != nil {
+		return nil, b.unsupported("IN with a correlated subquery outside a WHERE conjunct")
+	}
+	c := sub.plan.Columns()[0]
+	r := Expr(&ColumnRef{Idx: 0, Name: c.Name, Typ: c.Type, Null: c.Nullable})
+	if l, r, err = b.unify(l, r, false, "IN"); err != nil {
+		return nil, err
+	}
+	n := len((*ctx.plan).Columns())
+	*ctx.plan = attach(*ctx.plan, JoinMarkNullAware, sub, []Expr{l}, []Expr{r})
+	var out Expr = &ColumnRef{Idx: n, Name: "in", Typ: catalog.Boolean, Null: true}
+	if not {
+		out = &Not{Arg: out}
+	}
+	return out, nil
+}
+
 func stripParens(e sqlparser.Expr) sqlparser.Expr {
 	for {
 		p, ok := e.(*sqlparser.ParenExpr)

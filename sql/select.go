@@ -117,7 +117,7 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 		}
 	}
 
-	selCtx := &exprCtx{sc: sc, allowAgg: true, allowWindow: true, clause: "SELECT"}
+	selCtx := &exprCtx{sc: sc, plan: &input, allowAgg: true, allowWindow: true, clause: "SELECT"}
 	var items []selectItem
 	for _, se := range s.SelectExprs {
 		switch se := se.(type) {
