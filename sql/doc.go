@@ -11,7 +11,10 @@
 // each next item is the first with an equality to the items joined so far,
 // other conjuncts become join conditions); a Project restores FROM order.
 // WHERE conjuncts EXISTS / NOT EXISTS / IN / NOT IN (subquery) become semi,
-// anti and null-aware anti joins; correlated subqueries are decorrelated:
+// anti and null-aware anti joins; EXISTS and uncorrelated IN (subquery)
+// elsewhere in a WHERE expression or in a select list become mark joins
+// (JoinMark, JoinMarkNullAware) that append a BOOLEAN column the
+// expression refers to; correlated subqueries are decorrelated:
 // equalities between inner and outer columns become join keys (and group
 // keys of an aggregating scalar subquery, joined with a left join), other
 // correlated conjuncts the join condition. Correlated references are
