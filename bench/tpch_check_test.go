@@ -21,7 +21,7 @@ var (
 	tpchSF1 = flag.Bool("tpch.sf1", false, "generate TPC-H at scale 1 and check MantisDB against the official answers "+
 		"(run alone, e.g. go test -run TestTPCHOfficialSF1 -tpch.sf1 -timeout 60m)")
 	tpchCheckSF      = flag.Float64("tpch.sf", 0.01, "scale factor of TestTPCHMatchesDuckDB")
-	tpchQueryTimeout = flag.Duration("tpch.timeout", 30*time.Second, "time limit of one MantisDB query in the TPC-H checks")
+	tpchQueryTimeout = flag.Duration("tpch.timeout", 20*time.Second, "time limit of one MantisDB query in the TPC-H checks")
 )
 
 // loadTPCH generates TPC-H at sf and loads every batch into each engine
