@@ -364,6 +364,19 @@ type tierSource struct {
 type segScan struct {
 	h       *segHandle
 	deleted *roaring.Bitmap
+	rows    *roaring.Bitmap // nil, or the only positions to read (a partition)
+}
+
+// restrictSegments limits the scan of segment ents[i] to the positions
+// rows[i].
+func (s *tierSource) restrictSegments(ents []oltp.SegmentEntry, rows []*roaring.Bitmap) {
+	for i := range s.segs {
+		for j, e := range ents {
+			if s.segs[i].h.meta.ID == e.ID {
+				s.segs[i].rows = rows[j]
+			}
+		}
+	}
 }
 
 func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, cols []int, withKey bool,
@@ -436,6 +449,8 @@ func (s *tierSource) Next() bool {
 					continue
 				}
 				opts.Rows = rows
+			} else if s.curSeg.rows != nil {
+				opts.Rows = s.curSeg.rows
 			}
 			sc, err := s.curSeg.h.r.Scan(s.ctx, opts)
 			if err != nil {

@@ -156,6 +156,15 @@ func (r *Reader) Close() error {
 	return r.file.Close()
 }
 
+// RowGroups returns the number of row groups of the segment.
+func (r *Reader) RowGroups() int { return r.idx.rowGroups }
+
+// RowGroupSpan returns the position of the first row of row group rg and
+// its number of rows.
+func (r *Reader) RowGroupSpan(rg int) (start, rows int64) {
+	return r.rowGroupStart(rg), r.rowGroupRows(rg)
+}
+
 func (r *Reader) rowGroupStart(rg int) int64 { return int64(rg) * r.idx.rowGroupSize }
 
 func (r *Reader) rowGroupRows(rg int) int64 {
