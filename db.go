@@ -45,6 +45,22 @@
 // row the compaction moved fails with SQLSTATE 40001, like any write of a
 // row changed since its snapshot; single statements retry it.
 //
+// # Access paths
+//
+// The source provider a query is planned against implements the planner's
+// optional interfaces. planner.KeyRangeScanner: primary-key ranges read the
+// row store over key spans only (oltp.PrimaryKeySpan) and, in segments,
+// the positions Reader.Lookup finds for full keys (a sparse scan that seeks
+// through the Parquet page index) or the row groups the first key column's
+// zone maps, bitmap and bloom filter allow for other ranges.
+// planner.FilteredScanner: column predicates prune segment row groups and
+// rows; the row store is read whole, so the scan is never exact.
+// planner.PartitionedScanner (snapshot reads only, not inside an explicit
+// transaction): segment row groups are dealt out to parallel partitions
+// in runs of about equal rows, the first partition also reading the row
+// store. Segment scans name each row's position (Scanner.Positions), so
+// segment row keys stay valid under every pruning.
+//
 // DB.Compact forces a compaction; DB.TableStats, DB.Segments and
 // DB.CompactorStats describe the tiers. Bulk batch entries (one Pebble key
 // per Arrow batch, DESIGN.md "Two write paths") are not implemented yet:

@@ -71,12 +71,24 @@
 // never drops a matching row; Scanner.Exact (Selection.Exact) says whether
 // the returned rows are exactly the matching ones or the caller must still
 // filter. ScanStats count the row groups skipped and read for EXPLAIN
-// ANALYZE.
+// ANALYZE. ScanOptions.Rows restricts a scan to given positions (Lookup
+// results, or whole row groups for a parallel partition); a scan that
+// selects few rows decodes small batches and seeks over unselected runs
+// through the Parquet page index. Scanner.Positions names the positions of
+// the rows a scan returns, in order, so callers can build row keys under
+// any pruning.
 //
 // Reader.Lookup finds a row by its full sort key (primary key probes and
 // uniqueness checks): key range, bloom filter or bitmap of the first key
 // column, zone maps, then binary search in the decoded key columns of the
-// candidate row group, which stay cached for the next probe.
+// candidate row group, which stay cached (up to 8 MiB per Reader, oldest
+// row groups evicted first) for later probes.
+//
+// The writer dictionary-encodes VARCHAR columns only (with a 64 KiB
+// dictionary page limit, past which a column chunk falls back to plain
+// pages); fixed-width columns are written plain. On lineitem-shaped data
+// (BenchmarkWrite) that wrote LZ4 segments 3x and ZSTD segments 1.6x
+// faster; ZSTD files came out 6% smaller, LZ4 files 19% larger.
 //
 // Merge merges segments by sort key into a new one, dropping deleted rows:
 // the building block of size-tiered merges and rewrites of segments with
