@@ -2,6 +2,7 @@ package mantisdb
 
 import (
 	"context"
+	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -108,8 +109,19 @@ func keyAccessOf(t *catalog.Table, ranges []planner.KeyRange) (ka keyAccess, ok 
 	return ka, true
 }
 
-// rows returns the positions of h's live rows holding one of ka.points.
-func (ka *keyAccess) rows(ctx context.Context, h *segHandle, deleted *roaring.Bitmap) (*roaring.Bitmap, error) {
+// rows returns the positions of h's live rows holding one of ka.points,
+// or nil (read the whole segment) when the segment is not sorted by t's
+// primary key, so that Lookup cannot find its keys.
+func (ka *keyAccess) rows(ctx context.Context, t *catalog.Table, h *segHandle, deleted *roaring.Bitmap) (*roaring.Bitmap, error) {
+	sk := h.meta.SortKey
+	if len(sk) != len(t.PrimaryKey) {
+		return nil, nil
+	}
+	for i, c := range t.PrimaryKey {
+		if !strings.EqualFold(sk[i], t.Columns[c].Name) {
+			return nil, nil
+		}
+	}
 	bm := roaring.New()
 	for _, key := range ka.points {
 		pos, found, err := h.r.Lookup(ctx, key, deleted)

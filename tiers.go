@@ -440,12 +440,12 @@ func (s *tierSource) Next() bool {
 				BatchSize: s.batch, Allocator: s.mem,
 			}
 			if s.ka != nil && s.ka.points != nil {
-				rows, err := s.ka.rows(s.ctx, s.curSeg.h, s.curSeg.deleted)
+				rows, err := s.ka.rows(s.ctx, s.t, s.curSeg.h, s.curSeg.deleted)
 				if err != nil {
 					s.err = err
 					return false
 				}
-				if rows.IsEmpty() {
+				if rows != nil && rows.IsEmpty() {
 					continue
 				}
 				opts.Rows = rows
