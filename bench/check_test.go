@@ -104,6 +104,7 @@ func TestOfficialMatch(t *testing.T) {
 		{"sum off by a hundredth", row(txt("1995-03-15"), intCell(38854), decv("53758257134.88"), dbl(25.522006)), false},
 		{"sum as double", row(txt("1995-03-15"), intCell(38854), dbl(53758257134.87), dbl(25.522006)), false},
 		{"count off", row(txt("1995-03-15"), intCell(38855), decv("53758257134.87"), dbl(25.522006)), false},
+		{"ratio to fewer digits", row(txt("1995-03-15"), intCell(38854), decv("53758257134.87"), decv("25.52201")), true},
 		{"avg off by two units", row(txt("1995-03-15"), intCell(38854), decv("53758257134.87"), dbl(25.522008)), false},
 		{"date", row(txt("1995-03-16"), intCell(38854), decv("53758257134.87"), dbl(25.522006)), false},
 	}

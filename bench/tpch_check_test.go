@@ -216,7 +216,8 @@ func answerValue(s string, class answerClass) value {
 // officialMatch compares a MantisDB value with an official answer: text
 // and counts equal; sums exact to the answer's digits (the value rounded to
 // the answer's scale is the answer); averages and ratios within one unit
-// of the answer's last digit.
+// of the last digit of the answer or of a decimal result, whichever is
+// less precise.
 func officialMatch(classes []answerClass) cellMatcher {
 	return func(col int, want, got value) (bool, string) {
 		if want.kind == cellText || got.kind == cellText || got.kind == cellNull {
@@ -237,7 +238,13 @@ func officialMatch(classes []answerClass) cellMatcher {
 			}
 			return got.exact.FloatString(want.scale) == want.exact.FloatString(want.scale), ""
 		default:
-			return math.Abs(got.float()-want.float()) < math.Pow10(-want.scale)*(1+1e-9), ""
+			// One unit of the last digit of the less precise of the two:
+			// MantisDB divides decimals to 6 digits (Q8's answer has 8).
+			scale := want.scale
+			if got.kind == cellExact {
+				scale = min(scale, got.scale)
+			}
+			return math.Abs(got.float()-want.float()) < math.Pow10(-scale)*(1+1e-9), ""
 		}
 	}
 }
