@@ -6,6 +6,7 @@ import (
 
 	"github.com/dolthub/vitess/go/vt/sqlparser"
 
+	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
@@ -326,6 +327,94 @@ func splitAnd(e Expr, out []Expr) []Expr {
 		return splitAnd(l.R, splitAnd(l.L, out))
 	}
 	return append(out, e)
+}
+
+// splitOr appends the disjuncts of e to out.
+func splitOr(e Expr, out []Expr) []Expr {
+	if l, ok := e.(*Logic); ok && l.Op == OpOr {
+		return splitOr(l.R, splitOr(l.L, out))
+	}
+	return append(out, e)
+}
+
+// factorOr moves the conjuncts that every disjunct of an OR shares out of
+// it: (A AND B) OR (A AND C) becomes A AND (B OR C), and (A) OR (A AND C)
+// becomes A. Both laws (distributivity, absorption) hold in SQL's
+// three-valued logic. It matters for joins: TPC-H Q19 repeats its join
+// condition in every branch of an OR, and only a conjunct of its own can
+// become a hash-join key. Expressions are matched by conjunctKey.
+func factorOr(e Expr) Expr {
+	l, ok := e.(*Logic)
+	if !ok || l.Op != OpOr {
+		return e
+	}
+	disj := splitOr(e, nil)
+	branches := make([][]Expr, len(disj))
+	for i, d := range disj {
+		branches[i] = splitAnd(d, nil)
+	}
+	var common []Expr
+	for _, c := range branches[0] {
+		key := conjunctKey(c)
+		inAll := true
+		for _, br := range branches[1:] {
+			found := false
+			for _, x := range br {
+				if conjunctKey(x) == key {
+					found = true
+					break
+				}
+			}
+			if !found {
+				inAll = false
+				break
+			}
+		}
+		if inAll {
+			common = append(common, c)
+		}
+	}
+	if len(common) == 0 {
+		return e
+	}
+	isCommon := make(map[string]bool, len(common))
+	for _, c := range common {
+		isCommon[conjunctKey(c)] = true
+	}
+	var rest Expr
+	for _, br := range branches {
+		var keep []Expr
+		for _, x := range br {
+			if !isCommon[conjunctKey(x)] {
+				keep = append(keep, x)
+			}
+		}
+		if len(keep) == 0 {
+			// Absorption: this branch is just the common part, so the
+			// whole OR is.
+			return andAll(common)
+		}
+		if b := andAll(keep); rest == nil {
+			rest = b
+		} else {
+			rest = &Logic{Op: OpOr, L: rest, R: b}
+		}
+	}
+	return andAll(append(common, rest))
+}
+
+// conjunctKey identifies a condition for factorOr: its String (which
+// identifies a bound expression over its input), with the operands of = and
+// <> in a fixed order so that a = b and b = a match.
+func conjunctKey(e Expr) string {
+	if c, ok := e.(*Compare); ok && (c.Op == arrowexec.OpEq || c.Op == arrowexec.OpNe) {
+		l, r := c.L.String(), c.R.String()
+		if r < l {
+			l, r = r, l
+		}
+		return l + cmpNames[c.Op] + r
+	}
+	return e.String()
 }
 
 func andAll(es []Expr) Expr {

@@ -85,10 +85,12 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 			if err != nil {
 				return nil, err
 			}
-			if hasOuterRef(x) {
-				corr = append(corr, x)
-			} else {
-				plain = append(plain, x)
+			for _, x := range splitAnd(factorOr(x), nil) {
+				if hasOuterRef(x) {
+					corr = append(corr, x)
+				} else {
+					plain = append(plain, x)
+				}
 			}
 		}
 	}
