@@ -41,7 +41,7 @@ type freshnessParams struct {
 
 func runFreshness(ctx context.Context, o *options, pr *progress) (*freshnessResult, error) {
 	res := &freshnessResult{Writes: o.FreshWrites, NotMeasured: []string{
-		"compaction lag under sustained ingest (the embedded API exposes no compaction progress yet)",
+		"compaction lag under sustained ingest (this workload does not read DB.CompactorStats yet)",
 	}}
 	pr.Phase("freshness", int64(len(o.Engines)))
 	for _, e := range o.Engines {

@@ -61,7 +61,7 @@ type oltpParams struct {
 
 func runOLTP(ctx context.Context, o *options, pr *progress) (*oltpResult, error) {
 	res := &oltpResult{Rows: int64(o.OLTPRows), Seconds: o.OLTPDuration.Seconds(), NotMeasured: []string{
-		"rows in segments (the embedded API has no compaction trigger yet; rows are wherever the engine keeps fresh writes)",
+		"rows in segments (this workload does not call DB.Compact yet: rows stay in the row store)",
 	}}
 	pr.Phase("oltp", int64(len(o.Engines)))
 	for _, e := range o.Engines {
@@ -221,7 +221,7 @@ func (r *report) oltpMarkdown() string {
 	r.runLine(&sb)
 	fmt.Fprintf(&sb, "A table of %d rows (BIGINT primary key, BIGINT, DECIMAL(15,2), VARCHAR), bulk-loaded, then for %s "+
 		"per measurement: point reads `SELECT ... WHERE id = k` and single-row `UPDATE ... WHERE id = k` with random keys, "+
-		"each statement as SQL text (no parameters: the embedded API has none), from 1 and more concurrent clients; each "+
+		"each statement as SQL text (not prepared), from 1 and more concurrent clients; each "+
 		"engine in a fresh process. Latency in microseconds.\n\n", ol.Rows, time.Duration(ol.Seconds*float64(time.Second)))
 	sb.WriteString("| engine | operation | clients | ops/s | p50 µs | p99 µs | p99.9 µs | errors | error |\n|---|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, run := range ol.Runs {
