@@ -4,7 +4,7 @@ GO      ?= go
 BIN     := bin/mantisdb
 PKGS    := ./...
 # Packages with concurrency that also run under the race detector in `make test`.
-RACE_PKGS := ./oltp/ ./lockmgr/ ./rest/ ./cmd/mantisdb/ ./flight/
+RACE_PKGS := . ./oltp/ ./segments/ ./lockmgr/ ./rest/ ./cmd/mantisdb/ ./flight/
 # TEST_FLAGS lets a caller add flags, e.g. `make test TEST_FLAGS=-v`.
 TEST_FLAGS ?=
 
