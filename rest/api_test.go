@@ -154,22 +154,41 @@ func TestConcurrentIngest(t *testing.T) {
 func TestConcurrencyLimit(t *testing.T) {
 	ts := newTestServer(t, &Options{MaxConcurrentRequests: 1})
 	ts.mustSQL("create table ev (id bigint primary key)")
-	// A request whose body never ends holds the only slot.
-	pr, pw := io.Pipe()
-	done := make(chan int)
-	go func() {
-		req, _ := http.NewRequest(http.MethodPost, ts.srv.URL+"/v1/tables/ev/ingest", pr)
-		resp, err := ts.srv.Client().Do(req)
-		if err != nil {
-			done <- 0
-			return
-		}
-		resp.Body.Close()
-		done <- resp.StatusCode
-	}()
-	_, _ = pw.Write([]byte("{\"id\": 1}\n"))
-	deadline := time.Now().Add(5 * time.Second)
+	// A request whose body never ends holds the only slot. If one of the
+	// probes below holds the slot when it arrives, it is refused itself:
+	// then start another.
+	var pw *io.PipeWriter
+	done := make(chan int, 1)
+	startSlow := func() {
+		pr, w := io.Pipe()
+		pw = w
+		// Runs before the server's cleanup: a server still reading a body
+		// that never ends would block httptest.Server.Close.
+		t.Cleanup(func() { w.Close() })
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, ts.srv.URL+"/v1/tables/ev/ingest", pr)
+			resp, err := ts.srv.Client().Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+		_, _ = w.Write([]byte("{\"id\": 1}\n"))
+	}
+	startSlow()
+	deadline := time.Now().Add(30 * time.Second)
 	for {
+		select {
+		case status := <-done:
+			if status != http.StatusTooManyRequests {
+				t.Fatalf("the slow request ended early with %d", status)
+			}
+			startSlow()
+			continue
+		default:
+		}
 		status, hdr, got := ts.post("/v1/sql", []byte(`{"sql": "select 1"}`))
 		if status == 429 {
 			if e := errorOf(t, got); e.Code != sqlstate.TooManyConnections || hdr.Get("Retry-After") == "" {
