@@ -715,13 +715,7 @@ func (h *hashAggOp) Next() (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
-	if h.result == nil || h.pos >= h.result.NumRows() {
-		return nil, nil
-	}
-	end := min(h.pos+outputBatchRows, h.result.NumRows())
-	b := h.result.NewSlice(h.pos, end)
-	h.pos = end
-	return h.out.set(b), nil
+	return h.out.nextSlice(h.result, &h.pos), nil
 }
 
 func (h *hashAggOp) Close() error {

@@ -28,6 +28,20 @@ func (h *batchHolder) set(b arrow.RecordBatch) arrow.RecordBatch {
 	return b
 }
 
+// nextSlice returns the next slice of at most outputBatchRows rows of a
+// fully computed result, starting at *pos, held until the next call; nil
+// once the result (which may be nil) is used up. Sort, top-N, window and
+// hash aggregation hand out their results this way.
+func (h *batchHolder) nextSlice(result arrow.RecordBatch, pos *int64) arrow.RecordBatch {
+	if result == nil || *pos >= result.NumRows() {
+		return nil
+	}
+	end := min(*pos+outputBatchRows, result.NumRows())
+	b := result.NewSlice(*pos, end)
+	*pos = end
+	return h.set(b)
+}
+
 func (h *batchHolder) release() {
 	if h.cur != nil {
 		h.cur.Release()

@@ -301,16 +301,10 @@ func (s *sortOp) Next() (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
-	if s.result == nil || s.pos >= s.result.NumRows() {
-		return nil, nil
-	}
 	if err := s.ctx.Err(); err != nil {
 		return nil, err
 	}
-	end := min(s.pos+outputBatchRows, s.result.NumRows())
-	b := s.result.NewSlice(s.pos, end)
-	s.pos = end
-	return s.out.set(b), nil
+	return s.out.nextSlice(s.result, &s.pos), nil
 }
 
 func (s *sortOp) Close() error {

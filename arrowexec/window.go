@@ -181,16 +181,10 @@ func (w *windowOp) Next() (arrow.RecordBatch, error) {
 			return nil, err
 		}
 	}
-	if w.result == nil || w.pos >= w.result.NumRows() {
-		return nil, nil
-	}
 	if err := w.ctx.Err(); err != nil {
 		return nil, err
 	}
-	end := min(w.pos+outputBatchRows, w.result.NumRows())
-	b := w.result.NewSlice(w.pos, end)
-	w.pos = end
-	return w.out.set(b), nil
+	return w.out.nextSlice(w.result, &w.pos), nil
 }
 
 // Close implements Operator.
