@@ -75,6 +75,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mantisdb/mantisdb/catalog"
@@ -122,6 +123,11 @@ type Options struct {
 	// Segment configures the segment writer (row group size, compression,
 	// indexes); nil means segments' defaults.
 	Segment *segments.WriterOptions
+	// FS is the file system of every file of the database: Pebble's (the
+	// row store, catalog and manifest) and the segment files the compactor
+	// writes and queries read; nil means vfs.Default. Tests pass
+	// vfs.NewMem, vfs.NewCrashableMem or an errorfs wrapper.
+	FS vfs.FS
 }
 
 // DB is an open database.

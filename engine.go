@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -99,8 +98,11 @@ func open(dir string, opts *Options) (*DB, error) {
 	} else if o.MergeDeletedFraction < 0 {
 		o.MergeDeletedFraction = 2 // never reached
 	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
 	mem := memory.Allocator(memory.DefaultAllocator)
-	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks})
+	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks, FS: o.FS})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database in %s: %w", dir, err)
 	}
@@ -120,7 +122,7 @@ func open(dir string, opts *Options) (*DB, error) {
 			return nil, fmt.Errorf("cannot register lock metrics: %w", err)
 		}
 	}
-	tiers, err := openTiers(vfs.Default, filepath.Join(dir, segmentDir), o.Logger, st, tables)
+	tiers, err := openTiers(o.FS, o.FS.PathJoin(dir, segmentDir), o.Logger, st, tables)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("cannot open segments: %w", err)
