@@ -44,7 +44,7 @@ func (f *segmentFaults) String() string { return "segmentFaults" }
 func openFS(t *testing.T, fs vfs.FS) *mantisdb.DB {
 	t.Helper()
 	db, err := mantisdb.Open("db", &mantisdb.Options{FS: fs, CompactInterval: -1,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Segment: &segments.WriterOptions{RowGroupSize: 64}})
 	if err != nil {
 		t.Fatal(err)
