@@ -80,8 +80,8 @@ func TestHarness(t *testing.T) {
 	}
 
 	// ingest
-	if rep.Ingest == nil || len(rep.Ingest.Methods) != 7 {
-		t.Fatalf("ingest: want 7 methods, got %+v", rep.Ingest)
+	if rep.Ingest == nil || len(rep.Ingest.Methods) != 10 {
+		t.Fatalf("ingest: want 10 methods, got %+v", rep.Ingest)
 	}
 	for _, m := range rep.Ingest.Methods {
 		if m.Engine == engineDuck && (!m.Verified || m.RowsPerSec <= 0) {
@@ -92,6 +92,16 @@ func TestHarness(t *testing.T) {
 		}
 		if m.PeakRSSBytes <= 0 {
 			t.Errorf("%s ingest %s: no peak RSS", m.Engine, m.Method)
+		}
+	}
+
+	// serve
+	if rep.Serve == nil || rep.Serve.Error != "" || len(rep.Serve.Paths) != 1+len(restFormats) {
+		t.Fatalf("serve: want %d paths and no error, got %+v", 1+len(restFormats), rep.Serve)
+	}
+	for _, p := range rep.Serve.Paths {
+		if p.Error != "" || p.Rows != rep.Serve.Rows || p.Bytes <= 0 || p.MBPerSec <= 0 {
+			t.Errorf("serve %s: %+v", p.Path, p)
 		}
 	}
 
@@ -123,7 +133,7 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## TPC-H, scale factor 0.005", "| Q22 |", "## Ingest", "## OLTP", "## Freshness", "## Mixed", tpchChartFile} {
+	for _, want := range []string{"## TPC-H, scale factor 0.005", "| Q22 |", "## Ingest", "## Serving", "## OLTP", "## Freshness", "## Mixed", tpchChartFile} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("benchmarks.md lacks %q", want)
 		}

@@ -73,7 +73,7 @@ func runIngest(ctx context.Context, o *options, pr *progress) (*ingestResult, er
 		return nil, err
 	}
 	var jobs []ingestParams
-	for _, m := range []string{methodBulk, methodInsert, methodRESTNDJSON, methodRESTArrow, methodFlightSQL} {
+	for _, m := range append([]string{methodBulk, methodInsert}, serverMethods...) {
 		for _, e := range o.Engines {
 			if _, server := serverMethodNames[m]; server && e != engineMantis {
 				continue // DuckDB has no server
@@ -81,6 +81,9 @@ func runIngest(ctx context.Context, o *options, pr *progress) (*ingestResult, er
 			p := ingestParams{Engine: e, Method: m, Data: data, Rows: bulkRows, RowsPerBatch: o.BatchRows}
 			if m == methodInsert {
 				p.Rows, p.RowsPerBatch = insertRows, o.InsertBatch
+			}
+			if m == methodRESTNDJSON1K {
+				p.RowsPerBatch = min(o.BatchRows, smallRequestRows)
 			}
 			jobs = append(jobs, p)
 		}
@@ -198,7 +201,7 @@ func (r *report) ingestMarkdown() string {
 		"the same dbgen rows for every engine, each path in a fresh process and a fresh database; a write counts when " +
 		"the call returned (MantisDB: synced to its WAL; DuckDB: committed to its WAL). SQL INSERT paths get a tenth of " +
 		"the rows of the bulk paths. Afterwards count(*) is checked. MantisDB's server paths (REST NDJSON, REST Arrow IPC, " +
-		"Flight SQL ExecuteIngest; one request per batch) run the real handlers inside the measuring process, the client " +
+		"REST CSV, Flight SQL ExecuteIngest, Flight DoPut; one request per batch, except the 1K-row NDJSON path) run the real handlers inside the measuring process, the client " +
 		"over loopback TCP; DuckDB has no server. The request bodies are encoded before the clock starts.\n\n")
 	sb.WriteString("| engine | path | rows | rows/batch | seconds | rows/s | peak RSS | checked | error |\n|---|---|---:|---:|---:|---:|---:|---|---|\n")
 	for _, m := range in.Methods {

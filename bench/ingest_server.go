@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"google.golang.org/grpc"
@@ -30,17 +32,34 @@ import (
 // numbers include the protocol, encoding and HTTP/gRPC stacks of the real
 // server (and the client's share of the two cores).
 const (
-	methodRESTNDJSON = "rest-ndjson"
-	methodRESTArrow  = "rest-arrow"
-	methodFlightSQL  = "flightsql"
+	methodRESTNDJSON   = "rest-ndjson"
+	methodRESTNDJSON1K = "rest-ndjson-1k"
+	methodRESTCSV      = "rest-csv"
+	methodRESTArrow    = "rest-arrow"
+	methodFlightSQL    = "flightsql"
+	methodFlightDoPut  = "flight-doput"
 )
+
+// serverMethods lists the server ingest methods in report order.
+var serverMethods = []string{methodRESTNDJSON, methodRESTNDJSON1K, methodRESTCSV, methodRESTArrow, methodFlightSQL, methodFlightDoPut}
 
 // serverMethodNames are the report names of the server ingest methods.
 var serverMethodNames = map[string]string{
-	methodRESTNDJSON: "REST NDJSON (POST /v1/tables/{t}/ingest)",
-	methodRESTArrow:  "REST Arrow IPC stream (POST /v1/tables/{t}/ingest)",
-	methodFlightSQL:  "Flight SQL ExecuteIngest (bulk ingest)",
+	methodRESTNDJSON:   "REST NDJSON (POST /v1/tables/{t}/ingest)",
+	methodRESTNDJSON1K: "REST NDJSON, 1K-row requests from 4 clients",
+	methodRESTCSV:      "REST CSV (POST /v1/tables/{t}/ingest)",
+	methodRESTArrow:    "REST Arrow IPC stream (POST /v1/tables/{t}/ingest)",
+	methodFlightSQL:    "Flight SQL ExecuteIngest (bulk ingest)",
+	methodFlightDoPut:  "Flight DoPut, descriptor path [table]",
 }
+
+// Small-request ingest: the 1K-row method splits every batch into requests
+// of smallRequestRows rows, sent by smallRequestClients clients at once (an
+// application's writers; group commit shares their fsyncs).
+const (
+	smallRequestRows    = 1000
+	smallRequestClients = 4
+)
 
 // serverIngest prepares the request bodies of method outside the clock and
 // returns a function that sends them all; each request is one durable
@@ -48,16 +67,28 @@ var serverMethodNames = map[string]string{
 func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, recs []arrow.RecordBatch) (send func() error, stop func(), err error) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	switch method {
-	case methodRESTNDJSON, methodRESTArrow:
+	case methodRESTNDJSON, methodRESTNDJSON1K, methodRESTCSV, methodRESTArrow:
 		srv := httptest.NewServer(rest.NewHandler(db, &rest.Options{Logger: quiet}))
 		url := srv.URL + "/v1/tables/" + table + "/ingest"
-		ctype := "application/x-ndjson"
+		ctype, clients := "application/x-ndjson", 1
 		var bodies [][]byte
 		for _, rec := range recs {
 			var b []byte
-			if method == methodRESTNDJSON {
+			switch method {
+			case methodRESTNDJSON:
 				b = ndjsonBody(rec)
-			} else {
+			case methodRESTNDJSON1K:
+				clients = smallRequestClients
+				for off := int64(0); off < rec.NumRows(); off += smallRequestRows {
+					part := rec.NewSlice(off, min(off+smallRequestRows, rec.NumRows()))
+					bodies = append(bodies, ndjsonBody(part))
+					part.Release()
+				}
+				continue
+			case methodRESTCSV:
+				ctype = "text/csv"
+				b = csvBody(rec)
+			default:
 				ctype = "application/vnd.apache.arrow.stream"
 				if b, err = ipcBody(rec); err != nil {
 					srv.Close()
@@ -67,26 +98,46 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 			bodies = append(bodies, b)
 		}
 		client := srv.Client()
+		post := func(b []byte) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", ctype)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
+			}
+			return nil
+		}
+		send = func() error { return sendAll(bodies, clients, post) }
+		return send, srv.Close, nil
+	case methodFlightDoPut:
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, nil, err
+		}
+		srv := flight.NewServer(db, &flight.Options{Logger: quiet})
+		go srv.Serve(lis)
+		client, err := arrowflight.NewClientWithMiddleware(lis.Addr().String(), nil, nil, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			srv.Stop()
+			return nil, nil, err
+		}
 		send = func() error {
-			for _, b := range bodies {
-				req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(b))
-				if err != nil {
+			for _, rec := range recs {
+				if err := doPut(ctx, client, table, rec); err != nil {
 					return err
-				}
-				req.Header.Set("Content-Type", ctype)
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					return fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(body))
 				}
 			}
 			return nil
 		}
-		return send, srv.Close, nil
+		return send, func() { client.Close(); srv.Stop() }, nil
 	case methodFlightSQL:
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -123,6 +174,87 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 		return send, func() { client.Close(); srv.Stop() }, nil
 	}
 	return nil, nil, fmt.Errorf("unknown ingest method %q", method)
+}
+
+// sendAll sends every body with post from the given number of clients at
+// once and returns the first error.
+func sendAll(bodies [][]byte, clients int, post func([]byte) error) error {
+	next := make(chan []byte)
+	errs := make(chan error, clients)
+	for range clients {
+		go func() {
+			var first error
+			for b := range next {
+				if first == nil {
+					first = post(b)
+				}
+			}
+			errs <- first
+		}()
+	}
+	for _, b := range bodies {
+		next <- b
+	}
+	close(next)
+	var first error
+	for range clients {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// doPut writes rec to table with one plain Flight DoPut (descriptor path
+// [table]) and waits for the server's acknowledgement.
+func doPut(ctx context.Context, client arrowflight.Client, table string, rec arrow.RecordBatch) error {
+	stream, err := client.DoPut(ctx)
+	if err != nil {
+		return err
+	}
+	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(rec.Schema()))
+	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{table}})
+	if err := w.Write(rec); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := stream.CloseSend(); err != nil {
+		return err
+	}
+	for {
+		if _, err := stream.Recv(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
+
+// csvBody renders rec as CSV with a header row: decimals and numbers as
+// written, dates as YYYY-MM-DD.
+func csvBody(rec arrow.RecordBatch) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	row := make([]string, rec.NumCols())
+	for c := range row {
+		row[c] = rec.Schema().Field(c).Name
+	}
+	_ = w.Write(row)
+	for r := 0; r < int(rec.NumRows()); r++ {
+		for c := range row {
+			switch a := rec.Column(c).(type) {
+			case *array.Date32:
+				row[c] = a.Value(r).ToTime().Format(time.DateOnly)
+			default:
+				row[c] = a.ValueStr(r)
+			}
+		}
+		_ = w.Write(row)
+	}
+	w.Flush()
+	return buf.Bytes()
 }
 
 // ndjsonBody renders rec as NDJSON: numbers and decimals as JSON numbers,

@@ -14,7 +14,7 @@ import (
 )
 
 // workloads in the order they run with -bench all.
-var workloads = []string{"tpch", "ingest", "oltp", "freshness", "mixed"}
+var workloads = []string{"tpch", "ingest", "serve", "oltp", "freshness", "mixed"}
 
 // options configure one harness run; flags fill them (see parseFlags).
 type options struct {
@@ -202,6 +202,8 @@ func run(ctx context.Context, o *options) error {
 			rep.TPCH, err = runTPCH(ctx, o, pr)
 		case "ingest":
 			rep.Ingest, err = runIngest(ctx, o, pr)
+		case "serve":
+			rep.Serve, err = runServe(ctx, o, pr)
 		case "oltp":
 			rep.OLTP, err = runOLTP(ctx, o, pr)
 		case "freshness":

@@ -30,6 +30,7 @@ type report struct {
 
 	TPCH      *tpchResult      `json:"tpch,omitempty"`
 	Ingest    *ingestResult    `json:"ingest,omitempty"`
+	Serve     *serveResult     `json:"serve,omitempty"`
 	OLTP      *oltpResult      `json:"oltp,omitempty"`
 	Freshness *freshnessResult `json:"freshness,omitempty"`
 	Mixed     *mixedResult     `json:"mixed,omitempty"`
@@ -133,6 +134,9 @@ func (r *report) write(dir string) (string, error) {
 		if r.Ingest == nil {
 			r.Ingest = old.Ingest
 		}
+		if r.Serve == nil {
+			r.Serve = old.Serve
+		}
 		if r.OLTP == nil {
 			r.OLTP = old.OLTP
 		}
@@ -180,6 +184,9 @@ func (r *report) sections() []string {
 	}
 	if r.Ingest != nil {
 		out = append(out, r.ingestMarkdown())
+	}
+	if r.Serve != nil {
+		out = append(out, r.serveMarkdown())
 	}
 	if r.OLTP != nil {
 		out = append(out, r.oltpMarkdown())
@@ -248,6 +255,7 @@ func writeDocs(resultsDir, docsDir string) error {
 	parts := []part{
 		{"tpch", func(r *report) bool { return r.TPCH != nil }, (*report).tpchMarkdown},
 		{"ingest", func(r *report) bool { return r.Ingest != nil }, (*report).ingestMarkdown},
+		{"serve", func(r *report) bool { return r.Serve != nil }, (*report).serveMarkdown},
 		{"oltp", func(r *report) bool { return r.OLTP != nil }, (*report).oltpMarkdown},
 		{"freshness", func(r *report) bool { return r.Freshness != nil }, (*report).freshnessMarkdown},
 		{"mixed", func(r *report) bool { return r.Mixed != nil }, (*report).mixedMarkdown},

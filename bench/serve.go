@@ -1,0 +1,288 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/mantisdb/mantisdb/flight"
+	"github.com/mantisdb/mantisdb/rest"
+)
+
+// serveResult is the outcome of the serve workload: how fast MantisDB's
+// servers hand a whole table to a client, by protocol and format.
+type serveResult struct {
+	Rows  int64 `json:"rows"`
+	Runs  int   `json:"runs"`
+	Paths []*servePath `json:"paths"`
+	// Load is how the table got there: rows/s of DB.Ingest and the
+	// compaction time.
+	LoadRowsPerSec float64 `json:"load_rows_per_sec"`
+	CompactSeconds float64 `json:"compact_seconds"`
+	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
+	Error          string  `json:"error,omitempty"`
+}
+
+// servePath is one protocol and format: the median of the runs.
+type servePath struct {
+	Path string `json:"path"`
+	// Bytes is what the client read from the socket (gRPC frames, or the
+	// HTTP response body).
+	Bytes      int64   `json:"bytes"`
+	Rows       int64   `json:"rows"`
+	Seconds    float64 `json:"seconds"`
+	MBPerSec   float64 `json:"mb_per_sec"`
+	RowsPerSec float64 `json:"rows_per_sec"`
+	Error      string  `json:"error,omitempty"`
+}
+
+type serveParams struct {
+	Dir  string `json:"dir"`
+	Data string `json:"data"`
+	Rows int64  `json:"rows"`
+	Runs int    `json:"runs"`
+}
+
+// restFormats are the result formats of POST /v1/sql the workload reads,
+// by Accept header.
+var restFormats = []struct{ name, accept string }{
+	{"JSON", "application/json"},
+	{"NDJSON", "application/x-ndjson"},
+	{"CSV", "text/csv"},
+	{"Arrow IPC stream", "application/vnd.apache.arrow.stream"},
+	{"Parquet", "application/vnd.apache.parquet"},
+}
+
+// lineitemRows is the number of lineitem rows at scale factor 1.
+const lineitemRows = 6_001_215
+
+func runServe(ctx context.Context, o *options, pr *progress) (*serveResult, error) {
+	rows := int64(float64(lineitemRows) * o.SF)
+	data, err := lineitemFile(o, rows, pr)
+	if err != nil {
+		return nil, err
+	}
+	pr.Phase("serve", 1)
+	pr.Detail(fmt.Sprintf("%d lineitem rows", rows))
+	res := &serveResult{}
+	p := serveParams{Dir: filepath.Join(o.WorkDir, "serve"), Data: data, Rows: rows, Runs: o.Runs}
+	st, err := runChild(ctx, "serve", o.Threads, p, res, o.ChildTimeout, nil)
+	if err != nil {
+		res.Error = err.Error()
+	}
+	res.Rows, res.Runs, res.PeakRSSBytes = rows, o.Runs, st.PeakRSS
+	pr.Add(1, "")
+	return res, nil
+}
+
+func init() {
+	childJobs["serve"] = func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var p serveParams
+		if err := json.Unmarshal(raw, &p); err != nil {
+			return nil, err
+		}
+		out := &serveResult{}
+		e, err := openEngine(engineMantis, p.Dir, 0)
+		if err != nil {
+			return nil, err
+		}
+		defer e.Close()
+		me := e.(*mantisEngine)
+		if err := loadLineitem(ctx, me, p, out); err != nil {
+			out.Error = err.Error()
+			return out, nil
+		}
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		const query = "SELECT * FROM lineitem"
+
+		// Flight SQL: Execute, then DoGet of every endpoint.
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		srv := flight.NewServer(me.db, &flight.Options{Logger: quiet})
+		go srv.Serve(lis)
+		defer srv.Stop()
+		var wire atomic.Int64
+		client, err := flightsql.NewClient(lis.Addr().String(), nil, nil,
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return nil, err
+				}
+				return &countingConn{Conn: c, n: &wire}, nil
+			}))
+		if err != nil {
+			return nil, err
+		}
+		defer client.Close()
+		out.Paths = append(out.Paths, measureServe("Flight SQL DoGet (Arrow IPC over gRPC)", p.Runs, func() (int64, int64, error) {
+			before := wire.Load()
+			n, err := flightQuery(ctx, client, query)
+			return n, wire.Load() - before, err
+		}))
+
+		// REST: POST /v1/sql with each Accept format.
+		hs := httptest.NewServer(rest.NewHandler(me.db, &rest.Options{Logger: quiet}))
+		defer hs.Close()
+		for _, f := range restFormats {
+			out.Paths = append(out.Paths, measureServe("REST "+f.name+" (POST /v1/sql)", p.Runs, func() (int64, int64, error) {
+				return restQuery(ctx, hs.Client(), hs.URL, query, f.accept, p.Rows)
+			}))
+		}
+		for _, sp := range out.Paths {
+			if sp.Error == "" && sp.Rows != p.Rows {
+				sp.Error = fmt.Sprintf("read %d rows, want %d", sp.Rows, p.Rows)
+			}
+		}
+		return out, nil
+	}
+}
+
+// loadLineitem creates lineitem, ingests p's rows with DB.Ingest and
+// compacts them into segments, so that reads measure the columnar tier.
+func loadLineitem(ctx context.Context, me *mantisEngine, p serveParams, out *serveResult) error {
+	recs, err := readBatches(p.Data, p.Rows)
+	if err != nil {
+		return err
+	}
+	defer releaseAll(recs)
+	if _, err := me.Exec(ctx, tpchTable("lineitem").ddl()); err != nil {
+		return fmt.Errorf("create table: %w", err)
+	}
+	start := time.Now()
+	for _, rec := range recs {
+		if err := me.Load(ctx, "lineitem", rec); err != nil {
+			return fmt.Errorf("ingest: %w", err)
+		}
+	}
+	out.LoadRowsPerSec = float64(p.Rows) / time.Since(start).Seconds()
+	start = time.Now()
+	if err := me.compact(ctx); err != nil {
+		return err
+	}
+	out.CompactSeconds = time.Since(start).Seconds()
+	return nil
+}
+
+// measureServe runs read runs times and reports the median run.
+func measureServe(path string, runs int, read func() (rows, bytes int64, err error)) *servePath {
+	sp := &servePath{Path: path}
+	var secs []float64
+	for range runs {
+		start := time.Now()
+		rows, n, err := read()
+		if err != nil {
+			sp.Error = err.Error()
+			return sp
+		}
+		secs = append(secs, time.Since(start).Seconds())
+		sp.Rows, sp.Bytes = rows, n
+	}
+	sp.Seconds = median(secs)
+	if sp.Seconds > 0 {
+		sp.MBPerSec = float64(sp.Bytes) / 1e6 / sp.Seconds
+		sp.RowsPerSec = float64(sp.Rows) / sp.Seconds
+	}
+	return sp
+}
+
+// flightQuery runs query over Flight SQL and reads every endpoint's stream
+// to its end, returning the rows read.
+func flightQuery(ctx context.Context, client *flightsql.Client, query string) (int64, error) {
+	info, err := client.Execute(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	var rows int64
+	for _, ep := range info.Endpoint {
+		rdr, err := client.DoGet(ctx, ep.Ticket)
+		if err != nil {
+			return rows, err
+		}
+		for rdr.Next() {
+			rows += rdr.RecordBatch().NumRows()
+		}
+		err = rdr.Err()
+		rdr.Release()
+		if err != nil {
+			return rows, err
+		}
+	}
+	return rows, nil
+}
+
+// restQuery posts query to /v1/sql asking for the given format and reads
+// the whole body; rows is what the table holds (the body is not parsed).
+func restQuery(ctx context.Context, client *http.Client, base, query, accept string, rows int64) (int64, int64, error) {
+	body, _ := json.Marshal(map[string]string{"sql": query})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/sql", bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return 0, 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	return rows, n, err
+}
+
+// countingConn counts the bytes read from a connection.
+type countingConn struct {
+	net.Conn
+	n *atomic.Int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+func (r *report) serveMarkdown() string {
+	s := r.Serve
+	var sb strings.Builder
+	sb.WriteString("## Serving\n\n")
+	r.runLine(&sb)
+	fmt.Fprintf(&sb, "`SELECT * FROM lineitem` (%d rows, loaded with `DB.Ingest` at %s rows/s and compacted into segments in "+
+		"%s s) read whole by a client over loopback TCP, the real Flight SQL and HTTP handlers in the measuring process; "+
+		"median of %d runs. Bytes are what the client read from the socket (gRPC frames; the HTTP body). DuckDB has no "+
+		"server, so there is no DuckDB column; Go Flight's loopback ceiling on this machine class is about 1.1 GB/s.\n\n",
+		s.Rows, rate(s.LoadRowsPerSec), num(s.CompactSeconds), s.Runs)
+	if s.Error != "" {
+		fmt.Fprintf(&sb, "Error: %s\n\n", cell(s.Error))
+	}
+	sb.WriteString("| path | rows | MB read | seconds | MB/s | rows/s | error |\n|---|---:|---:|---:|---:|---:|---|\n")
+	for _, p := range s.Paths {
+		mbs, rps, secs := "–", "–", "–"
+		if p.Error == "" {
+			mbs, rps, secs = num(p.MBPerSec), rate(p.RowsPerSec), num(p.Seconds)
+		}
+		fmt.Fprintf(&sb, "| %s | %d | %s | %s | %s | %s | %s |\n", p.Path, p.Rows, num(float64(p.Bytes)/1e6), secs, mbs, rps, cell(p.Error))
+	}
+	fmt.Fprintf(&sb, "\nPeak RSS of the serving process: %s.\n\n", bytesText(s.PeakRSSBytes))
+	return sb.String()
+}
