@@ -26,8 +26,8 @@ import (
 // serveResult is the outcome of the serve workload: how fast MantisDB's
 // servers hand a whole table to a client, by protocol and format.
 type serveResult struct {
-	Rows  int64 `json:"rows"`
-	Runs  int   `json:"runs"`
+	Rows  int64        `json:"rows"`
+	Runs  int          `json:"runs"`
 	Paths []*servePath `json:"paths"`
 	// Load is how the table got there: rows/s of DB.Ingest and the
 	// compaction time.
