@@ -2,9 +2,11 @@ package planner
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
@@ -79,6 +81,16 @@ func ParamsFromRecord(rec arrow.RecordBatch, row int) ([]scalar.Scalar, error) {
 	}
 	out := make([]scalar.Scalar, rec.NumCols())
 	for i, c := range rec.Columns() {
+		// Clients may send text as large or view strings (ADBC and Polars
+		// do); parameters bind as VARCHAR either way.
+		switch a := c.(type) {
+		case *array.LargeString:
+			out[i] = stringParam(a, a.Value, row)
+			continue
+		case *array.StringView:
+			out[i] = stringParam(a, a.Value, row)
+			continue
+		}
 		s, err := scalar.GetScalar(c, row)
 		if err != nil {
 			return nil, sqlstate.Wrap(err, sqlstate.DatatypeMismatch, "parameter $%d: %s", i+1, err.Error())
@@ -100,4 +112,13 @@ func ParamsFromRecord(rec arrow.RecordBatch, row int) ([]scalar.Scalar, error) {
 		out[i] = s
 	}
 	return out, nil
+}
+
+// stringParam is row of a text array as a VARCHAR parameter, copied so that
+// the array can be released.
+func stringParam(a arrow.Array, value func(int) string, row int) scalar.Scalar {
+	if a.IsNull(row) {
+		return scalar.MakeNullScalar(arrow.BinaryTypes.String)
+	}
+	return scalar.NewStringScalar(strings.Clone(value(row)))
 }

@@ -151,18 +151,30 @@ func TestParamsFromRecord(t *testing.T) {
 	defer mem.AssertSize(t, 0)
 	b := array.NewRecordBuilder(mem, arrow.NewSchema([]arrow.Field{
 		{Name: "a", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
-		{Name: "b", Type: arrow.BinaryTypes.String, Nullable: true}}, nil))
+		{Name: "b", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "c", Type: arrow.BinaryTypes.LargeString, Nullable: true},
+		{Name: "d", Type: arrow.BinaryTypes.StringView, Nullable: true}}, nil))
 	defer b.Release()
 	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 2}, []bool{true, false})
 	b.Field(1).(*array.StringBuilder).AppendValues([]string{"x", "y"}, nil)
+	b.Field(2).(*array.LargeStringBuilder).AppendValues([]string{"large", "l2"}, []bool{true, false})
+	b.Field(3).(*array.StringViewBuilder).AppendValues([]string{"view", "a view longer than twelve bytes"}, nil)
 	rec := b.NewRecordBatch()
 	ps, err := ParamsFromRecord(rec, 1)
+	ps0, err0 := ParamsFromRecord(rec, 0)
 	rec.Release()
-	if err != nil {
-		t.Fatal(err)
+	if err != nil || err0 != nil {
+		t.Fatal(err, err0)
 	}
-	if ps[0].IsValid() || ps[1].(*scalar.String).String() != "y" {
+	if ps[0].IsValid() || ps[1].(*scalar.String).String() != "y" || ps[2].IsValid() ||
+		ps[3].(*scalar.String).String() != "a view longer than twelve bytes" {
 		t.Errorf("got %v", ps)
+	}
+	if ps0[2].(*scalar.String).String() != "large" || ps0[3].(*scalar.String).String() != "view" {
+		t.Errorf("got %v", ps0)
+	}
+	if !arrow.TypeEqual(ps[2].DataType(), arrow.BinaryTypes.String) {
+		t.Errorf("NULL large string parameter has type %s, want utf8", ps[2].DataType())
 	}
 	if _, err := ParamsFromRecord(rec, 2); err == nil {
 		t.Error("row out of range: no error")
