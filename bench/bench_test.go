@@ -29,7 +29,7 @@ func TestHarness(t *testing.T) {
 	dir := t.TempDir()
 	o, err := parseFlags([]string{"-bench", "all", "-sf", "0.005", "-runs", "2", "-warmup", "1", "-q",
 		"-ingest-rows", "6000", "-batch", "2000", "-insert-batch", "100", "-oltp-rows", "1000", "-oltp-duration", "150ms",
-		"-clients", "1,4", "-fresh-writes", "20", "-mixed-duration", "400ms", "-mixed-batch", "1000",
+		"-clients", "1,4", "-fresh-writes", "20", "-lag-rate", "20000", "-lag-duration", "1s", "-lag-compact-rows", "4000", "-mixed-duration", "400ms", "-mixed-batch", "1000",
 		"-query-timeout", "20s", "-child-timeout", "2m",
 		"-dir", filepath.Join(dir, "work"), "-results", filepath.Join(dir, "results"), "-docs", filepath.Join(dir, "docs")})
 	if err != nil {
@@ -122,6 +122,9 @@ func TestHarness(t *testing.T) {
 			t.Errorf("mantisdb freshness: %+v", f)
 		}
 	}
+	if l := rep.Lag; l == nil || l.Error != "" || l.Lag.Count < 10 || l.Rows != 20000 {
+		t.Errorf("lag: %+v", l)
+	}
 	for _, m := range rep.Mixed.Engines {
 		if m.Engine == engineDuck && (m.Error != "" || m.Queries == 0 || m.IngestRows == 0) {
 			t.Errorf("duckdb mixed: %+v", m)
@@ -133,7 +136,7 @@ func TestHarness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"## TPC-H, scale factor 0.005", "| Q22 |", "## Ingest", "## Serving", "## OLTP", "## Freshness", "## Mixed", tpchChartFile} {
+	for _, want := range []string{"## TPC-H, scale factor 0.005", "| Q22 |", "## Ingest", "## Serving", "## OLTP", "## Freshness", "## Compaction lag", "## Mixed", tpchChartFile} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("benchmarks.md lacks %q", want)
 		}

@@ -50,15 +50,20 @@ func openEngine(name, path string, threads int) (engine, error) {
 	case engineDuck:
 		return openDuck(path, threads)
 	case engineMantis:
-		// The engine's routine messages would garble the progress line.
-		logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-		db, err := mantisdb.Open(path, &mantisdb.Options{Logger: logger})
-		if err != nil {
-			return nil, fmt.Errorf("cannot open mantisdb at %s: %w", path, err)
-		}
-		return &mantisEngine{db: db}, nil
+		return openMantis(path, &mantisdb.Options{})
 	}
 	return nil, fmt.Errorf("unknown engine %q", name)
+}
+
+// openMantis opens MantisDB at path with opts, logging warnings and errors
+// only: the engine's routine messages would garble the progress line.
+func openMantis(path string, opts *mantisdb.Options) (*mantisEngine, error) {
+	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	db, err := mantisdb.Open(path, opts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open mantisdb at %s: %w", path, err)
+	}
+	return &mantisEngine{db: db}, nil
 }
 
 // mantisEngine drives the embedded MantisDB API.

@@ -14,7 +14,7 @@ import (
 )
 
 // workloads in the order they run with -bench all.
-var workloads = []string{"tpch", "ingest", "serve", "oltp", "freshness", "mixed"}
+var workloads = []string{"tpch", "ingest", "serve", "oltp", "freshness", "lag", "mixed"}
 
 // options configure one harness run; flags fill them (see parseFlags).
 type options struct {
@@ -41,6 +41,9 @@ type options struct {
 	OLTPDuration   time.Duration
 	Clients        []int
 	FreshWrites    int
+	LagRate        int
+	LagDuration    time.Duration
+	LagCompactRows int64
 	MixedDuration  time.Duration
 	MixedBatchRows int
 
@@ -90,6 +93,9 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.OLTPDuration, "oltp-duration", 5*time.Second, "duration of each OLTP measurement")
 	clients := fs.String("clients", "1,16", "OLTP client counts")
 	fs.IntVar(&o.FreshWrites, "fresh-writes", 1000, "acknowledged writes probed by the freshness workload")
+	fs.IntVar(&o.LagRate, "lag-rate", 100_000, "rows/s of the sustained ingest of the lag workload")
+	fs.DurationVar(&o.LagDuration, "lag-duration", 30*time.Second, "duration of the sustained ingest of the lag workload")
+	fs.Int64Var(&o.LagCompactRows, "lag-compact-rows", 0, "compactor row threshold during the lag workload (0: the default)")
 	fs.DurationVar(&o.MixedDuration, "mixed-duration", 10*time.Second, "duration of the mixed workload per engine")
 	fs.IntVar(&o.MixedBatchRows, "mixed-batch", 10_000, "rows per ingest batch in the mixed workload")
 	if err := fs.Parse(args); err != nil {
@@ -208,6 +214,8 @@ func run(ctx context.Context, o *options) error {
 			rep.OLTP, err = runOLTP(ctx, o, pr)
 		case "freshness":
 			rep.Freshness, err = runFreshness(ctx, o, pr)
+		case "lag":
+			rep.Lag, err = runLag(ctx, o, pr)
 		case "mixed":
 			rep.Mixed, err = runMixed(ctx, o, pr)
 		}

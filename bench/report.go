@@ -33,6 +33,7 @@ type report struct {
 	Serve     *serveResult     `json:"serve,omitempty"`
 	OLTP      *oltpResult      `json:"oltp,omitempty"`
 	Freshness *freshnessResult `json:"freshness,omitempty"`
+	Lag       *lagResult       `json:"lag,omitempty"`
 	Mixed     *mixedResult     `json:"mixed,omitempty"`
 
 	file string
@@ -143,6 +144,9 @@ func (r *report) write(dir string) (string, error) {
 		if r.Freshness == nil {
 			r.Freshness = old.Freshness
 		}
+		if r.Lag == nil {
+			r.Lag = old.Lag
+		}
 		if r.Mixed == nil {
 			r.Mixed = old.Mixed
 		}
@@ -193,6 +197,9 @@ func (r *report) sections() []string {
 	}
 	if r.Freshness != nil {
 		out = append(out, r.freshnessMarkdown())
+	}
+	if r.Lag != nil {
+		out = append(out, r.lagMarkdown())
 	}
 	if r.Mixed != nil {
 		out = append(out, r.mixedMarkdown())
@@ -258,6 +265,7 @@ func writeDocs(resultsDir, docsDir string) error {
 		{"serve", func(r *report) bool { return r.Serve != nil }, (*report).serveMarkdown},
 		{"oltp", func(r *report) bool { return r.OLTP != nil }, (*report).oltpMarkdown},
 		{"freshness", func(r *report) bool { return r.Freshness != nil }, (*report).freshnessMarkdown},
+		{"lag", func(r *report) bool { return r.Lag != nil }, (*report).lagMarkdown},
 		{"mixed", func(r *report) bool { return r.Mixed != nil }, (*report).mixedMarkdown},
 	}
 	for _, p := range parts {
