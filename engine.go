@@ -115,6 +115,14 @@ func open(dir string, opts *Options) (*DB, error) {
 	for _, t := range tables {
 		cat.Put(t)
 	}
+	views, err := st.LoadViews()
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("cannot load catalog: %w", err)
+	}
+	for _, v := range views {
+		cat.PutView(v)
+	}
 	reg := prometheus.NewRegistry()
 	for _, c := range st.Locks().Collectors() {
 		if err := reg.Register(c); err != nil {
@@ -306,6 +314,9 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 		return 0, db.dropTable(ctx, p.Table, p.IfExists)
 	case planner.KindInsert, planner.KindUpdate, planner.KindDelete:
 		return db.write(ctx, p)
+	case planner.KindCreateView, planner.KindDropView, planner.KindTruncate, planner.KindCreateTableAs,
+		planner.KindAlterTable, planner.KindCreateIndex, planner.KindDropIndex:
+		return db.runDDL(ctx, p)
 	case planner.KindQuery:
 		rv := db.snapshot()
 		defer rv.close()
@@ -330,7 +341,7 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 func (db *DB) createTable(ctx context.Context, desc *catalog.Table, ifNotExists bool) error {
 	db.ddlMu.Lock()
 	defer db.ddlMu.Unlock()
-	if _, ok := db.cat.Table(desc.Name); ok {
+	if db.cat.Relation(desc.Name) {
 		if ifNotExists {
 			return nil
 		}

@@ -31,8 +31,9 @@ const (
 // statement that fails (any error, including a lost write-write conflict,
 // 40001, or a deadlock, 40P01) aborts the transaction: every later statement
 // fails with SQLSTATE 25P02 until Rollback, and Commit then rolls back and
-// returns that error too. DDL (CREATE TABLE, DROP TABLE) is refused inside
-// a transaction with SQLSTATE 25001.
+// returns that error too. Schema changes (CREATE/DROP TABLE, CREATE TABLE
+// AS, TRUNCATE, ALTER TABLE, CREATE/DROP VIEW, CREATE/DROP INDEX) are
+// refused inside a transaction with SQLSTATE 25001 and abort it.
 type Tx struct {
 	db *DB
 	// mu serialises the Tx's calls with DB.Close, which rolls back
@@ -109,7 +110,9 @@ func (t *Tx) prepare(ctx context.Context, text string) (*Stmt, error) {
 // checkKind refuses statements that cannot run in a transaction.
 func checkKind(p *planner.Prepared) error {
 	switch p.Kind {
-	case planner.KindCreateTable, planner.KindDropTable:
+	case planner.KindCreateTable, planner.KindDropTable, planner.KindCreateView, planner.KindDropView,
+		planner.KindTruncate, planner.KindCreateTableAs, planner.KindAlterTable, planner.KindCreateIndex,
+		planner.KindDropIndex:
 		return sqlstate.Errorf(sqlstate.ActiveSQLTransaction, "%s cannot run inside a transaction block; COMMIT or ROLLBACK first", p.Kind)
 	}
 	return nil

@@ -80,8 +80,13 @@ func TestTPCHMatchesDuckDB(t *testing.T) {
 	t.Logf("generated and loaded sf=%g in %s", *tpchCheckSF, time.Since(start).Round(time.Millisecond))
 
 	want := make([][][]value, len(tpchQueries))
-	for i, text := range tpchQueries {
-		rows, err := queryTyped(ctx, d, text)
+	for i := range tpchQueries {
+		sc := tpchScript(i + 1)
+		var rows [][]value
+		err := runScript(ctx, d, sc, func() (err error) {
+			rows, err = queryTyped(ctx, d, sc.Query)
+			return err
+		})
 		if err != nil {
 			t.Fatalf("duckdb Q%d: %v", i+1, err)
 		}
@@ -93,12 +98,17 @@ func TestTPCHMatchesDuckDB(t *testing.T) {
 		want[i] = rows
 	}
 	check := func(t *testing.T, tier string) {
-		for i, text := range tpchQueries {
+		for i := range tpchQueries {
 			t.Run(fmt.Sprintf("%s/Q%02d", tier, i+1), func(t *testing.T) {
 				qctx, cancel := context.WithTimeout(ctx, *tpchQueryTimeout)
 				defer cancel()
 				qstart := time.Now()
-				got, err := queryTyped(qctx, m, text)
+				sc := tpchScript(i + 1)
+				var got [][]value
+				err := runScript(qctx, m, sc, func() (err error) {
+					got, err = queryTyped(qctx, m, sc.Query)
+					return err
+				})
 				if err != nil {
 					t.Fatalf("mantisdb after %s: %v", time.Since(qstart).Round(time.Millisecond), err)
 				}

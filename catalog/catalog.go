@@ -162,13 +162,14 @@ func Decode(b []byte) (*Table, error) {
 type Catalog struct {
 	mu      sync.RWMutex
 	tables  map[string]*Table // by lower-case name
+	views   map[string]*View  // by lower-case name
 	nextID  uint64
 	version uint64
 }
 
 // New returns an empty catalog whose first table ID is 1.
 func New() *Catalog {
-	return &Catalog{tables: make(map[string]*Table), nextID: 1}
+	return &Catalog{tables: make(map[string]*Table), views: make(map[string]*View), nextID: 1}
 }
 
 // Table returns the named table (case-insensitive).
@@ -211,6 +212,9 @@ func (c *Catalog) Prepare(t *Table) (*Table, error) {
 	defer c.mu.Unlock()
 	if _, ok := c.tables[strings.ToLower(t.Name)]; ok {
 		return nil, fmt.Errorf("table %q already exists", t.Name)
+	}
+	if _, ok := c.views[strings.ToLower(t.Name)]; ok {
+		return nil, fmt.Errorf("a view named %q already exists", t.Name)
 	}
 	nt := *t
 	nt.Columns = append([]Column(nil), t.Columns...)

@@ -14,6 +14,8 @@
 //	0x01 "next_segment_id"        next segment id (uint64 BE); written with every manifest change
 //	0x02 <table id>               table descriptor (catalog.Table.Encode)
 //	0x03 ...                      reserved: store-wide segment manifest and file GC
+//	0x04 <view id>                view descriptor (catalog.View.Encode); ids share the
+//	                              table ID counter
 //	0x10 <table id> 0x00          table sequence: next hidden row id (uint64 BE)
 //	0x10 <table id> 0x01 <pk>     row entry: value is an encoded row (see below)
 //	0x10 <table id> 0x02 ...      reserved: bulk batch entries (Arrow IPC)

@@ -18,6 +18,7 @@ import (
 const (
 	tagMeta  byte = 0x01
 	tagDesc  byte = 0x02
+	tagView  byte = 0x04
 	tagTable byte = 0x10
 )
 

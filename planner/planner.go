@@ -42,6 +42,16 @@ const (
 	KindDelete
 	KindCreateTable
 	KindDropTable
+	// The kinds below carry their bound statement in Prepared.DDL.
+	KindCreateView
+	KindDropView
+	KindTruncate
+	// KindCreateTableAs creates Create and inserts the rows of the
+	// statement's query, which Build returns in exactly Create.Schema().
+	KindCreateTableAs
+	KindAlterTable
+	KindCreateIndex
+	KindDropIndex
 )
 
 func (k Kind) String() string {
@@ -58,6 +68,20 @@ func (k Kind) String() string {
 		return "CREATE TABLE"
 	case KindDropTable:
 		return "DROP TABLE"
+	case KindCreateView:
+		return "CREATE VIEW"
+	case KindDropView:
+		return "DROP VIEW"
+	case KindTruncate:
+		return "TRUNCATE"
+	case KindCreateTableAs:
+		return "CREATE TABLE AS"
+	case KindAlterTable:
+		return "ALTER TABLE"
+	case KindCreateIndex:
+		return "CREATE INDEX"
+	case KindDropIndex:
+		return "DROP INDEX"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -79,6 +103,11 @@ type Prepared struct {
 	Create *catalog.Table
 	// IfNotExists and IfExists are the clauses of CREATE and DROP TABLE.
 	IfNotExists, IfExists bool
+	// DDL is the bound statement of the schema changes other than CREATE
+	// and DROP TABLE (*sql.CreateView, *sql.DropView, *sql.Truncate,
+	// *sql.CreateTableAs, *sql.AlterTable, *sql.CreateIndex,
+	// *sql.DropIndex); the root package executes it.
+	DDL sql.Statement
 
 	plan   sql.Node
 	params []sql.ParamType
@@ -115,6 +144,20 @@ func Prepare(text string, cat *catalog.Catalog) (*Prepared, error) {
 		p.Kind, p.Create, p.IfNotExists = KindCreateTable, st.Table, st.IfNotExists
 	case *sql.DropTable:
 		p.Kind, p.Table, p.IfExists = KindDropTable, st.Table, st.IfExists
+	case *sql.CreateView:
+		p.Kind, p.DDL = KindCreateView, st
+	case *sql.DropView:
+		p.Kind, p.DDL, p.IfExists = KindDropView, st, st.IfExists
+	case *sql.Truncate:
+		p.Kind, p.DDL, p.Table = KindTruncate, st, st.Table
+	case *sql.CreateTableAs:
+		p.Kind, p.DDL, p.Create, p.IfNotExists, p.plan = KindCreateTableAs, st, st.Table, st.IfNotExists, st.Plan
+	case *sql.AlterTable:
+		p.Kind, p.DDL, p.Table = KindAlterTable, st, st.Table
+	case *sql.CreateIndex:
+		p.Kind, p.DDL, p.Table = KindCreateIndex, st, st.Table
+	case *sql.DropIndex:
+		p.Kind, p.DDL, p.Table = KindDropIndex, st, st.Table
 	default:
 		return nil, fmt.Errorf("planner: unexpected statement %T", st)
 	}
@@ -195,6 +238,8 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	switch p.Kind {
 	case KindInsert:
 		want = p.Table.Schema()
+	case KindCreateTableAs:
+		want = p.Create.Schema()
 	case KindUpdate:
 		fields := append([]arrow.Field{{Name: sql.KeyColumnName, Type: arrow.BinaryTypes.Binary}}, p.Table.Schema().Fields()...)
 		want = arrow.NewSchema(fields, nil)

@@ -15,6 +15,7 @@ import (
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/sql"
 )
 
 // store is an in-memory SourceProvider: every table is a list of batches
@@ -121,6 +122,17 @@ func (s *store) runWith(q string, params []scalar.Scalar) ([][]string, *arrow.Sc
 	case KindDropTable:
 		if p.Table != nil {
 			s.cat.Remove(p.Table.Name)
+		}
+		return nil, p.Schema, nil
+	case KindCreateView:
+		v := *p.DDL.(*sql.CreateView).View
+		s.nextID++
+		v.ID = uint64(1000 + s.nextID)
+		s.cat.PutView(&v)
+		return nil, p.Schema, nil
+	case KindDropView:
+		for _, n := range p.DDL.(*sql.DropView).Names {
+			s.cat.RemoveView(n)
 		}
 		return nil, p.Schema, nil
 	}

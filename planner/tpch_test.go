@@ -147,4 +147,27 @@ func TestTPCH(t *testing.T) {
 			t.Logf("Q%d: %d rows", i+1, len(rows))
 		})
 	}
+	// Q15 in the specification's text, with its view, answers as the
+	// WITH form does.
+	want, _, err := s.run(tpchQueryTexts[14])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := tpch.Statements(15)
+	for _, q := range sc.Before {
+		s.mustRun(q)
+	}
+	got, _, err := s.run(sc.Query)
+	if err != nil {
+		t.Fatalf("Q15 over its view: %v", err)
+	}
+	for _, q := range sc.After {
+		s.mustRun(q)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || len(want) == 0 {
+		t.Errorf("Q15 over its view = %v, with WITH = %v", got, want)
+	}
+	if _, ok := s.cat.View("revenue0"); ok {
+		t.Error("Q15's view is still there after its DROP VIEW")
+	}
 }

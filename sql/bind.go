@@ -78,6 +78,7 @@ type binder struct {
 	cat    *catalog.Catalog
 	ctes   []*cte       // CTEs in scope, innermost last
 	params []*paramSlot // statement parameters by index
+	depth  int          // views being expanded around this binder
 }
 
 func (b *binder) unsupported(what string) error {
@@ -100,6 +101,9 @@ func (b *binder) table(name sqlparser.TableName) (*catalog.Table, error) {
 	n := name.Name.String()
 	t, ok := b.cat.Table(n)
 	if !ok {
+		if _, isView := b.cat.View(n); isView {
+			return nil, b.errAt(n, sqlstate.WrongObjectType, "%q is a view; views cannot be written or altered", n)
+		}
 		return nil, b.errAt(n, sqlstate.UndefinedTable, "relation %q does not exist", n)
 	}
 	return t, nil

@@ -19,7 +19,7 @@ func (b *binder) bindDDL(d *sqlparser.DDL) (Statement, error) {
 	case sqlparser.CreateStr:
 		switch {
 		case d.ViewSpec != nil:
-			return nil, b.unsupported("CREATE VIEW")
+			return b.bindCreateView(d)
 		case d.TriggerSpec != nil:
 			return nil, b.unsupported("CREATE TRIGGER")
 		case d.ProcedureSpec != nil:
@@ -28,8 +28,8 @@ func (b *binder) bindDDL(d *sqlparser.DDL) (Statement, error) {
 			return nil, b.unsupported("CREATE EVENT")
 		case d.IndexSpec != nil:
 			return nil, b.unsupported("CREATE INDEX")
-		case d.OptSelect != nil:
-			return nil, b.unsupported("CREATE TABLE … AS SELECT")
+		case d.OptSelect != nil && !d.Temporary && !d.OrReplace:
+			return b.bindCreateTableAs(d)
 		case d.OptLike != nil:
 			return nil, b.unsupported("CREATE TABLE … LIKE")
 		case d.Temporary:
@@ -43,7 +43,7 @@ func (b *binder) bindDDL(d *sqlparser.DDL) (Statement, error) {
 	case sqlparser.DropStr:
 		switch {
 		case len(d.FromViews) > 0:
-			return nil, b.unsupported("DROP VIEW")
+			return b.bindDropView(d)
 		case d.TriggerSpec != nil || d.ProcedureSpec != nil || d.EventSpec != nil || d.IndexSpec != nil:
 			return nil, b.unsupported("this DROP statement")
 		case len(d.FromTables) != 1:
@@ -59,6 +59,8 @@ func (b *binder) bindDDL(d *sqlparser.DDL) (Statement, error) {
 			return nil, b.errAt(name, sqlstate.UndefinedTable, "table %q does not exist", name)
 		}
 		return &DropTable{Name: name, Table: t, IfExists: d.IfExists}, nil
+	case sqlparser.TruncateStr:
+		return b.bindTruncate(d)
 	}
 	return nil, b.unsupported(strings.ToUpper(d.Action) + " statements")
 }

@@ -142,6 +142,11 @@ func (b *binder) tableExpr(te sqlparser.TableExpr) (fromItem, error) {
 					return fromItem{plan: cte.plan, cols: cols}, nil
 				}
 			}
+			if x.DbQualifier.IsEmpty() && x.SchemaQualifier.IsEmpty() {
+				if v, ok := b.cat.View(x.Name.String()); ok {
+					return b.viewItem(v, alias)
+				}
+			}
 			t, err := b.table(x)
 			if err != nil {
 				return fromItem{}, err

@@ -8,8 +8,9 @@ package tpch
 // literals with INTERVAL arithmetic (date '1998-12-01' - interval '90' day;
 // the interval's precision, "day (3)", is left out: neither engine parses
 // it), EXTRACT, SUBSTRING ... FROM ... FOR, derived-table column lists
-// (Q13). Q15's view is a WITH clause with the view's column list, because
-// MantisDB has no CREATE VIEW yet. Queries[i] is query i+1.
+// (Q13). Q15's view is a WITH clause with the view's column list here, so
+// that every entry is one query; Script gives Q15 in the specification's
+// text, with its CREATE VIEW and DROP VIEW. Queries[i] is query i+1.
 var Queries = [22]string{
 	// Q1: pricing summary report.
 	`select l_returnflag, l_linestatus, sum(l_quantity) as sum_qty, sum(l_extendedprice) as sum_base_price,
@@ -220,3 +221,34 @@ from (
 group by cntrycode
 order by cntrycode`,
 }
+
+// Script is a TPC-H query as the specification writes it: statements to
+// run before the query (Q15's CREATE VIEW), the query whose answer counts,
+// and statements to run after it (Q15's DROP VIEW).
+type Script struct {
+	Before []string
+	Query  string
+	After  []string
+}
+
+// Statements returns query q (1-based) in the specification's text. For
+// every query but Q15 that is Queries[q-1] alone.
+func Statements(q int) Script {
+	if q == 15 {
+		return Script{Before: []string{q15View}, Query: q15Query, After: []string{"drop view revenue0"}}
+	}
+	return Script{Query: Queries[q-1]}
+}
+
+// q15View and q15Query are Q15's view and query (TPC-H 3.0.1, clause 2.4.15).
+const (
+	q15View = `create view revenue0 (supplier_no, total_revenue) as
+	select l_suppkey, sum(l_extendedprice * (1 - l_discount))
+	from lineitem
+	where l_shipdate >= date '1996-01-01' and l_shipdate < date '1996-01-01' + interval '3' month
+	group by l_suppkey`
+	q15Query = `select s_suppkey, s_name, s_address, s_phone, total_revenue
+from supplier, revenue0
+where s_suppkey = supplier_no and total_revenue = (select max(total_revenue) from revenue0)
+order by s_suppkey`
+)
