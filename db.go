@@ -174,6 +174,15 @@ func (db *DB) Ingest(ctx context.Context, table string, rdr array.RecordReader) 
 	return db.ingest(ctx, table, rdr)
 }
 
+// IngestWith is Ingest with options: with OnConflict set, rows whose
+// primary key is taken (by a committed row in any tier or an earlier row
+// of rdr) are skipped or replace the existing row instead of failing the
+// ingest with 23505. It is meant for application upserts of modest size;
+// a bulk load without conflicts is faster through Ingest.
+func (db *DB) IngestWith(ctx context.Context, table string, rdr array.RecordReader, opts IngestOptions) (int64, error) {
+	return db.ingestWith(ctx, table, rdr, opts)
+}
+
 // Registry returns the Prometheus registry of the database's metrics (the
 // lock manager's today). It is owned by the DB; servers expose it, e.g. with
 // promhttp.HandlerFor, and may register more collectors in it.
@@ -307,6 +316,12 @@ func (t *Tx) Query(ctx context.Context, sql string) (*Rows, error) {
 // DB.Ingest).
 func (t *Tx) Ingest(ctx context.Context, table string, rdr array.RecordReader) (int64, error) {
 	return t.ingest(ctx, table, rdr)
+}
+
+// IngestWith is Ingest with options inside the transaction (see
+// DB.IngestWith).
+func (t *Tx) IngestWith(ctx context.Context, table string, rdr array.RecordReader, opts IngestOptions) (int64, error) {
+	return t.ingestWith(ctx, table, rdr, opts)
 }
 
 // Commit makes the transaction's writes durable and visible, all at once,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
@@ -65,5 +66,56 @@ func TestTxRefusesNewDDL(t *testing.T) {
 	}
 	if got := one(t, db, "select count(*) from v"); got != 1 {
 		t.Errorf("count = %d after refused DDL", got)
+	}
+}
+
+// TestIngestWithConflicts: IngestWith skips or replaces rows whose key is
+// taken in the row store or in a segment, atomically per call, and inside
+// a transaction.
+func TestIngestWithConflicts(t *testing.T) {
+	ctx := context.Background()
+	db := manual(t, t.TempDir())
+	defer db.Close()
+	exec(t, db, "create table accounts (id bigint primary key, balance bigint)")
+	exec(t, db, "insert into accounts values (1, 10), (2, 20)")
+	compact(t, db, "accounts")                         // keys 1, 2 in a segment
+	exec(t, db, "insert into accounts values (3, 30)") // key 3 in the row store
+
+	_, err := db.Ingest(ctx, "accounts", recordReader(t, `[{"id": 2, "balance": 0}]`))
+	wantCode(t, err, sqlstate.UniqueViolation)
+
+	n, err := db.IngestWith(ctx, "accounts", recordReader(t, `[{"id": 2, "balance": 0}, {"id": 3, "balance": 0}, {"id": 4, "balance": 40}]`),
+		mantisdb.IngestOptions{OnConflict: mantisdb.ConflictIgnore})
+	if err != nil || n != 1 {
+		t.Fatalf("ignore: %d, %v; want 1 row", n, err)
+	}
+	if got := render(query(t, db, "select id, balance from accounts order by id")); got != "1|10\n2|20\n3|30\n4|40\n" {
+		t.Errorf("after ignore:\n%s", got)
+	}
+	n, err = db.IngestWith(ctx, "accounts", recordReader(t, `[{"id": 1, "balance": 11}, {"id": 3, "balance": 33}, {"id": 5, "balance": 50}, {"id": 5, "balance": 55}]`),
+		mantisdb.IngestOptions{OnConflict: mantisdb.ConflictReplace})
+	if err != nil || n != 4 {
+		t.Fatalf("replace: %d, %v; want 4 rows", n, err)
+	}
+	if got := render(query(t, db, "select id, balance from accounts order by id")); got != "1|11\n2|20\n3|33\n4|40\n5|55\n" {
+		t.Errorf("after replace:\n%s", got)
+	}
+	// Inside a transaction: seen by the transaction, gone with its rollback.
+	tx := begin(t, db)
+	if _, err := tx.IngestWith(ctx, "accounts", recordReader(t, `[{"id": 2, "balance": 99}]`),
+		mantisdb.IngestOptions{OnConflict: mantisdb.ConflictReplace}); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, tx, "select balance from accounts where id = 2"); got != 99 {
+		t.Errorf("in tx: balance %d, want 99", got)
+	}
+	tx.Rollback()
+	if got := one(t, db, "select balance from accounts where id = 2"); got != 20 {
+		t.Errorf("after rollback: balance %d, want 20", got)
+	}
+	// Upserts of segment rows then compaction: each row is still once.
+	compact(t, db, "accounts")
+	if got := one(t, db, "select count(*) from accounts"); got != 5 {
+		t.Errorf("count after compaction = %d, want 5", got)
 	}
 }

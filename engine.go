@@ -24,6 +24,7 @@ import (
 	"github.com/mantisdb/mantisdb/lockmgr"
 	"github.com/mantisdb/mantisdb/oltp"
 	"github.com/mantisdb/mantisdb/planner"
+	"github.com/mantisdb/mantisdb/sql"
 )
 
 // errClosed is returned by every call on a closed DB.
@@ -457,6 +458,12 @@ func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, v *version, p *planner.
 	if err := op.Open(compute.WithAllocator(ctx, db.mem)); err != nil {
 		return 0, err
 	}
+	var set []arrowexec.Expr
+	if p.OnConflict == sql.ConflictUpdate {
+		if set, err = conflictSet(ctx, p); err != nil {
+			return 0, err
+		}
+	}
 	var n int64
 	for {
 		rec, err := op.Next()
@@ -465,6 +472,14 @@ func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, v *version, p *planner.
 		}
 		if rec == nil {
 			break
+		}
+		if p.Kind == planner.KindInsert && p.OnConflict != sql.ConflictError {
+			k, err := db.upsertIn(ctx, tx, v, t, rec, p.OnConflict, set)
+			if err != nil {
+				return 0, err
+			}
+			n += k
+			continue
 		}
 		if err := applyBatch(ctx, tx, p.Kind, t, rec); err != nil {
 			return 0, err

@@ -108,6 +108,11 @@ type Prepared struct {
 	// *sql.CreateTableAs, *sql.AlterTable, *sql.CreateIndex,
 	// *sql.DropIndex); the root package executes it.
 	DDL sql.Statement
+	// OnConflict is what an INSERT does with a row whose primary key is
+	// taken; ConflictSet compiles the update of sql.ConflictUpdate.
+	OnConflict sql.Conflict
+
+	set []sql.Expr
 
 	plan   sql.Node
 	params []sql.ParamType
@@ -136,6 +141,7 @@ func Prepare(text string, cat *catalog.Catalog) (*Prepared, error) {
 		p.Schema = schemaOf(st.Plan.Columns())
 	case *sql.Insert:
 		p.Kind, p.Table, p.plan = KindInsert, st.Table, st.Plan
+		p.OnConflict, p.set = st.OnConflict, st.Set
 	case *sql.Update:
 		p.Kind, p.Table, p.plan = KindUpdate, st.Table, st.Plan
 	case *sql.Delete:

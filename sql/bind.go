@@ -254,6 +254,8 @@ func (b *binder) expr(ctx *exprCtx, e sqlparser.Expr) (Expr, error) {
 	switch e := e.(type) {
 	case *sqlparser.ColName:
 		return b.column(ctx, e)
+	case *sqlparser.ValuesFuncExpr:
+		return b.valuesFunc(ctx, e)
 	case *sqlparser.SQLVal:
 		return b.literal(e)
 	case *sqlparser.NullVal:

@@ -72,12 +72,10 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 		return nil, b.unsupported("REPLACE")
 	case s.With != nil:
 		return nil, b.unsupported("WITH")
-	case s.Ignore != "":
-		return nil, b.unsupported("INSERT IGNORE")
+	case s.Ignore != "" && len(s.OnDup) > 0:
+		return nil, b.unsupportedAt("INSERT IGNORE … ON DUPLICATE KEY UPDATE", "ignore")
 	case len(s.Partitions) > 0:
 		return nil, b.unsupported("PARTITION")
-	case len(s.OnDup) > 0:
-		return nil, b.unsupported("ON DUPLICATE KEY UPDATE")
 	case len(s.Returning) > 0:
 		return nil, b.unsupported("RETURNING")
 	}
@@ -125,9 +123,28 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 			}
 		}
 	}
+	st, err := b.insertRows(t, target, rows, sel)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s.Ignore != "":
+		st.OnConflict = ConflictIgnore
+	case len(s.OnDup) > 0:
+		st.OnConflict = ConflictUpdate
+		if st.Set, err = b.bindOnDup(t, s.OnDup); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// insertRows binds the rows of INSERT: VALUES rows, or the query sel.
+func (b *binder) insertRows(t *catalog.Table, target []int, rows sqlparser.Values, sel sqlparser.SelectStatement) (*Insert, error) {
 	if sel != nil {
 		return b.insertSelect(t, target, sel)
 	}
+	var err error
 	ctx := &exprCtx{clause: "VALUES"}
 	out := make([][]Expr, len(rows))
 	for r, tuple := range rows {
@@ -293,7 +310,7 @@ func (b *binder) bindDelete(s *sqlparser.Delete) (Statement, error) {
 
 // insertSelect binds INSERT … SELECT: the query's rows, cast to the
 // table's columns in order (omitted columns NULL).
-func (b *binder) insertSelect(t *catalog.Table, target []int, sel sqlparser.SelectStatement) (Statement, error) {
+func (b *binder) insertSelect(t *catalog.Table, target []int, sel sqlparser.SelectStatement) (*Insert, error) {
 	plan, err := b.queryPlan(sel, nil)
 	if err != nil {
 		return nil, err

@@ -251,6 +251,12 @@ type Query struct {
 type Insert struct {
 	Table *catalog.Table
 	Plan  Node
+	// OnConflict is what happens to a row whose primary key is taken.
+	OnConflict Conflict
+	// Set (ConflictUpdate) computes the new value of every column of an
+	// existing row from the existing row's columns (ordinals 0..n-1)
+	// followed by the inserted row's (n..2n-1).
+	Set []Expr
 	// Params are the types of the statement parameters ($1 is Params[0]).
 	Params []ParamType
 }
