@@ -99,6 +99,14 @@ func TestHarness(t *testing.T) {
 	if rep.Serve == nil || rep.Serve.Error != "" || len(rep.Serve.Paths) != 1+len(restFormats) {
 		t.Fatalf("serve: want %d paths and no error, got %+v", 1+len(restFormats), rep.Serve)
 	}
+	if len(rep.Serve.Scans) != len(scanQueries) {
+		t.Errorf("serve: want %d scans, got %d", len(scanQueries), len(rep.Serve.Scans))
+	}
+	for _, q := range rep.Serve.Scans {
+		if q.Error != "" || q.Seconds <= 0 {
+			t.Errorf("serve scan %s: %+v", q.Name, q)
+		}
+	}
 	for _, p := range rep.Serve.Paths {
 		if p.Error != "" || p.Rows != rep.Serve.Rows || p.Bytes <= 0 || p.MBPerSec <= 0 {
 			t.Errorf("serve %s: %+v", p.Path, p)
