@@ -34,9 +34,9 @@ type serveResult struct {
 	LoadRowsPerSec float64 `json:"load_rows_per_sec"`
 	CompactSeconds float64 `json:"compact_seconds"`
 	// Scans are queries over the compacted table, run in the process.
-	Scans []*scanQuery `json:"scans"`
-	PeakRSSBytes   int64   `json:"peak_rss_bytes"`
-	Error          string  `json:"error,omitempty"`
+	Scans        []*scanQuery `json:"scans"`
+	PeakRSSBytes int64        `json:"peak_rss_bytes"`
+	Error        string       `json:"error,omitempty"`
 }
 
 // servePath is one protocol and format: the median of the runs.
