@@ -311,7 +311,7 @@ func TestIngestErrors(t *testing.T) {
 		{"parquet garbage", "e", []byte("not parquet"), []string{"Content-Type", mediaParquet}, 400, sqlstate.InvalidText},
 		{"unknown encoding", "e", []byte(`{"id": 1}`), []string{"Content-Encoding", "br"}, 415, sqlstate.FeatureNotSupported},
 		{"gzip bomb", "e", bomb, []string{"Content-Type", mediaCSV, "Content-Encoding", "gzip"}, 413, sqlstate.ProgramLimitExceeded},
-		{"on_conflict ignore", "e?on_conflict=ignore", []byte(`{"id": 1, "name": "a"}`), nil, 501, sqlstate.FeatureNotSupported},
+		{"bad on_conflict", "e?on_conflict=merge", []byte(`{"id": 1, "name": "a"}`), nil, 400, sqlstate.InvalidParameterValue},
 		{"bad option", "e?colour=red", []byte(`{"id": 1, "name": "a"}`), nil, 400, sqlstate.InvalidParameterValue},
 		{"bad delimiter", "e?delimiter=ab", []byte("id;name\n"), []string{"Content-Type", mediaCSV}, 400, sqlstate.InvalidParameterValue},
 		{"unknown table", "nope", []byte(`{"id": 1}`), nil, 404, sqlstate.UndefinedTable},
@@ -375,5 +375,51 @@ func TestIngestCreate(t *testing.T) {
 	}
 	if got := rowsOf(ts.mustSQL("select * from made3 order by id")); got != rtRows {
 		t.Errorf("arrow-created table:\n got %s\nwant %s", got, rtRows)
+	}
+}
+
+// TestIngestOnConflict checks on_conflict=error|ignore|upsert: a taken key
+// fails the whole request (409, nothing written), is skipped, or replaces
+// the row; a key repeated inside one body counts as taken by its first row.
+func TestIngestOnConflict(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustSQL("create table u (id bigint primary key, name varchar, n int)")
+	ingest := func(query, body string) (int, string) {
+		status, _, got := ts.post("/v1/tables/u/ingest"+query, []byte(body), "Content-Type", mediaNDJSON)
+		return status, string(got)
+	}
+	rows := func() string { return rowsOf(ts.mustSQL("select * from u order by id")) }
+	if status, got := ingest("", `{"id": 1, "name": "a", "n": 1}`+"\n"+`{"id": 2, "name": "b", "n": 2}`); status != 200 {
+		t.Fatalf("first ingest: %d %s", status, got)
+	}
+	if status, got := ingest("?on_conflict=error", `{"id": 3, "name": "c"}`+"\n"+`{"id": 2, "name": "x"}`); status != 409 ||
+		errorOf(t, got).Code != sqlstate.UniqueViolation {
+		t.Errorf("on_conflict=error: got %d %s, want 409 23505", status, got)
+	}
+	if got := rows(); got != `"rows":[[1,"a",1],[2,"b",2]]}` {
+		t.Fatalf("after the failed ingest: %s", got)
+	}
+	if status, got := ingest("?on_conflict=ignore", `{"id": 3, "name": "c", "n": 3}`+"\n"+`{"id": 2, "name": "x"}`+"\n"+`{"id": 3, "name": "again"}`); status != 200 {
+		t.Fatalf("on_conflict=ignore: %d %s", status, got)
+	}
+	if got := rows(); got != `"rows":[[1,"a",1],[2,"b",2],[3,"c",3]]}` {
+		t.Errorf("after on_conflict=ignore: %s", got)
+	}
+	if status, got := ingest("?on_conflict=upsert", `{"id": 1, "name": "A"}`+"\n"+`{"id": 4, "name": "d", "n": 4}`); status != 200 {
+		t.Fatalf("on_conflict=upsert: %d %s", status, got)
+	}
+	if got := rows(); got != `"rows":[[1,"A",null],[2,"b",2],[3,"c",3],[4,"d",4]]}` {
+		t.Errorf("after on_conflict=upsert: %s", got)
+	}
+	// With an idempotency key: the retry writes nothing again.
+	for i := 0; i < 2; i++ {
+		status, _, got := ts.post("/v1/tables/u/ingest?on_conflict=upsert", []byte(`{"id": 5, "name": "e"}`),
+			"Content-Type", mediaNDJSON, "Idempotency-Key", "upsert-5")
+		if status != 200 {
+			t.Fatalf("idempotent upsert %d: %d %s", i, status, got)
+		}
+	}
+	if got := rowsOf(ts.mustSQL("select count(*) from u")); got != `"rows":[[5]]}` {
+		t.Errorf("count after idempotent upserts: %s", got)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
@@ -30,12 +31,12 @@ import (
 // ingestQuery holds the query parameters of an ingest request.
 type ingestQuery struct {
 	create     bool
-	onConflict string
+	onConflict mantisdb.OnConflict
 	csv        csvOptions
 }
 
 func parseIngestQuery(r *http.Request) (ingestQuery, error) {
-	q := ingestQuery{onConflict: "error", csv: csvOptions{delimiter: ','}}
+	q := ingestQuery{csv: csvOptions{delimiter: ','}}
 	vals := r.URL.Query()
 	for k := range vals {
 		switch k {
@@ -53,8 +54,12 @@ func parseIngestQuery(r *http.Request) (ingestQuery, error) {
 	}
 	if v := vals.Get("on_conflict"); v != "" {
 		switch v {
-		case "error", "ignore", "upsert":
-			q.onConflict = v
+		case "error":
+			q.onConflict = mantisdb.ConflictError
+		case "ignore":
+			q.onConflict = mantisdb.ConflictIgnore
+		case "upsert":
+			q.onConflict = mantisdb.ConflictReplace
 		default:
 			return q, sqlstate.Errorf(sqlstate.InvalidParameterValue, "on_conflict=%q: want error, ignore or upsert", v)
 		}
@@ -110,11 +115,6 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, err)
 		return
 	}
-	if q.onConflict != "error" {
-		h.writeError(w, r, sqlstate.Errorf(sqlstate.FeatureNotSupported,
-			"on_conflict=%s is not supported yet: the database has no insert-or-ignore or upsert for bulk ingest; use on_conflict=error (the default)", q.onConflict))
-		return
-	}
 	key, err := idempotencyKey(r)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -146,7 +146,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	defer src.close()
 
-	n, resp, err := h.writeRows(r.Context(), src.rdr, name, key)
+	n, resp, err := h.writeRows(r.Context(), src.rdr, name, key, mantisdb.IngestOptions{OnConflict: q.onConflict})
 	// A decoding error is the cause whatever the database made of it: the
 	// database saw the reader fail and wrote nothing.
 	if rerr := src.err(); rerr != nil {
@@ -174,9 +174,9 @@ func ingestResponse(n int64) []byte {
 // writeRows ingests rdr into table in one transaction and returns the
 // number of rows and the answer's body. With an idempotency key the key and
 // answer are written in the same transaction.
-func (h *Handler) writeRows(ctx context.Context, rdr array.RecordReader, table, key string) (int64, []byte, error) {
+func (h *Handler) writeRows(ctx context.Context, rdr array.RecordReader, table, key string, opts mantisdb.IngestOptions) (int64, []byte, error) {
 	if key == "" {
-		n, err := h.db.Ingest(ctx, table, rdr)
+		n, err := h.db.IngestWith(ctx, table, rdr, opts)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -190,7 +190,7 @@ func (h *Handler) writeRows(ctx context.Context, rdr array.RecordReader, table, 
 		return 0, nil, err
 	}
 	defer tx.Rollback()
-	n, err := tx.Ingest(ctx, table, rdr)
+	n, err := tx.IngestWith(ctx, table, rdr, opts)
 	if err != nil {
 		return 0, nil, err
 	}
