@@ -50,6 +50,8 @@ type compactor struct {
 	compactions atomic.Int64
 	merges      atomic.Int64
 	failures    atomic.Int64
+	// history holds the latest runs for system.compactions.
+	history compactionLog
 }
 
 func (db *DB) freshOf(table uint64) *freshStats {
@@ -149,6 +151,26 @@ type CompactionResult struct {
 func (db *DB) compact(ctx context.Context, t *catalog.Table) (CompactionResult, error) {
 	db.comp.mu.Lock()
 	defer db.comp.mu.Unlock()
+	start := time.Now()
+	bytesIn := db.store.RowBytes(t.ID)
+	res, err := db.compactLocked(ctx, t)
+	if err != nil || res.Segment != 0 {
+		info := CompactionInfo{Table: t.Name, TableID: t.ID, Kind: "compaction", Started: start,
+			Duration: time.Since(start), RowsIn: res.Rows, RowsOut: res.Rows, BytesIn: bytesIn,
+			BytesOut: res.Bytes, Segment: res.Segment}
+		if res.Segment != 0 {
+			info.SegmentsOut = 1
+		}
+		if err != nil {
+			info.Err = err.Error()
+		}
+		db.comp.history.add(info)
+	}
+	return res, err
+}
+
+// compactLocked is compact; the caller holds db.comp.mu.
+func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionResult, error) {
 	start := time.Now()
 	var res CompactionResult
 	f := db.freshOf(t.ID)
@@ -252,6 +274,24 @@ func (db *DB) swap(ctx context.Context, t *catalog.Table, commit func() error) e
 func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
 	db.comp.mu.Lock()
 	defer db.comp.mu.Unlock()
+	info := CompactionInfo{Table: t.Name, TableID: t.ID, Started: time.Now()}
+	err := db.mergeLocked(ctx, t, &info)
+	if info.Kind != "" {
+		info.Duration = time.Since(info.Started)
+		if err != nil {
+			info.Err = err.Error()
+		}
+		if info.Err != "" {
+			info.Segment, info.SegmentsOut, info.RowsOut, info.BytesOut = 0, 0, 0, 0
+		}
+		db.comp.history.add(info)
+	}
+	return err
+}
+
+// mergeLocked is merge; the caller holds db.comp.mu. It fills info from
+// the moment it has picked the segments to merge.
+func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *CompactionInfo) error {
 	rv := db.snapshot()
 	defer rv.close()
 	ents, err := rv.snap.Segments(t.ID)
@@ -302,9 +342,15 @@ func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
 	}
 	inputs := make([]segments.MergeInput, len(pick))
 	ids := make([]uint64, len(pick))
+	info.Kind, info.SegmentsIn = "merge", len(pick)
+	if len(pick) == 1 {
+		info.Kind = "rewrite"
+	}
 	for i, c := range pick {
 		inputs[i] = segments.MergeInput{Reader: c.h.r, Deleted: c.e.Deleted}
 		ids[i] = c.e.ID
+		info.RowsIn += c.h.meta.Rows
+		info.BytesIn += c.h.meta.FileSize + c.h.meta.IndexSize
 	}
 	id := db.store.NewSegmentID()
 	meta, err := segments.Merge(ctx, db.tiers.fs, db.tiers.dir, id, t, inputs, db.opts.Segment)
@@ -320,6 +366,7 @@ func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
 		}
 		db.tiers.add(&segHandle{table: t.ID, meta: meta, r: r})
 		add = &oltp.SegmentAdd{ID: id, Meta: meta.Encode(), Rows: meta.Rows}
+		info.Segment, info.SegmentsOut, info.RowsOut, info.BytesOut = id, 1, meta.Rows, meta.FileSize+meta.IndexSize
 	}
 	err = db.swap(ctx, t, func() error { return db.store.CommitMerge(ctx, t, rv.snap, ids, add) })
 	if err != nil {
@@ -327,6 +374,7 @@ func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
 			db.tiers.remove(t.ID, id)
 		}
 		if errors.Is(err, oltp.ErrConflict) {
+			info.Err = "deletes raced with the merge; retried later"
 			return nil // deletes raced with the merge; try again later
 		}
 		return err
@@ -354,8 +402,7 @@ func (db *DB) compactTable(ctx context.Context, table string) (CompactionResult,
 	return res, db.merge(ctx, t)
 }
 
-// SegmentInfo describes one live segment (a row of the future
-// system.segments table).
+// SegmentInfo describes one live segment (a row of system.segments).
 type SegmentInfo struct {
 	Table   string
 	TableID uint64
@@ -387,6 +434,9 @@ type TableStats struct {
 // CompactorStats counts the compactor's work since Open.
 type CompactorStats struct {
 	Compactions, Merges, Failures int64
+	// Recent lists the latest compactions and merges, failed ones
+	// included, oldest first (at most 256, kept in memory only).
+	Recent []CompactionInfo
 }
 
 func (db *DB) tableStats(ctx context.Context, table string) (TableStats, error) {

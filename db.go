@@ -189,8 +189,8 @@ func (db *DB) IngestWith(ctx context.Context, table string, rdr array.RecordRead
 func (db *DB) Registry() *prometheus.Registry { return db.reg }
 
 // Locks returns the locks held and waited for right now, holders before
-// waiters per resource (see lockmgr.Manager.Snapshot); the future
-// system.locks table lists them.
+// waiters per resource (see lockmgr.Manager.Snapshot); system.locks lists
+// them.
 func (db *DB) Locks() []lockmgr.LockInfo { return db.store.Locks().Snapshot() }
 
 // Begin starts an explicit transaction: its statements read the database as
@@ -215,26 +215,33 @@ func (db *DB) Compact(ctx context.Context, table string) (CompactionResult, erro
 
 // TableStats returns the storage of table as of now: rows in the row
 // store, live rows in segments and the segment list (for the REST admin
-// endpoints and the future system.tables).
+// endpoints; system.tables shows the same).
 func (db *DB) TableStats(ctx context.Context, table string) (TableStats, error) {
 	return db.tableStats(ctx, table)
 }
 
 // Segments returns every live segment of every table, by table name and
-// segment id (the future system.segments table).
+// segment id (system.segments shows the same).
 func (db *DB) Segments(ctx context.Context) ([]SegmentInfo, error) { return db.segmentList(ctx) }
 
-// CompactorStats returns the compactor's counters since Open (the future
-// system.compactions table).
+// CompactorStats returns the compactor's counters since Open and its
+// latest runs (the rows of system.compactions).
 func (db *DB) CompactorStats() CompactorStats {
-	return CompactorStats{Compactions: db.comp.compactions.Load(), Merges: db.comp.merges.Load(), Failures: db.comp.failures.Load()}
+	return CompactorStats{Compactions: db.comp.compactions.Load(), Merges: db.comp.merges.Load(),
+		Failures: db.comp.failures.Load(), Recent: db.comp.history.list()}
 }
 
 // Table returns the named table's descriptor.
 func (db *DB) Table(name string) (*catalog.Table, bool) { return db.cat.Table(name) }
 
-// Tables returns every table, sorted by name.
+// Tables returns every table, sorted by name; the system tables are not
+// among them (see SystemTables).
 func (db *DB) Tables() []*catalog.Table { return db.cat.Tables() }
+
+// SystemTables returns the read-only system tables (schema "system":
+// tables, segments, compactions, locks), sorted by name; their Name lacks
+// the schema.
+func (db *DB) SystemTables() []*catalog.Table { return db.cat.SystemTables() }
 
 // Stmt is a prepared statement. Each Query or Exec runs it once. A Stmt of
 // DB.Prepare is safe for concurrent use; one of Tx.Prepare or

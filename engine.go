@@ -124,6 +124,7 @@ func open(dir string, opts *Options) (*DB, error) {
 	for _, v := range views {
 		cat.PutView(v)
 	}
+	registerSystemTables(cat)
 	reg := prometheus.NewRegistry()
 	for _, c := range st.Locks().Collectors() {
 		if err := reg.Register(c); err != nil {

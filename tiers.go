@@ -289,6 +289,9 @@ func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec
 // groups and rows (zone maps, bitmaps, bloom filters); the row store is
 // read whole.
 func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+	if t.System {
+		return p.rv.db.systemScan(t, cols, withKey)
+	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
@@ -317,6 +320,9 @@ func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.
 // scanPruned is Scan with a pruning predicate; see
 // scanProvider.scanPruned.
 func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+	if t.System {
+		return p.db.systemScan(t, cols, withKey)
+	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		ents, err := p.tx.Segments(t.ID)
 		if err != nil {

@@ -43,6 +43,11 @@ type Table struct {
 	PrimaryKey []int `json:"primary_key,omitempty"`
 	// Version increases with every schema change of the table.
 	Version uint64 `json:"version"`
+	// System marks a read-only virtual table of the schema SystemSchema
+	// (system.tables, system.locks, ...): the database materializes its
+	// rows at every scan. It is never persisted and never in Tables; its
+	// ID is SystemTableID(n).
+	System bool `json:"-"`
 
 	schema *arrow.Schema
 }
@@ -156,6 +161,14 @@ func Decode(b []byte) (*Table, error) {
 	return e.Table, nil
 }
 
+// SystemSchema is the schema of the system tables (Table.System); a name
+// qualified with it, e.g. system.tables, resolves through SystemTable.
+const SystemSchema = "system"
+
+// SystemTableID returns the ID of the n-th system table: the top half of
+// the ID space, which storage never assigns.
+func SystemTableID(n uint64) uint64 { return 1<<63 | n }
+
 // Catalog is the set of tables of a database. It is safe for concurrent use.
 // It does not persist anything itself: the caller writes descriptors to
 // storage and then publishes them here.
@@ -163,13 +176,46 @@ type Catalog struct {
 	mu      sync.RWMutex
 	tables  map[string]*Table // by lower-case name
 	views   map[string]*View  // by lower-case name
+	system  map[string]*Table // system tables by lower-case name
 	nextID  uint64
 	version uint64
 }
 
 // New returns an empty catalog whose first table ID is 1.
 func New() *Catalog {
-	return &Catalog{tables: make(map[string]*Table), views: make(map[string]*View), nextID: 1}
+	return &Catalog{tables: make(map[string]*Table), views: make(map[string]*View), system: make(map[string]*Table), nextID: 1}
+}
+
+// PutSystem publishes a system table (t.System is set), named without its
+// schema. It is meant for Open, before the catalog is shared.
+func (c *Catalog) PutSystem(t *Table) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t.System = true
+	t.finish()
+	c.system[strings.ToLower(t.Name)] = t
+	c.version++
+}
+
+// SystemTable returns the system table of that name without its schema
+// (case-insensitive).
+func (c *Catalog) SystemTable(name string) (*Table, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	t, ok := c.system[strings.ToLower(name)]
+	return t, ok
+}
+
+// SystemTables returns the system tables sorted by name.
+func (c *Catalog) SystemTables() []*Table {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := make([]*Table, 0, len(c.system))
+	for _, t := range c.system {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
 }
 
 // Table returns the named table (case-insensitive).

@@ -17,15 +17,22 @@ import (
 	"github.com/mantisdb/mantisdb/catalog"
 )
 
-// MantisDB has no catalogs and one schema: tables are reported with a NULL
-// catalog_name and db_schema_name SchemaName, and of type TableType.
+// MantisDB has no catalogs and two schemas: user tables are reported with
+// a NULL catalog_name, db_schema_name SchemaName and table_type TableType;
+// the read-only system tables (system.tables, ...) with db_schema_name
+// SystemSchemaName and table_type SystemTableType.
 const (
 	// ServerName is the FLIGHT_SQL_SERVER_NAME reported by GetSqlInfo.
 	ServerName = "MantisDB"
-	// SchemaName is the one database schema that holds every table.
+	// SchemaName is the database schema that holds every user table.
 	SchemaName = "public"
-	// TableType is the table_type of every table.
+	// TableType is the table_type of every user table.
 	TableType = "TABLE"
+	// SystemSchemaName is the schema of the system tables.
+	SystemSchemaName = catalog.SystemSchema
+	// SystemTableType is the table_type of the system tables (the JDBC
+	// name).
+	SystemTableType = "SYSTEM TABLE"
 )
 
 // registerSQLInfo registers the GetSqlInfo answers, each with the type the
@@ -181,13 +188,16 @@ func (s *sqlServer) GetFlightInfoSchemas(_ context.Context, _ flightsql.GetDBSch
 	return s.flightInfo(desc, schema_ref.DBSchemas, desc.Cmd), nil
 }
 
-// DoGetDBSchemas returns SchemaName when it passes the filters.
+// DoGetDBSchemas returns SchemaName and SystemSchemaName when they pass
+// the filters.
 func (s *sqlServer) DoGetDBSchemas(_ context.Context, cmd flightsql.GetDBSchemas) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
 	b := array.NewRecordBuilder(s.mem, schema_ref.DBSchemas)
 	defer b.Release()
-	if matchCatalog(cmd.GetCatalog()) && matchPattern(cmd.GetDBSchemaFilterPattern(), SchemaName) {
-		b.Field(0).AppendNull()
-		b.Field(1).(*array.StringBuilder).Append(SchemaName)
+	for _, name := range []string{SchemaName, SystemSchemaName} {
+		if matchCatalog(cmd.GetCatalog()) && matchPattern(cmd.GetDBSchemaFilterPattern(), name) {
+			b.Field(0).AppendNull()
+			b.Field(1).(*array.StringBuilder).Append(name)
+		}
 	}
 	return schema_ref.DBSchemas, singleChunk(b.NewRecordBatch()), nil
 }
@@ -204,27 +214,33 @@ func tablesSchema(cmd flightsql.GetTables) *arrow.Schema {
 	return schema_ref.Tables
 }
 
-// DoGetTables lists the tables that pass the filters, sorted by name, with
-// their Arrow schema when include_schema is set.
+// DoGetTables lists the tables that pass the filters, user tables then
+// system tables, each sorted by name, with their Arrow schema when
+// include_schema is set.
 func (s *sqlServer) DoGetTables(_ context.Context, cmd flightsql.GetTables) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
 	sch := tablesSchema(cmd)
 	b := array.NewRecordBuilder(s.mem, sch)
 	defer b.Release()
-	if matchCatalog(cmd.GetCatalog()) && matchPattern(cmd.GetDBSchemaFilterPattern(), SchemaName) && matchType(cmd.GetTableTypes()) {
+	list := func(schema, typ string, tables []*catalog.Table) {
+		if !matchCatalog(cmd.GetCatalog()) || !matchPattern(cmd.GetDBSchemaFilterPattern(), schema) || !matchType(cmd.GetTableTypes(), typ) {
+			return
+		}
 		namePattern := cmd.GetTableNameFilterPattern()
-		for _, t := range s.db.Tables() {
+		for _, t := range tables {
 			if !matchPattern(namePattern, t.Name) {
 				continue
 			}
 			b.Field(0).AppendNull()
-			b.Field(1).(*array.StringBuilder).Append(SchemaName)
+			b.Field(1).(*array.StringBuilder).Append(schema)
 			b.Field(2).(*array.StringBuilder).Append(t.Name)
-			b.Field(3).(*array.StringBuilder).Append(TableType)
+			b.Field(3).(*array.StringBuilder).Append(typ)
 			if cmd.GetIncludeSchema() {
 				b.Field(4).(*array.BinaryBuilder).Append(arrowflight.SerializeSchema(tableSchema(t), s.mem))
 			}
 		}
 	}
+	list(SchemaName, TableType, s.db.Tables())
+	list(SystemSchemaName, SystemTableType, s.db.SystemTables())
 	return sch, singleChunk(b.NewRecordBatch()), nil
 }
 
@@ -234,10 +250,14 @@ func tableSchema(t *catalog.Table) *arrow.Schema {
 	base := t.Schema()
 	fields := make([]arrow.Field, base.NumFields())
 	mb := flightsql.NewColumnMetadataBuilder()
+	schema := SchemaName
+	if t.System {
+		schema = SystemSchemaName
+	}
 	for i, c := range t.Columns {
 		mb.Clear()
-		mb.SchemaName(SchemaName).TableName(t.Name).TypeName(c.Type.String()).
-			IsAutoIncrement(false).IsCaseSensitive(false).IsReadOnly(false).IsSearchable(true)
+		mb.SchemaName(schema).TableName(t.Name).TypeName(c.Type.String()).
+			IsAutoIncrement(false).IsCaseSensitive(false).IsReadOnly(t.System).IsSearchable(true)
 		if c.Type.Kind == catalog.KindDecimal {
 			mb.Precision(c.Type.Precision).Scale(c.Type.Scale)
 		}
@@ -252,10 +272,11 @@ func (s *sqlServer) GetFlightInfoTableTypes(_ context.Context, desc *arrowflight
 	return s.flightInfo(desc, schema_ref.TableTypes, desc.Cmd), nil
 }
 
-// DoGetTableTypes returns TableType.
+// DoGetTableTypes returns SystemTableType and TableType.
 func (s *sqlServer) DoGetTableTypes(context.Context) (*arrow.Schema, <-chan arrowflight.StreamChunk, error) {
 	b := array.NewRecordBuilder(s.mem, schema_ref.TableTypes)
 	defer b.Release()
+	b.Field(0).(*array.StringBuilder).Append(SystemTableType)
 	b.Field(0).(*array.StringBuilder).Append(TableType)
 	return schema_ref.TableTypes, singleChunk(b.NewRecordBatch()), nil
 }
@@ -264,13 +285,13 @@ func (s *sqlServer) DoGetTableTypes(context.Context) (*arrow.Schema, <-chan arro
 // filter: no filter or the empty string ("without a catalog") pass.
 func matchCatalog(filter *string) bool { return filter == nil || *filter == "" }
 
-// matchType reports whether TableType passes a table type filter.
-func matchType(types []string) bool {
+// matchType reports whether table type typ passes a table type filter.
+func matchType(types []string, typ string) bool {
 	if len(types) == 0 {
 		return true
 	}
 	for _, t := range types {
-		if strings.EqualFold(t, TableType) {
+		if strings.EqualFold(t, typ) {
 			return true
 		}
 	}

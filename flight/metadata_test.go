@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	_ "github.com/apache/arrow-go/v18/arrow/flight/flightsql/driver"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql/schema_ref"
+	"google.golang.org/grpc/codes"
 )
 
 // sqlInfoValues decodes GetSqlInfo results into Go values of the union
@@ -150,7 +151,7 @@ func TestMetadataCommands(t *testing.T) {
 		t.Errorf("catalogs %v, want none", got)
 	}
 	info, err = e.client.GetDBSchemas(e.ctx, &flightsql.GetDBSchemasOpts{})
-	if got := rows(info, err, schema_ref.DBSchemas); !equalStrings(got, []string{"NULL|public"}) {
+	if got := rows(info, err, schema_ref.DBSchemas); !equalStrings(got, []string{"NULL|public", "NULL|system"}) {
 		t.Errorf("schemas %v", got)
 	}
 	info, err = e.client.GetDBSchemas(e.ctx, &flightsql.GetDBSchemasOpts{DbSchemaFilterPattern: strs("x%")})
@@ -158,23 +159,27 @@ func TestMetadataCommands(t *testing.T) {
 		t.Errorf("schemas matching x%%: %v", got)
 	}
 	info, err = e.client.GetTableTypes(e.ctx)
-	if got := rows(info, err, schema_ref.TableTypes); !equalStrings(got, []string{"TABLE"}) {
+	if got := rows(info, err, schema_ref.TableTypes); !equalStrings(got, []string{"SYSTEM TABLE", "TABLE"}) {
 		t.Errorf("table types %v", got)
 	}
 
+	systemTables := []string{"system.compactions", "system.locks", "system.segments", "system.tables"}
 	for _, tc := range []struct {
 		name string
 		opts *flightsql.GetTablesOpts
 		want []string
 	}{
-		{"all", &flightsql.GetTablesOpts{}, []string{"all_types", "order_lines", "orders"}},
+		{"all", &flightsql.GetTablesOpts{}, append([]string{"all_types", "order_lines", "orders"}, systemTables...)},
 		{"pattern", &flightsql.GetTablesOpts{TableNameFilterPattern: strs("ORD%")}, []string{"order_lines", "orders"}},
 		{"underscore", &flightsql.GetTablesOpts{TableNameFilterPattern: strs("order_")}, []string{"orders"}},
 		{"no match", &flightsql.GetTablesOpts{TableNameFilterPattern: strs("order")}, nil},
 		{"escaped", &flightsql.GetTablesOpts{TableNameFilterPattern: strs(`order\_%`)}, []string{"order_lines"}},
 		{"schema", &flightsql.GetTablesOpts{DbSchemaFilterPattern: strs("pub%")}, []string{"all_types", "order_lines", "orders"}},
 		{"other schema", &flightsql.GetTablesOpts{DbSchemaFilterPattern: strs("other")}, nil},
-		{"no catalog", &flightsql.GetTablesOpts{Catalog: strs("")}, []string{"all_types", "order_lines", "orders"}},
+		{"no catalog", &flightsql.GetTablesOpts{Catalog: strs("")}, append([]string{"all_types", "order_lines", "orders"}, systemTables...)},
+		{"system schema", &flightsql.GetTablesOpts{DbSchemaFilterPattern: strs("system")}, systemTables},
+		{"system type", &flightsql.GetTablesOpts{TableTypes: []string{"system table"}}, systemTables},
+		{"system pattern", &flightsql.GetTablesOpts{TableNameFilterPattern: strs("%lock%")}, []string{"system.locks"}},
 		{"other catalog", &flightsql.GetTablesOpts{Catalog: strs("c")}, nil},
 		{"type", &flightsql.GetTablesOpts{TableTypes: []string{"VIEW", "table"}}, []string{"all_types", "order_lines", "orders"}},
 		{"other type", &flightsql.GetTablesOpts{TableTypes: []string{"VIEW"}}, nil},
@@ -184,7 +189,11 @@ func TestMetadataCommands(t *testing.T) {
 			got := rows(info, err, schema_ref.Tables)
 			var want []string
 			for _, n := range tc.want {
-				want = append(want, "NULL|public|"+n+"|TABLE")
+				if sys, ok := strings.CutPrefix(n, "system."); ok {
+					want = append(want, "NULL|system|"+sys+"|SYSTEM TABLE")
+				} else {
+					want = append(want, "NULL|public|"+n+"|TABLE")
+				}
 			}
 			if !equalStrings(got, want) {
 				t.Errorf("tables %v, want %v", got, want)
@@ -368,5 +377,26 @@ func TestDatabaseSQLDriver(t *testing.T) {
 	}
 	if err := db.QueryRowContext(ctx, "SELECT c_req FROM all_types WHERE id = ?", 1000).Scan(&req); !errors.Is(err, sql.ErrNoRows) {
 		t.Errorf("SELECT of a missing id: %v, want sql.ErrNoRows", err)
+	}
+}
+
+// TestSystemTablesQuery reads system tables through Flight SQL and is
+// refused a write to one.
+func TestSystemTablesQuery(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE orders (id BIGINT PRIMARY KEY, total DECIMAL(10,2) NOT NULL)")
+	e.exec(t, "INSERT INTO orders VALUES (1, 2.50), (2, 3.00)")
+	info, err := e.client.Execute(e.ctx, "SELECT table_name, primary_key, total_rows FROM system.tables ORDER BY table_name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, recs := e.fetch(t, info)
+	defer releaseAll(recs)
+	if got := rowStrings(recs); !equalStrings(got, []string{"orders|id|2"}) {
+		t.Errorf("system.tables: %v", got)
+	}
+	_, err = e.client.ExecuteUpdate(e.ctx, "DELETE FROM system.tables")
+	if code, msg := statusOf(err); code != codes.InvalidArgument || !strings.Contains(msg, "read-only") {
+		t.Errorf("DELETE FROM system.tables: %v", err)
 	}
 }

@@ -427,3 +427,16 @@ func TestClientDisconnectCancels(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSystemTablesOverSQL reads a system table through /v1/sql and gets
+// 42809 for a write to one.
+func TestSystemTablesOverSQL(t *testing.T) {
+	ts := newTestServer(t, nil)
+	if got := rowsOf(ts.mustSQL("select table_name, total_rows from system.tables where table_name = 'probe'")); got != `"rows":[["probe",0]]}` {
+		t.Errorf("system.tables: %s", got)
+	}
+	status, body := ts.sql("drop table system.tables")
+	if e := errorOf(t, body); status != 400 || e.Code != sqlstate.WrongObjectType {
+		t.Errorf("drop table system.tables: %d %s", status, body)
+	}
+}

@@ -20,6 +20,18 @@ func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
+	var target *catalog.Table
+	switch st := st.(type) {
+	case *Insert:
+		target = st.Table
+	case *Update:
+		target = st.Table
+	case *Delete:
+		target = st.Table
+	}
+	if target != nil && target.System {
+		return nil, readOnly(target)
+	}
 	if err := b.checkParams(); err != nil {
 		return nil, err
 	}
@@ -95,8 +107,16 @@ func (b *binder) errAt(ident string, code sqlstate.Code, format string, args ...
 }
 
 func (b *binder) table(name sqlparser.TableName) (*catalog.Table, error) {
-	if !name.DbQualifier.IsEmpty() || !name.SchemaQualifier.IsEmpty() {
-		return nil, b.unsupported("a qualified table name")
+	if schema, ok := systemQualified(name); ok {
+		n := name.Name.String()
+		if !schema {
+			return nil, b.unsupported("a qualified table name")
+		}
+		t, ok := b.cat.SystemTable(n)
+		if !ok {
+			return nil, b.errAt(n, sqlstate.UndefinedTable, "relation \"%s.%s\" does not exist", catalog.SystemSchema, n)
+		}
+		return t, nil
 	}
 	n := name.Name.String()
 	t, ok := b.cat.Table(n)
@@ -107,6 +127,26 @@ func (b *binder) table(name sqlparser.TableName) (*catalog.Table, error) {
 		return nil, b.errAt(n, sqlstate.UndefinedTable, "relation %q does not exist", n)
 	}
 	return t, nil
+}
+
+// systemQualified reports whether name is qualified (qualified) and, if
+// so, whether by the system schema alone (system).
+func systemQualified(name sqlparser.TableName) (system, qualified bool) {
+	if name.DbQualifier.IsEmpty() && name.SchemaQualifier.IsEmpty() {
+		return false, false
+	}
+	q := name.DbQualifier.String()
+	if q == "" {
+		q = name.SchemaQualifier.String()
+	} else if !name.SchemaQualifier.IsEmpty() {
+		return false, true
+	}
+	return strings.EqualFold(q, catalog.SystemSchema), true
+}
+
+// readOnly is the error of a statement that would change system table t.
+func readOnly(t *catalog.Table) error {
+	return sqlstate.Errorf(sqlstate.WrongObjectType, "cannot change %s.%s: system tables are read-only", catalog.SystemSchema, t.Name)
 }
 
 // from binds a FROM clause of at most one plain table.

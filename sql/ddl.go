@@ -50,6 +50,11 @@ func (b *binder) bindDDL(d *sqlparser.DDL) (Statement, error) {
 			return nil, b.unsupported("DROP TABLE of several tables")
 		}
 		tn := d.FromTables[0]
+		if sys, _ := systemQualified(tn); sys {
+			if t, ok := b.cat.SystemTable(tn.Name.String()); ok {
+				return nil, readOnly(t)
+			}
+		}
 		if !tn.DbQualifier.IsEmpty() || !tn.SchemaQualifier.IsEmpty() {
 			return nil, b.unsupported("a qualified table name")
 		}

@@ -83,6 +83,9 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 	if err != nil {
 		return nil, err
 	}
+	if t.System {
+		return nil, readOnly(t)
+	}
 	var rows sqlparser.Values
 	var sel sqlparser.SelectStatement
 	switch r := s.Rows.(type) {
@@ -188,6 +191,9 @@ func (b *binder) dmlInput(from sqlparser.TableExprs, where *sqlparser.Where) (*s
 	}
 	if sc == nil {
 		return nil, nil, sqlstate.Errorf(sqlstate.SyntaxError, "missing table")
+	}
+	if sc.table.System {
+		return nil, nil, readOnly(sc.table)
 	}
 	all := make([]int, len(sc.table.Columns))
 	for i := range all {

@@ -31,6 +31,8 @@ import (
 //   - x [NOT] ILIKE p becomes x [NOT] LIKE p; the offsets of every LIKE and
 //     ILIKE are recorded and matched to the AST's LIKE comparisons in text
 //     order, whose binding then folds case.
+//   - the keyword SYSTEM before a dot becomes the identifier "system", the
+//     schema of the system tables (system.tables).
 //   - $1, $2, … parameters become :v1, :v2, …, the names the tokenizer gives
 //     ? placeholders, so both spellings bind the same way (they cannot be
 //     mixed in one statement).
@@ -191,6 +193,10 @@ func rewriteTokens(toks []token, info *rewriteInfo) error {
 			orderByItems(toks, i+2, info)
 		case lower(i) == "like":
 			info.likes = append(info.likes, false)
+		case t.typ == sqlparser.SYSTEM && i+1 < len(toks) && toks[i+1].typ == '.':
+			// SYSTEM is a keyword of the grammar; as the schema of
+			// system.tables it is an identifier.
+			info.edits = append(info.edits, edit{start: t.start, end: t.end, repl: `"system"`})
 		case lower(i) == "ilike" && i > 0:
 			info.likes = append(info.likes, true)
 			info.anyILike = true
