@@ -54,6 +54,8 @@ func TestSystemTables(t *testing.T) {
 		{"delete from system.locks", sqlstate.WrongObjectType},
 		{"drop table system.compactions", sqlstate.WrongObjectType},
 		{"drop table if exists system.tables", sqlstate.WrongObjectType},
+		{"truncate table system.segments", sqlstate.WrongObjectType},
+		{"create table system.x (a int)", sqlstate.FeatureNotSupported},
 		{"select * from system.nope", sqlstate.UndefinedTable},
 		{"select * from other.tables", sqlstate.FeatureNotSupported},
 		{"select * from tables", sqlstate.UndefinedTable},
@@ -63,6 +65,12 @@ func TestSystemTables(t *testing.T) {
 			t.Errorf("%s: error %v, want code %s", c.sql, err, c.code)
 		}
 	}
+	// A view over a system table reads it like any table.
+	exec(t, db, "create view sizes as select table_name, total_rows from system.tables")
+	if got := render(query(t, db, "select * from sizes order by table_name")); got != "t|305\nu|1\n" {
+		t.Errorf("view over system.tables: %q", got)
+	}
+	exec(t, db, "drop view sizes")
 	if n := len(db.Tables()); n != 2 {
 		t.Errorf("DB.Tables lists %d tables, want the 2 user tables", n)
 	}

@@ -28,6 +28,8 @@ func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 		target = st.Table
 	case *Delete:
 		target = st.Table
+	case *Truncate:
+		target = st.Table
 	}
 	if target != nil && target.System {
 		return nil, readOnly(target)
