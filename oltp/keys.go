@@ -24,11 +24,12 @@ const (
 
 // Sub-tags under 0x10 <table id>.
 const (
-	subSeq byte = 0x00
-	subRow byte = 0x01
-	// 0x02 bulk batch entries are reserved for a later format.
-	subBitmap   byte = 0x03
-	subManifest byte = 0x04
+	subSeq       byte = 0x00
+	subRow       byte = 0x01
+	subBatch     byte = 0x02 // batch entry headers
+	subBitmap    byte = 0x03
+	subManifest  byte = 0x04
+	subBatchBody byte = 0x05 // batch entry bodies (Arrow IPC)
 )
 
 var (

@@ -68,8 +68,9 @@ func (sn *Snapshot) check() error {
 	return nil
 }
 
-// Scan returns a Scanner over every row of t in primary key order (row id
-// order for tables without a primary key). Batches have the fields of
+// Scan returns a Scanner over every row of t: the row entries in primary
+// key order (row id order for tables without a primary key), then the rows
+// of each batch entry, in key order within the entry. Batches have the fields of
 // t.Schema() listed in cols, in that order (a column may repeat), and when
 // withKey an extra last Binary field KeyField. With no cols the batches
 // carry only their row count (and the key when asked).
@@ -77,7 +78,11 @@ func (sn *Snapshot) Scan(t *catalog.Table, cols []int, withKey bool) (*Scanner, 
 	if err := sn.check(); err != nil {
 		return nil, err
 	}
-	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, nil)
+	refs, err := sn.s.batchRefs(sn.snap, t, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, nil, refs)
 }
 
 // ScanSpans is Scan restricted to the row keys in spans, which must be
@@ -90,7 +95,11 @@ func (sn *Snapshot) ScanSpans(t *catalog.Table, cols []int, withKey bool, spans 
 	if spans == nil {
 		spans = []KeySpan{}
 	}
-	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, spans)
+	refs, err := sn.s.batchRefs(sn.snap, t, spans, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, spans, refs)
 }
 
 // Get reports whether the row with storage key key exists in t.
@@ -154,9 +163,11 @@ type Scanner struct {
 	arrs  []arrow.Array // scratch, len(outSlot)
 	built []arrow.Array // scratch, len(dec.out)
 	err   error
+	// bs reads the batch entries, after the row entries.
+	bs batchScan
 }
 
-func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan) (*Scanner, error) {
+func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan, refs []batchRef) (*Scanner, error) {
 	ts := t.Schema()
 	fields := make([]arrow.Field, 0, len(cols)+1)
 	for _, c := range cols {
@@ -184,6 +195,7 @@ func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table,
 		batchSize: batchSize,
 		outSlot:   make([]int, len(cols)),
 		arrs:      make([]arrow.Array, len(fields)),
+		bs:        batchScan{t: t, mem: mem, cols: cols, refs: refs},
 	}
 	sc.dec.init(mem, t, cols)
 	for i, c := range cols {
@@ -203,9 +215,22 @@ func (sc *Scanner) Schema() *arrow.Schema { return sc.schema }
 // are never empty.
 func (sc *Scanner) Next() bool {
 	sc.releaseRecord()
-	if sc.done || sc.err != nil || sc.it == nil {
+	if sc.err != nil || sc.it == nil {
 		return false
 	}
+	if !sc.done {
+		if sc.nextRows() {
+			return true
+		}
+		if sc.err != nil {
+			return false
+		}
+	}
+	return sc.nextBatchRows()
+}
+
+// nextRows reads the next batch of row entries.
+func (sc *Scanner) nextRows() bool {
 	n := 0
 	if sc.spans == nil {
 		sc.dec.reserve(sc.batchSize)
@@ -373,6 +398,7 @@ func (sc *Scanner) Close() error {
 		err = errors.Join(err, sc.it.Close())
 		sc.it = nil
 		sc.dec.release()
+		sc.bs.release()
 		if sc.key != nil {
 			sc.key.Release()
 			sc.key = nil

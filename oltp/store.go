@@ -63,6 +63,11 @@ type Options struct {
 	// table before it locks the whole table exclusively instead; zero means
 	// DefaultEscalateRows, a negative value never escalates.
 	EscalateRows int
+	// BulkMinRows is the smallest batch Txn.InsertBatch writes as a batch
+	// entry; smaller ones become row entries. Zero means
+	// DefaultBulkMinRows; a negative value writes every batch as a batch
+	// entry.
+	BulkMinRows int
 }
 
 // DefaultEscalateRows is the row lock count per table at which a
@@ -106,6 +111,8 @@ type Store struct {
 	// them (see Txn.latest).
 	bmMu  sync.Mutex
 	bmGen atomic.Uint64
+	// batches caches the headers of committed batch entries.
+	batches batchCache
 }
 
 // tableState is the per-table state of a Store shared by its transactions.
@@ -117,6 +124,11 @@ type tableState struct {
 	seqMu     sync.Mutex
 	seqLoaded bool
 	nextRowID atomic.Uint64 // next hidden row id, valid once seqLoaded
+	// batchMu guards latest, the committed batch entries of the table
+	// when batchesOK (see Store.latestBatches).
+	batchMu   sync.Mutex
+	latest    []*batchMeta
+	batchesOK bool
 }
 
 // txnIDBits is the number of low bits of a transaction id that count
@@ -140,6 +152,9 @@ func Open(dir string, opts *Options) (*Store, error) {
 	}
 	if s.opts.FS == nil {
 		s.opts.FS = vfs.Default
+	}
+	if s.opts.BulkMinRows == 0 {
+		s.opts.BulkMinRows = DefaultBulkMinRows
 	}
 	if s.opts.EscalateRows == 0 {
 		s.opts.EscalateRows = DefaultEscalateRows

@@ -219,19 +219,23 @@ func (s *Store) loadSegmentIDs(tables []*catalog.Table) error {
 	case !errors.Is(err, pebble.ErrNotFound):
 		return fmt.Errorf("cannot read segment id counter: %w", err)
 	}
+	// Batch entries take their ids from the same space and are committed
+	// without the counter.
 	for _, t := range tables {
-		lo, hi := manifestSpan(t.ID)
-		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-		if err != nil {
-			return fmt.Errorf("cannot read segment manifest: %w", err)
-		}
-		if it.Last() && len(it.Key()) == rowPrefixLen+8 {
-			if id := binary.BigEndian.Uint64(it.Key()[rowPrefixLen:]); id >= next {
-				next = id + 1
+		for _, span := range [2]func(uint64) ([]byte, []byte){manifestSpan, batchSpan} {
+			lo, hi := span(t.ID)
+			it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+			if err != nil {
+				return fmt.Errorf("cannot read segment manifest: %w", err)
 			}
-		}
-		if err := it.Close(); err != nil {
-			return fmt.Errorf("cannot read segment manifest: %w", err)
+			if it.Last() && len(it.Key()) == rowPrefixLen+8 {
+				if id := binary.BigEndian.Uint64(it.Key()[rowPrefixLen:]); id >= next {
+					next = id + 1
+				}
+			}
+			if err := it.Close(); err != nil {
+				return fmt.Errorf("cannot read segment manifest: %w", err)
+			}
 		}
 	}
 	s.nextSegID.Store(next)
@@ -264,6 +268,11 @@ type SegmentAdd struct {
 	Meta []byte
 	// Rows is the number of rows of the segment.
 	Rows int64
+	// Placement, for a compaction written from a CompactionScan, tells
+	// where each fresh row went; nil when the segment was written from
+	// the row entries alone in key order (then the snapshot must hold no
+	// batch entries).
+	Placement *Placement
 }
 
 // CompactionResult tells what CommitCompaction did.
@@ -304,8 +313,25 @@ func (s *Store) CommitCompaction(ctx context.Context, t *catalog.Table, from *Sn
 	}
 	defer cur.Close()
 	deleted := roaring.New()
+	pl := add.Placement
+	if pl == nil {
+		ms, err := s.batchMetas(from.snap, t.ID)
+		if err != nil {
+			return res, err
+		}
+		if len(ms) > 0 {
+			return res, fmt.Errorf("cannot compact table %q: the snapshot holds batch entries but the segment has no placement", t.Name)
+		}
+	}
+	var dropped []uint64
 	err = s.writeSynced(ctx, func(b *pebble.Batch) error {
 		var pos int64
+		segPos := func(i int64) uint32 {
+			if pl == nil {
+				return uint32(i)
+			}
+			return pl.rowPos[i]
+		}
 		curOK := cur.First()
 		for ok := old.First(); ok; ok = old.Next() {
 			k := old.Key()
@@ -324,11 +350,14 @@ func (s *Store) CommitCompaction(ctx context.Context, t *catalog.Table, from *Sn
 				}
 				same = bytes.Equal(ov, cv)
 			}
+			if pl != nil && pos >= int64(len(pl.rowPos)) {
+				return fmt.Errorf("segment %d holds fewer row entries than the snapshot of table %q", add.ID, t.Name)
+			}
 			if same {
 				_ = b.Delete(k, nil)
 				res.Moved++
 			} else {
-				deleted.Add(uint32(pos))
+				deleted.Add(segPos(pos))
 				res.Changed++
 			}
 			pos++
@@ -336,8 +365,20 @@ func (s *Store) CommitCompaction(ctx context.Context, t *catalog.Table, from *Sn
 		if err := errors.Join(old.Error(), cur.Error()); err != nil {
 			return err
 		}
-		if pos != add.Rows {
-			return fmt.Errorf("segment %d has %d rows, the snapshot of table %q %d", add.ID, add.Rows, t.Name, pos)
+		total := pos
+		if pl != nil {
+			if pos != int64(len(pl.rowPos)) {
+				return fmt.Errorf("segment %d holds %d row entries, the snapshot of table %q %d", add.ID, len(pl.rowPos), t.Name, pos)
+			}
+			total = pl.total
+			n, err := s.placeBatches(b, t, from, pl, deleted, &res)
+			if err != nil {
+				return err
+			}
+			dropped = n
+		}
+		if total != add.Rows {
+			return fmt.Errorf("segment %d has %d rows, the snapshot of table %q %d", add.ID, add.Rows, t.Name, total)
 		}
 		_ = b.Set(manifestKey(t.ID, add.ID), add.Meta, nil)
 		if !deleted.IsEmpty() {
@@ -353,7 +394,71 @@ func (s *Store) CommitCompaction(ctx context.Context, t *catalog.Table, from *Sn
 	if err != nil {
 		return CompactionResult{}, fmt.Errorf("cannot commit compaction of table %q: %w", t.Name, err)
 	}
+	if len(dropped) > 0 {
+		s.invalidateBatches(t.ID)
+		s.batches.drop(dropped)
+	}
 	return res, nil
+}
+
+// placeBatches adds to b the deletion of every batch entry placed in the
+// segment, and to deleted the segment positions of their rows deleted
+// since the snapshot from. It returns the ids of the entries.
+func (s *Store) placeBatches(b *pebble.Batch, t *catalog.Table, from *Snapshot, pl *Placement, deleted *roaring.Bitmap, res *CompactionResult) ([]uint64, error) {
+	var ids []uint64
+	for _, pb := range pl.batches {
+		ok, err := hasBatch(s.db, t.ID, pb.id)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("batch entry %d of table %q left the fresh tier during its compaction: %w", pb.id, t.Name, ErrConflict)
+		}
+		was, err := getRaw(from.snap, bitmapKey(t.ID, pb.id))
+		if err != nil {
+			return nil, err
+		}
+		now, err := getRaw(s.db, bitmapKey(t.ID, pb.id))
+		if err != nil {
+			return nil, err
+		}
+		var live int64
+		for _, p := range pb.posOf {
+			if p != noPos {
+				live++
+			}
+		}
+		if !bytes.Equal(was, now) {
+			// Rows deleted since the snapshot: their segment copies
+			// are deleted too.
+			nbm, err := decodeBitmap(now)
+			if err != nil {
+				return nil, err
+			}
+			if was != nil {
+				wbm, err := decodeBitmap(was)
+				if err != nil {
+					return nil, err
+				}
+				nbm.AndNot(wbm)
+			}
+			it := nbm.Iterator()
+			for it.HasNext() {
+				p := it.Next()
+				if int(p) < len(pb.posOf) && pb.posOf[p] != noPos {
+					deleted.Add(pb.posOf[p])
+					res.Changed++
+					live--
+				}
+			}
+		}
+		res.Moved += live
+		_ = b.Delete(batchKey(t.ID, pb.id), nil)
+		_ = b.Delete(batchBodyKey(t.ID, pb.id), nil)
+		_ = b.Delete(bitmapKey(t.ID, pb.id), nil)
+		ids = append(ids, pb.id)
+	}
+	return ids, nil
 }
 
 // CommitMerge replaces segments remove of table t by add (nil when every
@@ -444,6 +549,7 @@ type txnSeg struct {
 	latestOK  bool
 	inLatest  bool
 	own       *roaring.Bitmap // rows the Txn deleted; nil: none
+	ownBatch  bool            // a batch entry the Txn wrote itself
 }
 
 // seg returns the Txn's state of segment id of table, reading its snapshot
@@ -456,6 +562,15 @@ func (tx *Txn) seg(table, id uint64) (*txnSeg, error) {
 	var err error
 	if st.inSnap, err = hasSegment(tx.snap, table, id); err != nil {
 		return nil, err
+	}
+	if !st.inSnap {
+		// A batch entry is addressed like a segment.
+		if st.inSnap, err = hasBatch(tx.snap, table, id); err != nil {
+			return nil, err
+		}
+		if !st.inSnap {
+			st.ownBatch = tx.ownBatch(id) != nil
+		}
 	}
 	if st.inSnap {
 		if st.snapBM, err = readBitmap(tx.snap, table, id); err != nil {
@@ -480,6 +595,9 @@ func (tx *Txn) latest(st *txnSeg, id uint64) (bool, *roaring.Bitmap, error) {
 		return st.inLatest, st.latestBM, nil
 	}
 	in, err := hasSegment(tx.s.db, st.table, id)
+	if err == nil && !in {
+		in, err = hasBatch(tx.s.db, st.table, id)
+	}
 	if err != nil {
 		return false, nil, err
 	}
@@ -502,11 +620,24 @@ func (tx *Txn) deleteSegRow(ctx context.Context, tt *txnTable, key []byte, id ui
 	if err != nil {
 		return false, err
 	}
-	if !st.inSnap {
+	if !st.inSnap && !st.ownBatch {
 		return false, fmt.Errorf("oltp: segment %d of table %q is not in the transaction's snapshot", id, tt.t.Name)
 	}
 	if st.own != nil && st.own.Contains(pos) {
 		return false, nil
+	}
+	if st.ownBatch {
+		// Nobody else sees the Txn's own batch entry: no lock, no
+		// conflict.
+		if m := tx.ownBatch(id); m == nil || int(pos) >= m.rows {
+			return false, nil
+		}
+		if st.own == nil {
+			st.own = roaring.New()
+		}
+		st.own.Add(pos)
+		tx.segDirty = true
+		return true, nil
 	}
 	if st.snapBM != nil && st.snapBM.Contains(pos) {
 		return false, nil
@@ -594,8 +725,9 @@ func (tx *Txn) addSegmentBitsLocked(b *pebble.Batch) error {
 	return nil
 }
 
-// CountRows returns the number of row entries of t at the snapshot (rows
-// in segments not included). It reads keys only.
+// CountRows returns the number of rows of t's fresh tier at the snapshot:
+// row entries and the live rows of batch entries (rows in segments not
+// included). It reads keys, batch entry headers and delete bitmaps only.
 func (sn *Snapshot) CountRows(t *catalog.Table) (int64, error) {
 	if err := sn.check(); err != nil {
 		return 0, err
@@ -612,13 +744,25 @@ func (sn *Snapshot) CountRows(t *catalog.Table) (int64, error) {
 	if err := it.Close(); err != nil {
 		return 0, fmt.Errorf("cannot count rows of table %q: %w", t.Name, err)
 	}
+	refs, err := sn.s.batchRefs(sn.snap, t, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	for _, r := range refs {
+		n += int64(r.m.rows)
+		if r.deleted != nil {
+			n -= int64(r.deleted.GetCardinality())
+		}
+	}
 	return n, nil
 }
 
-// RowBytes estimates the bytes of table id's row entries on disk (flushed
-// sstables only; the memtable is not counted).
+// RowBytes estimates the bytes of table id's fresh tier on disk, row
+// entries and batch entries (flushed sstables only; the memtable is not
+// counted).
 func (s *Store) RowBytes(table uint64) int64 {
-	lo, hi := rowSpan(table)
+	lo, _ := rowSpan(table)
+	_, hi := tableSpan(table)
 	n, err := s.db.EstimateDiskUsage(lo, hi)
 	if err != nil {
 		return 0

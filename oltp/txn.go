@@ -54,16 +54,20 @@ type Txn struct {
 	segs     map[uint64]*txnSeg
 	segDirty bool
 	probeBuf []SegmentPos
+
+	// batches holds the batch entries the Txn wrote (InsertBatch).
+	batches []*batchMeta
 }
 
 // txnTable is a Txn's state of one table it locked.
 type txnTable struct {
-	t         *catalog.Table
-	ts        *tableState
-	mode      lockmgr.Mode // table lock held (IX or X)
-	rowLocks  int          // row locks taken in this table
-	seqDirty  bool         // hidden row ids were allocated; persist the sequence
-	escalated bool         // the table is locked X: no more row locks
+	t          *catalog.Table
+	ts         *tableState
+	mode       lockmgr.Mode // table lock held (IX or X)
+	rowLocks   int          // row locks taken in this table
+	seqDirty   bool         // hidden row ids were allocated; persist the sequence
+	batchDirty bool         // batch entries were written
+	escalated  bool         // the table is locked X: no more row locks
 }
 
 // Begin starts a transaction: it takes the snapshot its reads see. The
@@ -326,6 +330,9 @@ func (tx *Txn) Insert(ctx context.Context, t *catalog.Table, rows arrow.RecordBa
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			if err := tx.checkBatches(l, t, tx.key, i); err != nil {
+				return tx.abort(err)
+			}
 			if err := tx.checkSegments(ctx, t, rows, i); err != nil {
 				return tx.abort(err)
 			}
@@ -431,6 +438,9 @@ func (tx *Txn) Update(ctx context.Context, t *catalog.Table, keys *array.Binary,
 			if found {
 				return tx.abort(duplicateKey(t, tx.cols, i))
 			}
+			if err := tx.checkBatches(l, t, key, i); err != nil {
+				return tx.abort(err)
+			}
 			if err := tx.checkSegments(ctx, t, rows, i); err != nil {
 				return tx.abort(err)
 			}
@@ -501,7 +511,11 @@ func (tx *Txn) scan(t *catalog.Table, cols []int, withKey bool, spans []KeySpan)
 	if err := tx.usable(); err != nil {
 		return nil, err
 	}
-	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey, spans)
+	refs, err := tx.s.batchRefs(tx.snap, t, spans, tx)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey, spans, refs)
 	if err != nil || len(tx.touched) == 0 && !tx.wroteTable(t.ID) {
 		return sc, err
 	}
@@ -600,6 +614,18 @@ func (tx *Txn) Commit(ctx context.Context) error {
 	if seq {
 		s.seqMu.Unlock()
 	}
+	if err == nil {
+		// Still under the table locks: writers of these tables read
+		// the new list.
+		for i := range tx.tables {
+			if tx.tables[i].batchDirty {
+				s.invalidateBatches(tx.tables[i].t.ID)
+			}
+		}
+		for _, m := range tx.batches {
+			s.batches.put(m)
+		}
+	}
 	// The batch is visible now: release the locks, so that later writers
 	// of these rows proceed while we wait for the sync (their own commits
 	// sync a WAL that holds ours first).
@@ -626,6 +652,7 @@ func (tx *Txn) finish() {
 	tx.touched = nil
 	tx.tables = nil
 	tx.segs = nil
+	tx.batches = nil
 }
 
 // Rollback discards the Txn's writes and releases its locks. It is

@@ -1,0 +1,584 @@
+package oltp
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/bits"
+	"sort"
+	"sync"
+	"unsafe"
+
+	"github.com/RoaringBitmap/roaring/v2"
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/mantisdb/mantisdb/catalog"
+)
+
+// This file holds the batch entries of the fresh tier: one bulk-written
+// Arrow batch per entry, addressed like a segment (see doc.go, "Batch
+// entries").
+
+// Format versions of the two values of a batch entry.
+const (
+	batchHeaderFormat byte = 1
+	batchBodyFormat   byte = 1
+)
+
+// bloomBitsPerKey and bloomHashes size the bloom filter of a batch entry:
+// 10 bits and 6 probes per key give about 1% false positives.
+const (
+	bloomBitsPerKey = 10
+	bloomHashes     = 6
+)
+
+// DefaultBulkMinRows is the smallest batch InsertBatch writes as a batch
+// entry when Options.BulkMinRows is zero; smaller batches become row
+// entries. Below it a batch entry's fixed costs (IPC framing, a header,
+// a table lock for tables with a primary key) outweigh one key per row.
+const DefaultBulkMinRows = 64
+
+// maxCachedKeyBytes bounds the memory of the key columns that committed
+// batch entries keep from their write (for uniqueness checks); keys of
+// other entries are decoded on demand and kept until the entry is
+// compacted.
+const maxCachedKeyBytes = 64 << 20
+
+func batchKey(table, id uint64) []byte { return appendSegPrefix(nil, subBatch, table, id) }
+
+func batchBodyKey(table, id uint64) []byte { return appendSegPrefix(nil, subBatchBody, table, id) }
+
+// batchSpan returns the span of table's batch entry headers.
+func batchSpan(table uint64) (start, end []byte) {
+	start = append(appendTablePrefix(nil, table), subBatch)
+	end = append(appendTablePrefix(nil, table), subBatch+1)
+	return start, end
+}
+
+// batchMeta is the header of one batch entry. Everything but the key cache
+// is immutable once the entry is written; the Store shares batchMetas by
+// id between readers.
+type batchMeta struct {
+	table     uint64
+	id        uint64
+	rows      int
+	ncols     int    // table columns when written; later ones read as NULL
+	hasPK     bool   // rows are keyed (and sorted) by primary key
+	rowIDBase uint64 // tables without a primary key: hidden row id of row 0
+	min, max  []byte // first and last row key (full storage keys)
+	bloom     []byte // over the row keys; empty for tables without a primary key
+	bodyLen   int    // bytes of the body value
+
+	// mu guards keys and offs: the sorted row keys concatenated, row i
+	// at keys[offs[i]:offs[i+1]]; nil until loaded.
+	mu      sync.Mutex
+	keys    []byte
+	offs    []uint32
+	counted bool // keys count against the cache's budget
+}
+
+// encodeHeader returns the header value of m:
+//
+//	byte     format version (batchHeaderFormat)
+//	uvarint  row count
+//	uvarint  table columns when written
+//	byte     flags: 1 = rows keyed by primary key
+//	uvarint  hidden row id of row 0 (0 for tables with a primary key)
+//	uvarint  length, bytes: first row key
+//	uvarint  length, bytes: last row key
+//	uvarint  length, bytes: bloom filter over the row keys
+//	uvarint  length of the body value
+func (m *batchMeta) encodeHeader() []byte {
+	dst := make([]byte, 0, 32+len(m.min)+len(m.max)+len(m.bloom))
+	dst = append(dst, batchHeaderFormat)
+	dst = binary.AppendUvarint(dst, uint64(m.rows))
+	dst = binary.AppendUvarint(dst, uint64(m.ncols))
+	var flags byte
+	if m.hasPK {
+		flags |= 1
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, m.rowIDBase)
+	for _, b := range [][]byte{m.min, m.max, m.bloom} {
+		dst = binary.AppendUvarint(dst, uint64(len(b)))
+		dst = append(dst, b...)
+	}
+	return binary.AppendUvarint(dst, uint64(m.bodyLen))
+}
+
+// decodeBatchHeader decodes the header value v of batch entry id of table.
+// The result does not alias v.
+func decodeBatchHeader(table, id uint64, v []byte) (*batchMeta, error) {
+	if len(v) == 0 {
+		return nil, fmt.Errorf("empty header of batch entry %d: %w", id, ErrCorruption)
+	}
+	if v[0] > batchHeaderFormat {
+		return nil, fmt.Errorf("batch entry format %d is newer than this binary supports (%d); upgrade MantisDB", v[0], batchHeaderFormat)
+	}
+	m := &batchMeta{table: table, id: id}
+	p := 1
+	bad := func() (*batchMeta, error) {
+		return nil, fmt.Errorf("bad header of batch entry %d: %w", id, ErrCorruption)
+	}
+	uv := func() (uint64, bool) {
+		x, w := binary.Uvarint(v[p:])
+		if w <= 0 {
+			return 0, false
+		}
+		p += w
+		return x, true
+	}
+	rows, ok1 := uv()
+	ncols, ok2 := uv()
+	if !ok1 || !ok2 || p >= len(v) || rows > 1<<31 {
+		return bad()
+	}
+	m.rows, m.ncols = int(rows), int(ncols)
+	m.hasPK = v[p]&1 != 0
+	p++
+	var ok bool
+	if m.rowIDBase, ok = uv(); !ok {
+		return bad()
+	}
+	for _, dst := range []*[]byte{&m.min, &m.max, &m.bloom} {
+		l, ok := uv()
+		if !ok || l > uint64(len(v)-p) {
+			return bad()
+		}
+		*dst = bytes.Clone(v[p : p+int(l)])
+		p += int(l)
+	}
+	bl, ok := uv()
+	if !ok {
+		return bad()
+	}
+	m.bodyLen = int(bl)
+	return m, nil
+}
+
+// overlaps reports whether m's key range meets [start, end) (nil bounds
+// are open).
+func (m *batchMeta) overlaps(start, end []byte) bool {
+	return (end == nil || bytes.Compare(m.min, end) < 0) && (start == nil || bytes.Compare(m.max, start) >= 0)
+}
+
+// keyHash hashes a row key for the bloom filters: a fixed function, since
+// filters are stored.
+func keyHash(k []byte) uint64 {
+	const m1, m2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9
+	h := uint64(len(k)) * m1
+	for len(k) >= 8 {
+		h = bits.RotateLeft64(h^binary.LittleEndian.Uint64(k)*m2, 31) * m1
+		k = k[8:]
+	}
+	var tail uint64
+	for i, c := range k {
+		tail |= uint64(c) << (8 * i)
+	}
+	h = bits.RotateLeft64(h^tail*m2, 31) * m1
+	h ^= h >> 29
+	h *= m2
+	return h ^ h>>32
+}
+
+// buildBloom returns a bloom filter over the n keys of keys/offs.
+func buildBloom(keys []byte, offs []uint32, n int) []byte {
+	nbits := max(64, n*bloomBitsPerKey)
+	f := make([]byte, (nbits+7)/8)
+	nbits = len(f) * 8
+	for i := 0; i < n; i++ {
+		h := keyHash(keys[offs[i]:offs[i+1]])
+		h1, h2 := uint32(h), uint32(h>>32)|1
+		for j := uint32(0); j < bloomHashes; j++ {
+			b := (h1 + j*h2) % uint32(nbits)
+			f[b>>3] |= 1 << (b & 7)
+		}
+	}
+	return f
+}
+
+// mayContain reports whether key may be a row key of m.
+func (m *batchMeta) mayContain(key []byte) bool {
+	if len(m.bloom) == 0 {
+		return true
+	}
+	nbits := uint32(len(m.bloom) * 8)
+	h := keyHash(key)
+	h1, h2 := uint32(h), uint32(h>>32)|1
+	for j := uint32(0); j < bloomHashes; j++ {
+		b := (h1 + j*h2) % nbits
+		if m.bloom[b>>3]&(1<<(b&7)) == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// keyAt returns row key i of m, whose keys are loaded.
+func (m *batchMeta) keyAt(i int) []byte { return m.keys[m.offs[i]:m.offs[i+1]] }
+
+// find returns the position of key in m, whose keys are loaded.
+func (m *batchMeta) find(key []byte) (int, bool) {
+	i := sort.Search(m.rows, func(i int) bool { return bytes.Compare(m.keyAt(i), key) >= 0 })
+	return i, i < m.rows && bytes.Equal(m.keyAt(i), key)
+}
+
+// lowerBound returns the first position whose key is >= key (m's keys are
+// loaded).
+func (m *batchMeta) lowerBound(key []byte) int {
+	return sort.Search(m.rows, func(i int) bool { return bytes.Compare(m.keyAt(i), key) >= 0 })
+}
+
+// batchCache holds the headers of the committed batch entries the Store
+// has read, by id, and the decoded key columns of some of them.
+type batchCache struct {
+	mu       sync.Mutex
+	metas    map[uint64]*batchMeta
+	keyBytes int64
+}
+
+func (c *batchCache) get(id uint64) *batchMeta {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.metas[id]
+}
+
+// put adds m; if m has keys and the key budget is spent, they are dropped.
+func (c *batchCache) put(m *batchMeta) *batchMeta {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old := c.metas[m.id]; old != nil {
+		return old
+	}
+	if c.metas == nil {
+		c.metas = make(map[uint64]*batchMeta)
+	}
+	m.mu.Lock()
+	if m.keys != nil {
+		if c.keyBytes+int64(len(m.keys)+4*len(m.offs)) > maxCachedKeyBytes {
+			m.keys, m.offs = nil, nil
+		} else {
+			c.keyBytes += int64(len(m.keys) + 4*len(m.offs))
+			m.counted = true
+		}
+	}
+	m.mu.Unlock()
+	c.metas[m.id] = m
+	return m
+}
+
+// drop forgets the entries ids (compacted or dropped).
+func (c *batchCache) drop(ids []uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, id := range ids {
+		if m := c.metas[id]; m != nil {
+			m.mu.Lock()
+			if m.counted {
+				c.keyBytes -= int64(len(m.keys) + 4*len(m.offs))
+			}
+			m.mu.Unlock()
+			delete(c.metas, id)
+		}
+	}
+}
+
+// batchMetas lists the batch entries of table in r, in id order.
+func (s *Store) batchMetas(r reader, table uint64) ([]*batchMeta, error) {
+	lo, hi := batchSpan(table)
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read batch entries of table %d: %w", table, err)
+	}
+	defer it.Close()
+	var out []*batchMeta
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		if len(k) != rowPrefixLen+8 {
+			return nil, fmt.Errorf("bad batch entry key %x: %w", k, ErrCorruption)
+		}
+		id := binary.BigEndian.Uint64(k[rowPrefixLen:])
+		m := s.batches.get(id)
+		if m == nil {
+			v, err := it.ValueAndErr()
+			if err != nil {
+				return nil, fmt.Errorf("cannot read batch entries of table %d: %w", table, err)
+			}
+			if m, err = decodeBatchHeader(table, id, v); err != nil {
+				return nil, err
+			}
+			m = s.batches.put(m)
+		}
+		out = append(out, m)
+	}
+	if err := it.Error(); err != nil {
+		return nil, fmt.Errorf("cannot read batch entries of table %d: %w", table, err)
+	}
+	return out, nil
+}
+
+// latestBatches returns the committed batch entries of table in the
+// latest state. The caller holds the table's IX lock or stronger, so that
+// the list cannot change meanwhile (batch entries are added under the
+// table's X lock and removed under its S lock).
+func (s *Store) latestBatches(ts *tableState, table uint64) ([]*batchMeta, error) {
+	ts.batchMu.Lock()
+	defer ts.batchMu.Unlock()
+	if ts.batchesOK {
+		return ts.latest, nil
+	}
+	ms, err := s.batchMetas(s.db, table)
+	if err != nil {
+		return nil, err
+	}
+	ts.latest, ts.batchesOK = ms, true
+	return ms, nil
+}
+
+// invalidateBatches forgets the cached latest list of table.
+func (s *Store) invalidateBatches(table uint64) {
+	ts := s.table(table)
+	ts.batchMu.Lock()
+	ts.latest, ts.batchesOK = nil, false
+	ts.batchMu.Unlock()
+}
+
+// hasBatch reports whether batch entry id of table exists in r.
+func hasBatch(r reader, table, id uint64) (bool, error) {
+	_, closer, err := r.Get(batchKey(table, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("cannot read batch entry %d: %w", id, err)
+	}
+	_ = closer.Close()
+	return true, nil
+}
+
+// encodeBody returns the body value of a batch entry holding rec:
+//
+//	byte   format version (batchBodyFormat)
+//	bytes  an Arrow IPC stream: the schema and one record batch, buffers
+//	       LZ4-frame compressed
+//
+// LZ4 rather than ZSTD: on lineitem-shaped data ZSTD is about 25% smaller
+// but several times slower to write, and the entry lives only until the
+// next compaction, which writes the durable columnar copy.
+func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) error {
+	buf.WriteByte(batchBodyFormat)
+	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem), ipc.WithLZ4())
+	if err := w.Write(rec); err != nil {
+		_ = w.Close()
+		return fmt.Errorf("cannot encode batch entry: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return fmt.Errorf("cannot encode batch entry: %w", err)
+	}
+	return nil
+}
+
+// decodeBody decodes the body v of batch entry m into a batch of t's
+// current columns (columns added after the entry was written are NULL).
+// The caller releases the result; it does not alias v.
+func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
+	if len(v) == 0 {
+		return nil, fmt.Errorf("empty body of batch entry %d: %w", m.id, ErrCorruption)
+	}
+	if v[0] > batchBodyFormat {
+		return nil, fmt.Errorf("batch entry format %d is newer than this binary supports (%d); upgrade MantisDB", v[0], batchBodyFormat)
+	}
+	r, err := ipc.NewReader(bytes.NewReader(v[1:]), ipc.WithAllocator(mem))
+	if err != nil {
+		return nil, fmt.Errorf("cannot decode batch entry %d: %w: %v", m.id, ErrCorruption, err)
+	}
+	defer r.Release()
+	if !r.Next() {
+		err := r.Err()
+		return nil, fmt.Errorf("cannot decode batch entry %d: %w: %v", m.id, ErrCorruption, err)
+	}
+	rec := r.RecordBatch()
+	if int(rec.NumRows()) != m.rows || int(rec.NumCols()) > len(t.Columns) {
+		return nil, fmt.Errorf("batch entry %d holds %d rows of %d columns, its header says %d rows: %w",
+			m.id, rec.NumRows(), rec.NumCols(), m.rows, ErrCorruption)
+	}
+	sch := t.Schema()
+	cols := make([]arrow.Array, len(t.Columns))
+	for i := range cols {
+		if i < int(rec.NumCols()) {
+			cols[i] = rec.Column(i)
+			cols[i].Retain()
+		} else {
+			cols[i] = array.MakeArrayOfNull(mem, sch.Field(i).Type, m.rows)
+		}
+	}
+	out := array.NewRecordBatch(sch, cols, int64(m.rows))
+	for _, c := range cols {
+		c.Release()
+	}
+	return out, nil
+}
+
+// readBody reads and decodes the body of batch entry m from r.
+func readBody(r reader, mem memory.Allocator, t *catalog.Table, m *batchMeta) (arrow.RecordBatch, error) {
+	v, closer, err := r.Get(batchBodyKey(t.ID, m.id))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read batch entry %d of table %q: %w", m.id, t.Name, err)
+	}
+	defer closer.Close()
+	return decodeBody(mem, t, m, v)
+}
+
+// appendRowKeys appends the row keys of every row of cols (t's columns,
+// for tables with a primary key) to keys, with their end offsets.
+func appendRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []colReader, n int) ([]byte, []uint32) {
+	offs = append(offs[:0], uint32(len(keys)))
+	for i := 0; i < n; i++ {
+		keys = appendRowPrefix(keys, t.ID)
+		for _, k := range t.PrimaryKey {
+			keys = appendKeyValue(keys, &cols[k], i)
+		}
+		offs = append(offs, uint32(len(keys)))
+	}
+	return keys, offs
+}
+
+// loadKeys makes sure the row keys of m, a batch entry of t with a
+// primary key readable in r, are loaded, decoding its body if needed. Keys
+// loaded on demand stay with the header until the entry is compacted.
+func (s *Store) loadKeys(r reader, t *catalog.Table, m *batchMeta) error {
+	return loadKeysFrom(r, s.opts.Allocator, t, m)
+}
+
+// rowRef is row pos of source src of a gather.
+type rowRef struct {
+	src int32
+	pos int32
+}
+
+// gather builds a column of type typ from the rows refs of srcs (colReaders
+// of the same type).
+func gather(mem memory.Allocator, typ catalog.Type, srcs []colReader, refs []rowRef) arrow.Array {
+	dt := typ.ArrowType()
+	switch typ.Kind {
+	case catalog.KindSmallint:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []int16 { return c.i16 })
+	case catalog.KindInt:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []int32 { return c.i32 })
+	case catalog.KindBigint:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []int64 { return c.i64 })
+	case catalog.KindReal:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []float32 { return c.f32 })
+	case catalog.KindDouble:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []float64 { return c.f64 })
+	case catalog.KindDecimal:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []decimal128.Num { return c.dec })
+	case catalog.KindDate:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []arrow.Date32 { return c.d32 })
+	case catalog.KindTimestamp:
+		return gatherFixed(mem, dt, srcs, refs, func(c *colReader) []arrow.Timestamp { return c.ts })
+	case catalog.KindBoolean:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		b.Reserve(len(refs))
+		for _, r := range refs {
+			c := &srcs[r.src]
+			if c.isNull(int(r.pos)) {
+				b.AppendNull()
+			} else {
+				b.UnsafeAppend(c.b.Value(int(r.pos)))
+			}
+		}
+		return b.NewArray()
+	case catalog.KindVarchar:
+		sb := array.NewStringBuilder(mem)
+		defer sb.Release()
+		b := sb.BinaryBuilder
+		total := 0
+		for _, r := range refs {
+			c := &srcs[r.src]
+			total += int(c.offs[r.pos+1] - c.offs[r.pos])
+		}
+		b.Reserve(len(refs))
+		b.ReserveData(total)
+		for _, r := range refs {
+			c := &srcs[r.src]
+			if c.isNull(int(r.pos)) {
+				b.AppendNull()
+			} else {
+				b.Append(c.str(int(r.pos)))
+			}
+		}
+		return sb.NewArray()
+	}
+	return array.MakeArrayOfNull(mem, dt, len(refs))
+}
+
+// gatherFixed is gather for fixed-width types: it fills the value and
+// validity buffers directly.
+func gatherFixed[T arrow.FixedWidthType](mem memory.Allocator, dt arrow.DataType, srcs []colReader, refs []rowRef, vals func(*colReader) []T) arrow.Array {
+	n := len(refs)
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	vbuf := memory.NewResizableBuffer(mem)
+	vbuf.Resize(n * size)
+	out := arrow.GetData[T](vbuf.Bytes())[:n]
+	sv := make([][]T, len(srcs))
+	anyNull := false
+	for i := range srcs {
+		sv[i] = vals(&srcs[i])
+		anyNull = anyNull || srcs[i].nulls != nil
+	}
+	var nbuf *memory.Buffer
+	nulls := 0
+	if anyNull {
+		nbuf = memory.NewResizableBuffer(mem)
+		nbuf.Resize((n + 7) / 8)
+		bm := nbuf.Bytes()
+		clear(bm)
+		for i, r := range refs {
+			c := &srcs[r.src]
+			if c.isNull(int(r.pos)) {
+				nulls++
+				out[i] = zero
+				continue
+			}
+			bm[i>>3] |= 1 << (i & 7)
+			out[i] = sv[r.src][r.pos]
+		}
+	} else {
+		for i, r := range refs {
+			out[i] = sv[r.src][r.pos]
+		}
+	}
+	data := array.NewData(dt, n, []*memory.Buffer{nbuf, vbuf}, nil, nulls, 0)
+	defer data.Release()
+	vbuf.Release()
+	if nbuf != nil {
+		nbuf.Release()
+	}
+	return array.MakeFromData(data)
+}
+
+// liveBitmap returns the positions of m's rows not in deleted.
+func liveBitmap(rows int, deleted *roaring.Bitmap) *roaring.Bitmap {
+	live := roaring.New()
+	live.AddRange(0, uint64(rows))
+	if deleted != nil {
+		live.AndNot(deleted)
+	}
+	return live
+}
+
+func bytesCompare(a, b []byte) int { return bytes.Compare(a, b) }
+
+// slicesSortByMin orders batch entry sources by their first key (then id).
+func slicesSortByMin(s []*compSource) {
+	sort.SliceStable(s, func(i, j int) bool { return bytes.Compare(s[i].m.min, s[j].m.min) < 0 })
+}
