@@ -177,11 +177,8 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	pending := f.rows.Load()
 	snap := db.store.Snapshot()
 	defer snap.Close()
-	all := make([]int, len(t.Columns))
-	for i := range all {
-		all[i] = i
-	}
-	sc, err := snap.Scan(t, all, false)
+	// Row entries and batch entries, merged in key order.
+	sc, err := snap.CompactionScan(t)
 	if err != nil {
 		return res, err
 	}
@@ -203,6 +200,8 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	if err == nil {
 		err = sc.Err()
 	}
+	// The placement outlives the scan's buffers.
+	place := sc.Placement()
 	_ = sc.Close()
 	if err != nil {
 		if w != nil {
@@ -228,7 +227,7 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	// Readers may see the segment in their manifest from the commit on.
 	db.tiers.add(h)
 	err = db.swap(ctx, t, func() error {
-		cres, err := db.store.CommitCompaction(ctx, t, snap, oltp.SegmentAdd{ID: id, Meta: meta.Encode(), Rows: meta.Rows})
+		cres, err := db.store.CommitCompaction(ctx, t, snap, oltp.SegmentAdd{ID: id, Meta: meta.Encode(), Rows: meta.Rows, Placement: place})
 		res.Moved = cres.Moved
 		return err
 	})

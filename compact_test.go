@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/segments"
@@ -239,7 +243,7 @@ func TestCompactedRowConflict(t *testing.T) {
 func TestCompactConcurrentModel(t *testing.T) {
 	dir := t.TempDir()
 	db, err := mantisdb.Open(dir, &mantisdb.Options{CompactRows: 150, CompactInterval: 5 * time.Millisecond,
-		MergeSegments: 3, Segment: &segments.WriterOptions{RowGroupSize: 32}})
+		MergeSegments: 3, Segment: &segments.WriterOptions{RowGroupSize: 32}, BulkMinRows: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +266,25 @@ func TestCompactConcurrentModel(t *testing.T) {
 				v := rng.Int64N(1000)
 				var sql string
 				_, exists := m[k]
+				if !exists && rng.IntN(3) == 0 {
+					// A bulk insert of up to 8 absent keys: one batch
+					// entry.
+					batch := map[int64]int64{k: v}
+					for j := 0; j < 7; j++ {
+						k2 := int64(w*span + rng.IntN(span))
+						if _, ok := m[k2]; !ok {
+							batch[k2] = rng.Int64N(1000)
+						}
+					}
+					if err := ingestKV(ctx, db, batch); err != nil {
+						errc <- fmt.Errorf("ingest %v: %w", batch, err)
+						return
+					}
+					for k2, v2 := range batch {
+						m[k2] = v2
+					}
+					continue
+				}
 				switch op := rng.IntN(4); {
 				case !exists:
 					sql = fmt.Sprintf("insert into t values (%d, %d, 'x')", k, v)
@@ -372,4 +395,29 @@ func TestDropTableRemovesSegments(t *testing.T) {
 	if len(ents) != 0 {
 		t.Fatalf("segment files left after drop: %v", ents)
 	}
+}
+
+// ingestKV ingests the rows (k, v, 'b') of kv into t in one DB.Ingest.
+func ingestKV(ctx context.Context, db *mantisdb.DB, kv map[int64]int64) error {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "s", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for k, v := range kv {
+		b.Field(0).(*array.Int64Builder).Append(k)
+		b.Field(1).(*array.Int64Builder).Append(v)
+		b.Field(2).(*array.StringBuilder).Append("b")
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(sch, []arrow.RecordBatch{rec})
+	if err != nil {
+		return err
+	}
+	defer rdr.Release()
+	_, err = db.Ingest(ctx, "t", rdr)
+	return err
 }

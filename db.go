@@ -128,6 +128,11 @@ type Options struct {
 	// writes and queries read; nil means vfs.Default. Tests pass
 	// vfs.NewMem, vfs.NewCrashableMem or an errorfs wrapper.
 	FS vfs.FS
+	// BulkMinRows is the smallest Ingest batch stored as one batch entry
+	// (one Pebble key per Arrow batch); smaller batches are stored a row
+	// per key. Zero means oltp.DefaultBulkMinRows (64); negative stores
+	// every batch as a batch entry.
+	BulkMinRows int
 }
 
 // DB is an open database.

@@ -103,7 +103,8 @@ func open(dir string, opts *Options) (*DB, error) {
 		o.FS = vfs.Default
 	}
 	mem := memory.Allocator(memory.DefaultAllocator)
-	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks, FS: o.FS})
+	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks, FS: o.FS,
+		BulkMinRows: o.BulkMinRows})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database in %s: %w", dir, err)
 	}
@@ -395,7 +396,12 @@ func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) er
 // as they are written) and checks that it still exists as the statement was
 // bound.
 func (db *DB) lockTarget(ctx context.Context, tx *oltp.Txn, t *catalog.Table) error {
-	if err := tx.LockTable(ctx, t, lockmgr.IntentExclusive); err != nil {
+	return db.lockTargetMode(ctx, tx, t, lockmgr.IntentExclusive)
+}
+
+// lockTargetMode is lockTarget with the table lock mode.
+func (db *DB) lockTargetMode(ctx context.Context, tx *oltp.Txn, t *catalog.Table, mode lockmgr.Mode) error {
+	if err := tx.LockTable(ctx, t, mode); err != nil {
 		return err
 	}
 	if cur, ok := db.cat.Table(t.Name); !ok || cur.ID != t.ID {
@@ -531,7 +537,15 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 	if !ok {
 		return 0, sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
 	}
-	if err := db.lockTarget(ctx, tx, t); err != nil {
+	// Batch entries of a table with a primary key are written under the
+	// table's X lock (oltp.Txn.InsertBatch). Taking it first, rather than
+	// IX and then X, keeps two concurrent ingests from deadlocking on the
+	// upgrade.
+	mode := lockmgr.IntentExclusive
+	if t.HasPrimaryKey() {
+		mode = lockmgr.Exclusive
+	}
+	if err := db.lockTargetMode(ctx, tx, t, mode); err != nil {
 		return 0, err
 	}
 	ctx = compute.WithAllocator(ctx, db.mem)
@@ -544,7 +558,8 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 		if err != nil {
 			return 0, err
 		}
-		err = tx.Insert(ctx, t, rec)
+		// Bulk data becomes batch entries: one Pebble key per batch.
+		err = tx.InsertBatch(ctx, t, rec)
 		n += rec.NumRows()
 		rec.Release()
 		if err != nil {
