@@ -18,11 +18,13 @@
 //	                              table ID counter
 //	0x10 <table id> 0x00          table sequence: next hidden row id (uint64 BE)
 //	0x10 <table id> 0x01 <pk>     row entry: value is an encoded row (see below)
-//	0x10 <table id> 0x02 ...      reserved: bulk batch entries (Arrow IPC)
-//	0x10 <table id> 0x03 <seg>    delete bitmap of segment seg (uint64 BE): format byte 1,
-//	                              then a portable roaring bitmap of deleted row positions
+//	0x10 <table id> 0x02 <batch>  batch entry header (see "Batch entries")
+//	0x10 <table id> 0x03 <seg>    delete bitmap of segment or batch entry seg (uint64 BE):
+//	                              format byte 1, then a portable roaring bitmap of deleted
+//	                              row positions
 //	0x10 <table id> 0x04 <seg>    manifest entry of live segment seg: segments.Meta.Encode()
 //	                              (versioned by package segments; opaque here)
+//	0x10 <table id> 0x05 <batch>  batch entry body: the rows as compressed Arrow IPC
 //
 // Everything a table owns lives under 0x10 <table id>, so dropping a table is
 // one range deletion plus the deletion of its descriptor, in one synced batch.
@@ -72,6 +74,63 @@
 // that writes a row moved by it fails with 40001 (the row's row-store
 // version is gone), like any row changed after its snapshot.
 //
+// # Batch entries
+//
+// Bulk writes (Txn.InsertBatch of at least Options.BulkMinRows rows) store
+// a whole Arrow batch as one batch entry instead of one row entry per row:
+// Pebble commits a few thousand synced batches and some hundred thousand
+// keys per second, so one key per row cannot carry millions of rows per
+// second. A batch entry behaves like a small segment held in Pebble. Its
+// id (uint64 BE) comes from the segment id space (NewSegmentID; at Open
+// the counter is set above every batch entry id too), so its rows are
+// addressed exactly like segment rows: by AppendSegmentRowKey keys, with
+// deletions in a delete bitmap under 0x03 <batch>. Update and Delete of
+// batch rows therefore go through the segment-row path unchanged.
+//
+// An entry is two keys, so that finding the entries a read needs (key
+// range, bloom filter) never loads their rows:
+//
+//	header 0x10 <table id> 0x02 <batch>:
+//	byte     format version (1)
+//	uvarint  row count
+//	uvarint  table columns when written (later columns read as NULL)
+//	byte     flags: 1 = the table has a primary key
+//	uvarint  hidden row id of row 0 (tables without a primary key)
+//	uvarint  length, bytes: first row key (full storage key)
+//	uvarint  length, bytes: last row key
+//	uvarint  length, bytes: bloom filter over the row keys (10 bits and
+//	         6 probes per key; empty without a primary key)
+//	uvarint  length of the body
+//
+//	body 0x10 <table id> 0x05 <batch>:
+//	byte     format version (1)
+//	bytes    Arrow IPC stream: the table schema and one record batch,
+//	         buffers LZ4-frame compressed
+//
+// Rows are sorted by primary key; tables without one number the rows of
+// an entry with consecutive hidden row ids, taken from the table sequence.
+// Scans return the row entries first, then the rows of each batch entry
+// (the row's position in the entry is its segment row key position),
+// minus the rows in its delete bitmap. Key-range scans skip entries whose
+// key range misses the spans without reading their body.
+//
+// Uniqueness: InsertBatch into a table with a primary key takes the
+// table's X lock (released with the row locks when the batch is applied,
+// so group commit still works), sorts the keys, rejects duplicates inside
+// the batch, then checks the row entries with one forward iterator over
+// the sorted keys, the other batch entries by key range, bloom filter and
+// binary search of their key column (decoded once and cached), and the
+// segments through the SegmentProbe. Row inserts and key-changing updates
+// also check the batch entries, under their row lock and the table's IX
+// lock, which keep bulk writers out. Tables without a primary key take
+// IX only and check nothing.
+//
+// The compactor reads row entries and batch entries merged in key order
+// (CompactionScan); CommitCompaction deletes each batch entry (header,
+// body and bitmap) with the row entries, and rows of it deleted after the
+// compaction's snapshot are marked deleted in the new segment's bitmap
+// through the Placement of the scan.
+//
 // # Invariants
 //
 //  1. The format key is written when the store is created. Open refuses a
@@ -102,4 +161,8 @@
 //     ErrStoreFailed and the cause.
 //  7. A Txn that returned an error from a write is unusable; nothing of it is
 //     written. The caller rolls it back.
+//  8. Batch entries are immutable: they are written once and deleted only
+//     by CommitCompaction (or DropTable); only their delete bitmaps
+//     change, like a segment's. Ids of batch entries and segments never
+//     collide, also across restarts.
 package oltp
