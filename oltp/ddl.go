@@ -108,6 +108,7 @@ func (s *Store) TruncateTable(ctx context.Context, t *catalog.Table) (removed []
 	if err != nil {
 		return nil, err
 	}
+	s.invalidateBatches(t.ID)
 	for _, e := range ents {
 		removed = append(removed, e.ID)
 	}
