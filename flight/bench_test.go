@@ -8,6 +8,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb"
 )
 
 // lineitemSchema is a lineitem-like row: keys, quantities, prices, dates
@@ -53,8 +55,9 @@ func recsBytes(recs []arrow.RecordBatch) int64 {
 	return n
 }
 
-// BenchmarkDoGet streams a lineitem-like table over loopback. The engine
-// sub-benchmark reads the same rows through the embedded API without the
+// BenchmarkDoGet streams a lineitem-like table over loopback, first from
+// the row store, then from segments (after DB.Compact). The engine
+// sub-benchmarks read the same rows through the embedded API without the
 // network, so that the difference is the protocol's cost (IPC writing,
 // slicing, gRPC, the client's reading):
 //
@@ -62,7 +65,7 @@ func recsBytes(recs []arrow.RecordBatch) int64 {
 func BenchmarkDoGet(b *testing.B) {
 	const rows = 1_000_000
 	t := b
-	e := startServer(t, nil, nil)
+	e := startServer(t, nil, &mantisdb.Options{CompactInterval: -1})
 	recs := lineitemBatches(rows, 64<<10)
 	size := recsBytes(recs)
 	rdr, _ := array.NewRecordReader(lineitemSchema, recs)
@@ -72,7 +75,7 @@ func BenchmarkDoGet(b *testing.B) {
 		b.Fatal(err)
 	}
 	rdr.Release()
-	b.Run("flight", func(b *testing.B) {
+	flightRun := func(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; i < b.N; i++ {
 			info, err := e.client.Execute(e.ctx, "SELECT * FROM lineitem")
@@ -94,8 +97,8 @@ func BenchmarkDoGet(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
-	b.Run("engine", func(b *testing.B) {
+	}
+	engineRun := func(b *testing.B) {
 		b.SetBytes(size)
 		for i := 0; i < b.N; i++ {
 			r, err := e.db.Query(e.ctx, "SELECT * FROM lineitem")
@@ -113,7 +116,14 @@ func BenchmarkDoGet(b *testing.B) {
 			}
 		}
 		b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-	})
+	}
+	b.Run("rowstore/flight", flightRun)
+	b.Run("rowstore/engine", engineRun)
+	if _, err := e.db.Compact(e.ctx, "lineitem"); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("segments/flight", flightRun)
+	b.Run("segments/engine", engineRun)
 }
 
 // BenchmarkIngest loads 1M narrow rows per iteration, durably, through
