@@ -119,8 +119,7 @@ func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arr
 	for i := range cols {
 		ch := tbl.Column(i).Data()
 		if len(ch.Chunks()) == 1 {
-			cols[i] = ch.Chunk(0)
-			cols[i].Retain()
+			cols[i] = r.column(mem, fileCols[i], ch.Chunk(0))
 			continue
 		}
 		a, err := concatChunks(ch.Chunks(), mem)
@@ -130,7 +129,8 @@ func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arr
 			}
 			return nil, err
 		}
-		cols[i] = a
+		cols[i] = r.column(mem, fileCols[i], a)
+		a.Release()
 	}
 	return cols, nil
 }

@@ -13,7 +13,10 @@ import (
 // binary: the layout of the Parquet file (column mapping, key/value
 // metadata), of the index file and of the encoded Meta. Readers accept every
 // version up to it and refuse newer ones with ErrNewerFormat.
-const FormatVersion = 1
+//
+// Version 2 stores DECIMAL columns of precision up to 18 as Parquet INT64
+// (decimal64Key); version 1 stored every DECIMAL as FIXED_LEN_BYTE_ARRAY.
+const FormatVersion = 2
 
 var (
 	// ErrNewerFormat marks a segment, index or Meta written by a newer

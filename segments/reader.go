@@ -29,6 +29,9 @@ type Reader struct {
 	size   int64
 	pmeta  *metadata.FileMetaData
 	schema *arrow.Schema // the segment's own schema (as written)
+	// dec64 holds, per file column, the DECIMAL type of a column stored as
+	// INT64 (decimal64Key), nil for the others; nil when there are none.
+	dec64 []arrow.DataType
 
 	mu sync.Mutex // guards the lookup cache
 	// keyCache holds the decoded sort-key columns of row groups, by row
@@ -103,6 +106,23 @@ func (r *Reader) init() error {
 	}
 	if r.schema, err = fr.Schema(); err != nil {
 		return fmt.Errorf("%w: %v", ErrCorruption, err)
+	}
+	if kv := r.pmeta.KeyValueMetadata().FindValue(decimal64Key); kv != nil {
+		if r.dec64, err = decodeDecimal64(*kv, r.schema.NumFields()); err != nil {
+			return err
+		}
+		fields := r.schema.Fields()
+		for i, dt := range r.dec64 {
+			if dt == nil {
+				continue
+			}
+			if fields[i].Type.ID() != arrow.INT64 {
+				return fmt.Errorf("%w: DECIMAL column %s stored as %s", ErrCorruption, fields[i].Name, fields[i].Type)
+			}
+			fields[i].Type = dt
+		}
+		md := r.schema.Metadata()
+		r.schema = arrow.NewSchema(fields, &md)
 	}
 	// Cross-check file, index and manifest entry: a mismatch means files of
 	// different segments under one name.
@@ -724,8 +744,7 @@ func (s *Scanner) assemble(in arrow.RecordBatch, n int) arrow.RecordBatch {
 			cols[i] = array.MakeArrayOfNull(s.mem, s.schema.Field(i).Type, n)
 			continue
 		}
-		cols[i] = in.Column(src)
-		cols[i].Retain()
+		cols[i] = s.r.column(s.mem, s.fileCols[src], in.Column(src))
 	}
 	rec := array.NewRecordBatch(s.schema, cols, int64(n))
 	for _, c := range cols {
@@ -743,6 +762,17 @@ func (s *Scanner) Close() error {
 	s.closeRG()
 	s.done = true
 	return nil
+}
+
+// column returns the decoded column a of file column fc in its table type:
+// a itself, retained, or a DECIMAL column stored as INT64 widened. The
+// caller releases the result.
+func (r *Reader) column(mem memory.Allocator, fc int, a arrow.Array) arrow.Array {
+	if r.dec64 != nil && r.dec64[fc] != nil {
+		return int64ToDecimal(mem, a, r.dec64[fc])
+	}
+	a.Retain()
+	return a
 }
 
 func concatChunks(chunks []arrow.Array, mem memory.Allocator) (arrow.Array, error) {

@@ -168,6 +168,11 @@ type Writer struct {
 	file vfs.File
 	buf  *bufio.Writer
 	pw   *pqarrow.FileWriter
+	// dec64 holds, per column, the DECIMAL type of columns stored as INT64
+	// (see decimal64Key), nil for the others; fileSchema is the schema the
+	// Parquet writer sees. dec64 is nil when no column is converted.
+	dec64      []arrow.DataType
+	fileSchema *arrow.Schema
 
 	rows   int64
 	rgRows int64
@@ -224,7 +229,11 @@ func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *Wri
 		parquet.WithDictionaryPageSizeLimit(dictPageLimit),
 		parquet.WithCreatedBy("mantisdb"),
 	}, dictionaryColumns(table)...)...)
-	pw, err := pqarrow.NewFileWriter(w.schema, writerOnly{w.buf}, props,
+	w.fileSchema = w.schema
+	if types, storage, ok := decimal64Columns(w.schema); ok {
+		w.dec64, w.fileSchema = types, storage
+	}
+	pw, err := pqarrow.NewFileWriter(w.fileSchema, writerOnly{w.buf}, props,
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
 		w.abortFiles()
@@ -234,6 +243,12 @@ func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *Wri
 	if err := pw.AppendKeyValueMetadata(parquetVersionKey, strconv.Itoa(FormatVersion)); err != nil {
 		w.Abort()
 		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+	}
+	if w.dec64 != nil {
+		if err := pw.AppendKeyValueMetadata(decimal64Key, encodeDecimal64(w.dec64)); err != nil {
+			w.Abort()
+			return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+		}
 	}
 	return w, nil
 }
@@ -286,7 +301,7 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 		}
 		w.keyMax = w.keyAt(rec, last)
 	}
-	if err := w.pw.WriteBuffered(rec); err != nil {
+	if err := w.writeParquet(rec); err != nil {
 		return fmt.Errorf("cannot write segment %d: %w", w.id, err)
 	}
 
@@ -328,6 +343,37 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 	}
 	w.rows += n
 	return nil
+}
+
+// writeParquet hands rec to the Parquet writer, with the DECIMAL columns
+// of dec64 as their unscaled int64 values.
+func (w *Writer) writeParquet(rec arrow.RecordBatch) error {
+	if w.dec64 == nil {
+		return w.pw.WriteBuffered(rec)
+	}
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for i, c := range rec.Columns() {
+		if w.dec64[i] == nil {
+			c.Retain()
+			cols[i] = c
+			continue
+		}
+		a, err := decimalToInt64(w.opts.Allocator, c)
+		if err != nil {
+			return err
+		}
+		cols[i] = a
+	}
+	conv := array.NewRecordBatch(w.fileSchema, cols, rec.NumRows())
+	defer conv.Release()
+	return w.pw.WriteBuffered(conv)
 }
 
 func (w *Writer) keyAt(rec arrow.RecordBatch, row int) []Value {
