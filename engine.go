@@ -241,7 +241,7 @@ func (s *Stmt) isQuery() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.p.Kind == planner.KindQuery
+	return s.p.ReturnsRows()
 }
 
 func (s *Stmt) schema() *arrow.Schema {
@@ -267,7 +267,7 @@ func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	if p.Kind != planner.KindQuery {
+	if !p.ReturnsRows() {
 		if _, err := s.db.run(ctx, p); err != nil {
 			return nil, err
 		}
@@ -320,7 +320,7 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 	case planner.KindCreateView, planner.KindDropView, planner.KindTruncate, planner.KindCreateTableAs,
 		planner.KindAlterTable, planner.KindCreateIndex, planner.KindDropIndex:
 		return db.runDDL(ctx, p)
-	case planner.KindQuery:
+	case planner.KindQuery, planner.KindExplain:
 		rv := db.snapshot()
 		defer rv.close()
 		op, err := build(ctx, p, scanProvider{&rv})

@@ -19,6 +19,7 @@ import (
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/oltp"
+	"github.com/mantisdb/mantisdb/planner"
 	"github.com/mantisdb/mantisdb/segments"
 )
 
@@ -365,6 +366,8 @@ type tierSource struct {
 	rec     arrow.RecordBatch
 	err     error
 	inStore bool
+	// stats, when not nil, receives the scan's counters (EXPLAIN ANALYZE).
+	stats *planner.ScanStats
 }
 
 type segScan struct {
@@ -388,7 +391,10 @@ func (s *tierSource) restrictSegments(ents []oltp.SegmentEntry, rows []*roaring.
 func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, cols []int, withKey bool,
 	filter segments.Predicate, ka *keyAccess, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
 	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
-		filter: filter, ka: ka, schema: rs.Schema(), rs: rs, inStore: true}
+		filter: filter, ka: ka, schema: rs.Schema(), rs: rs, inStore: true, stats: planner.ScanStatsFrom(ctx)}
+	if s.stats != nil {
+		s.stats.Segments.Add(int64(len(ents)))
+	}
 	if ka != nil && ka.points != nil && len(ka.points) == 0 || ka != nil && len(ka.spans) == 0 {
 		ents = nil // no key can match
 	}
@@ -402,6 +408,7 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 			return nil, err
 		}
 		if e.Deleted != nil && e.Deleted.GetCardinality() >= uint64(h.meta.Rows) {
+			s.noteSkipped()
 			continue // every row is deleted
 		}
 		s.segs = append(s.segs, segScan{h: h, deleted: e.Deleted})
@@ -422,6 +429,9 @@ func (s *tierSource) Next() bool {
 	if s.inStore {
 		if s.rs.Next() {
 			s.rec = s.rs.Record()
+			if s.stats != nil {
+				s.stats.RowStoreRows.Add(s.rec.NumRows())
+			}
 			return true
 		}
 		if err := s.rs.Err(); err != nil {
@@ -452,6 +462,7 @@ func (s *tierSource) Next() bool {
 					return false
 				}
 				if rows != nil && rows.IsEmpty() {
+					s.noteSkipped()
 					continue
 				}
 				opts.Rows = rows
@@ -481,6 +492,7 @@ func (s *tierSource) Next() bool {
 			s.err = err
 			return false
 		}
+		s.noteScan()
 		_ = s.cur.Close()
 		s.cur = nil
 	}
@@ -527,6 +539,7 @@ func (s *tierSource) Close() error {
 	s.rec = nil
 	var err error
 	if s.cur != nil {
+		s.noteScan()
 		err = s.cur.Close()
 		s.cur = nil
 	}

@@ -130,7 +130,7 @@ func (t *Tx) exec(ctx context.Context, s *Stmt) (int64, error) {
 	if err != nil {
 		return 0, t.fail(err)
 	}
-	if p.Kind != planner.KindQuery {
+	if !p.ReturnsRows() {
 		n, err := t.db.writeIn(ctx, t.tx, t.v, p)
 		return n, t.fail(err)
 	}
@@ -159,7 +159,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		defer t.leave()
 		return nil, t.fail(err)
 	}
-	if p.Kind != planner.KindQuery {
+	if !p.ReturnsRows() {
 		if _, err := t.exec(ctx, s); err != nil {
 			return nil, err
 		}

@@ -13,12 +13,19 @@ import (
 // spilling will plug in. A nil *Budget is unlimited. It is safe for
 // concurrent use.
 type Budget struct {
-	limit int64
-	used  atomic.Int64
+	limit  int64
+	used   atomic.Int64
+	peak   atomic.Int64
+	parent *Budget // nil: none
 }
 
 // NewBudget returns a budget of limit bytes; limit <= 0 means unlimited.
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// NewChildBudget returns an unlimited budget whose reservations are also
+// reserved in parent (nil: none), so that the parent's limit applies; it
+// keeps its own peak, e.g. for one operator's memory in EXPLAIN ANALYZE.
+func NewChildBudget(parent *Budget) *Budget { return &Budget{parent: parent} }
 
 // Grow reserves n bytes.
 func (b *Budget) Grow(n int64) error {
@@ -30,6 +37,12 @@ func (b *Budget) Grow(n int64) error {
 		b.used.Add(-n)
 		return sqlstate.Errorf(sqlstate.OutOfMemory, "query exceeds its memory budget of %d bytes", b.limit)
 	}
+	if err := b.parent.Grow(n); err != nil {
+		b.used.Add(-n)
+		return err
+	}
+	for p := b.peak.Load(); u > p && !b.peak.CompareAndSwap(p, u); p = b.peak.Load() {
+	}
 	return nil
 }
 
@@ -37,7 +50,16 @@ func (b *Budget) Grow(n int64) error {
 func (b *Budget) Shrink(n int64) {
 	if b != nil {
 		b.used.Add(-n)
+		b.parent.Shrink(n)
 	}
+}
+
+// Peak returns the most bytes reserved at one time.
+func (b *Budget) Peak() int64 {
+	if b == nil {
+		return 0
+	}
+	return b.peak.Load()
 }
 
 // Used returns the bytes currently reserved.

@@ -22,11 +22,23 @@ type builder struct {
 	params []*sql.Literal
 	// now is the time of CURRENT_DATE and NOW() for this execution.
 	now time.Time
+	// an, when not nil, collects EXPLAIN ANALYZE statistics: every
+	// operator built is wrapped to count for its node.
+	an *Analysis
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
 // built.
 func (b *builder) build(n sql.Node) (arrowexec.Operator, error) {
+	op, err := b.buildNode(n)
+	if err != nil || b.an == nil {
+		return op, err
+	}
+	return b.an.wrap(n, op), nil
+}
+
+// buildNode is build without the EXPLAIN ANALYZE wrapper.
+func (b *builder) buildNode(n sql.Node) (arrowexec.Operator, error) {
 	switch n := n.(type) {
 	case *sql.Scan:
 		if b.src == nil {

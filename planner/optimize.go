@@ -261,20 +261,31 @@ func remapRefs(e sql.Expr, m map[int]int) sql.Expr {
 
 // describe renders the physical shape of a plan (Sort under Limit is shown
 // as the TopN it becomes).
-func describe(n sql.Node) string {
+func describe(n sql.Node) string { return describeWith(n, nil) }
+
+// describeWith is describe with annotate's lines (when not nil) after
+// each node's line, indented one level deeper.
+func describeWith(n sql.Node, annotate func(n sql.Node, indent string) string) string {
 	var b strings.Builder
 	var rec func(sql.Node, int)
 	rec = func(n sql.Node, depth int) {
-		b.WriteString(strings.Repeat("  ", depth))
+		indent := strings.Repeat("  ", depth)
+		b.WriteString(indent)
 		if l, ok := n.(*sql.Limit); ok && l.Count >= 0 {
 			if s, ok := l.Input.(*sql.Sort); ok {
 				fmt.Fprintf(&b, "TopN offset=%d count=%d %s\n", l.Offset, l.Count, strings.TrimPrefix(s.String(), "Sort "))
+				if annotate != nil {
+					b.WriteString(annotate(n, indent+"  "))
+				}
 				rec(s.Input, depth+1)
 				return
 			}
 		}
 		b.WriteString(n.String())
 		b.WriteByte('\n')
+		if annotate != nil {
+			b.WriteString(annotate(n, indent+"  "))
+		}
 		for _, c := range n.Inputs() {
 			rec(c, depth+1)
 		}

@@ -52,6 +52,9 @@ const (
 	KindAlterTable
 	KindCreateIndex
 	KindDropIndex
+	// KindExplain is EXPLAIN [ANALYZE] of Explained; its rows are the lines
+	// of the plan (ExplainSchema).
+	KindExplain
 )
 
 func (k Kind) String() string {
@@ -82,6 +85,8 @@ func (k Kind) String() string {
 		return "CREATE INDEX"
 	case KindDropIndex:
 		return "DROP INDEX"
+	case KindExplain:
+		return "EXPLAIN"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -111,6 +116,10 @@ type Prepared struct {
 	// OnConflict is what an INSERT does with a row whose primary key is
 	// taken; ConflictSet compiles the update of sql.ConflictUpdate.
 	OnConflict sql.Conflict
+	// Explained is the statement of EXPLAIN; Analyze is set for EXPLAIN
+	// ANALYZE, which runs it (BuildAnalyze).
+	Explained *Prepared
+	Analyze   bool
 
 	set []sql.Expr
 
@@ -133,6 +142,15 @@ func Prepare(text string, cat *catalog.Catalog) (*Prepared, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prepareBound(st, version)
+}
+
+// prepareBound plans a bound statement.
+func prepareBound(st sql.Statement, version uint64) (*Prepared, error) {
+	if ex, ok := st.(*sql.Explain); ok {
+		return prepareExplain(ex, version)
+	}
+	var err error
 	p := &Prepared{CatalogVersion: version, Schema: arrow.NewSchema(nil, nil)}
 	switch st := st.(type) {
 	case *sql.Query:
@@ -192,6 +210,10 @@ func arrowType(t catalog.Type) arrow.DataType {
 	return t.ArrowType()
 }
 
+// ReturnsRows reports whether the statement returns rows: a query or an
+// EXPLAIN.
+func (p *Prepared) ReturnsRows() bool { return p.Kind == KindQuery || p.Kind == KindExplain }
+
 // Explain returns the plan as text, one operator per line.
 func (p *Prepared) Explain() string {
 	if p.plan == nil {
@@ -220,6 +242,8 @@ func (p *Prepared) Explain() string {
 //   - UPDATE: field 0 "__key" (Binary), then the full new row in
 //     Table.Schema() for every matching row;
 //   - DELETE: one field "__key" (Binary) of every matching row.
+//   - EXPLAIN [ANALYZE]: rows of ExplainSchema, the lines of the plan;
+//     the explained query runs when the operator opens.
 //
 // CREATE and DROP TABLE have no operators and return an error. The caller
 // owns the returned operator and must Close it.
@@ -233,6 +257,9 @@ func (p *Prepared) Build(src SourceProvider) (arrowexec.Operator, error) {
 }
 
 func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
+	if p.Kind == KindExplain {
+		return &explainOp{p: p, src: b.src}, nil
+	}
 	if p.plan == nil {
 		return nil, fmt.Errorf("planner: %s has no operator plan", p.Kind)
 	}

@@ -177,4 +177,14 @@ type Selection struct {
 	// RowGroupsSkipped counts the row groups pruned by zone maps, bitmaps,
 	// bloom filters or the delete bitmap.
 	RowGroupsSkipped int
+	// Pruned splits RowGroupsSkipped by what pruned each row group first.
+	Pruned Pruned
+}
+
+// Pruned counts skipped row groups by cause, for EXPLAIN ANALYZE.
+type Pruned struct {
+	ZoneMap int // zone maps (min/max, null counts; a column absent from the segment)
+	Bloom   int // a bloom filter ruled out every value asked for
+	Bitmap  int // value bitmaps or the delete bitmap left no row
+	Rows    int // no position of ScanOptions.Rows (key lookups, partitions)
 }

@@ -210,15 +210,33 @@ func (r *Reader) newFileReader(mem memory.Allocator, batch int) (*pqarrow.FileRe
 // was written) see NULLs. The result is documented on Selection; Select
 // does not read the Parquet file.
 func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error) {
+	return r.selectIn(p, deleted, nil)
+}
+
+// selectIn is Select over the row groups holding a position of within
+// (nil: all); the others count as Pruned.Rows.
+func (r *Reader) selectIn(p Predicate, deleted, within *roaring.Bitmap) (Selection, error) {
 	ngroups := r.idx.rowGroups
 	live := make([]bool, ngroups)
+	outside := 0
 	for i := range live {
 		live[i] = true
+		if within != nil {
+			s := uint64(r.rowGroupStart(i))
+			if live[i] = within.IntersectsWithInterval(s, s+uint64(r.rowGroupRows(i))); !live[i] {
+				outside++
+			}
+		}
 	}
 	var rows *roaring.Bitmap // nil: all rows
 	exact := true
-	none := func() Selection {
-		return Selection{Exact: true, RowGroupsSkipped: ngroups, Rows: roaring.New()}
+	zonePruned := 0
+	none := func(bloom bool) Selection {
+		pr := Pruned{ZoneMap: ngroups - outside, Rows: outside}
+		if bloom {
+			pr = Pruned{ZoneMap: zonePruned, Bloom: ngroups - outside - zonePruned, Rows: outside}
+		}
+		return Selection{Exact: true, RowGroupsSkipped: ngroups, Rows: roaring.New(), Pruned: pr}
 	}
 	for ci := range p {
 		c := &p[ci]
@@ -228,7 +246,7 @@ func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error)
 			if c.Op == OpIsNull {
 				continue
 			}
-			return none(), nil
+			return none(false), nil
 		}
 		if err := checkCondKind(c, col); err != nil {
 			return Selection{}, err
@@ -242,6 +260,7 @@ func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error)
 			switch evalZone(c, &col.zones[rg], uint32(r.rowGroupRows(rg))) {
 			case zoneNone:
 				live[rg] = false
+				zonePruned++
 			case zoneSome:
 				allMatch = false
 			}
@@ -251,7 +270,7 @@ func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error)
 		}
 		// Bloom filter: equality with values the segment cannot hold.
 		if col.bloom != nil && (c.Op == OpEq || c.Op == OpIn) && !bloomMay(col.bloom, c) {
-			return none(), nil
+			return none(true), nil
 		}
 		// Bitmaps: exact answers for =, IN and IS NULL.
 		var bm *roaring.Bitmap
@@ -311,6 +330,7 @@ func (r *Reader) Select(p Predicate, deleted *roaring.Bitmap) (Selection, error)
 			sel.RowGroupsSkipped++
 		}
 	}
+	sel.Pruned = Pruned{ZoneMap: zonePruned, Bitmap: sel.RowGroupsSkipped - zonePruned - outside, Rows: outside}
 	return sel, nil
 }
 
@@ -386,11 +406,12 @@ const DefaultBatchSize = 8192
 
 // ScanStats count the work of one scan, for EXPLAIN ANALYZE.
 type ScanStats struct {
-	RowGroups        int   // row groups in the segment
-	RowGroupsSkipped int   // pruned by zone maps, bitmaps, bloom filters or deletes
-	RowGroupsRead    int   // row groups decoded
-	RowsRead         int64 // rows decoded from the Parquet file
-	RowsReturned     int64 // rows in the returned batches
+	RowGroups        int    // row groups in the segment
+	RowGroupsSkipped int    // pruned by zone maps, bitmaps, bloom filters or deletes
+	Pruned           Pruned // RowGroupsSkipped by cause
+	RowGroupsRead    int    // row groups decoded
+	RowsRead         int64  // rows decoded from the Parquet file
+	RowsReturned     int64  // rows in the returned batches
 }
 
 // Scanner yields the batches of a scan. It has the shape of arrowexec.Source
@@ -472,7 +493,7 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		}
 	}
 	s.schema = arrow.NewSchema(fields, nil)
-	sel, err := r.Select(opts.Filter, opts.Deleted)
+	sel, err := r.selectIn(opts.Filter, opts.Deleted, opts.Rows)
 	if err != nil {
 		return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 	}
@@ -482,6 +503,7 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 	s.sel = sel
 	s.stats.RowGroups = r.idx.rowGroups
 	s.stats.RowGroupsSkipped = sel.RowGroupsSkipped
+	s.stats.Pruned = sel.Pruned
 	if len(s.fileCols) > 0 && len(sel.RowGroups) > 0 {
 		batch := s.batch
 		if sel.Rows != nil {
@@ -514,6 +536,7 @@ func (r *Reader) restrict(sel Selection, rows *roaring.Bitmap) Selection {
 			live = append(live, rg)
 		} else {
 			sel.RowGroupsSkipped++
+			sel.Pruned.Rows++
 		}
 	}
 	sel.RowGroups = live

@@ -30,6 +30,18 @@ func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
 		target = st.Table
 	case *Truncate:
 		target = st.Table
+	case *Explain:
+		// EXPLAIN ANALYZE of a write would run it.
+		if st.Analyze {
+			switch st := st.Stmt.(type) {
+			case *Insert:
+				target = st.Table
+			case *Update:
+				target = st.Table
+			case *Delete:
+				target = st.Table
+			}
+		}
 	}
 	if target != nil && target.System {
 		return nil, readOnly(target)
@@ -69,6 +81,8 @@ func (b *binder) bindStatement() (Statement, error) {
 		return b.bindDelete(s)
 	case *sqlparser.DDL:
 		return b.bindDDL(s)
+	case *sqlparser.Explain:
+		return b.bindExplain(s)
 	}
 	return nil, b.unsupported(fmt.Sprintf("statement %s", stmtName(b.p.Stmt)))
 }
