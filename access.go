@@ -223,6 +223,9 @@ func (p scanProvider) ScanKeyRange(t *catalog.Table, cols []int, withKey bool, r
 		return p.Scan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
+		if err := checkSchema(p.rv.snap, t); err != nil {
+			return nil, err
+		}
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
 			return nil, err
@@ -249,6 +252,9 @@ func (p txnProvider) ScanKeyRange(t *catalog.Table, cols []int, withKey bool, ra
 		return p.Scan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
+		if err := checkSchema(p.tx, t); err != nil {
+			return nil, err
+		}
 		ents, err := p.tx.Segments(t.ID)
 		if err != nil {
 			return nil, err

@@ -177,6 +177,11 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	pending := f.rows.Load()
 	snap := db.store.Snapshot()
 	defer snap.Close()
+	if err := checkSchema(snap, t); err != nil {
+		// t was altered since the caller looked it up: its rows are in
+		// another layout now. The next round compacts the new descriptor.
+		return res, nil
+	}
 	// Row entries and batch entries, merged in key order.
 	sc, err := snap.CompactionScan(t)
 	if err != nil {
@@ -311,6 +316,11 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 		var del int64
 		if e.Deleted != nil {
 			del = int64(e.Deleted.GetCardinality())
+		}
+		if !sameLayout(t, h) {
+			// Merge reads by the current column names; segments of an
+			// older layout stay as they are (their scans map the names).
+			continue
 		}
 		cands = append(cands, cand{e: e, h: h, live: h.meta.Rows - del})
 	}

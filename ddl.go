@@ -35,6 +35,12 @@ func (db *DB) runDDL(ctx context.Context, p *planner.Prepared) (int64, error) {
 		return 0, db.truncate(ctx, st.Table)
 	case *sql.CreateTableAs:
 		return db.createTableAs(ctx, p)
+	case *sql.AlterTable:
+		return 0, db.alterTable(ctx, st)
+	case *sql.CreateIndex:
+		return 0, db.createIndex(ctx, st)
+	case *sql.DropIndex:
+		return 0, db.dropIndex(ctx, st)
 	}
 	return 0, sqlstate.Errorf(sqlstate.Internal, "unknown schema change %T", p.DDL)
 }

@@ -253,7 +253,29 @@ func (s *Stmt) schema() *arrow.Schema {
 	return s.p.Schema
 }
 
+// maxSchemaRetries bounds how often a single statement is bound again
+// because an ALTER TABLE committed while it started.
+const maxSchemaRetries = 3
+
 func (s *Stmt) query(ctx context.Context) (*Rows, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := s.queryOnce(ctx)
+		if err == nil || attempt >= maxSchemaRetries || !errors.Is(err, errSchemaChanged) || s.ctl != ctlNone || s.txn() != nil {
+			return r, err
+		}
+	}
+}
+
+func (s *Stmt) exec(ctx context.Context) (int64, error) {
+	for attempt := 0; ; attempt++ {
+		n, err := s.execOnce(ctx)
+		if err == nil || attempt >= maxSchemaRetries || !errors.Is(err, errSchemaChanged) || s.ctl != ctlNone || s.txn() != nil {
+			return n, err
+		}
+	}
+}
+
+func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 	if s.ctl != ctlNone {
 		if err := s.sess.control(ctx, s.ctl); err != nil {
 			return nil, err
@@ -289,7 +311,7 @@ func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 	return r, nil
 }
 
-func (s *Stmt) exec(ctx context.Context) (int64, error) {
+func (s *Stmt) execOnce(ctx context.Context) (int64, error) {
 	if s.ctl != ctlNone {
 		return 0, s.sess.control(ctx, s.ctl)
 	}
@@ -406,8 +428,13 @@ func (db *DB) lockTargetMode(ctx context.Context, tx *oltp.Txn, t *catalog.Table
 	}
 	if cur, ok := db.cat.Table(t.Name); !ok || cur.ID != t.ID {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", t.Name)
+	} else if cur.Version != t.Version {
+		// An ALTER TABLE committed since the statement was bound: its
+		// rows would be written in the old layout.
+		return schemaChanged(t)
 	}
-	return nil
+	// The rows the transaction reads are in the layout of t (alter.go).
+	return checkSchema(tx, t)
 }
 
 // maxAutoRetries bounds the automatic retries of a single statement that

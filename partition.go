@@ -84,6 +84,9 @@ func (p scanProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool,
 // partition opens the rows of ps (and of the row store when withStore).
 func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, ps []segPart, withStore bool) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
+		if err := checkSchema(p.rv.snap, t); err != nil {
+			return nil, err
+		}
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
 			return nil, err

@@ -294,6 +294,9 @@ func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, fil
 		return p.rv.db.systemScan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
+		if err := checkSchema(p.rv.snap, t); err != nil {
+			return nil, err
+		}
 		ents, err := p.rv.snap.Segments(t.ID)
 		if err != nil {
 			return nil, err
@@ -325,6 +328,9 @@ func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filt
 		return p.db.systemScan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
+		if err := checkSchema(p.tx, t); err != nil {
+			return nil, err
+		}
 		ents, err := p.tx.Segments(t.ID)
 		if err != nil {
 			return nil, err
@@ -367,7 +373,8 @@ type tierSource struct {
 	err     error
 	inStore bool
 	// stats, when not nil, receives the scan's counters (EXPLAIN ANALYZE).
-	stats *planner.ScanStats
+	stats  *planner.ScanStats
+	mapped bool // cur reads a segment of an older layout (segmentSchema)
 }
 
 type segScan struct {
@@ -451,8 +458,10 @@ func (s *tierSource) Next() bool {
 			}
 			s.curSeg = &s.segs[s.next]
 			s.next++
+			sch, filter, mapped := segmentSchema(s.t, s.curSeg.h, s.filter)
+			s.mapped = mapped
 			opts := segments.ScanOptions{
-				Schema: s.t.Schema(), Columns: s.cols, Deleted: s.curSeg.deleted, Filter: s.filter,
+				Schema: sch, Columns: s.cols, Deleted: s.curSeg.deleted, Filter: filter,
 				BatchSize: s.batch, Allocator: s.mem,
 			}
 			if s.ka != nil && s.ka.points != nil {
@@ -482,6 +491,11 @@ func (s *tierSource) Next() bool {
 		if s.cur.Next() {
 			rec := s.cur.Record()
 			if !s.withKey {
+				if s.mapped {
+					// Name the fields as the table does now.
+					s.own = array.NewRecordBatch(s.schema, rec.Columns(), rec.NumRows())
+					rec = s.own
+				}
 				s.rec = rec
 				return true
 			}

@@ -9,6 +9,7 @@
 package catalog
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -19,11 +20,16 @@ import (
 )
 
 // FormatVersion is the on-disk version of encoded table descriptors. Decode
-// reads every version up to it and refuses newer ones.
-const FormatVersion = 1
+// reads every version up to it and refuses newer ones. Version 2 added
+// column IDs, past layouts and indexes (ALTER TABLE, CREATE INDEX); a
+// version 1 descriptor gets the IDs 1..n of its columns in order.
+const FormatVersion = 2
 
 // Column is one column of a table.
 type Column struct {
+	// ID identifies the column within its table (see alter.go); assigned
+	// when the table is created or the column added, never reused.
+	ID      uint32 `json:"id,omitempty"`
 	Name    string `json:"name"`
 	Type    Type   `json:"type"`
 	NotNull bool   `json:"not_null,omitempty"`
@@ -48,8 +54,16 @@ type Table struct {
 	// rows at every scan. It is never persisted and never in Tables; its
 	// ID is SystemTableID(n).
 	System bool `json:"-"`
+	// NextColumnID is the ID the next added column gets.
+	NextColumnID uint32 `json:"next_column_id,omitempty"`
+	// Layouts are the column layouts of past schema versions, oldest
+	// first, one per change of the columns (see NamesAt).
+	Layouts []Layout `json:"layouts,omitempty"`
+	// Indexes are the table's secondary indexes (CREATE INDEX).
+	Indexes []Index `json:"indexes,omitempty"`
 
 	schema *arrow.Schema
+	enc    []byte // Encode() of the published descriptor
 }
 
 // ColumnIndex returns the index of the named column (case-insensitive), or -1.
@@ -131,7 +145,32 @@ func (t *Table) finish() {
 	for _, k := range t.PrimaryKey {
 		t.Columns[k].NotNull = true
 	}
+	// Descriptors of format 1 (and new ones) get their column IDs here:
+	// positions 1..n, the same at every load.
+	var maxID uint32
+	for i := range t.Columns {
+		if t.Columns[i].ID == 0 {
+			t.Columns[i].ID = uint32(i + 1)
+		}
+		maxID = max(maxID, t.Columns[i].ID)
+	}
+	if t.NextColumnID <= maxID {
+		t.NextColumnID = maxID + 1
+	}
 	t.schema = buildSchema(t.Columns)
+	t.enc, _ = t.Encode()
+}
+
+// SameAs reports whether enc, a descriptor as stored, describes t's
+// version of t's table: storage readers check that the rows of their
+// snapshot are in the layout of the descriptor they bound against.
+func (t *Table) SameAs(enc []byte) bool {
+	if bytes.Equal(enc, t.enc) {
+		return true
+	}
+	// A descriptor of an older format encodes differently.
+	d, err := Decode(enc)
+	return err == nil && d.ID == t.ID && d.Version == t.Version
 }
 
 type encodedTable struct {
@@ -265,6 +304,11 @@ func (c *Catalog) Prepare(t *Table) (*Table, error) {
 	nt := *t
 	nt.Columns = append([]Column(nil), t.Columns...)
 	nt.PrimaryKey = append([]int(nil), t.PrimaryKey...)
+	for i := range nt.Columns {
+		nt.Columns[i].ID = uint32(i + 1)
+	}
+	nt.NextColumnID = uint32(len(nt.Columns) + 1)
+	nt.Layouts, nt.Indexes = nil, nil
 	if nt.ID == 0 {
 		nt.ID = c.nextID
 		c.nextID++

@@ -94,7 +94,7 @@ func TestCatalogAndDescriptors(t *testing.T) {
 	if !back.Schema().Equal(tab.Schema()) || back.ID != tab.ID || back.PrimaryKey[0] != 0 {
 		t.Errorf("decoded %+v, want %+v", back, tab)
 	}
-	newer := strings.Replace(string(b), `"format":1`, `"format":99`, 1)
+	newer := strings.Replace(string(b), `"format":2`, `"format":99`, 1)
 	if _, err := Decode([]byte(newer)); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("a newer format decoded: %v", err)
 	}

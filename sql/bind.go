@@ -83,6 +83,8 @@ func (b *binder) bindStatement() (Statement, error) {
 		return b.bindDDL(s)
 	case *sqlparser.Explain:
 		return b.bindExplain(s)
+	case *sqlparser.AlterTable:
+		return b.bindAlter(s)
 	}
 	return nil, b.unsupported(fmt.Sprintf("statement %s", stmtName(b.p.Stmt)))
 }
