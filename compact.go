@@ -432,7 +432,8 @@ type SegmentInfo struct {
 type TableStats struct {
 	Table   string
 	TableID uint64
-	// FreshRows is the number of row entries in the row store.
+	// FreshRows is the number of rows in the row store: row entries and
+	// the live rows of batch entries.
 	FreshRows int64
 	// SegmentRows is the number of live (not deleted) rows in segments.
 	SegmentRows int64

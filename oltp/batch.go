@@ -373,7 +373,7 @@ func hasBatch(r reader, table, id uint64) (bool, error) {
 // next compaction, which writes the durable columnar copy.
 func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) error {
 	buf.WriteByte(batchBodyFormat)
-	w := ipc.NewWriter(buf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem), ipc.WithLZ4())
+	w := ipc.NewWriter(buf, append([]ipc.Option{ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem)}, bodyCodec...)...)
 	if err := w.Write(rec); err != nil {
 		_ = w.Close()
 		return fmt.Errorf("cannot encode batch entry: %w", err)
@@ -582,3 +582,6 @@ func bytesCompare(a, b []byte) int { return bytes.Compare(a, b) }
 func slicesSortByMin(s []*compSource) {
 	sort.SliceStable(s, func(i, j int) bool { return bytes.Compare(s[i].m.min, s[j].m.min) < 0 })
 }
+
+// bodyCodec is the IPC body compression of batch entries (see encodeBody).
+var bodyCodec = []ipc.Option{ipc.WithLZ4()}

@@ -3,6 +3,8 @@ package oltp
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -134,5 +136,65 @@ func BenchmarkIngest(b *testing.B) {
 				b.ReportMetric(float64(b.N*batch)/sec, "rows/s")
 			})
 		}
+	}
+}
+
+// BenchmarkIngestParallel is BenchmarkIngest/batch with 4 concurrent
+// writers, whose syncs the commit pipeline groups.
+//
+//	go test ./oltp -run '^$' -bench IngestParallel -benchtime 80x
+func BenchmarkIngestParallel(b *testing.B) {
+	const batch, writers = 8192, 4
+	for _, shape := range []func(uint64) *catalog.Table{lineitemTable, narrowTable} {
+		tbl := shape(1)
+		b.Run(tbl.Name, func(b *testing.B) {
+			s, err := Open(b.TempDir(), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			create(b, s, tbl)
+			recs := make([]arrow.RecordBatch, b.N)
+			var bytes int64
+			for i := range recs {
+				recs[i] = benchRecord(memory.DefaultAllocator, tbl, i*batch, batch)
+				bytes += arrowBytes(recs[i])
+			}
+			ctx := context.Background()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for w := 0; w < writers; w++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= b.N {
+							return
+						}
+						tx := s.Begin()
+						err := tx.InsertBatch(ctx, tbl, recs[i])
+						if err == nil {
+							err = tx.Commit(ctx)
+						} else {
+							tx.Rollback()
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.StopTimer()
+			for _, r := range recs {
+				r.Release()
+			}
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(bytes)/sec/1e6, "MB/s")
+			b.ReportMetric(float64(b.N*batch)/sec, "rows/s")
+		})
 	}
 }
