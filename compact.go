@@ -215,6 +215,16 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 		return res, fmt.Errorf("cannot compact table %q: %w", t.Name, err)
 	}
 	if w == nil {
+		if place.Entries() > 0 {
+			// Batch entries whose rows were all deleted: remove them.
+			err := db.swap(ctx, t, func() error {
+				_, err := db.store.CommitCompaction(ctx, t, snap, oltp.SegmentAdd{Placement: place})
+				return err
+			})
+			if err != nil {
+				return res, err
+			}
+		}
 		f.rows.Store(0)
 		f.since.Store(0)
 		return res, nil

@@ -591,6 +591,10 @@ func (cs *CompactionScan) Record() arrow.RecordBatch { return cs.rec }
 // Err returns the error that ended the scan.
 func (cs *CompactionScan) Err() error { return cs.err }
 
+// Entries returns the number of batch entries the scan placed (including
+// those whose rows were all deleted).
+func (p *Placement) Entries() int { return len(p.batches) }
+
 // Placement returns where the rows went; complete once Next returned
 // false without error.
 func (cs *CompactionScan) Placement() *Placement { return &cs.place }

@@ -534,3 +534,41 @@ func TestBatchCompaction(t *testing.T) {
 		t.Fatalf("segment entries %+v", ents)
 	}
 }
+
+// TestCompactDeletedBatch: a batch entry whose rows are all deleted is
+// removed by a compaction that writes no segment.
+func TestCompactDeletedBatch(t *testing.T) {
+	s, _ := openMem(t, &Options{BulkMinRows: -1})
+	defer s.Close()
+	users := usersTable(s.NextTableID())
+	create(t, s, users)
+	mustBulk(t, s, users, userRows(1, 2)...)
+	keys := keysOf(t, s, users)
+	tx := s.Begin()
+	if err := tx.Delete(ctxT(t), users, keys); err != nil {
+		t.Fatal(err)
+	}
+	keys.Release()
+	if err := tx.Commit(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	snap := s.Snapshot()
+	defer snap.Close()
+	cs, err := snap.CompactionScan(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Next() || cs.Err() != nil {
+		t.Fatalf("compaction scan of deleted rows: %v", cs.Err())
+	}
+	if n := cs.Placement().Entries(); n != 1 {
+		t.Fatalf("%d entries placed, want 1", n)
+	}
+	if _, err := s.CommitCompaction(ctxT(t), users, snap, SegmentAdd{Placement: cs.Placement()}); err != nil {
+		t.Fatal(err)
+	}
+	cs.Close()
+	if n := batchCount(t, s, users); n != 0 {
+		t.Fatalf("%d batch entries left", n)
+	}
+}

@@ -285,7 +285,9 @@ type CompactionResult struct {
 	Changed int64
 }
 
-// CommitCompaction adds segment add, written from every row of table t at
+// CommitCompaction adds segment add (none when add.Meta is nil: then the
+// snapshot's fresh tier holds only fully deleted batch entries, which it
+// removes), written from every row of table t at
 // snapshot from (all of them, in key order, so that the i-th row of the
 // snapshot is at position i), to the manifest in one synced batch that
 // deletes each row entry still holding the version that went into the
@@ -379,6 +381,14 @@ func (s *Store) CommitCompaction(ctx context.Context, t *catalog.Table, from *Sn
 		}
 		if total != add.Rows {
 			return fmt.Errorf("segment %d has %d rows, the snapshot of table %q %d", add.ID, add.Rows, t.Name, total)
+		}
+		if add.Meta == nil {
+			// Nothing to add: only batch entries whose rows were all
+			// deleted leave the fresh tier.
+			if total != 0 {
+				return fmt.Errorf("compaction of table %q without a segment moves %d rows", t.Name, total)
+			}
+			return nil
 		}
 		_ = b.Set(manifestKey(t.ID, add.ID), add.Meta, nil)
 		if !deleted.IsEmpty() {
