@@ -565,11 +565,13 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 		return 0, sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
 	}
 	// Batch entries of a table with a primary key are written under the
-	// table's X lock (oltp.Txn.InsertBatch). Taking it first, rather than
-	// IX and then X, keeps two concurrent ingests from deadlocking on the
-	// upgrade.
+	// table's X lock (oltp.Txn.InsertBatch). When the first batch is one,
+	// the lock is taken first, rather than IX and then X, so that two
+	// concurrent ingests do not deadlock on the upgrade; small ingests
+	// (row entries) keep IX and row locks.
+	more := rdr.Next()
 	mode := lockmgr.IntentExclusive
-	if t.HasPrimaryKey() {
+	if more && t.HasPrimaryKey() && db.bulk(rdr.RecordBatch().NumRows()) {
 		mode = lockmgr.Exclusive
 	}
 	if err := db.lockTargetMode(ctx, tx, t, mode); err != nil {
@@ -577,7 +579,7 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 	}
 	ctx = compute.WithAllocator(ctx, db.mem)
 	var n int64
-	for rdr.Next() {
+	for ; more; more = rdr.Next() {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
@@ -598,6 +600,16 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 	}
 	db.noteWrite(t.ID, n)
 	return n, nil
+}
+
+// bulk reports whether an ingest batch of n rows becomes a batch entry
+// (see Options.BulkMinRows).
+func (db *DB) bulk(n int64) bool {
+	lim := int64(db.opts.BulkMinRows)
+	if lim == 0 {
+		lim = oltp.DefaultBulkMinRows
+	}
+	return n >= lim
 }
 
 // conform returns rec rearranged into t's schema: fields matched to columns
