@@ -182,6 +182,14 @@ func (s *scalarSubquery) run(ctx context.Context) {
 			s.err = sqlstate.Errorf(sqlstate.CardinalityViolation, "more than one row returned by a subquery used as an expression")
 			return
 		}
+		if rec.NumRows() == 0 {
+			continue
+		}
+		if rec.Column(0).IsNull(0) {
+			// A NULL holds no buffers to copy.
+			s.value = scalar.MakeNullScalar(rec.Column(0).DataType())
+			continue
+		}
 		v, err := scalar.GetScalar(rec.Column(0), 0)
 		if err != nil {
 			s.err = err

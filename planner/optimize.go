@@ -176,6 +176,10 @@ func evalConstant(e sql.Expr) (*sql.Literal, bool) {
 		// Values of variable-width scalars are copied so that the literal
 		// does not hold the evaluation's buffers.
 		defer r.Release()
+		if !s.IsValid() {
+			// A NULL holds no buffers (and its Data would be nil).
+			return &sql.Literal{Value: scalar.MakeNullScalar(s.DataType()), Typ: e.Type()}, true
+		}
 		switch v := s.(type) {
 		case *scalar.String:
 			return &sql.Literal{Value: scalar.NewStringScalar(string(v.Data())), Typ: e.Type()}, true
