@@ -156,6 +156,7 @@ func (p *Parsed) syntaxError(err error) error {
 // stay untyped strings (which context casts still convert).
 func (p *Parsed) markTypedLiterals() {
 	var strs []int // keyword token type (or 0) per string token
+	var texts []string
 	any := false
 	for i, t := range p.tokens {
 		if t.typ != sqlparser.STRING {
@@ -170,6 +171,7 @@ func (p *Parsed) markTypedLiterals() {
 			}
 		}
 		strs = append(strs, kw)
+		texts = append(texts, t.val)
 	}
 	if !any {
 		return
@@ -181,13 +183,28 @@ func (p *Parsed) markTypedLiterals() {
 		}
 		return true, nil
 	}, p.Stmt)
-	if len(vals) != len(strs) {
+	p.typed = make(map[*sqlparser.SQLVal]int)
+	if len(vals) == len(strs) {
+		for i, v := range vals {
+			if strs[i] != 0 {
+				p.typed[v] = strs[i]
+			}
+		}
 		return
 	}
-	p.typed = make(map[*sqlparser.SQLVal]int)
-	for i, v := range vals {
-		if strs[i] != 0 {
-			p.typed[v] = strs[i]
+	// The parser added literals the text does not have (TRIM(x) gets a
+	// ' ' pattern): match each literal of the AST with the next string
+	// token of the same value, skipping literals without one.
+	next := 0
+	for _, v := range vals {
+		for j := next; j < len(texts); j++ {
+			if texts[j] == string(v.Val) {
+				if strs[j] != 0 {
+					p.typed[v] = strs[j]
+				}
+				next = j + 1
+				break
+			}
 		}
 	}
 }
