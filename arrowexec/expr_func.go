@@ -66,10 +66,15 @@ const (
 	// FuncDateTrunc truncates a Date32 or Timestamp to the DatePart given
 	// to Func (year, quarter, month, week, day, hour, minute, second).
 	FuncDateTrunc
+	// FuncAddInterval(x, n) adds n (an Int64) units of the DatePart given
+	// to Func to a Date32 or Timestamp: PartDay, PartMonth (clamping the
+	// day to the end of the month, 2024-01-31 + 1 month = 2024-02-29) or,
+	// for a Timestamp, PartHour, PartMinute, PartSecond.
+	FuncAddInterval
 )
 
 var funcNames = [...]string{"concat_op", "concat", "upper", "lower", "length", "btrim", "ltrim", "rtrim",
-	"replace", "position", "starts_with", "abs", "round", "floor", "ceil", "sqrt", "ln", "exp", "power", "date_trunc"}
+	"replace", "position", "starts_with", "abs", "round", "floor", "ceil", "sqrt", "ln", "exp", "power", "date_trunc", "add_interval"}
 
 // PartWeek is a DATE_TRUNC unit (weeks start on Monday).
 const PartWeek DatePart = 100
@@ -133,6 +138,16 @@ func Func(fn ScalarFunc, dt arrow.DataType, part DatePart, args ...Expr) (Expr, 
 		err = want(2, arrow.FLOAT64)
 	case FuncDateTrunc:
 		err = want(1, arrow.DATE32, arrow.TIMESTAMP)
+	case FuncAddInterval:
+		if len(args) != 2 || args[1].DataType().ID() != arrow.INT64 {
+			return nil, fmt.Errorf("arrowexec: add_interval takes a date or timestamp and an Int64")
+		}
+		if a := args[0].DataType().ID(); a != arrow.DATE32 && a != arrow.TIMESTAMP && a != arrow.NULL {
+			return nil, errMismatch("function add_interval(%s) does not exist", args[0].DataType())
+		}
+		if args[0].DataType().ID() == arrow.DATE32 && part != PartDay && part != PartMonth {
+			return nil, fmt.Errorf("arrowexec: add_interval of a date by unit %d", part)
+		}
 	default:
 		err = fmt.Errorf("arrowexec: unknown function %d", fn)
 	}
@@ -279,6 +294,45 @@ func (e *funcExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arr
 			}
 		}
 		return makeArray(e.dt, n, nulls, vbuf, buf), nil
+	case FuncAddInterval:
+		amount := values[int64](ops[1].arr)
+		if ops[0].arr.DataType().ID() == arrow.DATE32 {
+			buf, out := allocFixed[int32](mem, n)
+			x := values[int32](ops[0].arr)
+			for i := 0; i < n; i++ {
+				if !valid(i) {
+					continue
+				}
+				d, k := int64(x[i&ops[0].mask]), amount[i&ops[1].mask]
+				if e.part == PartMonth {
+					d = addMonths(time.Unix(d*86400, 0).UTC(), k).Unix() / 86400
+				} else {
+					d += k
+				}
+				if d < math.MinInt32 || d > math.MaxInt32 {
+					buf.Release()
+					releaseBuf(vbuf)
+					return nil, sqlstate.Errorf(sqlstate.NumericOutOfRange, "date out of range")
+				}
+				out[i] = int32(d)
+			}
+			return makeArray(e.dt, n, nulls, vbuf, buf), nil
+		}
+		unit := map[DatePart]int64{PartDay: 86400e6, PartHour: 3600e6, PartMinute: 60e6, PartSecond: 1e6}[e.part]
+		buf, out := allocFixed[int64](mem, n)
+		x := values[int64](ops[0].arr)
+		for i := 0; i < n; i++ {
+			if !valid(i) {
+				continue
+			}
+			t, k := x[i&ops[0].mask], amount[i&ops[1].mask]
+			if e.part == PartMonth {
+				out[i] = addMonths(time.UnixMicro(t).UTC(), k).UnixMicro()
+			} else {
+				out[i] = t + k*unit
+			}
+		}
+		return makeArray(e.dt, n, nulls, vbuf, buf), nil
 	}
 	releaseBuf(vbuf)
 	return nil, fmt.Errorf("arrowexec: cannot evaluate %s", e)
@@ -305,6 +359,15 @@ func operandValidity(mem memory.Allocator, n int, ops []operand) (*memory.Buffer
 		arrs = append(arrs, o.arr)
 	}
 	return combineValidity(mem, n, arrs...)
+}
+
+// addMonths adds n months to t, clamping the day to the end of the target
+// month.
+func addMonths(t time.Time, n int64) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
 }
 
 // truncTime truncates t (UTC) to part.

@@ -246,11 +246,8 @@ func (b *binder) dateInterval(ctx *exprCtx, l sqlparser.Expr, iv *sqlparser.Inte
 		}
 		lit = x.(*Literal)
 	}
-	if !ok || (lit.Typ.Kind != catalog.KindDate && lit.Typ.Kind != catalog.KindTimestamp) {
-		return nil, b.unsupported("INTERVAL arithmetic on a value that is not a DATE or TIMESTAMP constant")
-	}
-	nv, ok := iv.Expr.(*sqlparser.SQLVal)
-	if !ok {
+	nv, isVal := iv.Expr.(*sqlparser.SQLVal)
+	if !isVal {
 		return nil, b.unsupported("INTERVAL with a non-constant amount")
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(string(nv.Val)), 10, 64)
@@ -259,6 +256,13 @@ func (b *binder) dateInterval(ctx *exprCtx, l sqlparser.Expr, iv *sqlparser.Inte
 	}
 	if minus {
 		n = -n
+	}
+	if !ok {
+		// A column or expression: evaluated per row.
+		return b.addInterval(x, n, strings.ToLower(iv.Unit))
+	}
+	if lit.Typ.Kind != catalog.KindDate && lit.Typ.Kind != catalog.KindTimestamp {
+		return nil, b.unsupported("INTERVAL arithmetic on a value that is not a DATE or TIMESTAMP")
 	}
 	if lit.IsNull() {
 		return lit, nil
@@ -339,6 +343,38 @@ func (b *binder) scalarFunc(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 		return b.builtin(name, args)
 	}
 	return b.coalesce(ctx, name, args)
+}
+
+// addInterval binds x ± INTERVAL 'n' unit of a non-constant DATE or
+// TIMESTAMP x (n already negated for -): the result has x's type.
+func (b *binder) addInterval(x Expr, n int64, unit string) (Expr, error) {
+	k := x.Type().Kind
+	if k == catalog.KindNull {
+		return x, nil
+	}
+	if k != catalog.KindDate && k != catalog.KindTimestamp {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "operator does not exist: %s + INTERVAL", x.Type())
+	}
+	var part arrowexec.DatePart
+	switch unit {
+	case "day":
+		part = arrowexec.PartDay
+	case "week":
+		part, n = arrowexec.PartDay, 7*n
+	case "month":
+		part = arrowexec.PartMonth
+	case "year":
+		part, n = arrowexec.PartMonth, 12*n
+	case "hour", "minute", "second":
+		if k == catalog.KindDate {
+			return nil, b.unsupported("DATE ± INTERVAL " + strings.ToUpper(unit))
+		}
+		part = map[string]arrowexec.DatePart{"hour": arrowexec.PartHour, "minute": arrowexec.PartMinute, "second": arrowexec.PartSecond}[unit]
+	default:
+		return nil, b.unsupported("INTERVAL " + strings.ToUpper(unit))
+	}
+	amount := &Literal{Value: scalar.NewInt64Scalar(n), Typ: catalog.Bigint}
+	return &Func{Fn: arrowexec.FuncAddInterval, Name: "+ interval", Args: []Expr{x, amount}, Typ: x.Type(), Part: part}, nil
 }
 
 // addMonths adds n months, clamping the day to the end of the target month
