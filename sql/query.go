@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/dolthub/vitess/go/vt/sqlparser"
@@ -230,9 +231,8 @@ func (b *binder) joinExpr(te *sqlparser.JoinTableExpr) (fromItem, error) {
 		}
 		conjs = splitAnd(on, nil)
 	case len(te.Condition.Using) > 0:
-		if typ == JoinFull {
-			return fromItem{}, b.unsupported("FULL JOIN … USING")
-		}
+		var merged []Expr // FULL JOIN: COALESCE(l, r) per USING column
+		var mergedAt []int
 		for _, u := range te.Condition.Using {
 			li := (&scope{cols: l.cols}).find("", u.String())
 			ri := (&scope{cols: r.cols}).find("", u.String())
@@ -246,16 +246,60 @@ func (b *binder) joinExpr(te *sqlparser.JoinTableExpr) (fromItem, error) {
 				return fromItem{}, err
 			}
 			conjs = append(conjs, c)
-			if typ == JoinRight {
+			switch typ {
+			case JoinRight:
 				cols[li[0]].hidden = true
-			} else {
+			case JoinFull:
+				cmp, ok := c.(*Compare)
+				if !ok {
+					return fromItem{}, b.unsupported("FULL JOIN … USING on these column types")
+				}
+				m, err := b.coalesce(nil, "coalesce", []Expr{cmp.L, cmp.R})
+				if err != nil {
+					return fromItem{}, err
+				}
+				merged, mergedAt = append(merged, m), append(mergedAt, li[0])
+				cols[nl+ri[0]].hidden = true
+			default:
 				cols[nl+ri[0]].hidden = true
 			}
+		}
+		if len(merged) > 0 {
+			lk, rk, rest := equiKeys(conjs, nl, len(cols))
+			j.LeftKeys, j.RightKeys, j.Cond = lk, rk, andAll(rest)
+			return fullUsing(j, cols, merged, mergedAt), nil
 		}
 	}
 	lk, rk, rest := equiKeys(conjs, nl, len(cols))
 	j.LeftKeys, j.RightKeys, j.Cond = lk, rk, andAll(rest)
 	return fromItem{plan: j, cols: cols}, nil
+}
+
+// fullUsing returns the FROM item of a FULL JOIN … USING: a Project over
+// the join whose USING columns are COALESCE(left, right) in the left
+// column's place (unqualified, NULL only when both sides are), while the
+// sides' own columns stay reachable by qualified name: the right ones where
+// they are, the left ones appended, hidden from unqualified names and *.
+func fullUsing(j *Join, cols []scopeCol, merged []Expr, at []int) fromItem {
+	p := &Project{Input: j}
+	var out []scopeCol
+	add := func(e Expr, c scopeCol) {
+		p.Exprs, p.Names = append(p.Exprs, e), append(p.Names, c.name)
+		out = append(out, c)
+	}
+	for i, c := range cols {
+		if k := slices.Index(at, i); k >= 0 {
+			add(merged[k], scopeCol{name: c.name, typ: merged[k].Type(), null: merged[k].Nullable()})
+			continue
+		}
+		add(&ColumnRef{Idx: i, Name: c.name, Typ: c.typ, Null: c.null}, c)
+	}
+	for _, i := range at {
+		c := cols[i]
+		c.hidden = true
+		add(&ColumnRef{Idx: i, Name: c.name, Typ: c.typ, Null: c.null}, c)
+	}
+	return fromItem{plan: p, cols: out}
 }
 
 // equiKeys splits conjuncts over left (columns [0,nl)) ++ right (columns
