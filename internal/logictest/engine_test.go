@@ -36,9 +36,9 @@ func (m mode) String() string {
 
 // TestEngine runs testdata/sql/*.test against the real engine
 // (mantisdb.Open in a temporary directory) with rows in the row store
-// only, in segments only and in both. The in-memory runner in the planner
-// covers the batch sizes 1, 7 and 1024; here the scans produce batches of
-// 7 rows, and of 1024 in the mixed mode, to keep the suite fast.
+// only, in segments only and in both, each with scans that produce batches
+// of 1 row, 7 rows and the default size (the in-memory runner in the
+// planner covers 1, 7 and 1024 as well).
 func TestEngine(t *testing.T) {
 	files, err := logictest.Files(filepath.Join("..", "..", "testdata", "sql"))
 	if err != nil {
@@ -50,14 +50,16 @@ func TestEngine(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range []mode{rowStore, segmentsOnly, mixed} {
-			batch := 7
-			if m == mixed {
-				batch = 1024
+			for _, batch := range []int{1, 7, 0} {
+				name := fmt.Sprintf("%s/%s/batch=%d", filepath.Base(f), m, batch)
+				if batch == 0 {
+					name = fmt.Sprintf("%s/%s/batch=default", filepath.Base(f), m)
+				}
+				t.Run(name, func(t *testing.T) {
+					t.Parallel()
+					runFile(t, recs, m, batch)
+				})
 			}
-			t.Run(fmt.Sprintf("%s/%s/batch=%d", filepath.Base(f), m, batch), func(t *testing.T) {
-				t.Parallel()
-				runFile(t, recs, m, batch)
-			})
 		}
 	}
 }
