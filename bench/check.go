@@ -306,6 +306,12 @@ func queryTyped(ctx context.Context, e engine, text string) ([][]value, error) {
 
 func (e *mantisEngine) queryTyped(ctx context.Context, text string) (_ [][]value, err error) {
 	defer recovered(&err)
+	return e.queryTypedNoRecover(ctx, text)
+}
+
+// queryTypedNoRecover is queryTyped without turning a panic into an
+// error.
+func (e *mantisEngine) queryTypedNoRecover(ctx context.Context, text string) (_ [][]value, err error) {
 	rows, err := e.db.Query(ctx, text)
 	if err != nil {
 		return nil, err
