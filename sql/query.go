@@ -759,6 +759,9 @@ type corrInfo struct {
 	innerKeys []Expr // over the subquery plan's columns
 	residual  Expr   // OuterRefs and refs to the subquery plan's columns
 	grouped   bool   // the subquery aggregates: one row per inner key
+	// count: the subquery's one item is COUNT(…), 0 (not NULL) for an
+	// outer row without inner rows.
+	count bool
 }
 
 // subqueryResult is a bound subquery.
@@ -950,5 +953,11 @@ func (b *binder) scalarSubquery(ctx *exprCtx, sq *sqlparser.Subquery) (Expr, err
 	}
 	n := len((*ctx.plan).Columns())
 	*ctx.plan = attach(*ctx.plan, JoinLeft, sub, nil, nil)
-	return &ColumnRef{Idx: n, Name: c.Name, Typ: c.Type, Null: true}, nil
+	ref := &ColumnRef{Idx: n, Name: c.Name, Typ: c.Type, Null: true}
+	if sub.corr.count {
+		// The left join leaves NULL where no inner row matched: COUNT of
+		// nothing is 0.
+		return &Case{Whens: []Expr{&IsNull{Arg: ref, Negate: true}}, Thens: []Expr{ref}, Else: NewLiteral(c.Type, int64(0)), Typ: c.Type}, nil
+	}
+	return ref, nil
 }

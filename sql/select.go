@@ -204,10 +204,16 @@ func (b *binder) selectPlan(s *sqlparser.Select, outer *scope) (*subqueryResult,
 			if grouped || ci.residual != nil || len(ci.innerKeys) == 0 {
 				return nil, b.unsupported("this correlated subquery with aggregation (only equalities between inner and outer columns, no GROUP BY)")
 			}
-			for _, it := range items {
+			for i, it := range items {
+				if a, ok := it.expr.(*AggCall); ok && i == 0 && len(items) == 1 && (a.Func == arrowexec.AggCount || a.Func == arrowexec.AggCountStar) {
+					// A bare COUNT: the enclosing query turns the NULL of
+					// an unmatched outer row into 0 (scalarSubquery).
+					ci.count = true
+					continue
+				}
 				Walk(it.expr, func(x Expr) bool {
 					if a, ok := x.(*AggCall); ok && (a.Func == arrowexec.AggCount || a.Func == arrowexec.AggCountStar) {
-						err = b.unsupported("COUNT in a correlated scalar subquery")
+						err = b.unsupported("COUNT inside an expression in a correlated scalar subquery")
 					}
 					return err == nil
 				})
