@@ -300,7 +300,11 @@ func (g *dtGen) expr(sc *dtScope, t dtType, d int) string {
 		case 8:
 			return "CAST(" + g.expr(sc, dtDate, d) + " AS VARCHAR)"
 		default:
-			return "CAST(" + g.expr(sc, dtDec, d) + " AS VARCHAR)"
+			// A column or literal only: the scale of computed decimals
+			// differs (d * 3 has scale 2s in MantisDB, where the literal
+			// takes the column's type, and s in DuckDB), and the text
+			// shows it.
+			return "CAST(" + g.leaf(sc, dtDec) + " AS VARCHAR)"
 		}
 	case dtDate:
 		a := g.expr(sc, dtDate, d)
@@ -519,8 +523,9 @@ func (g *dtGen) correlatedScalar(sc *dtScope) string {
 	if ic == "" {
 		return g.pred(sc, 1)
 	}
-	// COUNT in a correlated scalar subquery is 0A000 in MantisDB (not yet).
-	agg := g.pick([]string{"MAX(" + ic + ")", "MIN(" + ic + ")", "SUM(" + ic + ")", "AVG(" + ic + ")"})
+	// COUNT inside a larger expression of a correlated scalar subquery is
+	// 0A000 in MantisDB (not yet); a bare COUNT works.
+	agg := g.pick([]string{"MAX(" + ic + ")", "MIN(" + ic + ")", "SUM(" + ic + ")", "AVG(" + ic + ")", "COUNT(*)", "COUNT(" + ic + ")"})
 	return fmt.Sprintf("%s %s (SELECT %s FROM %s WHERE %s)", g.expr(sc, dtDec, 1), g.pick([]string{"=", "<", ">", "<="}), agg, rel.sql, c)
 }
 
@@ -564,7 +569,12 @@ func (g *dtGen) from(depth int) (string, *dtScope, [][]string, string) {
 		}
 		for range nj {
 			r2 := g.relation(depth)
-			jt := g.pick([]string{"JOIN", "INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "LEFT OUTER JOIN", "FULL OUTER JOIN", "CROSS JOIN"})
+			kinds := []string{"JOIN", "INNER JOIN", "LEFT JOIN", "RIGHT JOIN", "FULL JOIN", "LEFT OUTER JOIN", "FULL OUTER JOIN", "CROSS JOIN"}
+			if nj > 1 {
+				// Keep three-way results small: no cross products.
+				kinds = kinds[:len(kinds)-1]
+			}
+			jt := g.pick(kinds)
 			s2 := r2.scope()
 			if jt == "CROSS JOIN" {
 				text += " CROSS JOIN " + r2.sql
@@ -889,9 +899,17 @@ func (g *dtGen) window() dtQuery {
 			e := g.expr(sc, t, 1)
 			args := e
 			if g.p(50) {
-				args += ", " + g.pick([]string{"0", "1", "2"})
+				off := g.pick([]string{"0", "1", "2"})
+				args += ", " + off
 				if g.p(50) {
-					args += ", " + g.literal(t)
+					def := g.literal(t)
+					if t == dtDec {
+						// DuckDB casts the default to the value's type and
+						// fails where it does not fit (MantisDB takes the
+						// common type): give both one type.
+						e, def = "CAST("+e+" AS DECIMAL(12,2))", "CAST("+def+" AS DECIMAL(12,2))"
+					}
+					args = e + ", " + off + ", " + def
 				}
 			}
 			call = g.pick([]string{"LAG(", "LEAD("}) + args + ")" + over(total, "")
