@@ -201,3 +201,18 @@ func sameLayout(t *catalog.Table, h *segHandle) bool {
 
 var _ descReader = (*oltp.Snapshot)(nil)
 var _ descReader = (*oltp.Txn)(nil)
+
+// segmentOptions returns the writer options for new segments of t: the
+// database's, plus a bitmap index on every column t has an index on.
+func (db *DB) segmentOptions(t *catalog.Table) *segments.WriterOptions {
+	cols := t.IndexedColumns()
+	if len(cols) == 0 {
+		return db.opts.Segment
+	}
+	var o segments.WriterOptions
+	if db.opts.Segment != nil {
+		o = *db.opts.Segment
+	}
+	o.BitmapColumns = append(append([]string(nil), o.BitmapColumns...), cols...)
+	return &o
+}

@@ -191,7 +191,7 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	var w *segments.Writer
 	for sc.Next() {
 		if w == nil {
-			if w, err = segments.NewWriter(db.tiers.fs, db.tiers.dir, id, t, db.opts.Segment); err != nil {
+			if w, err = segments.NewWriter(db.tiers.fs, db.tiers.dir, id, t, db.segmentOptions(t)); err != nil {
 				break
 			}
 		}
@@ -372,7 +372,7 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 		info.BytesIn += c.h.meta.FileSize + c.h.meta.IndexSize
 	}
 	id := db.store.NewSegmentID()
-	meta, err := segments.Merge(ctx, db.tiers.fs, db.tiers.dir, id, t, inputs, db.opts.Segment)
+	meta, err := segments.Merge(ctx, db.tiers.fs, db.tiers.dir, id, t, inputs, db.segmentOptions(t))
 	if err != nil {
 		return fmt.Errorf("cannot merge segments %v of table %q: %w", ids, t.Name, err)
 	}

@@ -197,3 +197,71 @@ func TestAlterBatchEntries(t *testing.T) {
 	compact(t, db, "accounts")
 	check("compacted")
 }
+
+// TestCreateIndex: a column with too many distinct values for the default
+// bitmap threshold gets its bitmap index in new segments once it has an
+// index, EXPLAIN names the index for = and IN, and DROP INDEX and reopen
+// keep the catalog right.
+func TestCreateIndex(t *testing.T) {
+	dir := t.TempDir()
+	db := manual(t, dir)
+	for _, tbl := range []string{"plain", "indexed"} {
+		exec(t, db, "create table "+tbl+" (id int primary key, v int)")
+		var b strings.Builder
+		b.WriteString("insert into " + tbl + " values ")
+		for i := 0; i < 2000; i++ { // 2000 distinct values, not in key order
+			if i > 0 {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, "(%d, %d)", i, (i*7919)%2000)
+		}
+		exec(t, db, b.String())
+	}
+	exec(t, db, "create index iv on indexed (v)")
+	_, err := db.Exec(context.Background(), "create index iv on indexed (id)")
+	wantCode(t, err, sqlstate.DuplicateTable)
+	compact(t, db, "plain")
+	compact(t, db, "indexed")
+	pruned := func(tbl string) string {
+		t.Helper()
+		for _, r := range query(t, db, "explain analyze select count(*) from "+tbl+" where v = 77") {
+			if i := strings.Index(r[0], "bitmaps="); i >= 0 {
+				return strings.Fields(r[0][i:])[0]
+			}
+		}
+		return "no scan line"
+	}
+	if got := pruned("plain"); got != "bitmaps=0" {
+		t.Errorf("plain: %s, want bitmaps=0", got)
+	}
+	if got := pruned("indexed"); got == "bitmaps=0" || got == "no scan line" {
+		t.Errorf("indexed: %s, want row groups pruned by bitmaps", got)
+	}
+	if got := one(t, db, "select count(*) from indexed where v in (77, 78)"); got != 2 {
+		t.Errorf("count = %d, want 2", got)
+	}
+	explain := func(q string) string {
+		t.Helper()
+		return render(query(t, db, "explain "+q))
+	}
+	for _, q := range []string{"select * from indexed where v = 5", "select * from indexed where v in (5, 6) and id > 3"} {
+		if got := explain(q); !strings.Contains(got, "Index iv (bitmap) on v") {
+			t.Errorf("%s:\n%s", q, got)
+		}
+	}
+	if got := explain("select * from indexed where v > 5"); strings.Contains(got, "Index iv") {
+		t.Errorf("range predicate shows the index:\n%s", got)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = manual(t, dir)
+	defer db.Close()
+	if got := explain("select * from indexed where v = 5"); !strings.Contains(got, "Index iv") {
+		t.Errorf("index lost at reopen:\n%s", got)
+	}
+	exec(t, db, "drop index iv on indexed")
+	if got := explain("select * from indexed where v = 5"); strings.Contains(got, "Index iv") {
+		t.Errorf("dropped index still shown:\n%s", got)
+	}
+}

@@ -232,7 +232,7 @@ func (p *Prepared) Explain() string {
 	if p.Table != nil && p.Kind != KindQuery {
 		fmt.Fprintf(&b, "%s %s\n", p.Kind, p.Table.Name)
 	}
-	b.WriteString(describe(p.plan))
+	b.WriteString(describeWith(p.plan, indexNote))
 	return b.String()
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -76,6 +77,10 @@ type WriterOptions struct {
 	// for which a column gets a value → rows bitmap index. Default
 	// DefaultBitmapMaxDistinct; negative disables bitmap indexes.
 	BitmapMaxDistinct int
+	// BitmapColumns names columns that get a bitmap index whatever their
+	// number of distinct values (the table's CREATE INDEX columns), also
+	// when BitmapMaxDistinct is negative.
+	BitmapColumns []string
 	// BloomColumns names the columns that get a bloom filter when they end
 	// up without a bitmap index (bitmaps answer equality exactly). Default:
 	// the first sort key column, which Reader.Lookup uses.
@@ -203,6 +208,11 @@ func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *Wri
 		b.nulls = roaring.New()
 		if o.BitmapMaxDistinct > 0 {
 			b.values = newDistinctSet(c.Type.Kind, o.BitmapMaxDistinct)
+		}
+		for _, name := range o.BitmapColumns {
+			if equalFold(name, c.Name) {
+				b.values = newDistinctSet(c.Type.Kind, math.MaxInt)
+			}
 		}
 		if o.BloomBitsPerKey > 0 {
 			for _, name := range o.BloomColumns {
