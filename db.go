@@ -62,7 +62,10 @@
 // segment row keys stay valid under every pruning.
 //
 // DB.Compact forces a compaction; DB.TableStats, DB.Segments and
-// DB.CompactorStats describe the tiers. Bulk batch entries (one Pebble key
+// DB.CompactorStats describe the tiers, and so do the read-only system
+// tables (system.tables, system.segments, system.compactions,
+// system.locks; see system.go), which any SQL can query. All files go
+// through Options.FS. Bulk batch entries (one Pebble key
 // per Arrow batch, DESIGN.md "Two write paths") are not implemented yet:
 // DB.Ingest writes row entries.
 package mantisdb

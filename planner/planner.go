@@ -15,6 +15,10 @@
 // Param expressions through the rewrites (they are never folded) and
 // become literals when BuildWith is given their values; CURRENT_DATE and
 // NOW() become literals of the time Build or BuildWith is called.
+//
+// EXPLAIN returns the plan's lines as rows; EXPLAIN ANALYZE runs the query
+// with every operator wrapped to count rows, time and peak memory, and
+// storage sources report their pruning through ScanStats (analyze.go).
 package planner
 
 import (

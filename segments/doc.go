@@ -70,8 +70,8 @@
 // removes rows; Reader.Select exposes the result as a Selection. Pruning
 // never drops a matching row; Scanner.Exact (Selection.Exact) says whether
 // the returned rows are exactly the matching ones or the caller must still
-// filter. ScanStats count the row groups skipped and read for EXPLAIN
-// ANALYZE. ScanOptions.Rows restricts a scan to given positions (Lookup
+// filter. ScanStats count the row groups skipped (by cause: Pruned) and
+// read for EXPLAIN ANALYZE. ScanOptions.Rows restricts a scan to given positions (Lookup
 // results, or whole row groups for a parallel partition); a scan that
 // selects few rows decodes small batches and seeks over unselected runs
 // through the Parquet page index. Scanner.Positions names the positions of
