@@ -8,6 +8,7 @@ package mantisdb
 // noteSkipped counts a segment that is not read at all.
 func (s *tierSource) noteSkipped() {
 	if s.stats != nil {
+		s.stats.Segments.Add(1)
 		s.stats.SegmentsSkipped.Add(1)
 	}
 }
@@ -21,6 +22,11 @@ func (s *tierSource) noteScan() {
 		return
 	}
 	st := s.cur.Stats()
+	// A segment split over the partitions of a parallel scan counts once,
+	// in the partition that holds its first row.
+	if r := s.curSeg.rows; r == nil || r.Contains(0) {
+		s.stats.Segments.Add(1)
+	}
 	rowGroups := st.RowGroups
 	if s.ka != nil && s.ka.points != nil {
 		s.stats.PrunedKey.Add(int64(st.Pruned.Rows))

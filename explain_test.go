@@ -7,7 +7,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
+	"github.com/mantisdb/mantisdb/segments"
 )
 
 // explain returns the lines of an EXPLAIN [ANALYZE] as one string.
@@ -161,5 +167,44 @@ func TestExplain(t *testing.T) {
 	}
 	if got := render(query(t, db, "select count(*) from t")); got != "10\n" {
 		t.Errorf("rows after refused EXPLAIN ANALYZE writes: %s", got)
+	}
+}
+
+// TestExplainAnalyzeParallel: the partitions of a parallel scan (a table
+// of more than two partitions' worth of segment rows) add up to the
+// table's segment and row groups, each counted once.
+func TestExplainAnalyzeParallel(t *testing.T) {
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactInterval: -1,
+		Segment: &segments.WriterOptions{RowGroupSize: 8192}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec(t, db, "create table t (k bigint primary key, v bigint)")
+	const n = 200_000
+	sch := arrow.NewSchema([]arrow.Field{{Name: "k", Type: arrow.PrimitiveTypes.Int64}, {Name: "v", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	for i := 0; i < n; i++ {
+		b.Field(0).(*array.Int64Builder).Append(int64(i))
+		b.Field(1).(*array.Int64Builder).Append(int64(i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	rdr, err := array.NewRecordReader(sch, []arrow.RecordBatch{rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if _, err := db.Ingest(context.Background(), "t", rdr); err != nil {
+		t.Fatal(err)
+	}
+	compact(t, db, "t")
+	plan := explain(t, db, "explain analyze select count(*), sum(v) from t")
+	if c := scanCounts(t, plan); c[1] != 1 || c[3] != 25 || c[4] != 25 {
+		t.Errorf("scan counts %v, want 1 segment and 25 of 25 row groups:\n%s", c, plan)
+	}
+	if !strings.Contains(plan, "segment rows=200000") || !strings.Contains(plan, "actual rows=200000 ") {
+		t.Errorf("want 200000 rows scanned:\n%s", plan)
 	}
 }

@@ -399,9 +399,6 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 	filter segments.Predicate, ka *keyAccess, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
 	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
 		filter: filter, ka: ka, schema: rs.Schema(), rs: rs, inStore: true, stats: planner.ScanStatsFrom(ctx)}
-	if s.stats != nil {
-		s.stats.Segments.Add(int64(len(ents)))
-	}
 	if ka != nil && ka.points != nil && len(ka.points) == 0 || ka != nil && len(ka.spans) == 0 {
 		ents = nil // no key can match
 	}

@@ -57,9 +57,9 @@ func prepareExplain(ex *sql.Explain, version uint64) (*Prepared, error) {
 type ScanStats struct {
 	// RowStoreRows counts the rows read from the row store.
 	RowStoreRows atomic.Int64
-	// Segments counts the live segments of the scanned tables;
-	// SegmentsSkipped those not read at all (every row deleted, or no key
-	// of a key lookup in them).
+	// Segments counts the segments the scans reached (a LIMIT may stop a
+	// scan before its last segments); SegmentsSkipped those of them not
+	// read at all (every row deleted, or no key of a key lookup in them).
 	Segments, SegmentsSkipped atomic.Int64
 	// RowGroups counts the row groups of the segments read, RowGroupsRead
 	// those decoded; the pruned ones by cause: zone maps, bloom filters,
