@@ -3,6 +3,7 @@ package oltp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -69,6 +70,18 @@ func batchCount(t testing.TB, s *Store, tbl *catalog.Table) int {
 // as batch entries and as row entries into two tables and compares full,
 // projected and key-range scans.
 func TestInsertBatchRoundTrip(t *testing.T) {
+	for _, compress := range []bool{false, true} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			if compress {
+				defer func(v int) { compressMinBytes = v }(compressMinBytes)
+				compressMinBytes = 0
+			}
+			testInsertBatchRoundTrip(t)
+		})
+	}
+}
+
+func testInsertBatchRoundTrip(t *testing.T) {
 	mem := checkedAlloc(t)
 	s, _ := openMem(t, &Options{Allocator: mem, BulkMinRows: -1, BatchSize: 100})
 	defer s.Close()
