@@ -48,12 +48,19 @@ func aggResultType(f AggFunc, arg arrow.DataType) (arrow.DataType, error) {
 		case arrow.INT16, arrow.INT32, arrow.INT64, arrow.FLOAT32, arrow.FLOAT64, arrow.DECIMAL128, arrow.NULL:
 			return arrow.PrimitiveTypes.Float64, nil
 		}
+	case AggStringAgg:
+		switch arg.ID() {
+		case arrow.STRING, arrow.NULL:
+			return arrow.BinaryTypes.String, nil
+		}
 	}
 	return nil, errMismatch("aggregate function %d does not accept %s", f, arg)
 }
 
-func newAggState(f AggFunc, arg, res arrow.DataType) aggState {
+func newAggState(f AggFunc, arg, res arrow.DataType, sep string) aggState {
 	switch f {
+	case AggStringAgg:
+		return &stringAgg{sep: sep}
 	case AggCountStar, AggCount:
 		return &countAgg{star: f == AggCountStar}
 	case AggSum, AggAvg:
@@ -96,6 +103,49 @@ func newAggState(f AggFunc, arg, res arrow.DataType) aggState {
 		}
 	}
 	return nil
+}
+
+// ---- STRING_AGG ----
+
+// stringAgg appends each group's strings to one byte buffer per group.
+type stringAgg struct {
+	sep  string
+	bufs [][]byte
+	seen []bool
+}
+
+func (a *stringAgg) resize(n int) { a.bufs, a.seen = growZero(a.bufs, n), growZero(a.seen, n) }
+
+func (a *stringAgg) update(gids []int32, arr arrow.Array) error {
+	s, ok := arr.(*array.String)
+	if !ok {
+		return nil // an all-NULL argument
+	}
+	for i, g := range gids {
+		if s.IsNull(i) {
+			continue
+		}
+		if a.seen[g] {
+			a.bufs[g] = append(a.bufs[g], a.sep...)
+		}
+		a.bufs[g] = append(a.bufs[g], s.Value(i)...)
+		a.seen[g] = true
+	}
+	return nil
+}
+
+func (a *stringAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	b := array.NewStringBuilder(mem)
+	defer b.Release()
+	b.Reserve(n)
+	for g := 0; g < n; g++ {
+		if g < len(a.seen) && a.seen[g] {
+			b.BinaryBuilder.Append(a.bufs[g])
+		} else {
+			b.AppendNull()
+		}
+	}
+	return b.NewArray()
 }
 
 // ---- COUNT ----
@@ -576,7 +626,7 @@ func NewHashAggregate(in Operator, groups []Expr, groupNames []string, aggs []Ag
 		if err != nil {
 			return nil, err
 		}
-		if newAggState(a.Func, argT, rt) == nil {
+		if newAggState(a.Func, argT, rt, a.Sep) == nil {
 			return nil, errMismatch("aggregate function %d does not accept %s", a.Func, argT)
 		}
 		op.resTypes = append(op.resTypes, rt)
@@ -599,7 +649,7 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 		if a.Arg != nil {
 			argT = a.Arg.DataType()
 		}
-		s := newAggState(a.Func, argT, h.resTypes[i])
+		s := newAggState(a.Func, argT, h.resTypes[i], a.Sep)
 		if a.Distinct && a.Func != AggCountStar {
 			s = &distinctAgg{inner: s, seen: newGroupTable(), mem: mem}
 		}

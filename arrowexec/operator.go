@@ -125,6 +125,9 @@ const (
 	AggMin
 	AggMax
 	AggAvg
+	// AggStringAgg concatenates the non-NULL strings of a group in input
+	// order with Aggregate.Sep between them (NULL over no non-NULL input).
+	AggStringAgg
 )
 
 // Aggregate is one aggregate of a hash aggregation.
@@ -134,6 +137,8 @@ type Aggregate struct {
 	Arg Expr
 	// Distinct aggregates distinct non-NULL values only.
 	Distinct bool
+	// Sep is the separator of AggStringAgg.
+	Sep string
 	// Name is the output field name.
 	Name string
 }

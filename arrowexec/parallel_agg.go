@@ -122,10 +122,11 @@ func (a *minMaxBoolAgg) merge(o aggState, gmap []int32) error {
 }
 
 // CanParallelAggregate reports whether NewParallelHashAggregate supports
-// aggs: every aggregate but DISTINCT ones and MIN/MAX of strings.
+// aggs: every aggregate but DISTINCT ones, STRING_AGG and MIN/MAX of
+// strings.
 func CanParallelAggregate(aggs []Aggregate) bool {
 	for _, a := range aggs {
-		if a.Distinct {
+		if a.Distinct || a.Func == AggStringAgg {
 			return false
 		}
 		if (a.Func == AggMin || a.Func == AggMax) && a.Arg != nil && a.Arg.DataType().ID() == arrow.STRING {

@@ -114,7 +114,7 @@ func (b *builder) wrap(n sql.Node, in arrowexec.Operator) (arrowexec.Operator, e
 		}
 		aggs := make([]arrowexec.Aggregate, len(n.Aggs))
 		for i, a := range n.Aggs {
-			aggs[i] = arrowexec.Aggregate{Func: a.Func, Distinct: a.Distinct, Name: n.AggNames[i]}
+			aggs[i] = arrowexec.Aggregate{Func: a.Func, Distinct: a.Distinct, Sep: a.Sep, Name: n.AggNames[i]}
 			if a.Arg != nil {
 				if aggs[i].Arg, err = b.compile(a.Arg, sch); err != nil {
 					return nil, err

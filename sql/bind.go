@@ -836,6 +836,9 @@ func (b *binder) funcCall(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
 	if derivedAggs[name] && e.Qualifier.IsEmpty() {
 		return b.derivedAgg(ctx, name, e)
 	}
+	if name == "string_agg" && e.Qualifier.IsEmpty() {
+		return b.stringAgg(ctx, e)
+	}
 	fn, ok := aggFuncs[name]
 	if !ok && e.Qualifier.IsEmpty() {
 		if x, err := b.scalarFunc(ctx, name, e); x != nil || err != nil {
@@ -921,6 +924,6 @@ func escapePattern(p, esc string) (string, error) {
 // unsupportedAggs are standard aggregates MantisDB does not implement yet;
 // they are refused with 0A000 rather than "does not exist".
 var unsupportedAggs = map[string]bool{
-	"string_agg": true, "array_agg": true, "listagg": true, "percentile_cont": true, "percentile_disc": true,
+	"array_agg": true, "listagg": true, "percentile_cont": true, "percentile_disc": true,
 	"mode": true, "median": true, "corr": true, "covar_pop": true, "covar_samp": true,
 }

@@ -447,3 +447,50 @@ func (b *binder) derivedAgg(ctx *exprCtx, name string, e *sqlparser.FuncExpr) (E
 	}
 	return &Compare{Op: arrowexec.OpEq, L: &AggCall{Func: fn, Arg: c, Typ: catalog.Bigint, Null: true}, R: one}, nil
 }
+
+// stringAgg binds STRING_AGG([DISTINCT] x, separator): the non-NULL
+// strings of x joined by separator (a string constant) in input order,
+// NULL when there are none. ORDER BY inside the call is not parsed yet.
+func (b *binder) stringAgg(ctx *exprCtx, e *sqlparser.FuncExpr) (Expr, error) {
+	if !ctx.allowAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate functions are not allowed in %s", ctx.clause)
+	}
+	if ctx.inAgg {
+		return nil, b.errAt(e.Name.String(), sqlstate.GroupingError, "aggregate function calls cannot be nested")
+	}
+	if len(e.Exprs) != 2 {
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "function string_agg takes two arguments")
+	}
+	inner := *ctx
+	inner.inAgg = true
+	var args [2]Expr
+	for i, se := range e.Exprs {
+		ae, ok := se.(*sqlparser.AliasedExpr)
+		if !ok {
+			return nil, b.unsupported("argument of string_agg")
+		}
+		x, err := b.expr(&inner, ae.Expr)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = x
+	}
+	arg := args[0]
+	switch arg.Type().Kind {
+	case catalog.KindVarchar:
+	case catalog.KindNull:
+		arg = nullOf(arg, catalog.Varchar)
+	default:
+		return nil, sqlstate.Errorf(sqlstate.UndefinedFunction, "function string_agg(%s, VARCHAR) does not exist", arg.Type())
+	}
+	l, ok := args[1].(*Literal)
+	if !ok || (l.Typ.Kind != catalog.KindVarchar && l.Typ.Kind != catalog.KindNull) {
+		return nil, b.unsupported("STRING_AGG with a separator that is not a string constant")
+	}
+	sep := ""
+	if !l.IsNull() {
+		v, _ := literalValue(l)
+		sep = v.s
+	}
+	return &AggCall{Func: arrowexec.AggStringAgg, Arg: arg, Distinct: e.Distinct, Sep: sep, Typ: catalog.Varchar, Null: true}, nil
+}

@@ -106,6 +106,7 @@ type AggCall struct {
 	Func     arrowexec.AggFunc
 	Arg      Expr // nil for COUNT(*)
 	Distinct bool
+	Sep      string // the separator of STRING_AGG
 	Typ      catalog.Type
 	Null     bool
 }
@@ -291,7 +292,7 @@ func (e *AggCall) Type() catalog.Type { return e.Typ }
 func (e *AggCall) Nullable() bool { return e.Null }
 
 var aggNames = [...]string{arrowexec.AggCountStar: "count", arrowexec.AggCount: "count", arrowexec.AggSum: "sum",
-	arrowexec.AggMin: "min", arrowexec.AggMax: "max", arrowexec.AggAvg: "avg"}
+	arrowexec.AggMin: "min", arrowexec.AggMax: "max", arrowexec.AggAvg: "avg", arrowexec.AggStringAgg: "string_agg"}
 
 func (e *AggCall) String() string {
 	if e.Func == arrowexec.AggCountStar {
@@ -300,6 +301,9 @@ func (e *AggCall) String() string {
 	d := ""
 	if e.Distinct {
 		d = "DISTINCT "
+	}
+	if e.Func == arrowexec.AggStringAgg {
+		return fmt.Sprintf("%s(%s%s, %s)", aggNames[e.Func], d, e.Arg, "'"+strings.ReplaceAll(e.Sep, "'", "''")+"'")
 	}
 	return fmt.Sprintf("%s(%s%s)", aggNames[e.Func], d, e.Arg)
 }
