@@ -659,8 +659,20 @@ func (g *dtGen) aggregate(sc *dtScope) (string, dtType) {
 		t := []dtType{dtInt, dtDec, dtDbl, dtStr, dtDate}[g.n(5)]
 		return g.pick([]string{"MIN(", "MAX("}) + g.expr(sc, t, 1) + ")", t
 	case 7:
-		t := []dtType{dtInt, dtDbl}[g.n(2)]
-		return g.pick([]string{"STDDEV(", "STDDEV_SAMP(", "STDDEV_POP(", "VARIANCE(", "VAR_SAMP(", "VAR_POP("}) + g.expr(sc, t, 1) + ")", dtDbl
+		// MantisDB computes these from sums in DOUBLE (docs/sql.md): large
+		// values with a tiny spread lose the digits the comparison
+		// tolerates, so the argument is a column of small values.
+		var small []string
+		for _, c := range sc.cols {
+			if strings.HasSuffix(c.ref, ".k") || strings.HasSuffix(c.ref, ".f") {
+				small = append(small, c.ref)
+			}
+		}
+		arg := g.literal(dtDbl)
+		if len(small) > 0 {
+			arg = g.pick(small)
+		}
+		return g.pick([]string{"STDDEV(", "STDDEV_SAMP(", "STDDEV_POP(", "VARIANCE(", "VAR_SAMP(", "VAR_POP("}) + arg + ")", dtDbl
 	case 8:
 		return g.pick([]string{"BOOL_AND(", "BOOL_OR("}) + g.pred(sc, 1) + ")", dtBool
 	case 9:
