@@ -86,7 +86,7 @@ func (r *Reader) init() error {
 	}
 	pr, err := file.NewParquetReader(io.NewSectionReader(r.file, 0, r.size))
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorruption, err)
+		return fmt.Errorf("%w: %w", ErrCorruption, err)
 	}
 	r.pmeta = pr.MetaData()
 	if kv := r.pmeta.KeyValueMetadata().FindValue(parquetVersionKey); kv != nil {
