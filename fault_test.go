@@ -13,6 +13,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/segments"
 )
 
@@ -131,7 +132,8 @@ func TestCompactionWriteFaults(t *testing.T) {
 }
 
 // TestSegmentReadFaults fails the k-th read of a segment file during a
-// query: the query fails with the error, never returns a wrong result.
+// query: the query fails with the error (SQLSTATE 58030), never returns a
+// wrong result.
 func TestSegmentReadFaults(t *testing.T) {
 	base := vfs.NewMem()
 	inj := &segmentFaults{pick: func(op errorfs.Op) bool { return op.Kind == errorfs.OpFileReadAt }}
@@ -174,6 +176,9 @@ func TestSegmentReadFaults(t *testing.T) {
 		}
 		if !errors.Is(err, errInjected) {
 			t.Fatalf("read fault %d: query returned %q and error %v", k, got, err)
+		}
+		if c := sqlstate.CodeOf(err); c != sqlstate.IOError {
+			t.Fatalf("read fault %d: error %v has code %s, want %s", k, err, c, sqlstate.IOError)
 		}
 	}
 }

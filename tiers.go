@@ -477,7 +477,7 @@ func (s *tierSource) Next() bool {
 			}
 			sc, err := s.curSeg.h.r.Scan(s.ctx, opts)
 			if err != nil {
-				s.err = err
+				s.err = segmentErr(err)
 				return false
 			}
 			s.cur = sc
@@ -500,7 +500,7 @@ func (s *tierSource) Next() bool {
 			return s.rec != nil
 		}
 		if err := s.cur.Err(); err != nil {
-			s.err = err
+			s.err = segmentErr(err)
 			return false
 		}
 		s.noteScan()
@@ -566,6 +566,20 @@ func (s *tierSource) Close() error {
 }
 
 var _ arrowexec.Source = (*tierSource)(nil)
+
+// segmentErr classifies an error of a segment read for the client: a
+// damaged file is XX001, any other I/O failure 58030; errors that carry a
+// code already, and cancellations, pass unchanged.
+func segmentErr(err error) error {
+	var se *sqlstate.Error
+	switch {
+	case errors.As(err, &se), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.Is(err, segments.ErrCorruption):
+		return sqlstate.Wrap(err, sqlstate.DataCorrupted, "%v", err)
+	}
+	return sqlstate.Wrap(err, sqlstate.IOError, "%v", err)
+}
 
 // probe is the oltp.SegmentProbe of the DB: it finds a primary key in the
 // current segments of t by key range, bloom filter and binary search.
