@@ -479,8 +479,41 @@ func minMax(arr arrow.Array, k catalog.Kind) (lo, hi Value, ok bool) {
 		return Value{Kind: k, I: int64(l)}, Value{Kind: k, I: int64(h)}, ok
 	}
 	// Floats (NaN order), decimals, strings and booleans: compare rows and
-	// materialise the two winners once.
+	// materialise the two winners once; decimals and strings, the common
+	// cases, in typed loops.
 	li, hj := -1, -1
+	switch a := arr.(type) {
+	case *array.Decimal128:
+		v := a.Values()
+		for i := range v {
+			switch {
+			case nulls && a.IsNull(i):
+			case li < 0:
+				li, hj = i, i
+			case v[i].Less(v[li]):
+				li = i
+			case v[i].Greater(v[hj]):
+				hj = i
+			}
+		}
+		return ValueAt(arr, li), ValueAt(arr, hj), true
+	case *array.String:
+		var lo, hi string
+		for i := 0; i < n; i++ {
+			if nulls && a.IsNull(i) {
+				continue
+			}
+			switch x := a.Value(i); {
+			case li < 0:
+				li, hj, lo, hi = i, i, x, x
+			case x < lo:
+				li, lo = i, x
+			case x > hi:
+				hj, hi = i, x
+			}
+		}
+		return ValueAt(arr, li), ValueAt(arr, hj), true
+	}
 	for i := 0; i < n; i++ {
 		if nulls && arr.IsNull(i) {
 			continue

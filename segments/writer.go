@@ -29,6 +29,12 @@ const (
 	CompressionNone
 )
 
+// zstdLevel is the ZSTD level of segment pages: 1 (klauspost's
+// SpeedFastest) wrote lineitem-shaped segments 1.3x faster than the default
+// level 3 for files 3% larger (BenchmarkWrite); decoding speed does not
+// depend on the level. LZ4_RAW ignores it.
+const zstdLevel = 1
+
 // DefaultCompression is the compression of CompressionDefault; the choice is
 // measured in docs/design/segments.md.
 const DefaultCompression = CompressionZstd
@@ -232,6 +238,7 @@ func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *Wri
 	props := parquet.NewWriterProperties(append([]parquet.WriterProperty{
 		parquet.WithAllocator(o.Allocator),
 		parquet.WithCompression(o.Compression.codec()),
+		parquet.WithCompressionLevel(zstdLevel),
 		parquet.WithMaxRowGroupLength(int64(o.RowGroupSize)),
 		parquet.WithStats(true),
 		parquet.WithPageIndexEnabled(true),
