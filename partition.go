@@ -121,3 +121,28 @@ func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, ps [
 }
 
 var _ planner.PartitionedScanner = scanProvider{}
+
+// EstimateRows implements planner.RowEstimator: the live rows of the
+// table's segments (manifest row counts less their delete bitmaps) plus the
+// compactor's in-memory count of rows written to the row store since the
+// last compaction. Nothing is read from storage but the manifest.
+func (p scanProvider) EstimateRows(t *catalog.Table) (int64, bool) {
+	ents, err := p.rv.snap.Segments(t.ID)
+	if err != nil {
+		return 0, false
+	}
+	n := max(p.rv.db.freshOf(t.ID).rows.Load(), 0)
+	for _, e := range ents {
+		h, err := p.rv.v.handle(t.ID, e.ID)
+		if err != nil {
+			return 0, false
+		}
+		n += h.meta.Rows
+		if e.Deleted != nil {
+			n -= int64(e.Deleted.GetCardinality())
+		}
+	}
+	return n, true
+}
+
+var _ planner.RowEstimator = scanProvider{}

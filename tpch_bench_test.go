@@ -29,6 +29,7 @@ var (
 	tpchFrom    = flag.String("tpch.from", "",
 		"BenchmarkTPCH first copies every table of this database into a new -tpch.dir and compacts it, "+
 			"so that the segments are written by the code under test")
+	tpchExplain = flag.Bool("tpch.explain", false, "BenchmarkTPCH logs the EXPLAIN output of each query")
 	tpchQueries = flag.String("tpch.queries", "1-22", "TPC-H queries BenchmarkTPCH runs, e.g. 1,3,5-7")
 )
 
@@ -76,6 +77,22 @@ func BenchmarkTPCH(b *testing.B) {
 		}
 	}
 	for _, q := range queries {
+		if *tpchExplain {
+			rs, err := db.Query(ctx, "explain "+tpch.Queries[q-1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			var plan strings.Builder
+			for rs.Next() {
+				rec := rs.Record()
+				for i := 0; i < int(rec.NumRows()); i++ {
+					plan.WriteString(rec.Column(0).ValueStr(i))
+					plan.WriteByte('\n')
+				}
+			}
+			rs.Close()
+			b.Logf("Q%02d:\n%s", q, plan.String())
+		}
 		b.Run(fmt.Sprintf("Q%02d", q), func(b *testing.B) {
 			var rows int64
 			cpu0 := processCPU()

@@ -190,36 +190,54 @@ func growInt32(s []int32, n int) []int32 {
 }
 
 // groupTable maps encoded keys to dense group ids 0, 1, 2, ... It is an
-// open-addressing table (linear probing) of int32 slots over an arena of
-// key bytes, so the Go heap holds no per-group pointers.
+// open-addressing table (linear probing) over an arena of key bytes, so the
+// Go heap holds no per-group pointers. A slot holds the group id + 1 in its
+// low 32 bits (0 = empty) and the high 32 bits of the key's hash above
+// them, so that a probe compares hashes without touching the group's
+// hashes entry: on tables larger than the caches (the build side of a big
+// join) every avoided access is a cache miss.
 type groupTable struct {
 	seed    maphash.Seed
-	slots   []int32 // group id + 1; 0 = empty
-	hashes  []uint64
-	keyOffs []int32 // group g's key is arena[keyOffs[g]:keyOffs[g+1]]
+	slots   []uint64
+	hashes  []uint64 // full hash per group, for rehashing
+	keyOffs []int32  // group g's key is arena[keyOffs[g]:keyOffs[g+1]]
 	arena   []byte
 }
 
-func newGroupTable() *groupTable {
-	return &groupTable{seed: maphash.MakeSeed(), slots: make([]int32, 256), keyOffs: []int32{0}}
+func newGroupTable() *groupTable { return newGroupTableSize(0) }
+
+// newGroupTableSize returns a table sized for about n groups without
+// rehashing (a join's build side knows its row count).
+func newGroupTableSize(n int) *groupTable {
+	size := 256
+	for size < 2*n {
+		size *= 2
+	}
+	return &groupTable{seed: maphash.MakeSeed(), slots: make([]uint64, size), keyOffs: []int32{0}}
 }
 
 func (t *groupTable) len() int { return len(t.hashes) }
 
 // bytes estimates the table's memory.
 func (t *groupTable) bytes() int64 {
-	return int64(len(t.slots)*4 + cap(t.hashes)*8 + cap(t.keyOffs)*4 + cap(t.arena))
+	return int64(len(t.slots)*8 + cap(t.hashes)*8 + cap(t.keyOffs)*4 + cap(t.arena))
 }
+
+const slotGroupMask = 1<<32 - 1
+
+// slotTag is the part of a slot that holds the hash.
+func slotTag(h uint64) uint64 { return h &^ slotGroupMask }
 
 // find returns the group of key, adding it when new.
 func (t *groupTable) find(key []byte) (int32, bool) {
 	h := maphash.Bytes(t.seed, key)
+	tag := slotTag(h)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := t.slots[i]
 		if s == 0 {
 			g := int32(len(t.hashes))
-			t.slots[i] = g + 1
+			t.slots[i] = tag | uint64(g+1)
 			t.hashes = append(t.hashes, h)
 			t.arena = append(t.arena, key...)
 			t.keyOffs = append(t.keyOffs, int32(len(t.arena)))
@@ -228,22 +246,45 @@ func (t *groupTable) find(key []byte) (int32, bool) {
 			}
 			return g, true
 		}
-		g := s - 1
-		if t.hashes[g] == h && bytes.Equal(t.arena[t.keyOffs[g]:t.keyOffs[g+1]], key) {
+		if slotTag(s) != tag {
+			continue
+		}
+		g := int32(s&slotGroupMask) - 1
+		if bytes.Equal(t.arena[t.keyOffs[g]:t.keyOffs[g+1]], key) {
 			return g, false
 		}
 	}
 }
 
+// lookup returns the group of key or -1.
+func (t *groupTable) lookup(key []byte) int32 {
+	h := maphash.Bytes(t.seed, key)
+	tag := slotTag(h)
+	mask := uint64(len(t.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := t.slots[i]
+		if s == 0 {
+			return -1
+		}
+		if slotTag(s) != tag {
+			continue
+		}
+		g := int32(s&slotGroupMask) - 1
+		if bytes.Equal(t.arena[t.keyOffs[g]:t.keyOffs[g+1]], key) {
+			return g
+		}
+	}
+}
+
 func (t *groupTable) rehash() {
-	slots := make([]int32, len(t.slots)*2)
+	slots := make([]uint64, len(t.slots)*2)
 	mask := uint64(len(slots) - 1)
 	for g, h := range t.hashes {
 		i := h & mask
 		for slots[i] != 0 {
 			i = (i + 1) & mask
 		}
-		slots[i] = int32(g) + 1
+		slots[i] = slotTag(h) | uint64(g+1)
 	}
 	t.slots = slots
 }

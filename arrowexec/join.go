@@ -1,10 +1,8 @@
 package arrowexec
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"hash/maphash"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -307,22 +305,6 @@ func evalAll(ctx context.Context, es []Expr, b arrow.RecordBatch) ([]arrow.Array
 		out[i] = a
 	}
 	return out, nil
-}
-
-// lookup returns the group of key or -1.
-func (t *groupTable) lookup(key []byte) int32 {
-	h := maphash.Bytes(t.seed, key)
-	mask := uint64(len(t.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := t.slots[i]
-		if s == 0 {
-			return -1
-		}
-		g := s - 1
-		if t.hashes[g] == h && bytes.Equal(t.arena[t.keyOffs[g]:t.keyOffs[g+1]], key) {
-			return g
-		}
-	}
 }
 
 // startProbe evaluates the keys of a new probe batch.

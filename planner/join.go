@@ -39,7 +39,10 @@ func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
 func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Operator, error) {
 	probe, build := l, r
 	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
-	swapped := n.Type == sql.JoinRight
+	// A right join builds its left input; so does an inner join whose
+	// right input is expected to be much larger (the binder joins in FROM
+	// order, which may put the largest table on the build side).
+	swapped := n.Type == sql.JoinRight || b.buildOnLeft(n)
 	var typ arrowexec.JoinType
 	switch n.Type {
 	case sql.JoinInner:

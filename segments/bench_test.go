@@ -184,6 +184,7 @@ func BenchmarkScan(b *testing.B) {
 		for _, tc := range cases {
 			b.Run(fmt.Sprintf("%s/%s", c, tc.name), func(b *testing.B) {
 				var rows int64
+				cpu0 := processCPU()
 				for i := 0; i < b.N; i++ {
 					s, err := r.Scan(context.Background(), tc.opts)
 					if err != nil {
@@ -198,6 +199,7 @@ func BenchmarkScan(b *testing.B) {
 					s.Close()
 				}
 				b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "segment-rows/s")
+				b.ReportMetric(float64(benchRows)*float64(b.N)/(processCPU()-cpu0).Seconds(), "segment-rows/cpu-s")
 				b.ReportMetric(float64(rows)/float64(b.N), "rows/op")
 			})
 		}

@@ -37,7 +37,7 @@ const zstdLevel = 1
 
 // DefaultCompression is the compression of CompressionDefault; the choice is
 // measured in docs/design/segments.md.
-const DefaultCompression = CompressionZstd
+const DefaultCompression = CompressionLZ4Raw
 
 // String returns the Parquet name of the codec.
 func (c Compression) String() string {

@@ -1,0 +1,82 @@
+package planner
+
+import (
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+// RowEstimator is optionally implemented by a SourceProvider that knows
+// about how many rows a table holds (from its segments' manifest entries,
+// say). The planner then builds inner hash joins on the input it expects
+// to be smaller.
+type RowEstimator interface {
+	// EstimateRows returns about how many rows t holds; ok is false when
+	// the provider cannot tell cheaply.
+	EstimateRows(t *catalog.Table) (rows int64, ok bool)
+}
+
+// filterSelectivity is the fraction of rows a Filter is assumed to keep:
+// without column statistics, one guess for every predicate.
+const filterSelectivity = 4
+
+// swapFactor is how much larger the right (build) input of an inner join
+// must be expected to be than the left one before the join builds on the
+// left input instead: a margin for the crude estimates.
+const swapFactor = 4
+
+// estimateRows guesses the rows n produces, or ok false when it cannot:
+// table sizes from the RowEstimator, a quarter of them per Filter, the
+// larger input for joins (key-foreign key joins keep about that many), a
+// tenth of the input for aggregates.
+func (b *builder) estimateRows(n sql.Node) (int64, bool) {
+	est, ok := b.src.(RowEstimator)
+	if !ok {
+		return 0, false
+	}
+	var walk func(n sql.Node) (int64, bool)
+	walk = func(n sql.Node) (int64, bool) {
+		switch x := n.(type) {
+		case *sql.Scan:
+			return est.EstimateRows(x.Table)
+		case *sql.Filter:
+			r, ok := walk(x.Input)
+			return r / filterSelectivity, ok
+		case *sql.Project:
+			return walk(x.Input)
+		case *sql.Sort:
+			return walk(x.Input)
+		case *sql.Limit:
+			r, ok := walk(x.Input)
+			if x.Count >= 0 {
+				r = min(r, x.Count)
+			}
+			return r, ok
+		case *sql.Aggregate:
+			r, ok := walk(x.Input)
+			if len(x.Groups) == 0 {
+				return 1, ok
+			}
+			return r / 10, ok
+		case *sql.Join:
+			l, lok := walk(x.Left)
+			if x.Type == sql.JoinSemi || x.Type == sql.JoinAnti || x.Type == sql.JoinAntiNullAware || x.Type.IsMark() {
+				return l, lok
+			}
+			r, rok := walk(x.Right)
+			return max(l, r), lok && rok
+		}
+		return 0, false
+	}
+	return walk(n)
+}
+
+// buildOnLeft reports whether the inner join n should build its hash table
+// on the left input: when the right one is expected to be much larger.
+func (b *builder) buildOnLeft(n *sql.Join) bool {
+	if n.Type != sql.JoinInner || len(n.LeftKeys) == 0 {
+		return false
+	}
+	l, lok := b.estimateRows(n.Left)
+	r, rok := b.estimateRows(n.Right)
+	return lok && rok && r > swapFactor*max(l, 1)
+}
