@@ -7,9 +7,12 @@
 //
 // Segment id lives in one directory as FileName(id) ("000042.parquet") and
 // IndexFileName(id) ("000042.idx"). The Parquet file has row groups of
-// RowGroupSize rows (128K by default; the last may be shorter), LZ4_RAW or
-// ZSTD pages, column chunk and page statistics (page index), the Arrow
-// schema and the segment format version in its key/value metadata. The
+// RowGroupSize rows (128K by default; the last may be shorter), LZ4_RAW
+// (default) or ZSTD (level 1) pages, column chunk and page statistics (page
+// index), the Arrow schema and the segment format version in its key/value
+// metadata. Since format version 2, DECIMAL columns of precision up to 18
+// are stored as Parquet INT64 and listed in the "mantisdb.decimal64"
+// key/value entry; the reader widens them to DECIMAL128. The
 // index file holds, per column, a zone map per row group (min, max, NULL
 // count), the positions of NULLs, a value → roaring bitmap of positions
 // index when the column has at most BitmapMaxDistinct distinct values, and a
