@@ -183,6 +183,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) int {
 		return 2
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	if limit := setMemoryLimit(os.Getenv); limit > 0 {
+		log.Info("Go memory limit set (GOMEMLIMIT overrides)", "bytes", limit)
+	}
 	if err := serve(ctx, cfg, log, nil); err != nil {
 		log.Error("mantisdb serve failed", "err", err)
 		return 1

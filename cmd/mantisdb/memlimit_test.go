@@ -1,0 +1,48 @@
+package main
+
+import "testing"
+
+func TestMemTotal(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"MemTotal:       24641536 kB\nMemFree:  1000 kB\n", 24641536 << 10},
+		{"MemFree:  1000 kB\nMemTotal: 2048 kB\n", 2048 << 10},
+		{"MemTotal: lots kB\n", 0},
+		{"MemTotal: 2048 MB\n", 0},
+		{"", 0},
+	} {
+		if got := memTotal([]byte(tc.in)); got != tc.want {
+			t.Errorf("memTotal(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCgroupLimit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+	}{
+		{"max\n", 0},
+		{"4294967296\n", 4294967296},
+		{"", 0},
+		{"-1", 0},
+	} {
+		if got := cgroupLimit([]byte(tc.in)); got != tc.want {
+			t.Errorf("cgroupLimit(%q) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSetMemoryLimitHonoursGOMEMLIMIT(t *testing.T) {
+	env := func(k string) string {
+		if k == "GOMEMLIMIT" {
+			return "1GiB"
+		}
+		return ""
+	}
+	if got := setMemoryLimit(env); got != 0 {
+		t.Fatalf("set %d with GOMEMLIMIT in the environment", got)
+	}
+}
