@@ -92,7 +92,12 @@ func (e *caseExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arr
 		}
 		c, err := cond.Eval(ctx, batch)
 		if err != nil {
-			return nil, err
+			// A row an earlier WHEN took may be what failed (CASE WHEN
+			// x = 0 THEN 0 WHEN 10 / x > 1 …): only the undecided rows
+			// count.
+			if c, err = evalRows(ctx, cond, batch, which, -1, err); err != nil {
+				return nil, err
+			}
 		}
 		if b, ok := c.(*array.Boolean); ok {
 			mask, _ := trueMask(mem, b)
@@ -134,7 +139,14 @@ func (e *caseExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arr
 		}
 		op, err := evalOperand(ctx, v, batch)
 		if err != nil {
-			return nil, err
+			// The rows of other branches may be what failed (CASE WHEN
+			// x = 0 THEN 0 ELSE 10 / x END): a branch errs only for its
+			// own rows.
+			arr, err := evalRows(ctx, v, batch, which, int32(k), err)
+			if err != nil {
+				return nil, err
+			}
+			op = operand{arr: arr, mask: -1}
 		}
 		branches[k] = op
 	}
@@ -388,4 +400,44 @@ func (e *substrExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.A
 	offs[n] = pos
 	vbuf, nulls := combineValidity(mem, n, a)
 	return makeArray(arrow.BinaryTypes.String, n, nulls, vbuf, obuf, dbuf), nil
+}
+
+// evalRows evaluates e over the rows i of batch with which[i] == k, after
+// evaluating it over all rows failed with failed. It returns an array of
+// the batch's length whose other rows hold arbitrary values, or failed
+// when every row is one of those rows.
+func evalRows(ctx context.Context, e Expr, batch arrow.RecordBatch, which []int32, k int32, failed error) (arrow.Array, error) {
+	var rows []int32
+	for i, w := range which {
+		if w == k {
+			rows = append(rows, int32(i))
+		}
+	}
+	if len(rows) == len(which) {
+		return nil, failed
+	}
+	mem := exec.GetAllocator(ctx)
+	sub, err := takeRecord(mem, batch, rows)
+	if err != nil {
+		return nil, err
+	}
+	defer sub.Release()
+	part, err := e.Eval(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	defer part.Release()
+	// Scatter back: row rows[j] gets part[j], the others part[0] (or a
+	// NULL of an empty part, which no caller reads).
+	back := make([]int32, len(which))
+	for j, r := range rows {
+		back[r] = int32(j)
+	}
+	if part.Len() != len(rows) {
+		return nil, failed
+	}
+	if part.Len() == 0 {
+		return allNull(ctx, part.DataType(), len(which)), nil
+	}
+	return take(mem, part, back)
 }
