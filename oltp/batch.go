@@ -2,6 +2,7 @@ package oltp
 
 import (
 	"bytes"
+	"container/list"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -74,6 +75,7 @@ type batchMeta struct {
 	min, max  []byte // first and last row key (full storage keys)
 	bloom     []byte // over the row keys; empty for tables without a primary key
 	bodyLen   int    // bytes of the body value
+	hdr       []byte // the encoded header this meta was decoded from
 
 	// mu guards keys and offs: the sorted row keys concatenated, row i
 	// at keys[offs[i]:offs[i+1]]; nil until loaded.
@@ -109,7 +111,9 @@ func (m *batchMeta) encodeHeader() []byte {
 		dst = binary.AppendUvarint(dst, uint64(len(b)))
 		dst = append(dst, b...)
 	}
-	return binary.AppendUvarint(dst, uint64(m.bodyLen))
+	dst = binary.AppendUvarint(dst, uint64(m.bodyLen))
+	m.hdr = dst
+	return dst
 }
 
 // decodeBatchHeader decodes the header value v of batch entry id of table.
@@ -159,6 +163,7 @@ func decodeBatchHeader(table, id uint64, v []byte) (*batchMeta, error) {
 		return bad()
 	}
 	m.bodyLen = int(bl)
+	m.hdr = bytes.Clone(v)
 	return m, nil
 }
 
@@ -241,6 +246,77 @@ type batchCache struct {
 	mu       sync.Mutex
 	metas    map[uint64]*batchMeta
 	keyBytes int64
+
+	// Decoded bodies, least recently used first, at most
+	// maxCachedBodyBytes: point reads of fresh bulk-loaded rows must not
+	// decode a whole entry each.
+	bodies    map[uint64]*list.Element // of *bodyEnt
+	lru       list.List
+	bodyBytes int64
+}
+
+// maxCachedBodyBytes bounds the Arrow memory of cached decoded bodies.
+const maxCachedBodyBytes = 256 << 20
+
+// bodyEnt is one cached decoded body: the columns it was written with, as
+// decoded from the header version meta.
+type bodyEnt struct {
+	meta *batchMeta
+	rec  arrow.RecordBatch
+	size int64
+}
+
+// getBody returns the cached body of m, retained for the caller, or nil.
+func (c *batchCache) getBody(m *batchMeta) arrow.RecordBatch {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.bodies[m.id]
+	if e == nil || e.Value.(*bodyEnt).meta != m {
+		return nil
+	}
+	c.lru.MoveToBack(e)
+	rec := e.Value.(*bodyEnt).rec
+	rec.Retain()
+	return rec
+}
+
+// putBody caches rec, the decoded body of m, evicting the least recently
+// used bodies beyond the budget.
+func (c *batchCache) putBody(m *batchMeta, rec arrow.RecordBatch) {
+	size := int64(recordBytes(rec))
+	if size > maxCachedBodyBytes/4 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.bodies == nil {
+		c.bodies = make(map[uint64]*list.Element)
+	}
+	if e := c.bodies[m.id]; e != nil {
+		c.removeBodyLocked(e)
+	}
+	rec.Retain()
+	c.bodies[m.id] = c.lru.PushBack(&bodyEnt{meta: m, rec: rec, size: size})
+	c.bodyBytes += size
+	for c.bodyBytes > maxCachedBodyBytes {
+		c.removeBodyLocked(c.lru.Front())
+	}
+}
+
+func (c *batchCache) removeBodyLocked(e *list.Element) {
+	be := c.lru.Remove(e).(*bodyEnt)
+	delete(c.bodies, be.meta.id)
+	c.bodyBytes -= be.size
+	be.rec.Release()
+}
+
+// close releases every cached body.
+func (c *batchCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.lru.Len() > 0 {
+		c.removeBodyLocked(c.lru.Front())
+	}
 }
 
 func (c *batchCache) get(id uint64) *batchMeta {
@@ -278,6 +354,9 @@ func (c *batchCache) drop(ids []uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, id := range ids {
+		if e := c.bodies[id]; e != nil {
+			c.removeBodyLocked(e)
+		}
 		if m := c.metas[id]; m != nil {
 			m.mu.Lock()
 			if m.counted {
@@ -304,16 +383,23 @@ func (s *Store) batchMetas(r reader, table uint64) ([]*batchMeta, error) {
 			return nil, fmt.Errorf("bad batch entry key %x: %w", k, ErrCorruption)
 		}
 		id := binary.BigEndian.Uint64(k[rowPrefixLen:])
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return nil, fmt.Errorf("cannot read batch entries of table %d: %w", table, err)
+		}
+		// ALTER TABLE rewrites entries in place (same id): a cached
+		// header serves only readers that see the same bytes.
 		m := s.batches.get(id)
-		if m == nil {
-			v, err := it.ValueAndErr()
+		if m == nil || !bytes.Equal(m.hdr, v) {
+			fresh, err := decodeBatchHeader(table, id, v)
 			if err != nil {
-				return nil, fmt.Errorf("cannot read batch entries of table %d: %w", table, err)
-			}
-			if m, err = decodeBatchHeader(table, id, v); err != nil {
 				return nil, err
 			}
-			m = s.batches.put(m)
+			if m == nil {
+				m = s.batches.put(fresh)
+			} else {
+				m = fresh
+			}
 		}
 		out = append(out, m)
 	}
@@ -393,6 +479,17 @@ func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) 
 // current columns (columns added after the entry was written are NULL).
 // The caller releases the result; it does not alias v.
 func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
+	raw, err := decodeRaw(mem, t, m, v)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Release()
+	return conformBody(mem, t, m, raw), nil
+}
+
+// decodeRaw decodes the body v of batch entry m of t as written (its own
+// columns). The caller releases the result; it does not alias v.
+func decodeRaw(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
 	if len(v) == 0 {
 		return nil, fmt.Errorf("empty body of batch entry %d: %w", m.id, ErrCorruption)
 	}
@@ -413,6 +510,14 @@ func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) 
 		return nil, fmt.Errorf("batch entry %d holds %d rows of %d columns, its header says %d rows: %w",
 			m.id, rec.NumRows(), rec.NumCols(), m.rows, ErrCorruption)
 	}
+	rec.Retain()
+	return rec, nil
+}
+
+// conformBody returns the decoded body rec of m as a batch of t's current
+// columns (columns added after the entry was written are NULL). rec is
+// not released; the caller releases the result.
+func conformBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, rec arrow.RecordBatch) arrow.RecordBatch {
 	sch := t.Schema()
 	cols := make([]arrow.Array, len(t.Columns))
 	for i := range cols {
@@ -427,17 +532,37 @@ func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) 
 	for _, c := range cols {
 		c.Release()
 	}
-	return out, nil
+	return out
 }
 
-// readBody reads and decodes the body of batch entry m from r.
-func readBody(r reader, mem memory.Allocator, t *catalog.Table, m *batchMeta) (arrow.RecordBatch, error) {
+// readBody reads and decodes the body of batch entry m from r, through
+// cache (nil: none); with keep, a decoded body is added to the cache.
+func readBody(r reader, mem memory.Allocator, t *catalog.Table, m *batchMeta, cache *batchCache, keep bool) (arrow.RecordBatch, error) {
+	if cache != nil {
+		if raw := cache.getBody(m); raw != nil {
+			defer raw.Release()
+			if int(raw.NumCols()) > len(t.Columns) {
+				return nil, fmt.Errorf("batch entry %d holds %d columns, table %q %d: %w", m.id, raw.NumCols(), t.Name, len(t.Columns), ErrCorruption)
+			}
+			return conformBody(mem, t, m, raw), nil
+		}
+	}
 	v, closer, err := r.Get(batchBodyKey(t.ID, m.id))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read batch entry %d of table %q: %w", m.id, t.Name, err)
 	}
 	defer closer.Close()
-	return decodeBody(mem, t, m, v)
+	if cache == nil || !keep {
+		return decodeBody(mem, t, m, v)
+	}
+	// Cache the body as written (its own columns), not conformed to t.
+	raw, err := decodeRaw(mem, t, m, v)
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Release()
+	cache.putBody(m, raw)
+	return conformBody(mem, t, m, raw), nil
 }
 
 // appendRowKeys appends the row keys of every row of cols (t's columns,

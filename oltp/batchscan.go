@@ -84,10 +84,11 @@ func (s *Store) batchRefs(r reader, t *catalog.Table, spans []KeySpan, tx *Txn) 
 // entry's body is decoded once and handed out in slices (zero-copy when no
 // row of the slice is deleted or outside the spans, else gathered).
 type batchScan struct {
-	t    *catalog.Table
-	mem  memory.Allocator
-	cols []int
-	refs []batchRef
+	t     *catalog.Table
+	mem   memory.Allocator
+	cache *batchCache
+	cols  []int
+	refs  []batchRef
 	next int // next entry of refs
 
 	cur  arrow.RecordBatch // decoded entry being read; nil between entries
@@ -174,7 +175,7 @@ func loadKeysFrom(r reader, mem memory.Allocator, t *catalog.Table, m *batchMeta
 	if m.keys != nil {
 		return nil
 	}
-	rec, err := readBody(r, mem, t, m)
+	rec, err := readBody(r, mem, t, m, nil, false)
 	if err != nil {
 		return err
 	}
@@ -207,7 +208,7 @@ func (sc *Scanner) nextBatchRows() bool {
 			if !all && len(sel) == 0 {
 				continue
 			}
-			rec, err := readBody(ref.r, b.mem, b.t, ref.m)
+			rec, err := readBody(ref.r, b.mem, b.t, ref.m, b.cache, true)
 			if err != nil {
 				sc.err = err
 				return false
@@ -351,6 +352,7 @@ type CompactionScan struct {
 	mem       memory.Allocator
 	batchSize int
 	snap      reader
+	cache     *batchCache
 
 	rows    *Scanner // row entries only, with keys
 	rowSrc  *compSource
@@ -381,11 +383,12 @@ func (sn *Snapshot) CompactionScan(t *catalog.Table) (*CompactionScan, error) {
 	for i := range all {
 		all[i] = i
 	}
-	rs, err := newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, all, true, nil, nil)
+	rs, err := newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, all, true, nil, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	cs := &CompactionScan{t: t, mem: sn.s.opts.Allocator, batchSize: sn.s.opts.BatchSize, snap: sn.snap, rows: rs}
+	cs := &CompactionScan{t: t, mem: sn.s.opts.Allocator, batchSize: sn.s.opts.BatchSize, snap: sn.snap, rows: rs,
+		cache: &sn.s.batches}
 	refs, err := sn.s.batchRefs(sn.snap, t, nil, nil)
 	if err != nil {
 		_ = rs.Close()
@@ -566,7 +569,7 @@ func (cs *CompactionScan) nextRowRec() error {
 func (cs *CompactionScan) activate() error {
 	src := cs.pending[0]
 	cs.pending = cs.pending[1:]
-	rec, err := readBody(cs.snap, cs.mem, cs.t, src.m)
+	rec, err := readBody(cs.snap, cs.mem, cs.t, src.m, cs.cache, false)
 	if err != nil {
 		return err
 	}

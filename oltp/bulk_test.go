@@ -139,6 +139,9 @@ func testInsertBatchRoundTrip(t *testing.T) {
 	if len(ids) != 101 || ids[0] != 100 || ids[99] != 199 || ids[100] != 650 {
 		t.Fatalf("span scan returned %d ids %v…", len(ids), ids[:min(5, len(ids))])
 	}
+	if n := len(s.batches.bodies); n != 3 {
+		t.Fatalf("%d decoded bodies cached after the scans, want 3", n)
+	}
 	if n, err := sn.CountRows(batchT); err != nil || n != 700 {
 		t.Fatalf("CountRows = %d, %v; want 700", n, err)
 	}
@@ -534,6 +537,9 @@ func TestBatchCompaction(t *testing.T) {
 	}
 	if n := batchCount(t, s, users); n != 0 {
 		t.Fatalf("%d batch entries left", n)
+	}
+	if n := len(s.batches.bodies); n != 0 {
+		t.Fatalf("%d decoded bodies of compacted entries still cached", n)
 	}
 	now := s.Snapshot()
 	defer now.Close()

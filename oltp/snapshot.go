@@ -82,7 +82,7 @@ func (sn *Snapshot) Scan(t *catalog.Table, cols []int, withKey bool) (*Scanner, 
 	if err != nil {
 		return nil, err
 	}
-	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, nil, refs)
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, nil, refs, &sn.s.batches)
 }
 
 // ScanSpans is Scan restricted to the row keys in spans, which must be
@@ -99,7 +99,7 @@ func (sn *Snapshot) ScanSpans(t *catalog.Table, cols []int, withKey bool, spans 
 	if err != nil {
 		return nil, err
 	}
-	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, spans, refs)
+	return newScanner(sn.snap, sn.s.opts.Allocator, sn.s.opts.BatchSize, t, cols, withKey, spans, refs, &sn.s.batches)
 }
 
 // Get reports whether the row with storage key key exists in t.
@@ -167,7 +167,7 @@ type Scanner struct {
 	bs batchScan
 }
 
-func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan, refs []batchRef) (*Scanner, error) {
+func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table, cols []int, withKey bool, spans []KeySpan, refs []batchRef, cache *batchCache) (*Scanner, error) {
 	ts := t.Schema()
 	fields := make([]arrow.Field, 0, len(cols)+1)
 	for _, c := range cols {
@@ -195,7 +195,7 @@ func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table,
 		batchSize: batchSize,
 		outSlot:   make([]int, len(cols)),
 		arrs:      make([]arrow.Array, len(fields)),
-		bs:        batchScan{t: t, mem: mem, cols: cols, refs: refs},
+		bs:        batchScan{t: t, mem: mem, cols: cols, refs: refs, cache: cache},
 	}
 	sc.dec.init(mem, t, cols)
 	for i, c := range cols {

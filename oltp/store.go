@@ -267,6 +267,7 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	s.locks.Close()
+	s.batches.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("cannot close store: %w", err)
 	}

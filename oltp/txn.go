@@ -515,7 +515,7 @@ func (tx *Txn) scan(t *catalog.Table, cols []int, withKey bool, spans []KeySpan)
 	if err != nil {
 		return nil, err
 	}
-	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey, spans, refs)
+	sc, err := newScanner(tx.snap, tx.s.opts.Allocator, tx.s.opts.BatchSize, t, cols, withKey, spans, refs, &tx.s.batches)
 	if err != nil || len(tx.touched) == 0 && !tx.wroteTable(t.ID) {
 		return sc, err
 	}
