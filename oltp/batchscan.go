@@ -89,7 +89,7 @@ type batchScan struct {
 	cache *batchCache
 	cols  []int
 	refs  []batchRef
-	next int // next entry of refs
+	next  int // next entry of refs
 
 	cur  arrow.RecordBatch // decoded entry being read; nil between entries
 	ref  *batchRef
