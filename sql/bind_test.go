@@ -46,6 +46,7 @@ func TestBindErrors(t *testing.T) {
 		{"select * from nope", sqlstate.UndefinedTable, 1, 15},
 		{"select i,\n  zz from t", sqlstate.UndefinedColumn, 2, 3},
 		{"select u.i from t", sqlstate.UndefinedTable, 1, 8},
+		{"select id from t where i = 1 or i in (select u.i from t u where u.id = t.id)", sqlstate.FeatureNotSupported, 1, 35},
 		{"select t.i from t x", sqlstate.UndefinedTable, 0, 0},
 		{"select i from t join t u on t.i = u.i", sqlstate.AmbiguousColumn, 0, 0},
 		{"select * from t where i = 1 or i in (select i from t as u where u.i = t.i)", sqlstate.FeatureNotSupported, 0, 0},

@@ -894,12 +894,25 @@ func (b *binder) markExists(ctx *exprCtx, e *sqlparser.ExistsExpr) (Expr, error)
 	return &ColumnRef{Idx: n, Name: "exists", Typ: catalog.Boolean}, nil
 }
 
+// unsupportedInSubquery is unsupported located at the first IN followed
+// by "(SELECT" in the text (the AST keeps no positions).
+func (b *binder) unsupportedInSubquery(what string) error {
+	e := sqlstate.Errorf(sqlstate.FeatureNotSupported, "%s is not supported", what)
+	ts := b.p.tokens
+	for i := 0; i+2 < len(ts); i++ {
+		if strings.EqualFold(ts[i].val, "in") && ts[i+1].typ == '(' && strings.EqualFold(ts[i+2].val, "select") {
+			return e.At(sqlstate.PositionAt(b.p.Text, ts[i].start))
+		}
+	}
+	return e
+}
+
 // markIn binds l [NOT] IN (subquery) inside an expression with a
 // null-aware mark join (see JoinMarkNullAware). Only uncorrelated
 // subqueries are supported there.
 func (b *binder) markIn(ctx *exprCtx, l Expr, sq *sqlparser.Subquery, not bool) (Expr, error) {
 	if hasOuterRef(l) {
-		return nil, b.unsupported("IN with an outer reference on its left inside an expression")
+		return nil, b.unsupportedInSubquery("IN with an outer reference on its left inside an expression")
 	}
 	sub, err := b.subquery(sq, ctx.sc)
 	if err != nil {
@@ -909,7 +922,7 @@ func (b *binder) markIn(ctx *exprCtx, l Expr, sq *sqlparser.Subquery, not bool) 
 		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "subquery has too many columns")
 	}
 	if sub.corr != nil {
-		return nil, b.unsupported("IN with a correlated subquery outside a WHERE conjunct")
+		return nil, b.unsupportedInSubquery("IN with a correlated subquery outside a WHERE conjunct")
 	}
 	c := sub.plan.Columns()[0]
 	r := Expr(&ColumnRef{Idx: 0, Name: c.Name, Typ: c.Type, Null: c.Nullable})
