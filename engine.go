@@ -254,13 +254,28 @@ func (s *Stmt) schema() *arrow.Schema {
 }
 
 // maxSchemaRetries bounds how often a single statement is bound again
-// because an ALTER TABLE committed while it started.
-const maxSchemaRetries = 3
+// because an ALTER TABLE committed while it started (a burst of schema
+// changes can invalidate several attempts in a row).
+const maxSchemaRetries = 20
+
+// retrySchema reports whether a single statement that failed with err on
+// attempt should be bound again and retried, after a short backoff.
+func (s *Stmt) retrySchema(ctx context.Context, err error, attempt int) bool {
+	if err == nil || attempt >= maxSchemaRetries || !errors.Is(err, errSchemaChanged) || s.ctl != ctlNone || s.txn() != nil {
+		return false
+	}
+	select {
+	case <-time.After(time.Duration(rand.Int64N(int64(100*time.Microsecond) << min(attempt, 5)))):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
 
 func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 	for attempt := 0; ; attempt++ {
 		r, err := s.queryOnce(ctx)
-		if err == nil || attempt >= maxSchemaRetries || !errors.Is(err, errSchemaChanged) || s.ctl != ctlNone || s.txn() != nil {
+		if !s.retrySchema(ctx, err, attempt) {
 			return r, err
 		}
 	}
@@ -269,7 +284,7 @@ func (s *Stmt) query(ctx context.Context) (*Rows, error) {
 func (s *Stmt) exec(ctx context.Context) (int64, error) {
 	for attempt := 0; ; attempt++ {
 		n, err := s.execOnce(ctx)
-		if err == nil || attempt >= maxSchemaRetries || !errors.Is(err, errSchemaChanged) || s.ctl != ctlNone || s.txn() != nil {
+		if !s.retrySchema(ctx, err, attempt) {
 			return n, err
 		}
 	}

@@ -127,7 +127,7 @@ func (t *Table) clone() *Table {
 	n.Layouts = append([]Layout(nil), t.Layouts...)
 	n.Indexes = append([]Index(nil), t.Indexes...)
 	n.Version = t.Version + 1
-	n.schema = nil
+	n.schema, n.enc, n.stored = nil, nil, nil
 	return &n
 }
 

@@ -93,3 +93,23 @@ func TestAlterLayouts(t *testing.T) {
 		t.Errorf("format-1 IDs: %+v", old)
 	}
 }
+
+func TestSameAs(t *testing.T) {
+	v1 := []byte(`{"format":1,"id":3,"name":"o","columns":[{"name":"a","type":{"kind":3}}],"version":1}`)
+	old, err := Decode(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := old.Encode()
+	if !old.SameAs(v1) || !old.SameAs(enc) {
+		t.Error("a descriptor is not the same as its own stored or encoded bytes")
+	}
+	next, err := old.WithColumnAdded(Column{Name: "b", Type: Int})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nenc, _ := next.Encode()
+	if old.SameAs(nenc) || next.SameAs(v1) || next.SameAs(enc) || !next.SameAs(nenc) {
+		t.Error("versions are confused")
+	}
+}

@@ -1,11 +1,15 @@
 // Package catalog owns the schema of a MantisDB database: tables, their
 // columns, SQL types and the fixed mapping of each type to Arrow.
 //
-// A Catalog is the in-memory view of the table descriptors that the oltp
-// package persists in Pebble. Descriptors are immutable once published: a
-// schema change publishes a new *Table with a higher Version, so a reader
-// holding a *Table never sees it change. Names are matched without regard to
-// case and are kept as written at creation.
+// A Catalog is the in-memory view of the table and view descriptors that
+// the oltp package persists in Pebble. Descriptors are immutable once
+// published: a schema change publishes a new *Table with a higher Version,
+// so a reader holding a *Table never sees it change. Names are matched
+// without regard to case and are kept as written at creation; tables and
+// views share one namespace and one ID counter. Every column has an ID
+// that is never reused within its table, and a table keeps the layouts of
+// its past schema versions (alter.go), so storage can read data written
+// under any of them.
 package catalog
 
 import (
@@ -64,6 +68,7 @@ type Table struct {
 
 	schema *arrow.Schema
 	enc    []byte // Encode() of the published descriptor
+	stored []byte // the bytes it was decoded from (an older format encodes differently)
 }
 
 // ColumnIndex returns the index of the named column (case-insensitive), or -1.
@@ -165,7 +170,7 @@ func (t *Table) finish() {
 // version of t's table: storage readers check that the rows of their
 // snapshot are in the layout of the descriptor they bound against.
 func (t *Table) SameAs(enc []byte) bool {
-	if bytes.Equal(enc, t.enc) {
+	if bytes.Equal(enc, t.enc) || t.stored != nil && bytes.Equal(enc, t.stored) {
 		return true
 	}
 	// A descriptor of an older format encodes differently.
@@ -197,6 +202,7 @@ func Decode(b []byte) (*Table, error) {
 		return nil, fmt.Errorf("corrupt table descriptor: %w", err)
 	}
 	e.Table.finish()
+	e.Table.stored = bytes.Clone(b)
 	return e.Table, nil
 }
 

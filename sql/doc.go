@@ -3,7 +3,17 @@
 //
 // The output of Bind is a Statement: a Query, Insert, Update or Delete whose
 // Plan is a tree of logical Nodes (Scan, Values, Filter, Project, Aggregate,
-// Sort, Limit, Join), or a CreateTable / DropTable.
+// Sort, Limit, Join), or a schema change: CreateTable, DropTable,
+// CreateTableAs (with the Plan of its query), Truncate, AlterTable,
+// CreateIndex, DropIndex, CreateView, DropView.
+//
+// Views (view.go) are stored as query text; a view named in FROM is parsed
+// and bound again at every use, like a derived table, by a binder of its
+// own (views may name views, up to maxViewDepth deep), so a view always
+// reads the catalog as it is; an error binding it names the view. INSERT
+// IGNORE and ON DUPLICATE KEY UPDATE (upsert.go) set Insert.OnConflict;
+// the assignments are bound over the existing row's columns followed by
+// the inserted row's, which only VALUES(col) reaches.
 //
 // FROM lists, joins and subqueries (query.go): a FROM clause's output
 // columns are its items' columns in FROM order. Comma joins are ordered
