@@ -421,3 +421,33 @@ func ingestKV(ctx context.Context, db *mantisdb.DB, kv map[int64]int64) error {
 	_, err = db.Ingest(ctx, "t", rdr)
 	return err
 }
+
+// TestBulkUniqueAgainstSegments: a bulk ingest is checked against the
+// segments (per row only when its key range meets a segment's).
+func TestBulkUniqueAgainstSegments(t *testing.T) {
+	ctx := context.Background()
+	db := manual(t, t.TempDir())
+	defer db.Close()
+	exec(t, db, "create table t (k bigint primary key, v bigint, s varchar)")
+	kv := func(lo, hi, step int64) map[int64]int64 {
+		m := map[int64]int64{}
+		for k := lo; k < hi; k += step {
+			m[k] = k
+		}
+		return m
+	}
+	if err := ingestKV(ctx, db, kv(0, 200, 2)); err != nil { // even keys 0..198
+		t.Fatal(err)
+	}
+	compact(t, db, "t")
+	wantCode(t, ingestKV(ctx, db, kv(150, 250, 1)), sqlstate.UniqueViolation) // meets the segment's keys
+	if err := ingestKV(ctx, db, kv(1, 200, 2)); err != nil { // odd keys inside the segment's range
+		t.Fatal(err)
+	}
+	if err := ingestKV(ctx, db, kv(1000, 1100, 1)); err != nil { // beyond every segment
+		t.Fatal(err)
+	}
+	if n := one(t, db, "select count(*) from t"); n != 300 {
+		t.Fatalf("count %d, want 300", n)
+	}
+}

@@ -140,6 +140,7 @@ func open(dir string, opts *Options) (*DB, error) {
 	}
 	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers}}
 	st.SetSegmentProbe(db.probe)
+	st.SetSegmentRangeProbe(db.probeRange)
 	// Rows left in the row store count as fresh from now on.
 	snap := st.Snapshot()
 	for _, t := range tables {

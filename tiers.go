@@ -603,3 +603,39 @@ func (db *DB) probe(ctx context.Context, t *catalog.Table, rows arrow.RecordBatc
 	}
 	return dst, nil
 }
+
+// probeRange is the oltp.SegmentRangeProbe of the DB: whether the primary
+// key range from row first to row last of rows meets the key range of a
+// current segment of t.
+func (db *DB) probeRange(_ context.Context, t *catalog.Table, rows arrow.RecordBatch, first, last int) (bool, error) {
+	hs := db.tiers.current(t.ID)
+	if len(hs) == 0 {
+		return false, nil
+	}
+	lo := make([]segments.Value, len(t.PrimaryKey))
+	hi := make([]segments.Value, len(t.PrimaryKey))
+	for i, c := range t.PrimaryKey {
+		lo[i] = segments.ValueAt(rows.Column(c), first)
+		hi[i] = segments.ValueAt(rows.Column(c), last)
+	}
+	for _, h := range hs {
+		m := h.meta
+		if len(m.KeyMin) != len(lo) || len(m.KeyMax) != len(hi) {
+			return true, nil // no usable range: probe every row
+		}
+		if compareValues(hi, m.KeyMin) >= 0 && compareValues(lo, m.KeyMax) <= 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// compareValues compares two keys column by column.
+func compareValues(a, b []segments.Value) int {
+	for i := range a {
+		if c := segments.Compare(a[i], b[i]); c != 0 {
+			return c
+		}
+	}
+	return 0
+}

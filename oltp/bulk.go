@@ -196,7 +196,16 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 			}
 		}
 	}
-	// Segments.
+	// Segments: per row, unless no segment's key range meets the batch's.
+	if tx.s.rangeProbe != nil && tx.s.probe != nil {
+		may, err := tx.s.rangeProbe(ctx, t, rows, orig(0), orig(m.rows-1))
+		if err != nil {
+			return fmt.Errorf("cannot check primary keys of table %q: %w", t.Name, err)
+		}
+		if !may {
+			return nil
+		}
+	}
 	if tx.s.probe != nil {
 		for i := 0; i < m.rows; i++ {
 			if err := tx.checkSegments(ctx, t, rows, orig(i)); err != nil {

@@ -105,8 +105,10 @@ type Store struct {
 	mu     sync.Mutex
 	tables map[uint64]*tableState // by table ID
 
-	// probe finds primary keys in segments (SetSegmentProbe).
-	probe SegmentProbe
+	// probe finds primary keys in segments (SetSegmentProbe);
+	// rangeProbe rules out segments for a key range (SetSegmentRangeProbe).
+	probe      SegmentProbe
+	rangeProbe SegmentRangeProbe
 	// nextSegID is the next segment id to hand out (NewSegmentID).
 	nextSegID atomic.Uint64
 	// bmMu orders the commits that add bits to delete bitmaps (each reads

@@ -543,6 +543,18 @@ type SegmentPos struct {
 // SetSegmentProbe.
 type SegmentProbe func(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch, row int, dst []SegmentPos) ([]SegmentPos, error)
 
+// SegmentRangeProbe reports whether a live segment of t may hold a
+// primary key between the keys of rows first and last of rows (first's
+// key is not greater than last's), so that InsertBatch can skip the
+// per-row SegmentProbe for batches outside every segment's key range. It
+// is called under the same locks as SegmentProbe. The root package
+// installs it with SetSegmentRangeProbe.
+type SegmentRangeProbe func(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch, first, last int) (bool, error)
+
+// SetSegmentRangeProbe installs the range probe of bulk inserts; without
+// one every row is probed. Call it before the first transaction.
+func (s *Store) SetSegmentRangeProbe(p SegmentRangeProbe) { s.rangeProbe = p }
+
 // SetSegmentProbe installs the probe that inserts and key-changing updates
 // use to keep primary keys unique across the row store and the segments.
 // Without one, only the row store is checked. Call it before the first
