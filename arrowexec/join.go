@@ -119,6 +119,8 @@ type hashJoin struct {
 	brec         arrow.RecordBatch // nil when the build side is empty
 	nbuild       int
 	table        *groupTable
+	itab         *intTable // instead of table when the only key is an integer column
+	ikeys        []int64   // widened integer keys of a batch
 	head, next   []int32
 	buildHasNull bool
 	buildMatched []bool
@@ -248,10 +250,19 @@ func (j *hashJoin) consumeBuild() error {
 		return err
 	}
 	defer releaseAll(keys)
-	if err := j.enc.encode(keys, n); err != nil {
-		return err
-	}
 	nulls := nullRows(keys, n)
+	var ik []int64
+	if len(keys) == 1 {
+		var ok bool
+		if ik, j.ikeys, ok = intKeys(keys[0], j.ikeys); ok {
+			j.itab, j.table = newIntTable(), nil
+		}
+	}
+	if j.itab == nil {
+		if err := j.enc.encode(keys, n); err != nil {
+			return err
+		}
+	}
 	// Rows are chained in reverse so that each chain lists its rows in
 	// input order.
 	for i := n - 1; i >= 0; i-- {
@@ -260,7 +271,13 @@ func (j *hashJoin) consumeBuild() error {
 			j.next[i] = -1
 			continue
 		}
-		g, added := j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+		var g int32
+		var added bool
+		if j.itab != nil {
+			g, added = j.itab.find(ik[i])
+		} else {
+			g, added = j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+		}
 		if added {
 			j.head = append(j.head, -1)
 		}
@@ -270,7 +287,13 @@ func (j *hashJoin) consumeBuild() error {
 	if j.opts.Type.buildOuter() {
 		j.buildMatched = make([]bool, n)
 	}
-	return j.acct.grow(j.table.bytes() + int64(8*n))
+	tableBytes := int64(0)
+	if j.itab != nil {
+		tableBytes = j.itab.bytes()
+	} else {
+		tableBytes = j.table.bytes()
+	}
+	return j.acct.grow(tableBytes + int64(8*n))
 }
 
 // nullRows returns which rows have a NULL in any key column, or nil when
@@ -334,6 +357,21 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 	if len(keys) == 0 {
 		for i := range j.pgroup {
 			j.pgroup[i] = 0
+		}
+		return nil
+	}
+	if j.itab != nil {
+		ik, buf, ok := intKeys(keys[0], j.ikeys)
+		j.ikeys = buf
+		if !ok {
+			return fmt.Errorf("arrowexec: join probe key %s, build key is an integer", keys[0].DataType())
+		}
+		for i := 0; i < n; i++ {
+			if nulls != nil && nulls[i] {
+				j.pgroup[i] = -2
+				continue
+			}
+			j.pgroup[i] = j.itab.lookup(ik[i])
 		}
 		return nil
 	}
