@@ -29,7 +29,12 @@
 // keys of an aggregating scalar subquery, joined with a left join), other
 // correlated conjuncts the join condition. Correlated references are
 // allowed only in a subquery's WHERE and one level deep; other forms are
-// 0A000. Uncorrelated scalar subqueries anywhere are Subquery expressions
+// 0A000; a bare COUNT as the item of a correlated scalar subquery becomes
+// CASE WHEN ref IS NOT NULL THEN ref ELSE 0 END over the left join. JOIN …
+// USING hides the right side's column from unqualified names; FULL JOIN …
+// USING adds a Project whose USING columns are COALESCE(left, right) in the
+// left column's place, the sides' own columns reachable only qualified.
+// Uncorrelated scalar subqueries anywhere are Subquery expressions
 // that run once. CTEs are inlined at each reference. Every expression in a plan is
 // resolved: columns are ordinals into the output of the node's input, every
 // expression has a catalog.Type and a nullability, and the binder has inserted
