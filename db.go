@@ -58,7 +58,8 @@
 // planner.PartitionedScanner (snapshot reads only, not inside an explicit
 // transaction): segment row groups are dealt out to parallel partitions
 // in runs of about equal rows, the first partition also reading the row
-// store. Segment scans name each row's position (Scanner.Positions), so
+// store; with planner.FilteredPartitionedScanner the partitions prune by
+// the filters above the scan like FilteredScanner. Segment scans name each row's position (Scanner.Positions), so
 // segment row keys stay valid under every pruning.
 //
 // DB.Compact forces a compaction; DB.TableStats, DB.Segments and

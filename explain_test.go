@@ -207,4 +207,20 @@ func TestExplainAnalyzeParallel(t *testing.T) {
 	if !strings.Contains(plan, "segment rows=200000") || !strings.Contains(plan, "actual rows=200000 ") {
 		t.Errorf("want 200000 rows scanned:\n%s", plan)
 	}
+	// The partitions prune with the filter above them: v > 150000 is in
+	// the last 7 of the 25 row groups of 8192 rows.
+	plan = explain(t, db, "explain analyze select count(*), sum(v) from t where v > 150000")
+	if c := scanCounts(t, plan); c[1] != 1 || c[3] > 7 || c[4] != 25 || c[5] != 25-c[3] {
+		t.Errorf("filtered scan counts %v, want at most 7 of 25 row groups read, the others pruned by zone maps:\n%s", c, plan)
+	}
+	for _, c := range []struct{ sql, want string }{
+		{"select count(*), sum(v) from t where v > 150000", "49999|8749825000\n"},
+		{"select count(*), sum(k) from t where v in (5, 100000, 199999)", "3|300004\n"},
+		{"select count(*) from t where v % 2 = 0 and v < 1000 and k >= 10", "495\n"},
+		{"select count(*) from t where v is null or v < 0", "0\n"},
+	} {
+		if got := render(query(t, db, c.sql)); got != c.want {
+			t.Errorf("%s: %q, want %q", c.sql, got, c.want)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/oltp"
 	"github.com/mantisdb/mantisdb/planner"
+	"github.com/mantisdb/mantisdb/segments"
 )
 
 // minPartitionRows is the fewest segment rows worth a partition of their
@@ -29,6 +30,17 @@ type segPart struct {
 // when the segments are too small to pay for it or their manifest cannot
 // be read (the plain scan then reports the error).
 func (p scanProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool, n int) []arrowexec.OpenSource {
+	return p.scanPartitions(t, cols, withKey, n, nil)
+}
+
+// ScanPartitionsFiltered implements planner.FilteredPartitionedScanner:
+// the parts of ScanPartitions, whose segment scans prune row groups and
+// rows with pred as ScanFiltered's do.
+func (p scanProvider) ScanPartitionsFiltered(t *catalog.Table, cols []int, withKey bool, n int, pred planner.ScanPredicate) []arrowexec.OpenSource {
+	return p.scanPartitions(t, cols, withKey, n, segPredicate(t, pred))
+}
+
+func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool, n int, filter segments.Predicate) []arrowexec.OpenSource {
 	if n < 2 {
 		return nil
 	}
@@ -73,7 +85,7 @@ func (p scanProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool,
 		if len(ps) == 0 && i > 0 {
 			continue
 		}
-		opens = append(opens, p.partition(t, cols, withKey, ps, i == 0))
+		opens = append(opens, p.partition(t, cols, withKey, filter, ps, i == 0))
 	}
 	if len(opens) < 2 {
 		return nil
@@ -81,8 +93,9 @@ func (p scanProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool,
 	return opens
 }
 
-// partition opens the rows of ps (and of the row store when withStore).
-func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, ps []segPart, withStore bool) arrowexec.OpenSource {
+// partition opens the rows of ps (and of the row store when withStore),
+// pruned by filter.
+func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, ps []segPart, withStore bool) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		if err := checkSchema(p.rv.snap, t); err != nil {
 			return nil, err
@@ -111,7 +124,7 @@ func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, ps [
 				}
 			}
 		}
-		s, err := p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, nil, nil, rs, kept)
+		s, err := p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, nil, rs, kept)
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +133,10 @@ func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, ps [
 	}
 }
 
-var _ planner.PartitionedScanner = scanProvider{}
+var (
+	_ planner.PartitionedScanner         = scanProvider{}
+	_ planner.FilteredPartitionedScanner = scanProvider{}
+)
 
 // EstimateRows implements planner.RowEstimator: the live rows of the
 // table's segments (manifest row counts less their delete bitmaps) plus the

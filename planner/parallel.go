@@ -20,6 +20,42 @@ type PartitionedScanner interface {
 	ScanPartitions(t *catalog.Table, cols []int, withKey bool, n int) []arrowexec.OpenSource
 }
 
+// FilteredPartitionedScanner is optionally implemented by a
+// PartitionedScanner whose parts can prune with a pushed-down predicate, as
+// FilteredScanner's scans do: ScanPartitionsFiltered is ScanPartitions
+// whose sources may leave out rows for which pred is not true. The
+// planner keeps its Filter above every part.
+type FilteredPartitionedScanner interface {
+	ScanPartitionsFiltered(t *catalog.Table, cols []int, withKey bool, n int, pred ScanPredicate) []arrowexec.OpenSource
+}
+
+// partitions returns the openers of the parts of scan, the input (through
+// Filters and Projects) of in: pruned by the Filters directly above the
+// scan when the provider can.
+func (b *builder) partitions(ps PartitionedScanner, in sql.Node, scan *sql.Scan, n int) []arrowexec.OpenSource {
+	if fps, ok := ps.(FilteredPartitionedScanner); ok {
+		for x := in; x != scan; x = input(x) {
+			s, filters := scanBelow(x)
+			if s != scan {
+				continue
+			}
+			var preds []ColumnPred
+			for _, f := range filters {
+				for _, e := range splitAnd(f.Pred, nil) {
+					if p, ok := b.columnPred(scan, e); ok {
+						preds = append(preds, p)
+					}
+				}
+			}
+			if len(preds) > 0 {
+				return fps.ScanPartitionsFiltered(scan.Table, scan.Cols, scan.WithKey, n, ScanPredicate{Conjuncts: preds})
+			}
+			break
+		}
+	}
+	return ps.ScanPartitions(scan.Table, scan.Cols, scan.WithKey, n)
+}
+
 // partProvider serves one part of a partitioned scan.
 type partProvider struct{ open arrowexec.OpenSource }
 
@@ -78,7 +114,7 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 	if scan == nil {
 		return nil, false, nil
 	}
-	opens := ps.ScanPartitions(scan.Table, scan.Cols, scan.WithKey, workers)
+	opens := b.partitions(ps, n.Input, scan, workers)
 	if len(opens) < 2 {
 		return nil, false, nil
 	}
