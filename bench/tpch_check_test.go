@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb/internal/tpch"
 )
 
 var (
@@ -295,12 +298,16 @@ func TestTPCHOfficialSF1(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("compacted and reopened in %s", time.Since(start).Round(time.Second))
-	for i, text := range queries {
+	for i, sc := range queries {
 		t.Run(fmt.Sprintf("Q%02d", i+1), func(t *testing.T) {
 			qctx, cancel := context.WithTimeout(ctx, *tpchQueryTimeout)
 			defer cancel()
 			qstart := time.Now()
-			got, err := queryTyped(qctx, m, text)
+			var got [][]value
+			err := runScript(qctx, m, sc, func() (err error) {
+				got, err = queryTyped(qctx, m, sc.Query)
+				return err
+			})
 			if err != nil {
 				t.Fatalf("mantisdb after %s: %v", time.Since(qstart).Round(time.Millisecond), err)
 			}
@@ -352,16 +359,26 @@ var goTPCParams = [22][][2]string{
 }
 
 // goTPCQueries returns tpchQueries with go-tpc's parameters.
-func goTPCQueries() ([22]string, error) {
-	var out [22]string
-	for i, text := range tpchQueries {
+func goTPCQueries() ([22]tpch.Script, error) {
+	var out [22]tpch.Script
+	for i := range tpchQueries {
+		sc := tpchScript(i + 1)
+		// One list of the script's statements; the query is at index nb.
+		nb := len(sc.Before)
+		stmts := append(append(slices.Clone(sc.Before), sc.Query), sc.After...)
 		for _, r := range goTPCParams[i] {
-			if n := strings.Count(text, r[0]); n != 1 {
+			n := 0
+			for _, s := range stmts {
+				n += strings.Count(s, r[0])
+			}
+			if n != 1 {
 				return out, fmt.Errorf("Q%d: %q occurs %d times", i+1, r[0], n)
 			}
-			text = strings.Replace(text, r[0], r[1], 1)
+			for k := range stmts {
+				stmts[k] = strings.Replace(stmts[k], r[0], r[1], 1)
+			}
 		}
-		out[i] = text
+		out[i] = tpch.Script{Before: stmts[:nb], Query: stmts[nb], After: stmts[nb+1:]}
 	}
 	return out, nil
 }
@@ -372,7 +389,7 @@ func TestGoTPCQueries(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range qs {
-		if len(goTPCParams[i]) > 0 && qs[i] == tpchQueries[i] {
+		if len(goTPCParams[i]) > 0 && qs[i].Query == tpchQueries[i] && qs[i].Before == nil {
 			t.Errorf("Q%d unchanged", i+1)
 		}
 	}
