@@ -441,10 +441,12 @@ func TestBulkUniqueAgainstSegments(t *testing.T) {
 	}
 	compact(t, db, "t")
 	wantCode(t, ingestKV(ctx, db, kv(150, 250, 1)), sqlstate.UniqueViolation) // meets the segment's keys
-	if err := ingestKV(ctx, db, kv(1, 200, 2)); err != nil { // odd keys inside the segment's range
+	// Odd keys inside the segment's range.
+	if err := ingestKV(ctx, db, kv(1, 200, 2)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ingestKV(ctx, db, kv(1000, 1100, 1)); err != nil { // beyond every segment
+	// Beyond every segment.
+	if err := ingestKV(ctx, db, kv(1000, 1100, 1)); err != nil {
 		t.Fatal(err)
 	}
 	if n := one(t, db, "select count(*) from t"); n != 300 {
