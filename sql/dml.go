@@ -266,19 +266,10 @@ func (b *binder) bindUpdate(s *sqlparser.Update) (Statement, error) {
 	set := make(map[int]bool)
 	ctx := &exprCtx{sc: sc, clause: "UPDATE"}
 	for _, a := range s.Exprs {
-		name := a.Name.Name.String()
-		if !a.Name.Qualifier.IsEmpty() && !strings.EqualFold(a.Name.Qualifier.Name.String(), sc.alias) {
-			q := a.Name.Qualifier.Name.String()
-			return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+		i, err := b.assignTarget(a, t, sc.alias, set)
+		if err != nil {
+			return nil, err
 		}
-		i := t.ColumnIndex(name)
-		if i < 0 {
-			return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q of relation %q does not exist", name, t.Name)
-		}
-		if set[i] {
-			return nil, b.errAt(name, sqlstate.DuplicateColumn, "multiple assignments to same column %q", name)
-		}
-		set[i] = true
 		var x Expr
 		if _, def := a.Expr.(*sqlparser.Default); def {
 			x = NewLiteral(catalog.Null, nil)
@@ -361,4 +352,24 @@ func isNullItem(plan Node, k int) bool {
 		}
 	}
 	return ok && l.IsNull()
+}
+
+// assignTarget resolves the column that assignment a of UPDATE … SET or ON
+// DUPLICATE KEY UPDATE writes in t (qualified, if at all, by qual) and
+// marks it in assigned; a column assigned twice is 42701.
+func (b *binder) assignTarget(a *sqlparser.AssignmentExpr, t *catalog.Table, qual string, assigned map[int]bool) (int, error) {
+	name := a.Name.Name.String()
+	if !a.Name.Qualifier.IsEmpty() && !strings.EqualFold(a.Name.Qualifier.Name.String(), qual) {
+		q := a.Name.Qualifier.Name.String()
+		return 0, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+	}
+	i := t.ColumnIndex(name)
+	if i < 0 {
+		return 0, b.errAt(name, sqlstate.UndefinedColumn, "column %q of relation %q does not exist", name, t.Name)
+	}
+	if assigned[i] {
+		return 0, b.errAt(name, sqlstate.DuplicateColumn, "multiple assignments to same column %q", name)
+	}
+	assigned[i] = true
+	return i, nil
 }

@@ -1,12 +1,9 @@
 package sql
 
 import (
-	"strings"
-
 	"github.com/dolthub/vitess/go/vt/sqlparser"
 
 	"github.com/mantisdb/mantisdb/catalog"
-	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // Conflict says what an INSERT does with a row whose primary key is
@@ -44,21 +41,11 @@ func (b *binder) bindOnDup(t *catalog.Table, dup sqlparser.OnDup) ([]Expr, error
 	assigned := make(map[int]bool)
 	ctx := &exprCtx{sc: sc, clause: onDupClause}
 	for _, a := range dup {
-		name := a.Name.Name.String()
-		if !a.Name.Qualifier.IsEmpty() && !strings.EqualFold(a.Name.Qualifier.Name.String(), t.Name) {
-			q := a.Name.Qualifier.Name.String()
-			return nil, b.errAt(q, sqlstate.UndefinedTable, "missing FROM-clause entry for table %q", q)
+		i, err := b.assignTarget(a, t, t.Name, assigned)
+		if err != nil {
+			return nil, err
 		}
-		i := t.ColumnIndex(name)
-		if i < 0 {
-			return nil, b.errAt(name, sqlstate.UndefinedColumn, "column %q of relation %q does not exist", name, t.Name)
-		}
-		if assigned[i] {
-			return nil, b.errAt(name, sqlstate.DuplicateColumn, "multiple assignments to same column %q", name)
-		}
-		assigned[i] = true
 		var x Expr
-		var err error
 		if _, def := a.Expr.(*sqlparser.Default); def {
 			x = NewLiteral(catalog.Null, nil)
 		} else if hasSubquery(a.Expr) {
