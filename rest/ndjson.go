@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unicode/utf16"
@@ -57,6 +58,20 @@ type ndjsonReader struct {
 	rowNo  int   // 1-based number of the current row
 	rows   int64 // rows decoded so far
 	seen   []bool
+
+	// keys caches the column of the k-th key of the last row: rows of one
+	// body almost always repeat one key order, so a byte comparison with
+	// the previous row's key replaces a map look-up per value.
+	keys []keySlot
+	// reserved is the row capacity the builders were last reserved for.
+	reserved int
+}
+
+// keySlot is one entry of ndjsonReader.keys: a key's raw bytes as they
+// appeared in the body (escapes kept) and its column.
+type keySlot struct {
+	key []byte
+	col int
 }
 
 // ndjsonColumn is the decoding state of one column.
@@ -69,12 +84,25 @@ type ndjsonColumn struct {
 
 var _ array.RecordReader = (*ndjsonReader)(nil)
 
+// initialReserveRows is the row capacity the builders start with. Most
+// bodies of small requests fit in it; larger bodies grow the builders by
+// doubling up to the batch size, and later batches of the same body start
+// at the batch size. Reserving a whole batch (8K rows) for every request
+// made the allocation and clearing of unused buffers the largest cost of
+// 1K-row requests.
+const initialReserveRows = 1024
+
+// readerPool holds the 64 KiB body readers of finished ingest requests.
+var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
 func newNDJSONReader(mem memory.Allocator, table *catalog.Table, body io.Reader, batchRows int) *ndjsonReader {
 	schema := table.Schema()
+	in := readerPool.Get().(*bufio.Reader)
+	in.Reset(body)
 	r := &ndjsonReader{
 		table:     table,
 		schema:    schema,
-		in:        bufio.NewReaderSize(body, 64<<10),
+		in:        in,
 		bld:       array.NewRecordBuilder(mem, schema),
 		cols:      make([]ndjsonColumn, len(table.Columns)),
 		byName:    make(map[string]int, len(table.Columns)),
@@ -86,7 +114,8 @@ func newNDJSONReader(mem memory.Allocator, table *catalog.Table, body io.Reader,
 		r.cols[i] = ndjsonColumn{name: c.Name, typ: c.Type, notNull: c.NotNull, bld: r.bld.Field(i)}
 		r.byName[c.Name] = i
 	}
-	r.bld.Reserve(batchRows)
+	r.reserved = min(batchRows, initialReserveRows)
+	r.bld.Reserve(r.reserved)
 	return r
 }
 
@@ -104,6 +133,11 @@ func (r *ndjsonReader) Release() {
 		r.cur = nil
 	}
 	r.bld.Release()
+	if r.in != nil {
+		r.in.Reset(nil)
+		readerPool.Put(r.in)
+		r.in = nil
+	}
 }
 
 // Schema returns the table's schema.
@@ -161,6 +195,12 @@ func (r *ndjsonReader) Next() bool {
 	}
 	r.rows += int64(n)
 	r.cur = r.bld.NewRecordBatch()
+	if !r.eof {
+		// A body of more than one batch: give the next batch its full
+		// size at once instead of growing to it again.
+		r.reserved = r.batchRows
+		r.bld.Reserve(r.reserved)
+	}
 	return true
 }
 
@@ -249,65 +289,59 @@ func (r *ndjsonReader) syntaxError(column, format string, args ...any) error {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
 
+// skipSpace returns the offset of the first byte at or after p that is
+// not JSON white space.
+func skipSpace(b []byte, p int) int {
+	for p < len(b) && isSpace(b[p]) {
+		p++
+	}
+	return p
+}
+
 // decodeRow parses one JSON object and appends its values to the builders.
 // On error the builders may hold a partial row; the caller drops the batch.
+//
+// The scanner is written by hand over the line's bytes, rather than with
+// encoding/json, because ingest spends most of its time here: it decodes
+// straight into the Arrow builders with no map, reflection or allocation
+// per value, and a key that repeats the previous row's key at the same
+// position costs one byte comparison (see keys).
 func (r *ndjsonReader) decodeRow(b []byte) error {
-	for i := range r.seen {
-		r.seen[i] = false
-	}
-	p := 0
-	skip := func() {
-		for p < len(b) && isSpace(b[p]) {
-			p++
-		}
-	}
-	skip()
+	clear(r.seen)
+	p := skipSpace(b, 0)
 	if p >= len(b) || b[p] != '{' {
 		return r.syntaxError("", "expected a JSON object")
 	}
-	p++
-	skip()
+	p = skipSpace(b, p+1)
 	if p < len(b) && b[p] == '}' {
 		p++
 	} else {
-		for {
-			skip()
+		for nkey := 0; ; nkey++ {
+			p = skipSpace(b, p)
 			if p >= len(b) || b[p] != '"' {
 				return r.syntaxError("", "malformed JSON: expected a key at offset %d", p)
 			}
-			key, np, escaped, err := scanString(b, p)
+			col, np, err := r.scanKey(b, p, nkey)
 			if err != nil {
-				return r.syntaxError("", "malformed JSON: %v", err)
+				return err
 			}
 			p = np
-			if escaped {
-				r.scr, err = unescape(r.scr[:0], key)
-				if err != nil {
-					return r.syntaxError("", "malformed JSON: %v", err)
-				}
-				key = r.scr
-			}
-			col, ok := r.byName[string(key)]
-			if !ok {
-				col = r.table.ColumnIndex(string(key))
-				if col < 0 {
-					return r.rowError(sqlstate.UndefinedColumn, "", "column %q does not exist in table %q", key, r.table.Name)
-				}
-			}
 			if r.seen[col] {
 				return r.rowError(sqlstate.DuplicateColumn, r.cols[col].name, "value given more than once")
 			}
 			r.seen[col] = true
-			skip()
+			p = skipSpace(b, p)
 			if p >= len(b) || b[p] != ':' {
 				return r.syntaxError("", "malformed JSON: expected ':' at offset %d", p)
 			}
-			p++
-			skip()
+			p = skipSpace(b, p+1)
+			if p >= len(b) {
+				return r.syntaxError(r.cols[col].name, "malformed JSON value at offset %d", p)
+			}
 			if p, err = r.appendValue(b, p, col); err != nil {
 				return err
 			}
-			skip()
+			p = skipSpace(b, p)
 			if p < len(b) && b[p] == ',' {
 				p++
 				continue
@@ -319,8 +353,7 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 			return r.syntaxError("", "malformed JSON: expected ',' or '}' at offset %d", p)
 		}
 	}
-	skip()
-	if p != len(b) {
+	if p = skipSpace(b, p); p != len(b) {
 		return r.syntaxError("", "malformed JSON: unexpected data after the object at offset %d", p)
 	}
 	for i := range r.cols {
@@ -333,6 +366,42 @@ func (r *ndjsonReader) decodeRow(b []byte) error {
 		r.cols[i].bld.AppendNull()
 	}
 	return nil
+}
+
+// scanKey scans the key string at b[p] (a quote), the k-th key of its row,
+// and returns its column and the offset after the closing quote.
+func (r *ndjsonReader) scanKey(b []byte, p, k int) (col, next int, err error) {
+	// The raw bytes of the previous row's k-th key, then a quote, are the
+	// same string: a raw key never ends inside an escape.
+	if k < len(r.keys) {
+		raw := r.keys[k].key
+		if end := p + 1 + len(raw); end < len(b) && b[end] == '"' && bytes.Equal(b[p+1:end], raw) {
+			return r.keys[k].col, end + 1, nil
+		}
+	}
+	raw, next, flags, err := scanString(b, p)
+	if err != nil {
+		return 0, next, r.syntaxError("", "malformed JSON: %v", err)
+	}
+	key := raw
+	if flags&strEscaped != 0 {
+		if r.scr, err = unescape(r.scr[:0], raw); err != nil {
+			return 0, next, r.syntaxError("", "malformed JSON: %v", err)
+		}
+		key = r.scr
+	}
+	col, ok := r.byName[string(key)]
+	if !ok {
+		if col = r.table.ColumnIndex(string(key)); col < 0 {
+			return 0, next, r.rowError(sqlstate.UndefinedColumn, "", "column %q does not exist in table %q", key, r.table.Name)
+		}
+	}
+	if k < len(r.keys) {
+		r.keys[k] = keySlot{key: append(r.keys[k].key[:0], raw...), col: col}
+	} else if k == len(r.keys) && k < 4*len(r.cols) {
+		r.keys = append(r.keys, keySlot{key: bytes.Clone(raw), col: col})
+	}
+	return col, next, nil
 }
 
 // JSON value kinds.
@@ -357,17 +426,17 @@ func (r *ndjsonReader) appendValue(b []byte, p, col int) (int, error) {
 	)
 	switch ch := b[p]; {
 	case ch == '"':
-		var escaped bool
-		tok, p, escaped, err = scanString(b, p)
+		var flags uint8
+		tok, p, flags, err = scanString(b, p)
 		if err != nil {
 			return p, r.syntaxError(c.name, "malformed JSON: %v", err)
 		}
-		if escaped {
+		if flags&strEscaped != 0 {
 			if r.scr, err = unescape(r.scr[:0], tok); err != nil {
 				return p, r.syntaxError(c.name, "malformed JSON: %v", err)
 			}
 			tok = r.scr
-		} else if !utf8.Valid(tok) {
+		} else if flags&strNonASCII != 0 && !utf8.Valid(tok) {
 			return p, r.syntaxError(c.name, "string is not valid UTF-8")
 		}
 		kind = jsonString
@@ -468,7 +537,9 @@ func (r *ndjsonReader) appendTyped(c *ndjsonColumn, kind int, tok []byte) error 
 		if kind != jsonString {
 			return mismatch()
 		}
-		if c.typ.Length > 0 && utf8.RuneCount(tok) > int(c.typ.Length) {
+		// A string has at most as many runes as bytes: count runes only
+		// when the bytes exceed the length.
+		if c.typ.Length > 0 && len(tok) > int(c.typ.Length) && utf8.RuneCount(tok) > int(c.typ.Length) {
 			return r.rowError(sqlstate.StringDataTooLong, c.name, "value too long for %s", c.typ)
 		}
 		c.bld.(*array.StringBuilder).BinaryBuilder.Append(tok)
@@ -496,23 +567,35 @@ func (r *ndjsonReader) appendTyped(c *ndjsonColumn, kind int, tok []byte) error 
 	return nil
 }
 
+// Flags of a scanned string.
+const (
+	strEscaped  = 1 << iota // the contents hold backslash escapes
+	strNonASCII             // the contents hold bytes ≥ 0x80 (UTF-8 to check)
+)
+
 // scanString scans the JSON string starting at b[p] (a quote). It returns
 // the raw contents between the quotes, the offset after the closing quote
-// and whether the contents hold escapes.
-func scanString(b []byte, p int) (s []byte, next int, escaped bool, err error) {
+// and flags saying whether the contents hold escapes or non-ASCII bytes.
+func scanString(b []byte, p int) (s []byte, next int, flags uint8, err error) {
 	start := p + 1
+	var hi byte
 	for i := start; i < len(b); i++ {
-		switch c := b[i]; {
+		c := b[i]
+		hi |= c
+		switch {
 		case c == '"':
-			return b[start:i], i + 1, escaped, nil
+			if hi&0x80 != 0 {
+				flags |= strNonASCII
+			}
+			return b[start:i], i + 1, flags, nil
 		case c == '\\':
-			escaped = true
+			flags |= strEscaped
 			i++
 		case c < 0x20:
-			return nil, i, false, fmt.Errorf("control character in string at offset %d", i)
+			return nil, i, 0, fmt.Errorf("control character in string at offset %d", i)
 		}
 	}
-	return nil, len(b), false, errors.New("unterminated string")
+	return nil, len(b), 0, errors.New("unterminated string")
 }
 
 // unescape appends the unescaped form of the raw JSON string contents s.
@@ -663,16 +746,109 @@ func parseFloat(b []byte, bits int, quoted bool) (float64, error) {
 	return f, nil
 }
 
-// parseDate parses YYYY-MM-DD into days since the epoch.
+// parseDate parses YYYY-MM-DD into days since the epoch. It accepts what
+// time.Parse(time.DateOnly) accepts (four-digit year, two-digit month and
+// day, the day within its month) without its cost.
 func parseDate(b []byte) (arrow.Date32, error) {
-	if len(b) != 10 {
+	days, ok := parseCivilDate(b)
+	if !ok {
 		return 0, errSyntax
 	}
-	t, err := time.Parse(time.DateOnly, string(b))
-	if err != nil {
-		return 0, err
+	return arrow.Date32(days), nil
+}
+
+// parseCivilDate parses exactly YYYY-MM-DD into days since 1970-01-01.
+func parseCivilDate(b []byte) (int64, bool) {
+	if len(b) != 10 || b[4] != '-' || b[7] != '-' {
+		return 0, false
 	}
-	return arrow.Date32(floorDiv(t.Unix(), 86400)), nil
+	y, ok1 := digits(b[0:4])
+	m, ok2 := digits(b[5:7])
+	d, ok3 := digits(b[8:10])
+	if !ok1 || !ok2 || !ok3 || m < 1 || m > 12 || d < 1 || d > daysInMonth(y, m) {
+		return 0, false
+	}
+	return daysFromCivil(y, m, d), true
+}
+
+// digits parses a fixed-width run of ASCII digits.
+func digits(b []byte) (int64, bool) {
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	return v, true
+}
+
+func daysInMonth(y, m int64) int64 {
+	switch m {
+	case 2:
+		if y%4 == 0 && (y%100 != 0 || y%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil returns the days since 1970-01-01 of a proleptic Gregorian
+// date (Howard Hinnant's days_from_civil).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := floorDiv(y, 400)
+	yoe := y - era*400
+	mp := (m + 9) % 12 // March = 0
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
+}
+
+// parseTimestampFast parses the common zone-less form
+// YYYY-MM-DD[T ]hh:mm:ss[.fraction] (up to nine fraction digits) into
+// microseconds since the epoch, truncating finer digits as time.Parse and
+// UnixMicro do. It reports false for anything else, which parseTimestamp
+// then hands to time.Parse.
+func parseTimestampFast(b []byte) (arrow.Timestamp, bool) {
+	if len(b) < 19 || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' {
+		return 0, false
+	}
+	days, ok := parseCivilDate(b[:10])
+	if !ok {
+		return 0, false
+	}
+	hh, ok1 := digits(b[11:13])
+	mm, ok2 := digits(b[14:16])
+	ss, ok3 := digits(b[17:19])
+	if !ok1 || !ok2 || !ok3 || hh > 23 || mm > 59 || ss > 59 {
+		return 0, false
+	}
+	var micros int64
+	if len(b) > 19 {
+		frac := b[20:]
+		if b[19] != '.' || len(frac) == 0 || len(frac) > 9 {
+			return 0, false
+		}
+		f, ok := digits(frac)
+		if !ok {
+			return 0, false
+		}
+		for i := len(frac); i < 6; i++ {
+			f *= 10
+		}
+		for i := len(frac); i > 6; i-- {
+			f /= 10
+		}
+		micros = f
+	}
+	secs := days*86400 + hh*3600 + mm*60 + ss
+	return arrow.Timestamp(secs*1_000_000 + micros), true
 }
 
 // parseTimestamp parses an ISO 8601 timestamp: a date, 'T' or ' ', time
@@ -680,6 +856,9 @@ func parseDate(b []byte) (arrow.Date32, error) {
 // converted to UTC). A date alone means midnight. It returns microseconds
 // since the epoch.
 func parseTimestamp(b []byte) (arrow.Timestamp, error) {
+	if ts, ok := parseTimestampFast(b); ok {
+		return ts, nil
+	}
 	s := string(b)
 	if len(s) < 10 {
 		return 0, errSyntax
