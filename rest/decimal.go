@@ -26,8 +26,9 @@ func parseDecimal(b []byte, prec, scale int32) (decimal128.Num, error) {
 	}
 	var (
 		n         decimal128.Num
-		sig       int // significant digits accumulated in n
-		fracDigit int // digits after the point
+		lo        uint64 // the first 19 significant digits, which fit a uint64
+		sig       int    // significant digits accumulated in lo, then n
+		fracDigit int    // digits after the point
 		anyDigit  bool
 		ten       = decimal128.FromU64(10)
 	)
@@ -52,10 +53,19 @@ func parseDecimal(b []byte, prec, scale int32) (decimal128.Num, error) {
 			continue // leading zero
 		}
 		sig++
-		if sig > decimal128.MaxPrecision {
+		switch {
+		case sig <= 19:
+			lo = lo*10 + uint64(c-'0')
+			continue
+		case sig == 20:
+			n = decimal128.FromU64(lo)
+		case sig > decimal128.MaxPrecision:
 			return parseDecimalSlow(b, prec, scale)
 		}
 		n = n.Mul(ten).Add(decimal128.FromU64(uint64(c - '0')))
+	}
+	if sig <= 19 {
+		n = decimal128.FromU64(lo)
 	}
 	if !anyDigit {
 		return decimal128.Num{}, errDecimalSyntax
@@ -94,6 +104,12 @@ func parseDecimal(b []byte, prec, scale int32) (decimal128.Num, error) {
 		if sig+shift > int(prec) {
 			return decimal128.Num{}, errDecimalRange
 		}
+		if sig+shift <= 19 {
+			// The common case (a few digits scaled up a little) stays in
+			// 64 bits.
+			n = decimal128.FromU64(lo * pow10u64[shift])
+			break
+		}
 		n = n.Mul(decimal128.GetScaleMultiplier(shift))
 	case shift < 0:
 		k := -shift
@@ -116,6 +132,10 @@ func parseDecimal(b []byte, prec, scale int32) (decimal128.Num, error) {
 	}
 	return n, nil
 }
+
+// pow10u64 holds the powers of ten that fit a uint64.
+var pow10u64 = [...]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
 
 // parseDecimalSlow handles numbers with more significant digits than a
 // Decimal128 holds, through arrow's big.Float based parser.

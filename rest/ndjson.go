@@ -92,6 +92,10 @@ var _ array.RecordReader = (*ndjsonReader)(nil)
 // 1K-row requests.
 const initialReserveRows = 1024
 
+// maxTextReserve bounds the text bytes reserved for a string column at the
+// start of a batch (see appendTyped).
+const maxTextReserve = 1 << 20
+
 // readerPool holds the 64 KiB body readers of finished ingest requests.
 var readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
 
@@ -542,7 +546,14 @@ func (r *ndjsonReader) appendTyped(c *ndjsonColumn, kind int, tok []byte) error 
 		if c.typ.Length > 0 && len(tok) > int(c.typ.Length) && utf8.RuneCount(tok) > int(c.typ.Length) {
 			return r.rowError(sqlstate.StringDataTooLong, c.name, "value too long for %s", c.typ)
 		}
-		c.bld.(*array.StringBuilder).BinaryBuilder.Append(tok)
+		sb := c.bld.(*array.StringBuilder)
+		sb.BinaryBuilder.Append(tok)
+		if sb.Len() == 1 {
+			// The first value of a batch: reserve the text of the rows
+			// reserved as if they were as long, rather than growing the
+			// buffer by doubling from a few bytes.
+			sb.ReserveData(min(len(tok)*r.reserved*5/4, maxTextReserve))
+		}
 	case catalog.KindDate:
 		if kind != jsonString {
 			return mismatch()
