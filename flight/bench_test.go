@@ -6,6 +6,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
@@ -162,4 +163,132 @@ func BenchmarkIngest(b *testing.B) {
 			b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 		})
 	}
+}
+
+// tpchLineitemDDL is TPC-H's lineitem as the bench harness creates it.
+const tpchLineitemDDL = `CREATE TABLE lineitem (l_orderkey BIGINT NOT NULL, l_partkey BIGINT NOT NULL,
+	l_suppkey BIGINT NOT NULL, l_linenumber INT NOT NULL, l_quantity DECIMAL(15,2) NOT NULL,
+	l_extendedprice DECIMAL(15,2) NOT NULL, l_discount DECIMAL(15,2) NOT NULL, l_tax DECIMAL(15,2) NOT NULL,
+	l_returnflag VARCHAR(1) NOT NULL, l_linestatus VARCHAR(1) NOT NULL, l_shipdate DATE NOT NULL,
+	l_commitdate DATE NOT NULL, l_receiptdate DATE NOT NULL, l_shipinstruct VARCHAR(25) NOT NULL,
+	l_shipmode VARCHAR(10) NOT NULL, l_comment VARCHAR(44) NOT NULL, PRIMARY KEY (l_orderkey, l_linenumber))`
+
+var commentWords = []string{"furiously", "carefully", "quickly", "blithely", "regular", "final", "ironic",
+	"pending", "express", "special", "deposits", "requests", "accounts", "packages", "theodolites",
+	"instructions", "foxes", "ideas", "dependencies", "excuses", "platelets", "asymptotes"}
+
+// tpchLineitemBatches generates n rows of sch (tpchLineitemDDL's schema)
+// in dbgen's ranges with a cheap deterministic generator, sorted by the
+// primary key.
+func tpchLineitemBatches(sch *arrow.Schema, n, batch int) []arrow.RecordBatch {
+	b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer b.Release()
+	seed := uint64(42)
+	rnd := func(n uint64) uint64 {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return (seed >> 33) % n
+	}
+	flags, status := []string{"A", "N", "R"}, []string{"F", "O"}
+	instr := []string{"DELIVER IN PERSON", "COLLECT COD", "NONE", "TAKE BACK RETURN"}
+	modes := []string{"REG AIR", "AIR", "RAIL", "SHIP", "TRUCK", "MAIL", "FOB"}
+	order, line, lines := int64(1), int32(1), int32(1+rnd(7))
+	var recs []arrow.RecordBatch
+	var comment []byte
+	dec := func(i int, v int64) { b.Field(i).(*array.Decimal128Builder).Append(decimal128.FromI64(v)) }
+	for r := 0; r < n; r++ {
+		b.Field(0).(*array.Int64Builder).Append(order)
+		b.Field(1).(*array.Int64Builder).Append(int64(1 + rnd(200000)))
+		b.Field(2).(*array.Int64Builder).Append(int64(1 + rnd(10000)))
+		b.Field(3).(*array.Int32Builder).Append(line)
+		qty := int64(1 + rnd(50))
+		dec(4, qty*100)
+		dec(5, qty*int64(90000+rnd(1000000))/10)
+		dec(6, int64(rnd(11)))
+		dec(7, int64(rnd(9)))
+		b.Field(8).(*array.StringBuilder).Append(flags[rnd(3)])
+		b.Field(9).(*array.StringBuilder).Append(status[rnd(2)])
+		ship := arrow.Date32(8035 + rnd(2526))
+		b.Field(10).(*array.Date32Builder).Append(ship)
+		b.Field(11).(*array.Date32Builder).Append(ship + arrow.Date32(rnd(60)) - 30)
+		b.Field(12).(*array.Date32Builder).Append(ship + arrow.Date32(1+rnd(30)))
+		b.Field(13).(*array.StringBuilder).Append(instr[rnd(4)])
+		b.Field(14).(*array.StringBuilder).Append(modes[rnd(7)])
+		comment = comment[:0]
+		for w := 0; w < 3+int(rnd(4)); w++ {
+			if w > 0 {
+				comment = append(comment, ' ')
+			}
+			comment = append(comment, commentWords[rnd(uint64(len(commentWords)))]...)
+		}
+		b.Field(15).(*array.StringBuilder).BinaryBuilder.Append(comment[:min(len(comment), 44)])
+		if line++; line > lines {
+			order += 1 + int64(rnd(4))
+			line, lines = 1, int32(1+rnd(7))
+		}
+		if (r+1)%batch == 0 || r == n-1 {
+			recs = append(recs, b.NewRecordBatch())
+		}
+	}
+	return recs
+}
+
+// BenchmarkDoGetLineitem streams TPC-H's lineitem (DECIMAL, DATE and
+// VARCHAR columns as the bench harness creates them), compacted into
+// segments, through Flight SQL DoGet over loopback: the path of the bench
+// harness's serve workload, small enough to profile. MB/s counts the
+// bytes of the Arrow data the client receives; cpu-ms/op is the CPU time
+// of the whole process (server and client) per query, steadier than MB/s
+// on a shared machine:
+//
+//	go test ./flight -run '^$' -bench DoGetLineitem -benchtime 5x -cpuprofile cpu.prof
+func BenchmarkDoGetLineitem(b *testing.B) {
+	const rows = 500_000
+	e := startServer(b, nil, &mantisdb.Options{CompactInterval: -1})
+	e.exec(b, tpchLineitemDDL)
+	st, err := e.db.Prepare(e.ctx, "SELECT * FROM lineitem")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sch := st.Schema()
+	st.Close()
+	recs := tpchLineitemBatches(sch, rows, 100_000)
+	rdr, _ := array.NewRecordReader(sch, recs)
+	releaseAll(recs)
+	if _, err := e.db.Ingest(e.ctx, "lineitem", rdr); err != nil {
+		b.Fatal(err)
+	}
+	rdr.Release()
+	if _, err := e.db.Compact(e.ctx, "lineitem"); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	var size int64
+	cpu0 := processCPU()
+	for i := 0; i < b.N; i++ {
+		info, err := e.client.Execute(e.ctx, "SELECT * FROM lineitem")
+		if err != nil {
+			b.Fatal(err)
+		}
+		r, err := e.client.DoGet(e.ctx, info.Endpoint[0].Ticket)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := int64(0)
+		for r.Next() {
+			rec := r.RecordBatch()
+			n += rec.NumRows()
+			for _, c := range rec.Columns() {
+				size += arraySize(c)
+			}
+		}
+		err = r.Err()
+		r.Release()
+		if err != nil || n != rows {
+			b.Fatalf("%d rows, %v", n, err)
+		}
+	}
+	cpu := processCPU() - cpu0
+	b.ReportMetric(float64(size)/1e6/b.Elapsed().Seconds(), "MB/s")
+	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64(size)/1e6/cpu.Seconds(), "MB/cpu-s")
 }

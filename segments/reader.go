@@ -399,6 +399,10 @@ type ScanOptions struct {
 	// Allocator allocates the returned batches. Default
 	// memory.DefaultAllocator.
 	Allocator memory.Allocator
+
+	// noDirect makes the scan decode through pqarrow only (tests compare
+	// the two decoders).
+	noDirect bool
 }
 
 // DefaultBatchSize is the default ScanOptions.BatchSize.
@@ -427,10 +431,17 @@ type Scanner struct {
 	fileCols []int
 	outSrc   []int
 
-	sel   Selection
-	next  int // index into sel.RowGroups of the next row group
-	rr    pqarrow.RecordReader
-	fr    *pqarrow.FileReader
+	sel  Selection
+	next int // index into sel.RowGroups of the next row group
+	rr   pqarrow.RecordReader
+	fr   *pqarrow.FileReader
+	// direct, when not nil, says how the direct decoder reads each of
+	// fileCols (decode.go); dense scans whose columns it all reads use it
+	// instead of rr, with dec the decoder of the current row group and
+	// decSchema the decoded columns' schema.
+	direct    []directKind
+	decSchema *arrow.Schema
+	dec       *rgDecoder
 	rgPos []uint32 // selected positions of the current row group (nil: all)
 	rgOff int64    // position of the next row of rr
 	left  int64    // rows left in the current row group (no-column scans)
@@ -518,8 +529,28 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		if s.fr, err = r.newFileReader(s.mem, batch); err != nil {
 			return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 		}
+		if !s.sparse && !opts.noDirect {
+			s.useDirect()
+		}
 	}
 	return s, nil
+}
+
+// useDirect sets up the direct decoder when it reads every decoded column.
+func (s *Scanner) useDirect() {
+	kinds := make([]directKind, len(s.fileCols))
+	fields := make([]arrow.Field, len(s.fileCols))
+	for i, fc := range s.fileCols {
+		f := s.r.schema.Field(fc)
+		if s.r.dec64 != nil && s.r.dec64[fc] != nil {
+			f.Type = arrow.PrimitiveTypes.Int64 // widened by Reader.column
+		}
+		if kinds[i] = s.r.directKindOf(fc, f.Type); kinds[i] == directNone {
+			return
+		}
+		fields[i] = f
+	}
+	s.direct, s.decSchema = kinds, arrow.NewSchema(fields, nil)
 }
 
 // restrict narrows sel to the positions in rows.
@@ -613,7 +644,7 @@ func (s *Scanner) fail(err error) bool {
 
 // step produces at most one batch; nil with !done means "call again".
 func (s *Scanner) step() (arrow.RecordBatch, error) {
-	if s.rr == nil && s.left == 0 {
+	if s.rr == nil && s.dec == nil && s.left == 0 {
 		if s.next >= len(s.sel.RowGroups) {
 			s.done = true
 			return nil, nil
@@ -642,15 +673,26 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			s.rgOff = p
 		}
 	}
-	if !s.rr.Next() {
-		err := s.rr.Err()
-		s.closeRG()
-		if err != nil && err != io.EOF {
+	var in arrow.RecordBatch
+	if s.dec != nil {
+		rec, err := s.dec.next(s.batch)
+		if err != nil || rec == nil {
+			s.closeRG()
 			return nil, err
 		}
-		return nil, nil
+		defer rec.Release()
+		in = rec
+	} else {
+		if !s.rr.Next() {
+			err := s.rr.Err()
+			s.closeRG()
+			if err != nil && err != io.EOF {
+				return nil, err
+			}
+			return nil, nil
+		}
+		in = s.rr.RecordBatch()
 	}
-	in := s.rr.RecordBatch()
 	n := in.NumRows()
 	start := s.rgOff
 	s.rgOff += n
@@ -706,11 +748,20 @@ func (s *Scanner) openRG(rg int) error {
 		s.left = selected
 		return nil
 	}
+	s.rgOff = 0
+	if s.direct != nil {
+		dec, err := newRGDecoder(s.fr.ParquetReader(), rg, s.fileCols, s.direct, s.decSchema, s.mem)
+		if err != nil {
+			return err
+		}
+		s.dec = dec
+		return nil
+	}
 	rr, err := s.fr.GetRecordReader(s.ctx, s.fileCols, []int{rg})
 	if err != nil {
 		return err
 	}
-	s.rr, s.rgOff = rr, 0
+	s.rr = rr
 	return nil
 }
 
@@ -718,6 +769,10 @@ func (s *Scanner) closeRG() {
 	if s.rr != nil {
 		s.rr.Release()
 		s.rr = nil
+	}
+	if s.dec != nil {
+		s.dec.release()
+		s.dec = nil
 	}
 	s.left = 0
 }

@@ -1,0 +1,324 @@
+package segments
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/file"
+)
+
+// The direct decoder: dense scans of the column types MantisDB writes
+// (INT32, INT64, FLOAT, DOUBLE and BYTE_ARRAY, flat, required or optional)
+// decode each column chunk with parquet's typed column readers straight
+// into Arrow buffers of exactly the batch's size, instead of through
+// pqarrow's record reader and Arrow builders. Strings are the reason:
+// pqarrow appends each value to a BinaryBuilder (per-value bookkeeping and
+// a data buffer that grows by doubling); here the values of a page (slices
+// of the dictionary or of the decompressed page) are copied into one data
+// buffer and their offsets written in one loop. Other types (BOOLEAN,
+// SMALLINT, TIMESTAMP, wide DECIMAL) and sparse scans (which seek through
+// the page index) use pqarrow.
+
+// directKind is how the direct decoder reads a column, or directNone.
+type directKind uint8
+
+const (
+	directNone directKind = iota
+	directInt32
+	directInt64
+	directFloat32
+	directFloat64
+	directBytes
+)
+
+// directKindOf returns how the direct decoder reads file column fc whose
+// Arrow type (as decoded, before DECIMAL widening) is dt.
+func (r *Reader) directKindOf(fc int, dt arrow.DataType) directKind {
+	col := r.pmeta.Schema.Column(fc)
+	if col.MaxRepetitionLevel() != 0 || col.MaxDefinitionLevel() > 1 {
+		return directNone
+	}
+	pt := col.PhysicalType()
+	switch dt.ID() {
+	case arrow.INT32, arrow.DATE32:
+		if pt == parquet.Types.Int32 {
+			return directInt32
+		}
+	case arrow.INT64:
+		if pt == parquet.Types.Int64 {
+			return directInt64
+		}
+	case arrow.FLOAT32:
+		if pt == parquet.Types.Float {
+			return directFloat32
+		}
+	case arrow.FLOAT64:
+		if pt == parquet.Types.Double {
+			return directFloat64
+		}
+	case arrow.STRING, arrow.BINARY:
+		if pt == parquet.Types.ByteArray {
+			return directBytes
+		}
+	}
+	return directNone
+}
+
+// rgDecoder decodes the selected columns of one row group batch by batch.
+// It is not safe for concurrent use.
+type rgDecoder struct {
+	mem    memory.Allocator
+	schema *arrow.Schema // the decoded columns (DECIMALs still INT64)
+	cols   []colDecoder
+	left   int64 // rows of the row group not yet decoded
+}
+
+// colDecoder is the state of one column chunk.
+type colDecoder struct {
+	kind   directKind
+	dt     arrow.DataType
+	cr     file.ColumnChunkReader
+	maxDef int16
+	// defs and vals are scratch space reused across batches.
+	defs []int16
+	vals []parquet.ByteArray
+	// dataHint is the size of the previous batch's string data, the first
+	// guess for the next one.
+	dataHint int
+}
+
+// newRGDecoder prepares the decoding of file columns fileCols of row group
+// rg of pr; kinds gives each one's directKind and schema their decoded
+// types.
+func newRGDecoder(pr *file.Reader, rg int, fileCols []int, kinds []directKind, schema *arrow.Schema,
+	mem memory.Allocator) (*rgDecoder, error) {
+	rgr := pr.RowGroup(rg)
+	d := &rgDecoder{mem: mem, schema: schema, cols: make([]colDecoder, len(fileCols)), left: rgr.NumRows()}
+	for i, fc := range fileCols {
+		cr, err := rgr.Column(fc)
+		if err != nil {
+			d.release()
+			return nil, err
+		}
+		d.cols[i] = colDecoder{kind: kinds[i], dt: schema.Field(i).Type, cr: cr,
+			maxDef: cr.Descriptor().MaxDefinitionLevel()}
+	}
+	return d, nil
+}
+
+// release closes the column chunk readers. It is idempotent.
+func (d *rgDecoder) release() {
+	for i := range d.cols {
+		if c, ok := d.cols[i].cr.(io.Closer); ok {
+			_ = c.Close()
+		}
+		d.cols[i].cr = nil
+	}
+}
+
+// next decodes the next batch of at most n rows; nil at the end of the row
+// group. The caller owns the batch.
+func (d *rgDecoder) next(n int) (arrow.RecordBatch, error) {
+	n = int(min(int64(n), d.left))
+	if n == 0 {
+		return nil, nil
+	}
+	cols := make([]arrow.Array, len(d.cols))
+	for i := range d.cols {
+		a, err := d.cols[i].decode(d.mem, n)
+		if err != nil {
+			for _, c := range cols[:i] {
+				c.Release()
+			}
+			return nil, fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
+		}
+		cols[i] = a
+	}
+	d.left -= int64(n)
+	rec := array.NewRecordBatch(d.schema, cols, int64(n))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}
+
+// errShortColumn reports a column chunk with fewer values than its row
+// group has rows.
+var errShortColumn = errors.New("column chunk ends before its row group")
+
+func (c *colDecoder) decode(mem memory.Allocator, n int) (arrow.Array, error) {
+	var defs []int16
+	if c.maxDef > 0 {
+		if cap(c.defs) < n {
+			c.defs = make([]int16, n)
+		}
+		defs = c.defs[:n]
+	}
+	switch c.kind {
+	case directInt32:
+		return decodeFixed[int32](mem, c.dt, c.cr.(*file.Int32ColumnChunkReader), n, defs)
+	case directInt64:
+		return decodeFixed[int64](mem, c.dt, c.cr.(*file.Int64ColumnChunkReader), n, defs)
+	case directFloat32:
+		return decodeFixed[float32](mem, c.dt, c.cr.(*file.Float32ColumnChunkReader), n, defs)
+	case directFloat64:
+		return decodeFixed[float64](mem, c.dt, c.cr.(*file.Float64ColumnChunkReader), n, defs)
+	case directBytes:
+		return c.decodeBytes(mem, n, defs)
+	}
+	return nil, fmt.Errorf("segments: no direct decoder for %s", c.dt)
+}
+
+// pageReader is what the typed column chunk readers of parquet/file have
+// in common: reading values of the current page only.
+type pageReader[T any] interface {
+	ReadBatchInPage(batchSize int64, values []T, defLvls, repLvls []int16) (total int64, valuesRead int, err error)
+}
+
+type fixedWidth interface {
+	int32 | int64 | float32 | float64
+}
+
+// decodeFixed reads n values of a fixed-width column into one buffer.
+// defs is nil for a required column, else scratch space for n levels.
+func decodeFixed[T fixedWidth](mem memory.Allocator, dt arrow.DataType, cr pageReader[T], n int, defs []int16) (arrow.Array, error) {
+	var zero T
+	width := int(unsafe.Sizeof(zero))
+	data := memory.NewResizableBuffer(mem)
+	defer data.Release()
+	data.Resize(n * width)
+	vals := arrow.GetData[T](data.Bytes())[:n]
+	levels, values := 0, 0
+	for levels < n {
+		var lv []int16
+		if defs != nil {
+			lv = defs[levels:]
+		}
+		l, v, err := cr.ReadBatchInPage(int64(n-levels), vals[values:], lv, nil)
+		if err != nil {
+			return nil, err
+		}
+		if l == 0 && v == 0 {
+			return nil, errShortColumn
+		}
+		levels += max(int(l), v)
+		values += v
+	}
+	var valid *memory.Buffer
+	nulls := 0
+	if defs != nil && values < n {
+		valid = memory.NewResizableBuffer(mem)
+		defer valid.Release()
+		valid.Resize(int(bitutil.BytesForBits(int64(n))))
+		bits := valid.Bytes()
+		clear(bits)
+		// Spread the dense values to their rows, from the back, so that
+		// no value is overwritten before it moved (j <= i throughout).
+		j := values - 1
+		for i := n - 1; i >= 0; i-- {
+			if defs[i] > 0 {
+				vals[i] = vals[j]
+				j--
+				bitutil.SetBit(bits, i)
+			} else {
+				vals[i] = zero
+			}
+		}
+		nulls = n - values
+	}
+	d := array.NewData(dt, n, []*memory.Buffer{valid, data}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d), nil
+}
+
+// decodeBytes reads n values of a BYTE_ARRAY column into an Arrow string
+// (or binary) array: offsets and one data buffer. The values of a page are
+// slices of the page or its dictionary, valid until the next page is read,
+// so each page's values are copied before the next read.
+func (c *colDecoder) decodeBytes(mem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
+	cr := c.cr.(*file.ByteArrayColumnChunkReader)
+	if cap(c.vals) < n {
+		c.vals = make([]parquet.ByteArray, n)
+	}
+	offBuf := memory.NewResizableBuffer(mem)
+	defer offBuf.Release()
+	offBuf.Resize((n + 1) * arrow.Int32SizeBytes)
+	offsets := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())[:n+1]
+	data := memory.NewResizableBuffer(mem)
+	defer data.Release()
+	data.Reserve(c.dataHint)
+	var valid *memory.Buffer
+	var bits []byte
+	size, levels, nulls := 0, 0, 0
+	offsets[0] = 0
+	for levels < n {
+		var lv []int16
+		if defs != nil {
+			lv = defs[levels:]
+		}
+		l, v, err := cr.ReadBatchInPage(int64(n-levels), c.vals[:n-levels], lv, nil)
+		if err != nil {
+			return nil, err
+		}
+		if l == 0 && v == 0 {
+			return nil, errShortColumn
+		}
+		vals := c.vals[:v]
+		add := 0
+		for _, b := range vals {
+			add += len(b)
+		}
+		if size+add > math.MaxInt32 {
+			return nil, fmt.Errorf("segments: %d bytes of strings in one batch, more than a string array holds", size+add)
+		}
+		if want := size + add; want > data.Cap() {
+			data.Reserve(max(want, 2*data.Cap()))
+		}
+		buf := data.Buf()
+		rows := max(int(l), v)
+		if defs == nil || v == rows {
+			for i, b := range vals {
+				size += copy(buf[size:], b)
+				offsets[levels+i+1] = int32(size)
+			}
+		} else {
+			if valid == nil {
+				valid = memory.NewResizableBuffer(mem)
+				defer valid.Release()
+				valid.Resize(int(bitutil.BytesForBits(int64(n))))
+				bits = valid.Bytes()
+				// Rows before this page were all valid.
+				clear(bits)
+				bitutil.SetBitsTo(bits, 0, int64(levels), true)
+			}
+			j := 0
+			for i := 0; i < rows; i++ {
+				if lv[i] > 0 {
+					size += copy(buf[size:], vals[j])
+					j++
+					bitutil.SetBit(bits, levels+i)
+				} else {
+					nulls++
+				}
+				offsets[levels+i+1] = int32(size)
+			}
+		}
+		if bits != nil && (defs == nil || v == rows) {
+			bitutil.SetBitsTo(bits, int64(levels), int64(rows), true)
+		}
+		levels += rows
+	}
+	data.ResizeNoShrink(size)
+	c.dataHint = size + size/8
+	d := array.NewData(c.dt, n, []*memory.Buffer{valid, offBuf, data}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d), nil
+}
