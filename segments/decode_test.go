@@ -99,7 +99,7 @@ func TestDirectDecode(t *testing.T) {
 		{directCols, true, nil},
 		{directCols, true, deleted},
 		{[]int{10, 7, 6}, true, nil},
-		{nil, false, nil},      // BOOLEAN, SMALLINT and TIMESTAMP: pqarrow
+		{nil, false, nil}, // BOOLEAN, SMALLINT and TIMESTAMP: pqarrow
 		{[]int{1, 0}, false, deleted},
 	} {
 		for _, batch := range []int{1000, 8192, 65536, 100_000} {

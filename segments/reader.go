@@ -442,9 +442,9 @@ type Scanner struct {
 	direct    []directKind
 	decSchema *arrow.Schema
 	dec       *rgDecoder
-	rgPos []uint32 // selected positions of the current row group (nil: all)
-	rgOff int64    // position of the next row of rr
-	left  int64    // rows left in the current row group (no-column scans)
+	rgPos     []uint32 // selected positions of the current row group (nil: all)
+	rgOff     int64    // position of the next row of rr
+	left      int64    // rows left in the current row group (no-column scans)
 
 	// sparse scans select few rows: they decode small batches and seek
 	// (through the page index) over runs of unselected rows.
