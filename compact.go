@@ -17,17 +17,35 @@ import (
 )
 
 // Defaults of the compaction Options.
+//
+// The row threshold bounds the commit → segment lag under sustained
+// ingest: a row waits at most CompactRows/rate for its compaction to be
+// triggered (the writer that crosses the threshold wakes the compactor),
+// plus the compaction itself. At 100K rows/s, 256K rows trigger every 2.6 s
+// and a compaction takes well under a second, so rows reach a segment
+// within a few seconds (p99 ≤ 10 s, issue #4, bench -bench lag); 1M rows
+// took 10 s to accumulate alone (p99 15.7 s). Size-tiered merges then
+// combine the compacted segments into segments of up to MergeRows rows.
 const (
-	DefaultCompactRows          = 1 << 20
+	DefaultCompactRows          = 256 << 10
 	DefaultCompactBytes         = 64 << 20
 	DefaultCompactAge           = 10 * time.Minute
 	DefaultCompactInterval      = time.Second
 	DefaultMergeSegments        = 4
 	DefaultMergeDeletedFraction = 0.3
+	// DefaultMergeRowsFactor sets the default of Options.MergeRows:
+	// CompactRows times this factor (4M rows with the defaults).
+	DefaultMergeRowsFactor = 16
 	// DefaultCompactLockWait bounds the wait of a compaction or merge for
 	// the table lock of its swap; it is retried at the next check.
 	DefaultCompactLockWait = 2 * time.Second
 )
+
+// mergeTierRatio is the size ratio of one merge tier: a merge combines
+// segments whose live rows are within this factor of the smallest one (or
+// all below CompactRows), so that a big segment is not rewritten for the
+// sake of a few small ones.
+const mergeTierRatio = 4
 
 // freshStats tracks, per table, what the compactor's thresholds look at.
 // They are estimates kept in memory: rows written since the last
@@ -37,12 +55,23 @@ type freshStats struct {
 	since atomic.Int64 // unix nanoseconds of the first write since the last compaction; 0: none
 }
 
-// compactor is the DB's background compaction state.
+// compactor is the DB's background compaction state. Compactions (row
+// store → segment) and merges (segments → segment) run in two goroutines
+// under two mutexes, so that a long merge never delays the compaction that
+// bounds the commit → segment lag. They commit disjoint keys of the
+// manifest (a compaction adds a segment and removes fresh entries, a merge
+// swaps segments), both under the table's Shared lock.
 type compactor struct {
-	mu    sync.Mutex // one compaction or merge at a time
-	fresh sync.Map   // table id → *freshStats
-	stop  chan struct{}
-	done  chan struct{}
+	compactMu sync.Mutex // one compaction at a time
+	mergeMu   sync.Mutex // one merge at a time
+	fresh     sync.Map   // table id → *freshStats
+	// kick wakes the compaction loop early (a table crossed CompactRows);
+	// merged wakes the merge loop (a compaction added a segment). Both
+	// have a buffer of one: a pending wake-up covers every later one.
+	kick   chan struct{}
+	merged chan struct{}
+	stop   chan struct{}
+	wg     sync.WaitGroup
 	// cancel ends the compaction in progress when the DB closes.
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -59,40 +88,61 @@ func (db *DB) freshOf(table uint64) *freshStats {
 	return v.(*freshStats)
 }
 
-// noteWrite records that a statement wrote n rows of table.
+// noteWrite records that a statement wrote n rows of table, and wakes the
+// compactor when they bring the table to its row threshold.
 func (db *DB) noteWrite(table uint64, n int64) {
 	if n <= 0 {
 		return
 	}
 	f := db.freshOf(table)
-	f.rows.Add(n)
+	after := f.rows.Add(n)
 	f.since.CompareAndSwap(0, time.Now().UnixNano())
+	if after >= db.opts.CompactRows && after-n < db.opts.CompactRows {
+		wake(db.comp.kick)
+	}
+}
+
+// wake signals c without blocking; a nil c (compactor not started) is a
+// no-op.
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
 }
 
 // startCompactor starts the background compactor unless disabled.
 func (db *DB) startCompactor() {
 	db.comp.ctx, db.comp.cancel = context.WithCancel(context.Background())
 	db.comp.stop = make(chan struct{})
-	db.comp.done = make(chan struct{})
 	if db.opts.CompactInterval < 0 {
-		close(db.comp.done)
 		return
 	}
+	db.comp.kick = make(chan struct{}, 1)
+	db.comp.merged = make(chan struct{}, 1)
+	db.comp.wg.Add(2)
 	go db.compactLoop()
+	go db.mergeLoop()
+	// Rows left in the row store at open may be past the threshold.
+	wake(db.comp.kick)
 }
 
 // stopCompactor stops the background compactor and waits for it.
 func (db *DB) stopCompactor() {
 	db.comp.cancel()
 	close(db.comp.stop)
-	<-db.comp.done
-	// A DB.Compact call in flight holds comp.mu; wait for it too.
-	db.comp.mu.Lock()
-	db.comp.mu.Unlock() //nolint:staticcheck // an empty critical section waits for the holder
+	db.comp.wg.Wait()
+	// A DB.Compact call in flight holds the mutexes; wait for it too.
+	db.comp.compactMu.Lock()
+	db.comp.compactMu.Unlock() //nolint:staticcheck // an empty critical section waits for the holder
+	db.comp.mergeMu.Lock()
+	db.comp.mergeMu.Unlock() //nolint:staticcheck // likewise
 }
 
+// compactLoop compacts every table past a threshold, each CompactInterval
+// and whenever a write crosses CompactRows.
 func (db *DB) compactLoop() {
-	defer close(db.comp.done)
+	defer db.comp.wg.Done()
 	tick := time.NewTicker(db.opts.CompactInterval)
 	defer tick.Stop()
 	for {
@@ -100,20 +150,57 @@ func (db *DB) compactLoop() {
 		case <-db.comp.stop:
 			return
 		case <-tick.C:
+		case <-db.comp.kick:
 		}
 		for _, t := range db.cat.Tables() {
 			if db.comp.ctx.Err() != nil {
 				return
 			}
-			if db.needsCompaction(t) {
-				if _, err := db.compact(db.comp.ctx, t); err != nil && db.comp.ctx.Err() == nil {
-					db.comp.failures.Add(1)
-					db.log.Warn("compaction failed; retrying later", "table", t.Name, "err", err)
-				}
+			if !db.needsCompaction(t) {
+				continue
 			}
-			if err := db.merge(db.comp.ctx, t); err != nil && db.comp.ctx.Err() == nil {
+			res, err := db.compact(db.comp.ctx, t)
+			if err != nil && db.comp.ctx.Err() == nil {
 				db.comp.failures.Add(1)
-				db.log.Warn("merge failed; retrying later", "table", t.Name, "err", err)
+				db.log.Warn("compaction failed; retrying later", "table", t.Name, "err", err)
+			}
+			if res.Segment != 0 {
+				wake(db.comp.merged)
+			}
+		}
+	}
+}
+
+// mergeLoop merges and rewrites the segments of every table, each
+// CompactInterval and after every compaction, as long as there is
+// something to merge.
+func (db *DB) mergeLoop() {
+	defer db.comp.wg.Done()
+	tick := time.NewTicker(db.opts.CompactInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.comp.stop:
+			return
+		case <-tick.C:
+		case <-db.comp.merged:
+		}
+		for _, t := range db.cat.Tables() {
+			// A merge can leave another one to do (the next tier, or
+			// more than 2·MergeSegments candidates); a bounded number of
+			// rounds per table keeps the other tables served.
+			for range 4 {
+				if db.comp.ctx.Err() != nil {
+					return
+				}
+				did, err := db.merge(db.comp.ctx, t)
+				if err != nil && db.comp.ctx.Err() == nil {
+					db.comp.failures.Add(1)
+					db.log.Warn("merge failed; retrying later", "table", t.Name, "err", err)
+				}
+				if !did || err != nil {
+					break
+				}
 			}
 		}
 	}
@@ -149,8 +236,8 @@ type CompactionResult struct {
 // compact moves the rows of t's row store into a new segment (see
 // DB.Compact).
 func (db *DB) compact(ctx context.Context, t *catalog.Table) (CompactionResult, error) {
-	db.comp.mu.Lock()
-	defer db.comp.mu.Unlock()
+	db.comp.compactMu.Lock()
+	defer db.comp.compactMu.Unlock()
 	start := time.Now()
 	bytesIn := db.store.RowBytes(t.ID)
 	res, err := db.compactLocked(ctx, t)
@@ -169,7 +256,7 @@ func (db *DB) compact(ctx context.Context, t *catalog.Table) (CompactionResult, 
 	return res, err
 }
 
-// compactLocked is compact; the caller holds db.comp.mu.
+// compactLocked is compact; the caller holds db.comp.compactMu.
 func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionResult, error) {
 	start := time.Now()
 	var res CompactionResult
@@ -283,13 +370,13 @@ func (db *DB) swap(ctx context.Context, t *catalog.Table, commit func() error) e
 
 // merge runs at most one merge of t's segments: a rewrite of a segment
 // whose deleted fraction passed Options.MergeDeletedFraction, else a
-// size-tiered merge of Options.MergeSegments or more small segments (each
-// with fewer live rows than Options.CompactRows).
-func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
-	db.comp.mu.Lock()
-	defer db.comp.mu.Unlock()
+// size-tiered merge (see pickMerge). It reports whether it merged.
+func (db *DB) merge(ctx context.Context, t *catalog.Table) (bool, error) {
+	db.comp.mergeMu.Lock()
+	defer db.comp.mergeMu.Unlock()
 	info := CompactionInfo{Table: t.Name, TableID: t.ID, Started: time.Now()}
 	err := db.mergeLocked(ctx, t, &info)
+	did := info.Kind != "" && err == nil && info.Err == ""
 	if info.Kind != "" {
 		info.Duration = time.Since(info.Started)
 		if err != nil {
@@ -300,11 +387,62 @@ func (db *DB) merge(ctx context.Context, t *catalog.Table) error {
 		}
 		db.comp.history.add(info)
 	}
-	return err
+	return did, err
 }
 
-// mergeLocked is merge; the caller holds db.comp.mu. It fills info from
-// the moment it has picked the segments to merge.
+// mergeCand is a segment the merge policy considers.
+type mergeCand struct {
+	e    oltp.SegmentEntry
+	h    *segHandle
+	live int64
+}
+
+// pickMerge chooses the segments of the next merge among cands (nil: none).
+// A segment whose deleted fraction reached MergeDeletedFraction is
+// rewritten alone. Otherwise segments with fewer live rows than MergeRows
+// are merged size-tiered: sorted by live rows, the first run of at least
+// MergeSegments segments within mergeTierRatio of its smallest (segments
+// below CompactRows all count as one tier) gives up to 2·MergeSegments of
+// its smallest segments. Merged segments thus grow geometrically, each row
+// is rewritten O(log(MergeRows/CompactRows)) times, and a big segment is
+// never rewritten to absorb a few small ones.
+func (db *DB) pickMerge(cands []mergeCand) []mergeCand {
+	for _, c := range cands {
+		if c.h.meta.Rows > 0 && float64(c.h.meta.Rows-c.live) >= db.opts.MergeDeletedFraction*float64(c.h.meta.Rows) {
+			return []mergeCand{c}
+		}
+	}
+	var small []mergeCand
+	for _, c := range cands {
+		if c.live < db.opts.MergeRows {
+			small = append(small, c)
+		}
+	}
+	if len(small) < db.opts.MergeSegments {
+		return nil
+	}
+	sort.Slice(small, func(i, j int) bool { return small[i].live < small[j].live })
+	for i := 0; i+db.opts.MergeSegments <= len(small); i++ {
+		// Segments hold fewer than 2^32 rows: no overflow.
+		limit := max(db.opts.CompactRows, small[i].live*mergeTierRatio)
+		j := i
+		for j < len(small) && small[j].live <= limit {
+			j++
+		}
+		if j-i < db.opts.MergeSegments {
+			continue
+		}
+		pick := small[i:min(j, i+2*db.opts.MergeSegments)]
+		// Merge by sort key needs the inputs in id order only for tables
+		// without one, where order is insertion order.
+		sort.Slice(pick, func(a, b int) bool { return pick[a].e.ID < pick[b].e.ID })
+		return pick
+	}
+	return nil
+}
+
+// mergeLocked is merge; the caller holds db.comp.mergeMu. It fills info
+// from the moment it has picked the segments to merge.
 func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *CompactionInfo) error {
 	rv := db.snapshot()
 	defer rv.close()
@@ -312,12 +450,7 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 	if err != nil || len(ents) == 0 {
 		return err
 	}
-	type cand struct {
-		e    oltp.SegmentEntry
-		h    *segHandle
-		live int64
-	}
-	var cands []cand
+	var cands []mergeCand
 	for _, e := range ents {
 		h, err := rv.v.handle(t.ID, e.ID)
 		if err != nil {
@@ -332,32 +465,11 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 			// older layout stay as they are (their scans map the names).
 			continue
 		}
-		cands = append(cands, cand{e: e, h: h, live: h.meta.Rows - del})
+		cands = append(cands, mergeCand{e: e, h: h, live: h.meta.Rows - del})
 	}
-	var pick []cand
-	for _, c := range cands {
-		if c.h.meta.Rows > 0 && float64(c.h.meta.Rows-c.live) >= db.opts.MergeDeletedFraction*float64(c.h.meta.Rows) {
-			pick = []cand{c}
-			break
-		}
-	}
+	pick := db.pickMerge(cands)
 	if pick == nil {
-		var small []cand
-		for _, c := range cands {
-			if c.live < db.opts.CompactRows {
-				small = append(small, c)
-			}
-		}
-		if len(small) < db.opts.MergeSegments {
-			return nil
-		}
-		// Size-tiered: the smallest ones, so that merged segments grow
-		// geometrically and each row is rewritten O(log n) times.
-		sort.Slice(small, func(i, j int) bool { return small[i].live < small[j].live })
-		pick = small[:min(len(small), 2*db.opts.MergeSegments)]
-		// Merge by sort key needs the inputs in id order only for tables
-		// without one, where order is insertion order.
-		sort.Slice(pick, func(i, j int) bool { return pick[i].e.ID < pick[j].e.ID })
+		return nil
 	}
 	inputs := make([]segments.MergeInput, len(pick))
 	ids := make([]uint64, len(pick))
@@ -418,7 +530,8 @@ func (db *DB) compactTable(ctx context.Context, table string) (CompactionResult,
 	if err != nil {
 		return res, err
 	}
-	return res, db.merge(ctx, t)
+	_, err = db.merge(ctx, t)
+	return res, err
 }
 
 // SegmentInfo describes one live segment (a row of system.segments).

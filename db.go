@@ -24,7 +24,8 @@
 // segment (package segments) when the rows written since its last
 // compaction, the row store's bytes or the age of the oldest of them pass a
 // threshold, and merges small segments (size-tiered) and rewrites segments
-// with many deleted rows. A compaction scans the row store at a snapshot,
+// with many deleted rows; merges run beside compactions, so that a long
+// merge never delays a compaction. A compaction scans the row store at a snapshot,
 // writes and syncs the segment files, then, holding the table's S lock
 // (writers wait, for at most Options.CompactLockWait), commits one synced
 // batch that adds the segment to the manifest and deletes each row entry
@@ -99,10 +100,11 @@ type Options struct {
 	Locks *lockmgr.Options
 
 	// Compaction. The background compactor checks every table each
-	// CompactInterval and moves its row store into a new segment when the
+	// CompactInterval (and at once when a write brings a table to
+	// CompactRows) and moves its row store into a new segment when the
 	// rows written since the last compaction reach CompactRows, the row
 	// store's flushed bytes reach CompactBytes, or the oldest of those rows
-	// is CompactAge old. Zero values mean the defaults (1M rows, 64 MiB,
+	// is CompactAge old. Zero values mean the defaults (256K rows, 64 MiB,
 	// 10 min, 1 s); a negative threshold is never reached and a negative
 	// CompactInterval disables the background compactor (DB.Compact still
 	// works). The row counts are in-memory estimates: rows left at Open
@@ -116,10 +118,15 @@ type Options struct {
 	// means DefaultCompactLockWait (2 s). A compaction that times out is
 	// retried at the next check.
 	CompactLockWait time.Duration
-	// MergeSegments is the number of small segments (fewer live rows than
-	// CompactRows) from which they are merged, size-tiered; zero means
-	// DefaultMergeSegments (4), negative never merges.
+	// MergeSegments is the number of segments of one size tier (fewer live
+	// rows than MergeRows, within a factor 4 of each other) from which they
+	// are merged; zero means DefaultMergeSegments (4), negative never
+	// merges.
 	MergeSegments int
+	// MergeRows is the live row count from which a segment is no longer
+	// merged with others; zero means CompactRows × DefaultMergeRowsFactor
+	// (16), negative merges segments of any size.
+	MergeRows int64
 	// MergeDeletedFraction is the deleted fraction of a segment's rows from
 	// which it is rewritten without them; zero means
 	// DefaultMergeDeletedFraction (0.3), negative never rewrites.

@@ -89,6 +89,12 @@ func open(dir string, opts *Options) (*DB, error) {
 	if o.CompactLockWait <= 0 {
 		o.CompactLockWait = DefaultCompactLockWait
 	}
+	switch {
+	case o.MergeRows == 0 && o.CompactRows <= math.MaxInt64/DefaultMergeRowsFactor:
+		o.MergeRows = o.CompactRows * DefaultMergeRowsFactor
+	case o.MergeRows <= 0:
+		o.MergeRows = math.MaxInt64
+	}
 	if o.MergeSegments == 0 {
 		o.MergeSegments = DefaultMergeSegments
 	} else if o.MergeSegments < 0 {
