@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"hash/crc32"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/mantisdb/mantisdb/catalog"
 )
 
@@ -386,14 +389,32 @@ func (s decimalSet) add(arr arrow.Array, base uint32) bool {
 	return addRuns(s.distinct, arr, base, func(i int) decimal128.Num { return v[i] })
 }
 
-type stringSet struct{ *distinct[string] }
+// stringSet is the value index of a VARCHAR column. Besides value → rows
+// it numbers the values in order of appearance and keeps the number of
+// every row not yet written (pos): the Writer hands a row group of a
+// column with few distinct values to Parquet as dictionary indices
+// (takeDictionary), so that the strings are hashed once, here, and not
+// again by the Parquet dictionary encoder.
+type stringSet struct {
+	ids  map[string]int32
+	keys []string // by id
+	bms  []rows   // by id
+	max  int
+	pos  []int32 // ids of the rows not yet taken; 0 for NULLs
+}
 
-func (s stringSet) add(arr arrow.Array, base uint32) bool {
+func newStringSet(max int) *stringSet {
+	return &stringSet{ids: make(map[string]int32), max: max}
+}
+
+func (s *stringSet) add(arr arrow.Array, base uint32) bool {
 	a := arr.(*array.String)
 	n := a.Len()
 	nulls := a.NullN() > 0
+	s.pos = slices.Grow(s.pos, n)
 	for i := 0; i < n; {
 		if nulls && a.IsNull(i) {
+			s.pos = append(s.pos, 0)
 			i++
 			continue
 		}
@@ -402,18 +423,112 @@ func (s stringSet) add(arr arrow.Array, base uint32) bool {
 		for j < n && (!nulls || a.IsValid(j)) && a.Value(j) == k {
 			j++
 		}
-		r := s.m[k]
-		if r == nil {
-			if len(s.m) >= s.max {
+		id, ok := s.ids[k]
+		if !ok {
+			if len(s.keys) >= s.max {
 				return false
 			}
-			r = &rows{bm: roaring.New()}
-			s.m[strings.Clone(k)] = r
+			id = int32(len(s.keys))
+			k = strings.Clone(k)
+			s.ids[k] = id
+			s.keys = append(s.keys, k)
+			s.bms = append(s.bms, rows{bm: roaring.New()})
 		}
-		r.addRange(base+uint32(i), base+uint32(j))
-		i = j
+		s.bms[id].addRange(base+uint32(i), base+uint32(j))
+		for ; i < j; i++ {
+			s.pos = append(s.pos, id)
+		}
 	}
 	return true
+}
+
+func (s *stringSet) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
+	order := make([]int32, len(s.keys))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return strings.Compare(s.keys[a], s.keys[b]) })
+	keys := make([]Value, len(order))
+	bms := make([]*roaring.Bitmap, len(order))
+	for i, id := range order {
+		r := &s.bms[id]
+		r.flush()
+		r.bm.RunOptimize()
+		keys[i], bms[i] = Value{Kind: kind, S: s.keys[id]}, r.bm
+	}
+	return keys, bms
+}
+
+// dictSource is a value index that can give a row group of its column as
+// an Arrow dictionary array.
+type dictSource interface {
+	// takeDictionary returns the next rows rows of column col, held by the
+	// records rg, as a dictionary array the caller releases, and forgets
+	// them; nil (and nothing forgotten) when the dictionary is too large
+	// to pay off.
+	takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch, col, rows int) arrow.Array
+}
+
+// maxDictBytes bounds the dictionary (value bytes) that takeDictionary
+// builds; past it the Parquet writer would fall back to plain pages
+// anyway (dictPageLimit).
+const maxDictBytes = dictPageLimit / 2
+
+func (s *stringSet) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch, col, rows int) arrow.Array {
+	if len(s.pos) < rows {
+		return nil
+	}
+	size := 0
+	for _, k := range s.keys {
+		size += len(k)
+	}
+	if size > maxDictBytes {
+		s.pos = append(s.pos[:0], s.pos[rows:]...)
+		return nil
+	}
+	db := array.NewStringBuilder(mem)
+	db.Reserve(len(s.keys))
+	db.ReserveData(size)
+	for _, k := range s.keys {
+		db.Append(k)
+	}
+	dict := db.NewArray()
+	db.Release()
+	defer dict.Release()
+
+	idx := memory.NewResizableBuffer(mem)
+	idx.Resize(rows * arrow.Int32SizeBytes)
+	copy(arrow.Int32Traits.CastFromBytes(idx.Bytes()), s.pos[:rows])
+	var valid *memory.Buffer
+	nulls := 0
+	for _, r := range rg {
+		nulls += r.Column(col).NullN()
+	}
+	if nulls > 0 {
+		valid = memory.NewResizableBuffer(mem)
+		valid.Resize(int(bitutil.BytesForBits(int64(rows))))
+		bits, off := valid.Bytes(), 0
+		for _, r := range rg {
+			c := r.Column(col)
+			if c.NullN() == 0 {
+				bitutil.SetBitsTo(bits, int64(off), int64(c.Len()), true)
+			} else {
+				bitutil.CopyBitmap(c.Data().Buffers()[0].Bytes(), c.Data().Offset(), c.Len(), bits, off)
+			}
+			off += c.Len()
+		}
+	}
+	data := array.NewData(arrow.PrimitiveTypes.Int32, rows, []*memory.Buffer{valid, idx}, nil, nulls, 0)
+	idx.Release()
+	if valid != nil {
+		valid.Release()
+	}
+	indices := array.MakeFromData(data)
+	data.Release()
+	defer indices.Release()
+	s.pos = append(s.pos[:0], s.pos[rows:]...)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	return array.NewDictionaryArray(dt, indices, dict)
 }
 
 func newDistinctSet(k catalog.Kind, max int) distinctSet {
@@ -427,9 +542,7 @@ func newDistinctSet(k catalog.Kind, max int) distinctSet {
 			return Value{Kind: k, D: x}
 		})}
 	case catalog.KindVarchar:
-		return stringSet{newDistinct(max, func(k catalog.Kind, x string) Value {
-			return Value{Kind: k, S: x}
-		})}
+		return newStringSet(max)
 	}
 	return intSet{newDistinct(max, func(k catalog.Kind, x int64) Value {
 		return Value{Kind: k, I: x}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -185,7 +184,14 @@ type Writer struct {
 	dec64      []arrow.DataType
 	fileSchema *arrow.Schema
 
-	rows   int64
+	rows int64
+	// rg holds the records (or slices of them) of the row group being
+	// collected, rgRows their rows. A row group is handed to the Parquet
+	// writer whole, column by column (flushRowGroup): one column writer per
+	// column chunk, pages written straight to the file, and VARCHAR
+	// columns of low cardinality as dictionary indices the index pass
+	// already computed, so Parquet hashes no string.
+	rg     []arrow.RecordBatch
 	rgRows int64
 	cols   []columnBuilder
 	strict bool // the sort key is the primary key: keys are unique
@@ -318,10 +324,6 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 		}
 		w.keyMax = w.keyAt(rec, last)
 	}
-	if err := w.writeParquet(rec); err != nil {
-		return fmt.Errorf("cannot write segment %d: %w", w.id, err)
-	}
-
 	base := uint32(w.rows)
 	for i := range w.cols {
 		b := &w.cols[i]
@@ -337,60 +339,88 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 			b.addHashes(col)
 		}
 	}
-	// Zone maps follow the row group boundaries of the Parquet writer:
-	// WriteBuffered cuts a row group every RowGroupSize rows.
+	// Row groups have RowGroupSize rows: rec is cut at their boundaries.
 	rg := int64(w.opts.RowGroupSize)
 	for off := int64(0); off < n; {
 		take := min(n-off, rg-w.rgRows)
+		part := rec
+		if off == 0 && take == n {
+			rec.Retain()
+		} else {
+			part = rec.NewSlice(off, off+take)
+		}
+		w.rg = append(w.rg, part)
 		for i := range w.cols {
-			col := rec.Column(i)
-			if off == 0 && take == n {
-				w.cols[i].updateZone(col)
-			} else {
-				s := array.NewSlice(col, off, off+take)
-				w.cols[i].updateZone(s)
-				s.Release()
-			}
+			w.cols[i].updateZone(part.Column(i))
 		}
 		off += take
 		w.rgRows += take
+		w.rows += take
 		if w.rgRows == rg {
-			w.flushZones()
+			if err := w.flushRowGroup(); err != nil {
+				return fmt.Errorf("cannot write segment %d: %w", w.id, err)
+			}
 		}
 	}
-	w.rows += n
 	return nil
 }
 
-// writeParquet hands rec to the Parquet writer, with the DECIMAL columns
-// of dec64 as their unscaled int64 values.
-func (w *Writer) writeParquet(rec arrow.RecordBatch) error {
-	if w.dec64 == nil {
-		return w.pw.WriteBuffered(rec)
+// flushRowGroup writes the collected row group to the Parquet file, one
+// column chunk after the other, and closes its zone maps.
+func (w *Writer) flushRowGroup() error {
+	if err := w.pw.NewRowGroupChecked(); err != nil {
+		return err
 	}
-	cols := make([]arrow.Array, rec.NumCols())
-	defer func() {
-		for _, c := range cols {
+	chunks := make([]arrow.Array, len(w.rg))
+	for i := range w.cols {
+		err := w.writeColumn(i, chunks)
+		for j, c := range chunks {
 			if c != nil {
 				c.Release()
+				chunks[j] = nil
 			}
 		}
-	}()
-	for i, c := range rec.Columns() {
-		if w.dec64[i] == nil {
-			c.Retain()
-			cols[i] = c
-			continue
-		}
-		a, err := decimalToInt64(w.opts.Allocator, c)
 		if err != nil {
 			return err
 		}
-		cols[i] = a
 	}
-	conv := array.NewRecordBatch(w.fileSchema, cols, rec.NumRows())
-	defer conv.Release()
-	return w.pw.WriteBuffered(conv)
+	for _, r := range w.rg {
+		r.Release()
+	}
+	w.rg = w.rg[:0]
+	w.flushZones()
+	return nil
+}
+
+// writeColumn writes column i of the collected row group; chunks is
+// scratch space of len(w.rg) that the caller releases.
+func (w *Writer) writeColumn(i int, chunks []arrow.Array) error {
+	rows := w.rgRows
+	if ds, ok := w.cols[i].values.(dictSource); ok {
+		if dict := ds.takeDictionary(w.opts.Allocator, w.rg, i, int(rows)); dict != nil {
+			chunks[0] = dict
+			c := arrow.NewChunked(dict.DataType(), chunks[:1])
+			defer c.Release()
+			return w.pw.WriteColumnChunked(c, 0, rows)
+		}
+	}
+	typ := w.fileSchema.Field(i).Type
+	for j, r := range w.rg {
+		col := r.Column(i)
+		if w.dec64 != nil && w.dec64[i] != nil {
+			a, err := decimalToInt64(w.opts.Allocator, col)
+			if err != nil {
+				return err
+			}
+			chunks[j] = a
+			continue
+		}
+		col.Retain()
+		chunks[j] = col
+	}
+	c := arrow.NewChunked(typ, chunks)
+	defer c.Release()
+	return w.pw.WriteColumnChunked(c, 0, rows)
 }
 
 func (w *Writer) keyAt(rec arrow.RecordBatch, row int) []Value {
@@ -488,7 +518,9 @@ func (w *Writer) finish() (*Meta, error) {
 		return nil, errors.New("segment has no rows")
 	}
 	if w.rgRows > 0 {
-		w.flushZones()
+		if err := w.flushRowGroup(); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.pw.Close(); err != nil {
 		return nil, err
@@ -627,6 +659,10 @@ func (w *Writer) abortFiles() {
 }
 
 func (w *Writer) release() {
+	for _, r := range w.rg {
+		r.Release()
+	}
+	w.rg = nil
 	if w.prev != nil {
 		w.prev.Release()
 		w.prev = nil
