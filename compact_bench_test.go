@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb"
@@ -116,4 +118,111 @@ func BenchmarkScanTiers(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%s", tier, q.name), func(b *testing.B) { run(b, q.sql) })
 		}
 	}
+}
+
+// lineitemDDL is TPC-H's lineitem with its primary key.
+const lineitemDDL = `create table lineitem (l_orderkey bigint not null, l_partkey bigint, l_suppkey bigint,
+	l_linenumber int not null, l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2),
+	l_tax decimal(15,2), l_returnflag varchar(1), l_linestatus varchar(1), l_shipdate date, l_commitdate date,
+	l_receiptdate date, l_shipinstruct varchar(25), l_shipmode varchar(10), l_comment varchar(44),
+	primary key (l_orderkey, l_linenumber))`
+
+// lineitemBatches returns n rows of lineitemDDL in dbgen's value ranges,
+// in key order, in batches of batch rows; the caller releases them.
+func lineitemBatches(b *testing.B, db *mantisdb.DB, n, batch int) []arrow.RecordBatch {
+	rows, err := db.Query(context.Background(), "select * from lineitem limit 0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sch := rows.Schema()
+	rows.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	words := []string{"furiously", "carefully", "quickly", "blithely", "regular", "final", "ironic",
+		"pending", "express", "special", "deposits", "requests", "accounts", "packages"}
+	flags, status := []string{"A", "N", "R"}, []string{"F", "O"}
+	instr := []string{"DELIVER IN PERSON", "COLLECT COD", "NONE", "TAKE BACK RETURN"}
+	modes := []string{"REG AIR", "AIR", "RAIL", "SHIP", "TRUCK", "MAIL", "FOB"}
+	bld := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+	defer bld.Release()
+	var out []arrow.RecordBatch
+	order, line, lines := int64(1), int32(1), int32(1+rng.IntN(7))
+	var comment []byte
+	for r := 0; r < n; r++ {
+		bld.Field(0).(*array.Int64Builder).Append(order)
+		bld.Field(1).(*array.Int64Builder).Append(int64(1 + rng.IntN(200000)))
+		bld.Field(2).(*array.Int64Builder).Append(int64(1 + rng.IntN(10000)))
+		bld.Field(3).(*array.Int32Builder).Append(line)
+		qty := int64(1 + rng.IntN(50))
+		bld.Field(4).(*array.Decimal128Builder).Append(decimal128.FromI64(qty * 100))
+		bld.Field(5).(*array.Decimal128Builder).Append(decimal128.FromI64(qty * int64(90000+rng.IntN(1000000)) / 10))
+		bld.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(int64(rng.IntN(11))))
+		bld.Field(7).(*array.Decimal128Builder).Append(decimal128.FromI64(int64(rng.IntN(9))))
+		bld.Field(8).(*array.StringBuilder).Append(flags[rng.IntN(3)])
+		bld.Field(9).(*array.StringBuilder).Append(status[rng.IntN(2)])
+		ship := arrow.Date32(8035 + rng.IntN(2526))
+		bld.Field(10).(*array.Date32Builder).Append(ship)
+		bld.Field(11).(*array.Date32Builder).Append(ship + arrow.Date32(rng.IntN(60)) - 30)
+		bld.Field(12).(*array.Date32Builder).Append(ship + arrow.Date32(1+rng.IntN(30)))
+		bld.Field(13).(*array.StringBuilder).Append(instr[rng.IntN(4)])
+		bld.Field(14).(*array.StringBuilder).Append(modes[rng.IntN(7)])
+		comment = comment[:0]
+		for w := 0; w < 3+rng.IntN(4); w++ {
+			if w > 0 {
+				comment = append(comment, ' ')
+			}
+			comment = append(comment, words[rng.IntN(len(words))]...)
+		}
+		bld.Field(15).(*array.StringBuilder).BinaryBuilder.Append(comment)
+		if line++; line > lines {
+			order += 1 + int64(rng.IntN(4))
+			line, lines = 1, int32(1+rng.IntN(7))
+		}
+		if (r+1)%batch == 0 || r == n-1 {
+			out = append(out, bld.NewRecordBatch())
+		}
+	}
+	return out
+}
+
+// BenchmarkCompact measures a compaction of lineitem rows ingested in
+// batches of 10K rows (batch entries, as bulk writers and the lag workload
+// make them) into one segment: the fresh-tier scan, the segment writer and
+// the swap. rows/cpu-s is the rate per core.
+//
+//	go test -run '^$' -bench Compact -benchtime 3x .
+func BenchmarkCompact(b *testing.B) {
+	ctx := context.Background()
+	n := min(*benchRows, 1<<19)
+	var cpu time.Duration
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db, err := mantisdb.Open(b.TempDir(), &mantisdb.Options{CompactInterval: -1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Exec(ctx, lineitemDDL); err != nil {
+			b.Fatal(err)
+		}
+		recs := lineitemBatches(b, db, n, 10_000)
+		for _, rec := range recs {
+			rdr, _ := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+			if _, err := db.Ingest(ctx, "lineitem", rdr); err != nil {
+				b.Fatal(err)
+			}
+			rdr.Release()
+			rec.Release()
+		}
+		b.StartTimer()
+		cpu0 := processCPU()
+		res, err := db.Compact(ctx, "lineitem")
+		cpu += processCPU() - cpu0
+		if err != nil || res.Rows != int64(n) {
+			b.Fatalf("compaction %+v: %v", res, err)
+		}
+		b.StopTimer()
+		db.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(n)*float64(b.N)/cpu.Seconds(), "rows/cpu-s")
 }
