@@ -120,11 +120,11 @@ func BenchmarkScanTiers(b *testing.B) {
 	}
 }
 
-// lineitemDDL is TPC-H's lineitem with its primary key.
+// lineitemDDL is TPC-H's lineitem with its primary key (a longer l_comment).
 const lineitemDDL = `create table lineitem (l_orderkey bigint not null, l_partkey bigint, l_suppkey bigint,
 	l_linenumber int not null, l_quantity decimal(15,2), l_extendedprice decimal(15,2), l_discount decimal(15,2),
 	l_tax decimal(15,2), l_returnflag varchar(1), l_linestatus varchar(1), l_shipdate date, l_commitdate date,
-	l_receiptdate date, l_shipinstruct varchar(25), l_shipmode varchar(10), l_comment varchar(44),
+	l_receiptdate date, l_shipinstruct varchar(25), l_shipmode varchar(10), l_comment varchar(100),
 	primary key (l_orderkey, l_linenumber))`
 
 // lineitemBatches returns n rows of lineitemDDL in dbgen's value ranges,

@@ -236,11 +236,23 @@ type distinctSet interface {
 	finish(k catalog.Kind) ([]Value, []*roaring.Bitmap)
 }
 
+// distinct is the value index of a fixed-width column: an open-addressing
+// table (linear probing, at most half full) that numbers the distinct
+// keys, and the rows of each. It replaced a Go map, whose hashing of
+// 16-byte decimal keys was most of the index time of BenchmarkWrite.
 type distinct[K comparable] struct {
-	m       map[K]*rows
+	slots   []int32 // id+1 of the key hashed there; 0: empty
+	shift   uint    // 64 - log2(len(slots))
+	keys    []K     // by id
+	bms     []rows  // by id
 	max     int
+	hash    func(K) uint64
 	toValue func(catalog.Kind, K) Value
 }
+
+// fib spreads the bits of x over the high bits (Fibonacci hashing); the
+// table takes its slot from the high bits.
+func fib(x uint64) uint64 { return x * 0x9e3779b97f4a7c15 }
 
 // rows collects ascending row positions into a bitmap. Single positions are
 // buffered and added with AddMany: adding them one by one into run
@@ -271,41 +283,70 @@ func (r *rows) flush() {
 	}
 }
 
-func newDistinct[K comparable](max int, toValue func(catalog.Kind, K) Value) *distinct[K] {
-	return &distinct[K]{m: make(map[K]*rows), max: max, toValue: toValue}
+func newDistinct[K comparable](max int, hash func(K) uint64, toValue func(catalog.Kind, K) Value) *distinct[K] {
+	return &distinct[K]{slots: make([]int32, 64), shift: 64 - 6, max: max, hash: hash, toValue: toValue}
 }
 
-// run adds rows [start, end) under key k.
+// run adds rows [start, end) under key k; false once more than max
+// distinct keys were seen.
 func (d *distinct[K]) run(k K, start, end uint32) bool {
-	r := d.m[k]
-	if r == nil {
-		if len(d.m) >= d.max {
-			return false
+	mask := uint64(len(d.slots) - 1)
+	i := fib(d.hash(k)) >> d.shift
+	for {
+		id := d.slots[i]
+		if id == 0 {
+			break
 		}
-		r = &rows{bm: roaring.New()}
-		d.m[k] = r
+		if d.keys[id-1] == k {
+			d.bms[id-1].addRange(start, end)
+			return true
+		}
+		i = (i + 1) & mask
 	}
-	r.addRange(start, end)
+	if len(d.keys) >= d.max {
+		return false
+	}
+	d.keys = append(d.keys, k)
+	d.bms = append(d.bms, rows{bm: roaring.New()})
+	d.slots[i] = int32(len(d.keys))
+	d.bms[len(d.bms)-1].addRange(start, end)
+	if 2*len(d.keys) > len(d.slots) {
+		d.grow()
+	}
 	return true
 }
 
+// grow doubles the table and rehashes the keys.
+func (d *distinct[K]) grow() {
+	d.slots = make([]int32, 2*len(d.slots))
+	d.shift--
+	mask := uint64(len(d.slots) - 1)
+	for id, k := range d.keys {
+		i := fib(d.hash(k)) >> d.shift
+		for d.slots[i] != 0 {
+			i = (i + 1) & mask
+		}
+		d.slots[i] = int32(id + 1)
+	}
+}
+
 func (d *distinct[K]) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
-	keys := make([]Value, 0, len(d.m))
 	type kv struct {
 		v  Value
 		bm *roaring.Bitmap
 	}
-	kvs := make([]kv, 0, len(d.m))
-	for k, r := range d.m {
+	kvs := make([]kv, len(d.keys))
+	for id, k := range d.keys {
+		r := &d.bms[id]
 		r.flush()
 		r.bm.RunOptimize()
-		kvs = append(kvs, kv{d.toValue(kind, k), r.bm})
+		kvs[id] = kv{d.toValue(kind, k), r.bm}
 	}
 	sort.Slice(kvs, func(i, j int) bool { return Compare(kvs[i].v, kvs[j].v) < 0 })
+	keys := make([]Value, len(kvs))
 	bms := make([]*roaring.Bitmap, len(kvs))
 	for i := range kvs {
-		keys = append(keys, kvs[i].v)
-		bms[i] = kvs[i].bm
+		keys[i], bms[i] = kvs[i].v, kvs[i].bm
 	}
 	return keys, bms
 }
@@ -534,17 +575,19 @@ func (s *stringSet) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch,
 func newDistinctSet(k catalog.Kind, max int) distinctSet {
 	switch k {
 	case catalog.KindReal, catalog.KindDouble:
-		return floatSet{newDistinct(max, func(k catalog.Kind, x uint64) Value {
+		return floatSet{newDistinct(max, func(x uint64) uint64 { return x }, func(k catalog.Kind, x uint64) Value {
 			return Value{Kind: k, F: math.Float64frombits(x)}
 		})}
 	case catalog.KindDecimal:
-		return decimalSet{newDistinct(max, func(k catalog.Kind, x decimal128.Num) Value {
+		return decimalSet{newDistinct(max, func(x decimal128.Num) uint64 {
+			return x.LowBits() ^ fib(uint64(x.HighBits())+1)
+		}, func(k catalog.Kind, x decimal128.Num) Value {
 			return Value{Kind: k, D: x}
 		})}
 	case catalog.KindVarchar:
 		return newStringSet(max)
 	}
-	return intSet{newDistinct(max, func(k catalog.Kind, x int64) Value {
+	return intSet{newDistinct(max, func(x int64) uint64 { return uint64(x) }, func(k catalog.Kind, x int64) Value {
 		return Value{Kind: k, I: x}
 	})}
 }
