@@ -38,6 +38,9 @@ type impl struct {
 	store *oltp.Store
 	cat   *catalog.Catalog
 	reg   *prometheus.Registry
+	// plans caches prepared statements by shape (planner.Cache): a
+	// statement text repeated with other constants is planned once.
+	plans *planner.Cache
 
 	// txMu guards txs, the explicit transactions still open, which Close
 	// rolls back.
@@ -144,7 +147,8 @@ func open(dir string, opts *Options) (*DB, error) {
 		st.Close()
 		return nil, fmt.Errorf("cannot open segments: %w", err)
 	}
-	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers}}
+	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers,
+		plans: planner.NewCache(0)}}
 	st.SetSegmentProbe(db.probe)
 	st.SetSegmentRangeProbe(db.probeRange)
 	// Rows left in the row store count as fresh from now on.
@@ -206,7 +210,7 @@ func (db *DB) prepare(ctx context.Context, text string) (*Stmt, error) {
 	if db.closed.Load() {
 		return nil, errClosed
 	}
-	p, err := planner.Prepare(text, db.cat)
+	p, err := db.plans.Prepare(text, db.cat)
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +237,7 @@ func (s *Stmt) plan() (*planner.Prepared, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.p.CatalogVersion != s.db.cat.Version() {
-		p, err := planner.Prepare(s.text, s.db.cat)
+		p, err := s.db.plans.Prepare(s.text, s.db.cat)
 		if err != nil {
 			return nil, err
 		}

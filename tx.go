@@ -100,7 +100,7 @@ func (t *Tx) prepare(ctx context.Context, text string) (*Stmt, error) {
 		return nil, err
 	}
 	defer t.leave()
-	p, err := planner.Prepare(text, t.db.cat)
+	p, err := t.db.plans.Prepare(text, t.db.cat)
 	if err != nil {
 		return nil, t.fail(err)
 	}

@@ -129,6 +129,9 @@ type Prepared struct {
 
 	plan   sql.Node
 	params []sql.ParamType
+	// consts are the values of the parameters of a shape served by a
+	// Cache for one text (Cache.Prepare); params is then empty.
+	consts []*sql.Literal
 }
 
 // SourceProvider opens storage scans for one execution.
@@ -266,6 +269,9 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	}
 	if p.plan == nil {
 		return nil, fmt.Errorf("planner: %s has no operator plan", p.Kind)
+	}
+	if len(p.consts) > 0 {
+		b.params = p.consts
 	}
 	op, err := b.build(p.plan)
 	if err != nil {

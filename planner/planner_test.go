@@ -28,6 +28,7 @@ type store struct {
 	nextID int
 	chunk  int     // rows per stored batch; 0 means 2
 	scans  [][]int // columns of every scan opened, for pushdown tests
+	cache  *Cache  // prepares statements through it when set
 }
 
 func newStore(t *testing.T) *store {
@@ -107,7 +108,13 @@ func (s *store) run(q string) ([][]string, *arrow.Schema, error) {
 
 // runWith runs q with parameter values (Build when params is nil).
 func (s *store) runWith(q string, params []scalar.Scalar) ([][]string, *arrow.Schema, error) {
-	p, err := Prepare(q, s.cat)
+	var p *Prepared
+	var err error
+	if s.cache != nil {
+		p, err = s.cache.Prepare(q, s.cat)
+	} else {
+		p, err = Prepare(q, s.cat)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

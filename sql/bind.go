@@ -15,7 +15,12 @@ import (
 
 // Bind resolves a parsed statement against cat.
 func Bind(p *Parsed, cat *catalog.Catalog) (Statement, error) {
-	b := &binder{p: p, cat: cat}
+	return (&binder{p: p, cat: cat}).bind()
+}
+
+// bind binds b's statement.
+func (b *binder) bind() (Statement, error) {
+	p := b.p
 	st, err := b.bindStatement()
 	if err != nil {
 		return nil, err
@@ -109,6 +114,9 @@ type binder struct {
 	ctes   []*cte       // CTEs in scope, innermost last
 	params []*paramSlot // statement parameters by index
 	depth  int          // views being expanded around this binder
+	// constParams: the parameters stand for constants (BindShape), so
+	// they are never NULL.
+	constParams bool
 }
 
 func (b *binder) unsupported(what string) error {

@@ -53,6 +53,9 @@ type paramSlot struct {
 	// yet typed; any left at the end means a context dropped or ignored one.
 	untyped int
 	notNull bool
+	// constant: the parameter stands for a constant of the statement's
+	// text (BindShape) and is never NULL.
+	constant bool
 }
 
 var _ Expr = (*Param)(nil)
@@ -61,7 +64,7 @@ var _ Expr = (*Param)(nil)
 func (e *Param) Type() catalog.Type { return e.Typ }
 
 // Nullable implements Expr.
-func (e *Param) Nullable() bool { return true }
+func (e *Param) Nullable() bool { return e.slot == nil || !e.slot.constant }
 
 func (e *Param) String() string { return fmt.Sprintf("$%d", e.Idx+1) }
 
@@ -101,7 +104,7 @@ func (b *binder) param(v *sqlparser.SQLVal) (Expr, error) {
 		return nil, sqlstate.Errorf(sqlstate.ProgramLimitExceeded, "parameter $%d is beyond the limit of 65536 parameters", n)
 	}
 	for len(b.params) < n {
-		b.params = append(b.params, &paramSlot{typ: catalog.Null})
+		b.params = append(b.params, &paramSlot{typ: catalog.Null, constant: b.constParams})
 	}
 	s := b.params[n-1]
 	if s.typ.Kind == catalog.KindNull {
