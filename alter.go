@@ -192,13 +192,6 @@ func segmentSchema(t *catalog.Table, h *segHandle, filter segments.Predicate) (s
 	return sch, f, true
 }
 
-// sameLayout reports whether segment h of t has t's current layout (so a
-// merge may read it by t's column names).
-func sameLayout(t *catalog.Table, h *segHandle) bool {
-	_, _, mapped := segmentSchema(t, h, nil)
-	return !mapped
-}
-
 var _ descReader = (*oltp.Snapshot)(nil)
 var _ descReader = (*oltp.Txn)(nil)
 

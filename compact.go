@@ -460,11 +460,9 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 		if e.Deleted != nil {
 			del = int64(e.Deleted.GetCardinality())
 		}
-		if !sameLayout(t, h) {
-			// Merge reads by the current column names; segments of an
-			// older layout stay as they are (their scans map the names).
-			continue
-		}
+		// Segments of an older layout merge like the others: Merge
+		// reads them with their column names (MergeInput.Schema) and
+		// writes the current layout.
 		cands = append(cands, mergeCand{e: e, h: h, live: h.meta.Rows - del})
 	}
 	pick := db.pickMerge(cands)
@@ -479,6 +477,9 @@ func (db *DB) mergeLocked(ctx context.Context, t *catalog.Table, info *Compactio
 	}
 	for i, c := range pick {
 		inputs[i] = segments.MergeInput{Reader: c.h.r, Deleted: c.e.Deleted}
+		if sch, _, mapped := segmentSchema(t, c.h, nil); mapped {
+			inputs[i].Schema = sch
+		}
 		ids[i] = c.e.ID
 		info.RowsIn += c.h.meta.Rows
 		info.BytesIn += c.h.meta.FileSize + c.h.meta.IndexSize
@@ -549,6 +550,9 @@ type SegmentInfo struct {
 	// SchemaVersion is the table schema version the segment was written
 	// with.
 	SchemaVersion uint64
+	// Level is the segment's merge level: 0 when a compaction wrote it from
+	// the row store, one more than its highest input for a merge.
+	Level int
 }
 
 // TableStats describes the storage of one table.
@@ -603,7 +607,8 @@ func (db *DB) statsOf(rv *readView, t *catalog.Table) (TableStats, error) {
 			return st, err
 		}
 		si := SegmentInfo{Table: t.Name, TableID: t.ID, ID: e.ID, Rows: h.meta.Rows,
-			Bytes: h.meta.FileSize + h.meta.IndexSize, RowGroups: h.meta.RowGroups, SchemaVersion: h.meta.SchemaVersion}
+			Bytes: h.meta.FileSize + h.meta.IndexSize, RowGroups: h.meta.RowGroups, SchemaVersion: h.meta.SchemaVersion,
+			Level: int(h.meta.Level)}
 		if e.Deleted != nil {
 			si.Deleted = int64(e.Deleted.GetCardinality())
 		}

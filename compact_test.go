@@ -453,3 +453,55 @@ func TestBulkUniqueAgainstSegments(t *testing.T) {
 		t.Fatalf("count %d, want 300", n)
 	}
 }
+
+// TestMergeOlderLayouts: segments written before ALTER TABLE (a renamed,
+// a dropped and an added column) merge with newer ones into one segment
+// of the current layout and level 1; the rows read the same before and
+// after, and a merge of merged segments has level 2.
+func TestMergeOlderLayouts(t *testing.T) {
+	ctx := context.Background()
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactInterval: -1, MergeSegments: 3,
+		Segment: &segments.WriterOptions{RowGroupSize: 64, VerifyOrder: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec(t, db, "create table t (k bigint primary key, a varchar, b bigint)")
+	exec(t, db, "insert into t values (1, 'x', 10), (2, 'y', 20)")
+	compact(t, db, "t")
+	exec(t, db, "alter table t rename column b to c")
+	exec(t, db, "insert into t values (3, 'z', 30)")
+	compact(t, db, "t")
+	exec(t, db, "alter table t drop column a")
+	exec(t, db, "alter table t add column d varchar")
+	exec(t, db, "insert into t values (4, 40, 'w')")
+	const want = "1|10|NULL\n2|20|NULL\n3|30|NULL\n4|40|w\n"
+	if got := render(query(t, db, "select * from t order by k")); got != want {
+		t.Fatalf("before the merge:\n%s", got)
+	}
+	// The third compaction makes three segments: the merge takes all.
+	compact(t, db, "t")
+	segs := func() string {
+		t.Helper()
+		return render(query(t, db, "select total_rows, deleted_rows, schema_version, level from system.segments order by segment_id"))
+	}
+	if got := segs(); got != "4|0|4|1\n" {
+		t.Fatalf("segments after the merge (total, deleted, schema version, level):\n%s", got)
+	}
+	if got := render(query(t, db, "select * from t order by k")); got != want {
+		t.Fatalf("after the merge:\n%s", got)
+	}
+	if got := render(query(t, db, "select k from t where c = 30")); got != "3\n" {
+		t.Fatalf("c = 30 after the merge: %s", got)
+	}
+	for k := 5; k <= 6; k++ {
+		exec(t, db, fmt.Sprintf("insert into t values (%d, %d, 'v')", k, k*10))
+		compact(t, db, "t")
+	}
+	if got := segs(); got != "6|0|4|2\n" {
+		t.Fatalf("segments after the second merge:\n%s", got)
+	}
+	if st, err := db.TableStats(ctx, "t"); err != nil || len(st.Segments) != 1 || st.Segments[0].Level != 2 {
+		t.Fatalf("TableStats %+v, %v", st, err)
+	}
+}

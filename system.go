@@ -77,6 +77,7 @@ func systemTables() []*catalog.Table {
 			col("sort_key", vc, false),
 			col("min_key", vc, false),
 			col("max_key", vc, false),
+			col("level", bi, true),
 		}},
 		{ID: catalog.SystemTableID(sysCompactions), Name: "compactions", Version: 1, Columns: []catalog.Column{
 			col("table_name", vc, true),
@@ -273,6 +274,7 @@ func (db *DB) fillSegments(ctx context.Context, b *array.RecordBuilder) error {
 			f.strOrNull(12, strings.Join(m.SortKey, ", "))
 			f.strOrNull(13, keyString(m.KeyMin))
 			f.strOrNull(14, keyString(m.KeyMax))
+			f.i64(15, int64(m.Level))
 		}
 	}
 	return nil

@@ -28,8 +28,8 @@ func TestSystemTables(t *testing.T) {
 			"t|1|k BIGINT NOT NULL, v BIGINT, s VARCHAR|k|1\nu|2|a INT, b DOUBLE|NULL|1\n"},
 		{"select table_name, total_rows, row_store_rows, segment_rows, segment_count, segment_bytes > 0, bytes = row_store_bytes + segment_bytes from system.tables order by 1",
 			"t|305|10|295|1|true|true\nu|1|1|0|0|false|true\n"},
-		{"select table_name, segment_id, total_rows, deleted_rows, live_rows, bytes = file_bytes + index_bytes, row_groups, schema_version, created is not null, sort_key, min_key, max_key from system.segments",
-			"t|1|300|5|295|true|5|1|true|k|0|299\n"},
+		{"select table_name, segment_id, total_rows, deleted_rows, live_rows, bytes = file_bytes + index_bytes, row_groups, schema_version, created is not null, sort_key, min_key, max_key, level from system.segments",
+			"t|1|300|5|295|true|5|1|true|k|0|299|0\n"},
 		{"select kind, table_name, rows_in, rows_out, segments_in, segments_out, segment_id, bytes_out > 0, duration_ms >= 0, error from system.compactions",
 			"compaction|t|300|300|0|1|1|true|true|NULL\n"},
 		// Joins, aggregates and ORDER BY work as on any table; so do

@@ -20,6 +20,12 @@ type MergeInput struct {
 	// Deleted holds the positions of deleted rows of Reader's segment; they
 	// are dropped. Nil means none.
 	Deleted *roaring.Bitmap
+	// Schema is the schema to read the segment with when it was written
+	// under an older layout of the table: the table's current schema with
+	// each column named as in the segment (catalog.Table.SchemaAt). Nil
+	// means the table's current schema. Its types and nullability must be
+	// the current schema's.
+	Schema *arrow.Schema
 }
 
 // mergeBatchRows is the size of the batches a merge hands to the Writer
@@ -28,9 +34,10 @@ const mergeBatchRows = 8192
 
 // Merge writes the live rows of inputs, in sort-key order, into a new
 // segment id of table in dir, and returns its Meta. Inputs may have been
-// written with older schema versions of table: they are read with
-// table.Schema() (added columns NULL, dropped columns gone), so the merged
-// segment has the current schema. Each input must be sorted by the table's
+// written with older schema versions of table: they are read with their
+// MergeInput.Schema or table.Schema() (added columns NULL, dropped columns
+// gone, renamed ones by their old name), so the merged segment has the
+// current schema. Its Meta.Level is one more than the highest input level. Each input must be sorted by the table's
 // sort key (opts.SortKey or the primary key); a table without one gets the
 // inputs concatenated in order. The inputs stay untouched: the caller swaps
 // the manifest entries in one batch and removes the old files once no
@@ -41,13 +48,22 @@ func Merge(ctx context.Context, fs vfs.FS, dir string, id uint64, table *catalog
 	o := opts.withDefaults(table)
 	m := &merger{key: o.SortKey}
 	defer m.close()
+	cur := table.Schema()
+	var level uint32
 	for _, in := range inputs {
-		s, err := in.Reader.Scan(ctx, ScanOptions{Schema: table.Schema(), Deleted: in.Deleted,
+		level = max(level, in.Reader.Meta().Level+1)
+		sch, relabel := in.Schema, cur
+		if sch == nil || sch == cur {
+			sch, relabel = cur, nil
+		} else if err := sameTypes(sch, cur); err != nil {
+			return nil, fmt.Errorf("cannot merge segment %d into segment %d: %w", in.Reader.Meta().ID, id, err)
+		}
+		s, err := in.Reader.Scan(ctx, ScanOptions{Schema: sch, Deleted: in.Deleted,
 			Allocator: o.Allocator, BatchSize: mergeBatchRows})
 		if err != nil {
 			return nil, fmt.Errorf("cannot merge into segment %d: %w", id, err)
 		}
-		m.heads = append(m.heads, &mergeHead{s: s})
+		m.heads = append(m.heads, &mergeHead{s: s, relabel: relabel})
 	}
 	for _, h := range m.heads {
 		if err := h.advance(); err != nil {
@@ -74,19 +90,48 @@ func Merge(ctx context.Context, fs vfs.FS, dir string, id uint64, table *catalog
 		}
 		return nil, fmt.Errorf("cannot merge into segment %d: %w", id, err)
 	}
-	return w.Finish()
+	meta, err := w.Finish()
+	if err != nil {
+		return nil, err
+	}
+	meta.Level = level
+	return meta, nil
+}
+
+// sameTypes checks that the fields of a and b have equal types and
+// nullability, in order.
+func sameTypes(a, b *arrow.Schema) error {
+	if a.NumFields() != b.NumFields() {
+		return fmt.Errorf("%w: %d columns, the table has %d", ErrSchemaMismatch, a.NumFields(), b.NumFields())
+	}
+	for i, f := range a.Fields() {
+		g := b.Field(i)
+		if !arrow.TypeEqual(f.Type, g.Type) || f.Nullable != g.Nullable {
+			return fmt.Errorf("%w: column %s is %s, the table's %s is %s", ErrSchemaMismatch, f.Name, f.Type, g.Name, g.Type)
+		}
+	}
+	return nil
 }
 
 type mergeHead struct {
-	s   *Scanner
-	rec arrow.RecordBatch // current batch (owned by s), nil at the end
-	i   int               // next row of rec
+	s *Scanner
+	// relabel is the schema the batches of s are renamed to (the table's
+	// current one); nil when s reads with it already.
+	relabel *arrow.Schema
+	rec     arrow.RecordBatch // current batch (owned by s, or by the head when relabelled), nil at the end
+	i       int               // next row of rec
 }
 
 func (h *mergeHead) advance() error {
+	if h.relabel != nil && h.rec != nil {
+		h.rec.Release()
+	}
 	h.rec, h.i = nil, 0
 	if h.s.Next() {
 		h.rec = h.s.Record()
+		if h.relabel != nil {
+			h.rec = array.NewRecordBatch(h.relabel, h.rec.Columns(), h.rec.NumRows())
+		}
 		return nil
 	}
 	return h.s.Err()
@@ -101,6 +146,9 @@ type merger struct {
 
 func (m *merger) close() {
 	for _, h := range m.heads {
+		if h.relabel != nil && h.rec != nil {
+			h.rec.Release()
+		}
 		h.s.Close()
 	}
 	m.dropPending()

@@ -16,7 +16,9 @@ import (
 //
 // Version 2 stores DECIMAL columns of precision up to 18 as Parquet INT64
 // (decimal64Key); version 1 stored every DECIMAL as FIXED_LEN_BYTE_ARRAY.
-const FormatVersion = 2
+// Version 3 adds Meta.Level to the encoded Meta; its Parquet and index
+// files are laid out as in version 2.
+const FormatVersion = 3
 
 var (
 	// ErrNewerFormat marks a segment, index or Meta written by a newer
@@ -92,6 +94,10 @@ type Meta struct {
 	// Columns holds per-column statistics in the order of the table schema
 	// the segment was written with.
 	Columns []ColumnStats
+	// Level is the segment's merge level: 0 for a segment written from the
+	// row store, one more than the highest level of its inputs for Merge.
+	// Encoded since format version 3; older Metas decode as level 0.
+	Level uint32
 }
 
 // Column returns the statistics of the named column (case-insensitive) and
@@ -150,6 +156,9 @@ func (m *Meta) Encode() []byte {
 			flags |= 2
 		}
 		b = append(b, flags)
+	}
+	if m.FormatVersion >= 3 {
+		b = binary.AppendUvarint(b, uint64(m.Level))
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
@@ -217,6 +226,9 @@ func DecodeMeta(b []byte) (*Meta, error) {
 			flags := d.byte1()
 			c.Bitmap, c.Bloom = flags&1 != 0, flags&2 != 0
 		}
+	}
+	if version >= 3 {
+		m.Level = uint32(d.uvarint())
 	}
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("meta (trailing bytes)")

@@ -56,3 +56,27 @@ func TestWriterDictionary(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaLevel: the level round-trips from format version 3 on; a
+// version 2 Meta has none and decodes as level 0.
+func TestMetaLevel(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	m := writeSegment(t, vfs.NewMem(), mem, testTable(), 1, 10, 10, &WriterOptions{Allocator: mem})
+	if m.FormatVersion != FormatVersion || m.Level != 0 {
+		t.Fatalf("new segment: version %d level %d", m.FormatVersion, m.Level)
+	}
+	for _, tc := range []struct {
+		version, level, want uint32
+	}{{3, 5, 5}, {2, 5, 0}} {
+		c := *m
+		c.FormatVersion, c.Level = tc.version, tc.level
+		d, err := DecodeMeta(c.Encode())
+		if err != nil {
+			t.Fatalf("version %d: %v", tc.version, err)
+		}
+		if d.Level != tc.want || d.FormatVersion != tc.version {
+			t.Errorf("version %d: decoded version %d level %d, want level %d", tc.version, d.FormatVersion, d.Level, tc.want)
+		}
+	}
+}
