@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
@@ -174,7 +176,7 @@ func init() {
 			return nil, err
 		}
 		defer client.Close()
-		out.Paths = append(out.Paths, measureServe("Flight SQL DoGet (Arrow IPC over gRPC)", p.Runs, func() (int64, int64, error) {
+		out.Paths = append(out.Paths, measureServe("Flight SQL DoGet (Arrow IPC over gRPC)", p.Runs, p.Rows, func() (int64, int64, error) {
 			before := wire.Load()
 			n, err := flightQuery(ctx, client, query)
 			return n, wire.Load() - before, err
@@ -184,14 +186,9 @@ func init() {
 		hs := httptest.NewServer(rest.NewHandler(me.db, &rest.Options{Logger: quiet}))
 		defer hs.Close()
 		for _, f := range restFormats {
-			out.Paths = append(out.Paths, measureServe("REST "+f.name+" (POST /v1/sql)", p.Runs, func() (int64, int64, error) {
-				return restQuery(ctx, hs.Client(), hs.URL, query, f.accept, p.Rows)
+			out.Paths = append(out.Paths, measureServe("REST "+f.name+" (POST /v1/sql)", p.Runs, p.Rows, func() (int64, int64, error) {
+				return restQuery(ctx, hs.Client(), hs.URL, query, f.accept)
 			}))
-		}
-		for _, sp := range out.Paths {
-			if sp.Error == "" && sp.Rows != p.Rows {
-				sp.Error = fmt.Sprintf("read %d rows, want %d", sp.Rows, p.Rows)
-			}
 		}
 		return out, nil
 	}
@@ -246,8 +243,9 @@ func measureScan(ctx context.Context, me *mantisEngine, name, sql string, bytesP
 	return sq
 }
 
-// measureServe runs read runs times and reports the median run.
-func measureServe(path string, runs int, read func() (rows, bytes int64, err error)) *servePath {
+// measureServe runs read runs times and reports the median run; a run
+// that reads other than want rows ends it with an error.
+func measureServe(path string, runs int, want int64, read func() (rows, bytes int64, err error)) *servePath {
 	sp := &servePath{Path: path}
 	var secs []float64
 	for range runs {
@@ -259,6 +257,10 @@ func measureServe(path string, runs int, read func() (rows, bytes int64, err err
 		}
 		secs = append(secs, time.Since(start).Seconds())
 		sp.Rows, sp.Bytes = rows, n
+		if rows != want {
+			sp.Error = fmt.Sprintf("run %d of %d read %d rows, want %d", len(secs), runs, rows, want)
+			return sp
+		}
 	}
 	sp.Seconds = median(secs)
 	if sp.Seconds > 0 {
@@ -293,9 +295,12 @@ func flightQuery(ctx context.Context, client *flightsql.Client, query string) (i
 	return rows, nil
 }
 
-// restQuery posts query to /v1/sql asking for the given format and reads
-// the whole body; rows is what the table holds (the body is not parsed).
-func restQuery(ctx context.Context, client *http.Client, base, query, accept string, rows int64) (int64, int64, error) {
+// restQuery posts query to /v1/sql asking for the given format, reads the
+// whole body and returns the rows in it and its bytes. Rows are counted
+// as the body streams by, cheaply: Arrow IPC by its batches, Parquet by its
+// footer, NDJSON and CSV (less the header) by their newlines, JSON by the
+// "],[" between its row arrays (the workload's strings hold none).
+func restQuery(ctx context.Context, client *http.Client, base, query, accept string) (int64, int64, error) {
 	body, _ := json.Marshal(map[string]string{"sql": query})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/sql", bytes.NewReader(body))
 	if err != nil {
@@ -312,8 +317,89 @@ func restQuery(ctx context.Context, client *http.Client, base, query, accept str
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return 0, 0, fmt.Errorf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(msg))
 	}
-	n, err := io.Copy(io.Discard, resp.Body)
-	return rows, n, err
+	cr := &countingReader{r: resp.Body}
+	var rows int64
+	switch accept {
+	case "application/vnd.apache.arrow.stream":
+		rdr, err := ipc.NewReader(cr)
+		if err != nil {
+			return 0, cr.n, err
+		}
+		defer rdr.Release()
+		for rdr.Next() {
+			rows += rdr.RecordBatch().NumRows()
+		}
+		if err := rdr.Err(); err != nil {
+			return rows, cr.n, err
+		}
+	case "application/vnd.apache.parquet":
+		raw, err := io.ReadAll(cr)
+		if err != nil {
+			return 0, cr.n, err
+		}
+		pr, err := file.NewParquetReader(bytes.NewReader(raw))
+		if err != nil {
+			return 0, cr.n, err
+		}
+		rows = pr.NumRows()
+		_ = pr.Close()
+	default:
+		sep := []byte("\n")
+		if accept == "application/json" {
+			sep = []byte("],[")
+		}
+		sc := &sepCounter{sep: sep}
+		if _, err := io.Copy(sc, cr); err != nil {
+			return 0, cr.n, err
+		}
+		rows = sc.n
+		switch {
+		case accept == "text/csv":
+			rows-- // the header
+		case accept == "application/json" && bytes.Contains(sc.head, []byte(`"rows":[[`)):
+			rows++ // n rows have n-1 separators
+		}
+	}
+	_, err = io.Copy(io.Discard, cr)
+	return rows, cr.n, err
+}
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// sepCounter counts the occurrences of sep in what is written to it, also
+// those split between two writes; it keeps the first bytes written in head.
+type sepCounter struct {
+	sep  []byte
+	n    int64
+	tail []byte
+	head []byte
+}
+
+func (c *sepCounter) Write(p []byte) (int, error) {
+	if len(c.head) < 4096 {
+		c.head = append(c.head, p[:min(len(p), 4096-len(c.head))]...)
+	}
+	// Occurrences that straddle the previous write and this one.
+	k := len(c.sep) - 1
+	if k > 0 && len(c.tail) > 0 {
+		joint := append(append([]byte(nil), c.tail...), p[:min(len(p), k)]...)
+		c.n += int64(bytes.Count(joint, c.sep))
+	}
+	c.n += int64(bytes.Count(p, c.sep))
+	if k > 0 {
+		c.tail = append(c.tail[:0], p[max(0, len(p)-k):]...)
+	}
+	return len(p), nil
 }
 
 // countingConn counts the bytes read from a connection.
