@@ -58,8 +58,9 @@ func TestScanCompleteDuringCompaction(t *testing.T) {
 }
 
 var (
-	stressRows        = flag.Int("stress.rows", 0, "TestScanCompleteLineitem: lineitem rows to load (0 skips the test)")
-	stressCompactRows = flag.Int64("stress.compactrows", 0, "TestScanCompleteLineitem: Options.CompactRows, with merges of 2 segments (0: the defaults)")
+	stressRows         = flag.Int("stress.rows", 0, "TestScanCompleteLineitem: lineitem rows to load (0 skips the test)")
+	stressCompactRows  = flag.Int64("stress.compactrows", 0, "TestScanCompleteLineitem: Options.CompactRows (0: the default)")
+	stressCompactBytes = flag.Int64("stress.compactbytes", 0, "TestScanCompleteLineitem: Options.CompactBytes (0: the default)")
 )
 
 // TestScanCompleteLineitem loads -stress.rows lineitem-shaped rows with
@@ -73,11 +74,7 @@ func TestScanCompleteLineitem(t *testing.T) {
 	if *stressRows == 0 {
 		t.Skip("-stress.rows not set")
 	}
-	var opts *mantisdb.Options
-	if *stressCompactRows > 0 {
-		opts = &mantisdb.Options{CompactRows: *stressCompactRows, MergeSegments: 2}
-	}
-	db, err := mantisdb.Open(t.TempDir(), opts)
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: *stressCompactRows, CompactBytes: *stressCompactBytes})
 	if err != nil {
 		t.Fatal(err)
 	}
