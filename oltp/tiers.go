@@ -438,6 +438,21 @@ func (s *Store) placeBatches(b *pebble.Batch, t *catalog.Table, from *Snapshot, 
 				live++
 			}
 		}
+		// Every row live at the snapshot must have a place in the
+		// segment: a row without one would leave the fresh tier with its
+		// entry and be lost.
+		want := int64(len(pb.posOf))
+		if was != nil && want > 0 {
+			wbm, err := decodeBitmap(was)
+			if err != nil {
+				return nil, err
+			}
+			want -= int64(wbm.Rank(uint32(want - 1)))
+		}
+		if live != want {
+			return nil, fmt.Errorf("batch entry %d of table %q: %d of its %d live rows are in the segment",
+				pb.id, t.Name, live, want)
+		}
 		if !bytes.Equal(was, now) {
 			// Rows deleted since the snapshot: their segment copies
 			// are deleted too.

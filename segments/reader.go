@@ -444,6 +444,7 @@ type Scanner struct {
 	dec       *rgDecoder
 	rgPos     []uint32 // selected positions of the current row group (nil: all)
 	rgOff     int64    // position of the next row of rr
+	rgRows    int64    // rows of the current row group
 	left      int64    // rows left in the current row group (no-column scans)
 
 	// sparse scans select few rows: they decode small batches and seek
@@ -678,6 +679,9 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 		rec, err := s.dec.next(s.batch)
 		if err != nil || rec == nil {
 			s.closeRG()
+			if err == nil {
+				err = s.checkRowGroupEnd()
+			}
 			return nil, err
 		}
 		defer rec.Release()
@@ -689,7 +693,7 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			if err != nil && err != io.EOF {
 				return nil, err
 			}
-			return nil, nil
+			return nil, s.checkRowGroupEnd()
 		}
 		in = s.rr.RecordBatch()
 	}
@@ -723,6 +727,16 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	return rec, nil
 }
 
+// checkRowGroupEnd reports, at the end of a row group's decode, a row
+// group that decoded to other than its row count: it must not pass for a
+// shorter table.
+func (s *Scanner) checkRowGroupEnd() error {
+	if s.rgOff != s.rgRows {
+		return fmt.Errorf("%w: a row group decoded to %d rows, its metadata says %d", ErrCorruption, s.rgOff, s.rgRows)
+	}
+	return nil
+}
+
 // openRG prepares row group rg: its selected positions and, when columns
 // are decoded, a record reader.
 func (s *Scanner) openRG(rg int) error {
@@ -748,7 +762,7 @@ func (s *Scanner) openRG(rg int) error {
 		s.left = selected
 		return nil
 	}
-	s.rgOff = 0
+	s.rgOff, s.rgRows = 0, rows
 	if s.direct != nil {
 		dec, err := newRGDecoder(s.fr.ParquetReader(), rg, s.fileCols, s.direct, s.decSchema, s.mem)
 		if err != nil {
