@@ -81,7 +81,20 @@ func Merge(ctx context.Context, fs vfs.FS, dir string, id uint64, table *catalog
 		return w.Write(rec)
 	}
 	err := m.run(emit)
+	// Every live row of the inputs must reach the output: a shortfall is
+	// a bug or a damaged input, never a reason to lose rows.
+	var want int64
+	for _, in := range inputs {
+		want += in.Reader.Meta().Rows
+		if in.Deleted != nil {
+			want -= int64(in.Deleted.GetCardinality())
+		}
+	}
 	if err == nil && w == nil {
+		if want != 0 {
+			return nil, fmt.Errorf("cannot merge into segment %d: %w: the inputs have %d live rows, the merge read none",
+				id, ErrCorruption, want)
+		}
 		return nil, nil
 	}
 	if err != nil {
@@ -93,6 +106,11 @@ func Merge(ctx context.Context, fs vfs.FS, dir string, id uint64, table *catalog
 	meta, err := w.Finish()
 	if err != nil {
 		return nil, err
+	}
+	if meta.Rows != want {
+		_ = Remove(fs, dir, id)
+		return nil, fmt.Errorf("cannot merge into segment %d: %w: the inputs have %d live rows, the output %d",
+			id, ErrCorruption, want, meta.Rows)
 	}
 	meta.Level = level
 	return meta, nil
