@@ -18,7 +18,7 @@ func (b *binder) bindAlter(s *sqlparser.AlterTable) (Statement, error) {
 	if len(s.Statements) == 1 && s.Statements[0].IndexSpec != nil {
 		return b.bindIndex(s.Table, s.Statements[0].IndexSpec)
 	}
-	t, err := b.table(s.Table)
+	t, err := b.writable(s.Table)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func (b *binder) addedColumn(cd *sqlparser.ColumnDefinition) (catalog.Column, er
 }
 
 func (b *binder) bindIndex(tn sqlparser.TableName, ix *sqlparser.IndexSpec) (Statement, error) {
-	t, err := b.table(tn)
+	t, err := b.writable(tn)
 	if err != nil {
 		return nil, err
 	}

@@ -170,9 +170,37 @@ func systemQualified(name sqlparser.TableName) (system, qualified bool) {
 	return strings.EqualFold(q, catalog.SystemSchema), true
 }
 
-// readOnly is the error of a statement that would change system table t.
+// readOnly is the error of a statement that would change system table t
+// (write, alter or index it): 42809, wrong object type, as PostgreSQL
+// answers for an object that exists but cannot take the statement.
 func readOnly(t *catalog.Table) error {
 	return sqlstate.Errorf(sqlstate.WrongObjectType, "cannot change %s.%s: system tables are read-only", catalog.SystemSchema, t.Name)
+}
+
+// writable returns the table name names for a statement that changes it:
+// a system table is readOnly.
+func (b *binder) writable(name sqlparser.TableName) (*catalog.Table, error) {
+	t, err := b.table(name)
+	if err == nil && t.System {
+		return nil, readOnly(t)
+	}
+	return t, err
+}
+
+// qualifiedName is the error of a statement that creates (or drops the
+// view) name qualified by a schema: in the system schema 42501, as
+// PostgreSQL refuses to create objects in pg_catalog; any other schema is
+// not supported (0A000). ok is false when name is not qualified.
+func (b *binder) qualifiedName(name sqlparser.TableName, verb, what string) (err error, ok bool) {
+	system, qualified := systemQualified(name)
+	switch {
+	case !qualified:
+		return nil, false
+	case system:
+		return sqlstate.Errorf(sqlstate.InsufficientPrivilege, "permission denied to %s %s.%s: the %s schema is read-only",
+			verb, catalog.SystemSchema, name.Name.String(), catalog.SystemSchema), true
+	}
+	return b.unsupported("a qualified " + what + " name"), true
 }
 
 // from binds a FROM clause of at most one plain table.

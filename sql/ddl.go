@@ -85,7 +85,8 @@ func (b *binder) bindCreate(d *sqlparser.DDL) (Statement, error) {
 	spec := d.TableSpec
 	switch {
 	case !d.Table.DbQualifier.IsEmpty() || !d.Table.SchemaQualifier.IsEmpty():
-		return nil, b.unsupported("a qualified table name")
+		err, _ := b.qualifiedName(d.Table, "create", "table")
+		return nil, err
 	case len(spec.Constraints) > 0:
 		return nil, b.unsupported("CHECK and FOREIGN KEY constraints")
 	case len(spec.TableOpts) > 0:

@@ -83,8 +83,8 @@ func (b *binder) bindTruncate(d *sqlparser.DDL) (Statement, error) {
 // are the query's output columns, named and typed as the query's, all
 // nullable.
 func (b *binder) bindCreateTableAs(d *sqlparser.DDL) (Statement, error) {
-	if !d.Table.DbQualifier.IsEmpty() || !d.Table.SchemaQualifier.IsEmpty() {
-		return nil, b.unsupported("a qualified table name")
+	if err, ok := b.qualifiedName(d.Table, "create", "table"); ok {
+		return nil, err
 	}
 	name := d.Table.Name.String()
 	plan, err := b.queryPlan(d.OptSelect.Select, nil)

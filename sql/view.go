@@ -46,7 +46,8 @@ func (b *binder) bindCreateView(d *sqlparser.DDL) (Statement, error) {
 	vs := d.ViewSpec
 	switch {
 	case !vs.ViewName.DbQualifier.IsEmpty() || !vs.ViewName.SchemaQualifier.IsEmpty():
-		return nil, b.unsupported("a qualified view name")
+		err, _ := b.qualifiedName(vs.ViewName, "create", "view")
+		return nil, err
 	case vs.Algorithm != "":
 		return nil, b.unsupportedAt("ALGORITHM", "algorithm")
 	case vs.Definer != "":
@@ -114,8 +115,13 @@ func (b *binder) bindCreateView(d *sqlparser.DDL) (Statement, error) {
 func (b *binder) bindDropView(d *sqlparser.DDL) (Statement, error) {
 	out := &DropView{IfExists: d.IfExists}
 	for _, tn := range d.FromViews {
-		if !tn.DbQualifier.IsEmpty() || !tn.SchemaQualifier.IsEmpty() {
-			return nil, b.unsupported("a qualified view name")
+		if system, _ := systemQualified(tn); system {
+			if t, ok := b.cat.SystemTable(tn.Name.String()); ok {
+				return nil, readOnly(t)
+			}
+		}
+		if err, ok := b.qualifiedName(tn, "drop", "view"); ok {
+			return nil, err
 		}
 		name := tn.Name.String()
 		v, ok := b.cat.View(name)
