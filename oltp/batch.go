@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sort"
 	"sync"
 	"unsafe"
@@ -461,8 +462,14 @@ func hasBatch(r reader, table, id uint64) (bool, error) {
 func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) error {
 	buf.WriteByte(batchBodyFormat)
 	opts := []ipc.Option{ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem)}
-	if recordBytes(rec) >= compressMinBytes {
+	if size := recordBytes(rec); size >= compressMinBytes {
 		opts = append(opts, bodyCodec...)
+		// LZ4 is most of the cost of a bulk insert: large batches
+		// compress their buffers on every core (one ingest of one
+		// large batch is common: a REST or Flight request).
+		if np := min(runtime.GOMAXPROCS(0), size/max(compressMinBytes, 1<<20), int(rec.NumCols())); np > 1 {
+			opts = append(opts, ipc.WithCompressConcurrency(np))
+		}
 	}
 	w := ipc.NewWriter(buf, opts...)
 	if err := w.Write(rec); err != nil {
@@ -722,6 +729,38 @@ var bodyCodec = []ipc.Option{ipc.WithLZ4()}
 // while a few hundred KB more of WAL per commit are cheap. Large batches
 // are bound by WAL bytes, where LZ4's 3x pays.
 var compressMinBytes = 1 << 20 // a variable for tests
+
+// bodyPool recycles the buffers bodies are encoded into: a body is copied
+// into the Txn's Pebble batch, and the next batch of the ingest needs a
+// buffer of the same size.
+var bodyPool sync.Pool // of *bytes.Buffer
+
+// maxPooledBody is the largest buffer bodyPool keeps.
+const maxPooledBody = 64 << 20
+
+// getBodyBuf returns an empty buffer for a body of about size bytes of
+// Arrow data.
+func getBodyBuf(size int) *bytes.Buffer {
+	b, _ := bodyPool.Get().(*bytes.Buffer)
+	if b == nil {
+		b = new(bytes.Buffer)
+	}
+	b.Reset()
+	// The IPC stream is the data plus its metadata and padding; LZ4
+	// makes it about three times smaller (see encodeBody).
+	if size >= compressMinBytes {
+		size /= 2
+	}
+	b.Grow(size + size/16 + 64<<10)
+	return b
+}
+
+// putBodyBuf returns b to bodyPool.
+func putBodyBuf(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledBody {
+		bodyPool.Put(b)
+	}
+}
 
 // recordBytes is the size of rec's Arrow buffers.
 func recordBytes(rec arrow.RecordBatch) int {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/mantisdb/mantisdb/catalog"
@@ -25,55 +26,152 @@ import (
 // Exclusive lock, held until Commit or Rollback (released once the batch
 // is applied, before the sync wait); other tables need IntentExclusive
 // only. rows is not retained.
+//
+// InsertBatch is EncodeBatch followed by InsertEncoded; callers with many
+// batches encode them with EncodeBatch first (concurrently, and before
+// they lock anything) and keep the table lock for the checks alone.
 func (tx *Txn) InsertBatch(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch) error {
-	n := int(rows.NumRows())
-	if n == 0 {
+	if rows.NumRows() == 0 {
 		return nil
-	}
-	if lim := tx.s.opts.BulkMinRows; lim > 0 && n < lim {
-		return tx.Insert(ctx, t, rows)
 	}
 	if err := tx.usable(); err != nil {
 		return err
 	}
-	if t.HasPrimaryKey() {
-		// One lock for the whole batch: no row inserter of t can race
-		// with the uniqueness checks below.
-		if _, err := tx.lockTable(ctx, t, lockmgr.Exclusive); err != nil {
-			return tx.abort(err)
-		}
-	}
-	l, err := tx.prepare(ctx, t, rows)
+	b, err := tx.s.EncodeBatch(t, rows)
 	if err != nil {
-		return err
+		return tx.abort(err)
 	}
-	m := &batchMeta{table: t.ID, id: tx.s.NewSegmentID(), rows: n, ncols: len(t.Columns), hasPK: t.HasPrimaryKey()}
-	rec := rows
+	defer b.Release()
+	return tx.InsertEncoded(ctx, t, b)
+}
+
+// EncodedBatch is a batch of rows of one table version, validated and
+// encoded by Store.EncodeBatch for Txn.InsertEncoded: the rows in key
+// order, their sorted row keys, the bloom filter and the body value of a
+// batch entry. Batches under Options.BulkMinRows rows keep only their rows
+// (they become row entries). An EncodedBatch holds Arrow memory until
+// Release; it is not safe for concurrent use.
+type EncodedBatch struct {
+	t     *catalog.Table
+	rows  arrow.RecordBatch // retained; in key order for keyed bulk batches
+	cols  []colReader       // over rows
+	meta  *batchMeta        // keys, range, bloom, body length; nil for small batches
+	body  *bytes.Buffer     // the body value, from bodyPool
+	small bool              // becomes row entries (Insert)
+}
+
+// NumRows returns the number of rows of b.
+func (b *EncodedBatch) NumRows() int64 { return b.rows.NumRows() }
+
+// Release frees b's memory. It is idempotent.
+func (b *EncodedBatch) Release() {
+	if b.rows != nil {
+		b.rows.Release()
+		b.rows = nil
+	}
+	if b.body != nil {
+		putBodyBuf(b.body)
+		b.body = nil
+	}
+	b.cols, b.meta = nil, nil
+}
+
+// EncodeBatch validates rows for t (exactly t.Schema()'s types in column
+// order; NOT NULL, VARCHAR lengths, and for tables with a primary key no
+// key twice) and encodes them as the body of a batch entry, sorted by
+// primary key. It takes no lock and reads nothing of the store but its
+// options, so that the expensive part of a bulk insert (key encoding,
+// sort, bloom filter, IPC encoding and LZ4) runs outside every table lock
+// and concurrently: it is safe for concurrent use. The checks against
+// other rows happen in Txn.InsertEncoded. rows is retained by the result
+// (or a sorted copy is made); the caller releases the result.
+func (s *Store) EncodeBatch(t *catalog.Table, rows arrow.RecordBatch) (*EncodedBatch, error) {
+	n := int(rows.NumRows())
+	cols := make([]colReader, len(t.Columns))
+	if err := validateRows(t, rows, cols); err != nil {
+		return nil, err
+	}
+	rows.Retain()
+	b := &EncodedBatch{t: t, rows: rows, cols: cols}
+	if lim := s.opts.BulkMinRows; n == 0 || lim > 0 && n < lim {
+		b.small = true
+		return b, nil
+	}
+	m := &batchMeta{table: t.ID, rows: n, ncols: len(t.Columns), hasPK: t.HasPrimaryKey()}
+	b.meta = m
 	if m.hasPK {
-		var perm []int32
-		if rec, perm, err = tx.sortBatch(t, rows, m); err != nil {
-			return tx.abort(err)
+		sorted, err := sortRows(s.opts.Allocator, t, rows, cols, m)
+		if err != nil {
+			b.Release()
+			return nil, err
 		}
-		if rec != rows {
-			defer rec.Release()
-		}
-		if err := tx.checkBulkUnique(ctx, l, t, rows, m, perm); err != nil {
-			return tx.abort(err)
+		if sorted != rows {
+			rows.Release()
+			b.rows = sorted
+			for i := range t.Columns {
+				// Same types as validated above: reset cannot fail.
+				_ = cols[i].reset(t.Columns[i].Type, sorted.Column(i))
+			}
 		}
 		m.bloom = buildBloom(m.keys, m.offs, n)
+	}
+	b.body = getBodyBuf(recordBytes(b.rows))
+	if err := encodeBody(s.opts.Allocator, b.rows, b.body); err != nil {
+		b.Release()
+		return nil, err
+	}
+	m.bodyLen = b.body.Len()
+	return b, nil
+}
+
+// InsertEncoded adds the rows of b, encoded for t by EncodeBatch, to t like
+// InsertBatch: batches of Options.BulkMinRows rows or more as one batch
+// entry, smaller ones as row entries (Insert). For a table with a primary
+// key it takes the table's Exclusive lock and checks the keys against the
+// row entries, the batch entries and the segments; the lock is what keeps
+// those checks true until the commit (see doc.go, "Batch entries"). b
+// stays owned by the caller.
+func (tx *Txn) InsertEncoded(ctx context.Context, t *catalog.Table, b *EncodedBatch) error {
+	if b.t.ID != t.ID || b.t.Version != t.Version {
+		return tx.abort(fmt.Errorf("oltp: batch encoded for table %d version %d inserted into table %d version %d",
+			b.t.ID, b.t.Version, t.ID, t.Version))
+	}
+	if b.small {
+		return tx.Insert(ctx, t, b.rows)
+	}
+	if err := tx.usable(); err != nil {
+		return err
+	}
+	mode := lockmgr.IntentExclusive
+	if t.HasPrimaryKey() {
+		// One lock for the whole batch: no row inserter of t and no
+		// other bulk insert can race with the uniqueness checks below.
+		mode = lockmgr.Exclusive
+	}
+	l, err := tx.lockTable(ctx, t, mode)
+	if err != nil {
+		return tx.abort(err)
+	}
+	// The entry is the Txn's own from here: a copy of the shared meta
+	// with its id (and hidden row ids).
+	m := &batchMeta{table: t.ID, id: tx.s.NewSegmentID(), rows: b.meta.rows, ncols: b.meta.ncols,
+		hasPK: b.meta.hasPK, bloom: b.meta.bloom, bodyLen: b.meta.bodyLen,
+		keys: b.meta.keys, offs: b.meta.offs, min: b.meta.min, max: b.meta.max}
+	if m.hasPK {
+		// The error messages of the checks name the key values of
+		// tx.cols.
+		tx.cols = append(tx.cols[:0], b.cols...)
+		if err := tx.checkBulkUnique(ctx, l, t, b.rows, m); err != nil {
+			return tx.abort(err)
+		}
 	} else {
-		m.rowIDBase = l.ts.nextRowID.Add(uint64(n)) - uint64(n)
+		n := uint64(m.rows)
+		m.rowIDBase = l.ts.nextRowID.Add(n) - n
 		l.seqDirty = true
 		m.min = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase))
 		m.max = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase)+int64(n)-1)
 	}
-	var body bytes.Buffer
-	body.Grow(n * 32)
-	if err := encodeBody(tx.s.opts.Allocator, rec, &body); err != nil {
-		return tx.abort(err)
-	}
-	m.bodyLen = body.Len()
-	if err := tx.b.Set(batchBodyKey(t.ID, m.id), body.Bytes(), nil); err != nil {
+	if err := tx.b.Set(batchBodyKey(t.ID, m.id), b.body.Bytes(), nil); err != nil {
 		return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))
 	}
 	if err := tx.b.Set(batchKey(t.ID, m.id), m.encodeHeader(), nil); err != nil {
@@ -84,14 +182,13 @@ func (tx *Txn) InsertBatch(ctx context.Context, t *catalog.Table, rows arrow.Rec
 	return nil
 }
 
-// sortBatch computes the row keys of rows (tx.cols), sorted, into m and
-// returns rows in key order (rows itself when already sorted, else a new
-// batch the caller releases) with the permutation: row i of the result is
-// row perm[i] of rows (nil when sorted). Two equal keys fail with
+// sortRows computes the row keys of rows (cols, t's columns), sorted, into
+// m and returns rows in key order: rows itself when already sorted, else a
+// new batch the caller releases. Two equal keys fail with
 // UniqueViolation.
-func (tx *Txn) sortBatch(t *catalog.Table, rows arrow.RecordBatch, m *batchMeta) (arrow.RecordBatch, []int32, error) {
+func sortRows(mem memory.Allocator, t *catalog.Table, rows arrow.RecordBatch, cols []colReader, m *batchMeta) (arrow.RecordBatch, error) {
 	n := m.rows
-	keys, offs := appendRowKeys(make([]byte, 0, n*24), make([]uint32, 0, n+1), t, tx.cols, n)
+	keys, offs := appendRowKeys(make([]byte, 0, n*24), make([]uint32, 0, n+1), t, cols, n)
 	key := func(i int32) []byte { return keys[offs[i]:offs[i+1]] }
 	sorted := true
 	for i := 1; i < n && sorted; i++ {
@@ -100,7 +197,7 @@ func (tx *Txn) sortBatch(t *catalog.Table, rows arrow.RecordBatch, m *batchMeta)
 	if sorted {
 		m.keys, m.offs = keys, offs
 		m.min, m.max = bytes.Clone(m.keyAt(0)), bytes.Clone(m.keyAt(n-1))
-		return rows, nil, nil
+		return rows, nil
 	}
 	perm := make([]int32, n)
 	for i := range perm {
@@ -111,7 +208,7 @@ func (tx *Txn) sortBatch(t *catalog.Table, rows arrow.RecordBatch, m *batchMeta)
 	so := make([]uint32, 1, n+1)
 	for i, p := range perm {
 		if i > 0 && bytes.Equal(key(perm[i-1]), key(p)) {
-			return nil, nil, duplicateKey(t, tx.cols, int(p))
+			return nil, duplicateKey(t, cols, int(p))
 		}
 		sk = append(sk, key(p)...)
 		so = append(so, uint32(len(sk)))
@@ -122,28 +219,22 @@ func (tx *Txn) sortBatch(t *catalog.Table, rows arrow.RecordBatch, m *batchMeta)
 	for i, p := range perm {
 		refs[i] = rowRef{pos: p}
 	}
-	cols := make([]arrow.Array, len(t.Columns))
+	out := make([]arrow.Array, len(t.Columns))
 	for i := range t.Columns {
-		cols[i] = gather(tx.s.opts.Allocator, t.Columns[i].Type, tx.cols[i:i+1], refs)
+		out[i] = gather(mem, t.Columns[i].Type, cols[i:i+1], refs)
 	}
-	out := array.NewRecordBatch(t.Schema(), cols, int64(n))
-	for _, c := range cols {
+	rec := array.NewRecordBatch(t.Schema(), out, int64(n))
+	for _, c := range out {
 		c.Release()
 	}
-	return out, perm, nil
+	return rec, nil
 }
 
-// checkBulkUnique fails when a key of m (sorted, loaded; row perm[i] of
-// rows, or row i when perm is nil) exists as a row entry, in another batch
+// checkBulkUnique fails when a key of m (sorted, loaded; row i of rows and
+// tx.cols, which are in key order) exists as a row entry, in another batch
 // entry or in a segment: with UniqueViolation when the Txn sees the row,
 // else with SerializationFailure. The caller holds t's Exclusive lock.
-func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Table, rows arrow.RecordBatch, m *batchMeta, perm []int32) error {
-	orig := func(i int) int {
-		if perm == nil {
-			return i
-		}
-		return int(perm[i])
-	}
+func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Table, rows arrow.RecordBatch, m *batchMeta) error {
 	// Row entries: the indexed batch's iterator sees the latest committed
 	// rows (stable under the table lock) and the Txn's own writes. Keys
 	// are visited in order; the iterator seeks only when it fell behind.
@@ -165,7 +256,7 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 		if c != 0 {
 			continue
 		}
-		if err := tx.rowExistsErr(t, k, orig(i)); err != nil {
+		if err := tx.rowExistsErr(t, k, i); err != nil {
 			_ = it.Close()
 			return err
 		}
@@ -191,14 +282,14 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 			if !o.mayContain(k) {
 				continue
 			}
-			if err := tx.checkBatchKey(t, o, k, orig(i)); err != nil {
+			if err := tx.checkBatchKey(t, o, k, i); err != nil {
 				return err
 			}
 		}
 	}
 	// Segments: per row, unless no segment's key range meets the batch's.
 	if tx.s.rangeProbe != nil && tx.s.probe != nil {
-		may, err := tx.s.rangeProbe(ctx, t, rows, orig(0), orig(m.rows-1))
+		may, err := tx.s.rangeProbe(ctx, t, rows, 0, m.rows-1)
 		if err != nil {
 			return fmt.Errorf("cannot check primary keys of table %q: %w", t.Name, err)
 		}
@@ -208,7 +299,7 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 	}
 	if tx.s.probe != nil {
 		for i := 0; i < m.rows; i++ {
-			if err := tx.checkSegments(ctx, t, rows, orig(i)); err != nil {
+			if err := tx.checkSegments(ctx, t, rows, i); err != nil {
 				return err
 			}
 		}

@@ -114,13 +114,19 @@
 // minus the rows in its delete bitmap. Key-range scans skip entries whose
 // key range misses the spans without reading their body.
 //
-// Uniqueness: InsertBatch into a table with a primary key takes the
-// table's X lock (released with the row locks when the batch is applied,
-// so group commit still works), sorts the keys, rejects duplicates inside
-// the batch, then checks the row entries with one forward iterator over
+// Uniqueness: a bulk insert is EncodeBatch, then InsertEncoded
+// (InsertBatch is both). EncodeBatch takes no lock and reads nothing of
+// the store: it validates the rows, sorts their keys, rejects duplicates
+// inside the batch, builds the bloom filter and encodes the body, all of
+// which depends only on the rows and the table descriptor (the caller
+// checks, once locked, that the descriptor is still current). Into a
+// table with a primary key InsertEncoded then takes the table's X lock
+// (released with the row locks when the batch is applied, so group commit
+// still works) and checks the row entries with one forward iterator over
 // the sorted keys, the other batch entries by key range, bloom filter and
 // binary search of their key column (decoded once and cached), and the
-// segments through the SegmentProbe. Row inserts and key-changing updates
+// segments through the SegmentProbe: every check that depends on other
+// transactions runs under the lock that is held until the commit. Row inserts and key-changing updates
 // also check the batch entries, under their row lock and the table's IX
 // lock, which keep bulk writers out. Tables without a primary key take
 // IX only and check nothing.

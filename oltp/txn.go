@@ -236,32 +236,41 @@ func (tx *Txn) prepare(ctx context.Context, t *catalog.Table, rows arrow.RecordB
 	if err != nil {
 		return nil, tx.abort(err)
 	}
-	if int(rows.NumCols()) != len(t.Columns) {
-		return nil, tx.abort(sqlstate.Errorf(sqlstate.DatatypeMismatch,
-			"table %q has %d columns but %d were given", t.Name, len(t.Columns), rows.NumCols()))
-	}
 	if cap(tx.cols) < len(t.Columns) {
 		tx.cols = make([]colReader, len(t.Columns))
 	}
 	tx.cols = tx.cols[:len(t.Columns)]
+	if err := validateRows(t, rows, tx.cols); err != nil {
+		return nil, tx.abort(err)
+	}
+	return l, nil
+}
+
+// validateRows checks rows against t: column count and types, NOT NULL
+// and VARCHAR lengths. It fills cols (len(t.Columns) readers) over rows.
+func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) error {
+	if int(rows.NumCols()) != len(t.Columns) {
+		return sqlstate.Errorf(sqlstate.DatatypeMismatch,
+			"table %q has %d columns but %d were given", t.Name, len(t.Columns), rows.NumCols())
+	}
 	for i := range t.Columns {
 		col := &t.Columns[i]
 		arr := rows.Column(i)
-		if err := tx.cols[i].reset(col.Type, arr); err != nil {
-			return nil, tx.abort(sqlstate.Wrap(err, sqlstate.DatatypeMismatch,
-				"column %q of table %q is %s but %s was given", col.Name, t.Name, col.Type, arr.DataType()))
+		if err := cols[i].reset(col.Type, arr); err != nil {
+			return sqlstate.Wrap(err, sqlstate.DatatypeMismatch,
+				"column %q of table %q is %s but %s was given", col.Name, t.Name, col.Type, arr.DataType())
 		}
 		if col.NotNull && arr.NullN() > 0 {
-			return nil, tx.abort(sqlstate.Errorf(sqlstate.NotNullViolation,
-				"null value in column %q of relation %q violates not-null constraint", col.Name, t.Name))
+			return sqlstate.Errorf(sqlstate.NotNullViolation,
+				"null value in column %q of relation %q violates not-null constraint", col.Name, t.Name)
 		}
 		if col.Type.Kind == catalog.KindVarchar && col.Type.Length > 0 {
-			if err := checkLength(col, &tx.cols[i], arr.Len()); err != nil {
-				return nil, tx.abort(err)
+			if err := checkLength(col, &cols[i], arr.Len()); err != nil {
+				return err
 			}
 		}
 	}
-	return l, nil
+	return nil
 }
 
 // checkLength enforces VARCHAR(n) (n counts characters, as in PostgreSQL).
