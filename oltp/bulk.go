@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -99,29 +101,83 @@ func (s *Store) EncodeBatch(t *catalog.Table, rows arrow.RecordBatch) (*EncodedB
 	}
 	m := &batchMeta{table: t.ID, rows: n, ncols: len(t.Columns), hasPK: t.HasPrimaryKey()}
 	b.meta = m
-	if m.hasPK {
-		sorted, err := sortRows(s.opts.Allocator, t, rows, cols, m)
-		if err != nil {
+	size := recordBytes(rows)
+	b.body = getBodyBuf(bodyBytes(size))
+	if !m.hasPK {
+		if err := encodeBody(s.opts.Allocator, rows, b.body); err != nil {
 			b.Release()
 			return nil, err
 		}
-		if sorted != rows {
-			rows.Release()
-			b.rows = sorted
-			for i := range t.Columns {
-				// Same types as validated above: reset cannot fail.
-				_ = cols[i].reset(t.Columns[i].Type, sorted.Column(i))
-			}
-		}
+		m.bodyLen = b.body.Len()
+		return b, nil
+	}
+	// The body does not depend on the keys when the rows are in key
+	// order already (bulk loads usually are): then it is encoded on
+	// another core while the keys are sorted and the bloom filter is
+	// built. A sample of five keys decides; if the rows turn out not
+	// to be in order, the body is encoded again from the sorted rows.
+	var (
+		wg      sync.WaitGroup
+		bodyErr error
+		ahead   = size >= compressMinBytes && runtime.GOMAXPROCS(0) > 1 && looksSorted(t, cols, n)
+	)
+	if ahead {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bodyErr = encodeBody(s.opts.Allocator, rows, b.body)
+		}()
+	}
+	sorted, err := sortRows(s.opts.Allocator, t, rows, cols, m)
+	if err == nil {
 		m.bloom = buildBloom(m.keys, m.offs, n)
 	}
-	b.body = getBodyBuf(recordBytes(b.rows))
-	if err := encodeBody(s.opts.Allocator, b.rows, b.body); err != nil {
+	wg.Wait()
+	if err == nil && ahead && sorted == rows {
+		err = bodyErr
+	}
+	if err != nil {
+		if sorted != nil && sorted != rows {
+			sorted.Release()
+		}
 		b.Release()
 		return nil, err
 	}
+	if sorted != rows {
+		rows.Release()
+		b.rows = sorted
+		for i := range t.Columns {
+			// Same types as validated above: reset cannot fail.
+			_ = cols[i].reset(t.Columns[i].Type, sorted.Column(i))
+		}
+	}
+	if !ahead || sorted != rows {
+		b.body.Reset()
+		if err := encodeBody(s.opts.Allocator, b.rows, b.body); err != nil {
+			b.Release()
+			return nil, err
+		}
+	}
 	m.bodyLen = b.body.Len()
 	return b, nil
+}
+
+// looksSorted reports whether five rows of cols spread over the n rows
+// are in strictly ascending key order (a guess that the batch is sorted).
+func looksSorted(t *catalog.Table, cols []colReader, n int) bool {
+	var prev, key []byte
+	for j := 0; j < 5; j++ {
+		i := j * (n - 1) / 4
+		key = key[:0]
+		for _, k := range t.PrimaryKey {
+			key = appendKeyValue(key, &cols[k], i)
+		}
+		if j > 0 && bytes.Compare(prev, key) >= 0 {
+			return false
+		}
+		prev = append(prev[:0], key...)
+	}
+	return true
 }
 
 // InsertEncoded adds the rows of b, encoded for t by EncodeBatch, to t like

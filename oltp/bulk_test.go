@@ -73,8 +73,9 @@ func TestInsertBatchRoundTrip(t *testing.T) {
 	for _, compress := range []bool{false, true} {
 		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
 			if compress {
-				defer func(v int) { compressMinBytes = v }(compressMinBytes)
-				compressMinBytes = 0
+				// Every body compressed, in many blocks.
+				defer func(v, b int) { compressMinBytes, bodyBlockSize = v, b }(compressMinBytes, bodyBlockSize)
+				compressMinBytes, bodyBlockSize = 0, 1000
 			}
 			testInsertBatchRoundTrip(t)
 		})

@@ -103,9 +103,16 @@
 //	uvarint  length of the body
 //
 //	body 0x10 <table id> 0x05 <batch>:
-//	byte     format version (1)
-//	bytes    Arrow IPC stream: the table schema and one record batch,
-//	         buffers LZ4-frame compressed
+//	byte     format version (2)
+//	byte     codec: 0 = none, 1 = S2 blocks
+//	none:    bytes: Arrow IPC stream, the table schema and one record
+//	         batch
+//	S2:      uvarint  length of that IPC stream
+//	         uvarint  block size B
+//	         per B bytes of the stream: uvarint length, S2 block
+//
+// Bodies of format 1 (the IPC stream with LZ4-frame compressed buffers)
+// are still read.
 //
 // Rows are sorted by primary key; tables without one number the rows of
 // an entry with consecutive hidden row ids, taken from the table sequence.
