@@ -3,9 +3,7 @@ package mantisdb_test
 import (
 	"context"
 	"log/slog"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -123,13 +121,4 @@ func benchDBIngest(b *testing.B, batch, minRows int) {
 	b.ReportMetric(float64(b.N*batch)/sec, "rows/s")
 	b.ReportMetric(float64(bytes)/cpu/1e6, "MB/cpu-s")
 	b.ReportMetric(cpu*1e3/float64(b.N), "cpu-ms/op")
-}
-
-// cpuTime is the user and system CPU time of the process so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
