@@ -1,6 +1,8 @@
 package rest
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -209,13 +211,29 @@ func (r *ndjsonReader) endArray() error {
 }
 
 // csvState is the state of a CSV reader: the header's mapping of fields to
-// columns, once read.
+// columns, once read, and the buffers of the current record.
 type csvState struct {
-	opts  csvOptions
-	rd    *csv.Reader
-	colOf []int // field index → column index
-	seen  []bool
+	opts    csvOptions
+	delim   []byte // the delimiter rune, UTF-8 encoded
+	started bool   // the header was read
+	colOf   []int  // field index → column index
+	seen    []bool
+	nfields int // fields per record, from the header
+
+	numLine int    // lines read so far
+	recLine int    // the line where the current record starts
+	raw     []byte // a line longer than the bufio buffer
+	rec     []byte // the current record's field bytes, unquoted
+	ends    []int  // end offset in rec of each field
+	fields  [][]byte
 }
+
+// The CSV syntax errors, as encoding/csv names them.
+var (
+	errBareQuote  = csv.ErrBareQuote
+	errQuote      = csv.ErrQuote
+	errFieldCount = csv.ErrFieldCount
+)
 
 // csvError returns the error of a CSV body that is not well-formed (400).
 func (r *ndjsonReader) csvError(err error) error {
@@ -227,25 +245,191 @@ func (r *ndjsonReader) csvError(err error) error {
 	return err
 }
 
+// csvLine returns the next line of the body with its newline, "\r\n"
+// turned into "\n" and a "\r" right before the end of the body dropped, as
+// encoding/csv reads lines. The slice is valid until the next call.
+func (r *ndjsonReader) csvLine() ([]byte, error) {
+	s := r.csv
+	line, err := r.in.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		s.raw = append(s.raw[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = r.in.ReadSlice('\n')
+			s.raw = append(s.raw, line...)
+		}
+		line = s.raw
+	}
+	if n := len(line); n > 0 && err == io.EOF {
+		err = nil
+		if line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+	}
+	s.numLine++
+	if n := len(line); n >= 2 && line[n-2] == '\r' && line[n-1] == '\n' {
+		line[n-2] = '\n'
+		line = line[:n-1]
+	}
+	return line, err
+}
+
+// lengthNL is 1 when b ends in a newline, else 0.
+func lengthNL(b []byte) int {
+	if len(b) > 0 && b[len(b)-1] == '\n' {
+		return 1
+	}
+	return 0
+}
+
+// readCSVRecord reads the next record into s.fields, whose slices are
+// valid until the next call. It is encoding/csv's Reader.readRecord (RFC
+// 4180, LazyQuotes and TrimLeadingSpace off, no comments) over bytes, so
+// that the syntax accepted and the errors (*csv.ParseError) stay the same,
+// without its string allocation per record: CSV ingest decodes fields
+// straight into the builders. At the end of the body it returns io.EOF.
+func (r *ndjsonReader) readCSVRecord() error {
+	s := r.csv
+	var (
+		line    []byte
+		errRead error
+	)
+	for errRead == nil {
+		line, errRead = r.csvLine()
+		if errRead == nil && len(line) == lengthNL(line) {
+			line = nil
+			continue // skip empty lines
+		}
+		break
+	}
+	if errRead == io.EOF {
+		return errRead
+	}
+	const quoteLen = 1
+	delimLen := len(s.delim)
+	s.recLine = s.numLine
+	s.rec, s.ends = s.rec[:0], s.ends[:0]
+	pos := struct{ line, col int }{s.numLine, 1}
+	var err error
+parseField:
+	for {
+		if len(line) == 0 || line[0] != '"' {
+			// An unquoted field.
+			var i int
+			if delimLen == 1 {
+				i = bytes.IndexByte(line, s.delim[0])
+			} else {
+				i = bytes.Index(line, s.delim)
+			}
+			field := line
+			if i >= 0 {
+				field = field[:i]
+			} else {
+				field = field[:len(field)-lengthNL(field)]
+			}
+			if j := bytes.IndexByte(field, '"'); j >= 0 {
+				err = &csv.ParseError{StartLine: s.recLine, Line: s.numLine, Column: pos.col + j, Err: errBareQuote}
+				break parseField
+			}
+			s.rec = append(s.rec, field...)
+			s.ends = append(s.ends, len(s.rec))
+			if i >= 0 {
+				line = line[i+delimLen:]
+				pos.col += i + delimLen
+				continue parseField
+			}
+			break parseField
+		}
+		// A quoted field.
+		line = line[quoteLen:]
+		pos.col += quoteLen
+		for {
+			i := bytes.IndexByte(line, '"')
+			switch {
+			case i >= 0:
+				s.rec = append(s.rec, line[:i]...)
+				line = line[i+quoteLen:]
+				pos.col += i + quoteLen
+				switch {
+				case len(line) > 0 && line[0] == '"':
+					// "" is a quote.
+					s.rec = append(s.rec, '"')
+					line = line[quoteLen:]
+					pos.col += quoteLen
+				case bytes.HasPrefix(line, s.delim):
+					// The end of the field.
+					line = line[delimLen:]
+					pos.col += delimLen
+					s.ends = append(s.ends, len(s.rec))
+					continue parseField
+				case lengthNL(line) == len(line):
+					// The end of the record.
+					s.ends = append(s.ends, len(s.rec))
+					break parseField
+				default:
+					err = &csv.ParseError{StartLine: s.recLine, Line: s.numLine, Column: pos.col - quoteLen, Err: errQuote}
+					break parseField
+				}
+			case len(line) > 0:
+				// The field goes on on the next line.
+				s.rec = append(s.rec, line...)
+				if errRead != nil {
+					break parseField
+				}
+				pos.col += len(line)
+				line, errRead = r.csvLine()
+				if len(line) > 0 {
+					pos.line++
+					pos.col = 1
+				}
+				if errRead == io.EOF {
+					errRead = nil
+				}
+			default:
+				// The body ends inside the quotes.
+				if errRead == nil {
+					err = &csv.ParseError{StartLine: s.recLine, Line: pos.line, Column: pos.col, Err: errQuote}
+					break parseField
+				}
+				s.ends = append(s.ends, len(s.rec))
+				break parseField
+			}
+		}
+	}
+	if err == nil {
+		err = errRead
+	}
+	s.fields = s.fields[:0]
+	prev := 0
+	for _, end := range s.ends {
+		s.fields = append(s.fields, s.rec[prev:end])
+		prev = end
+	}
+	if s.nfields > 0 && len(s.fields) != s.nfields && err == nil {
+		err = &csv.ParseError{StartLine: s.recLine, Line: s.recLine, Column: 1, Err: errFieldCount}
+	}
+	return err
+}
+
 // readHeader reads the header row and maps its names to columns.
 func (r *ndjsonReader) readHeader() error {
 	s := r.csv
-	s.rd = csv.NewReader(r.in)
-	s.rd.Comma = s.opts.delimiter
-	if s.rd.Comma == 0 {
-		s.rd.Comma = ','
+	d := s.opts.delimiter
+	if d == 0 {
+		d = ','
 	}
-	s.rd.ReuseRecord = true
-	head, err := s.rd.Read()
+	s.delim = utf8.AppendRune(nil, d)
+	err := r.readCSVRecord()
 	if err == io.EOF {
 		return nil
 	}
 	if err != nil {
 		return r.csvError(err)
 	}
+	head := s.fields
 	s.colOf = make([]int, len(head))
 	s.seen = make([]bool, len(r.cols))
-	for i, name := range head {
+	for i, field := range head {
+		name := string(field)
 		if i == 0 {
 			name = strings.TrimPrefix(name, "\ufeff") // a byte order mark
 		}
@@ -278,7 +462,7 @@ func (r *ndjsonReader) readHeader() error {
 		}
 	}
 	// Every row must have the header's number of fields.
-	s.rd.FieldsPerRecord = len(head)
+	s.nfields = len(head)
 	return nil
 }
 
@@ -286,15 +470,16 @@ func (r *ndjsonReader) readHeader() error {
 // the body.
 func (r *ndjsonReader) nextCSVRow() (bool, error) {
 	s := r.csv
-	if s.rd == nil {
+	if !s.started {
+		s.started = true
 		if err := r.readHeader(); err != nil {
 			return false, err
 		}
-		if s.colOf == nil {
-			return false, nil // an empty body
-		}
 	}
-	rec, err := s.rd.Read()
+	if s.colOf == nil {
+		return false, nil // an empty body
+	}
+	err := r.readCSVRecord()
 	if err == io.EOF {
 		return false, nil
 	}
@@ -302,21 +487,23 @@ func (r *ndjsonReader) nextCSVRow() (bool, error) {
 	if err != nil {
 		return false, r.csvError(err)
 	}
-	r.lineNo, _ = s.rd.FieldPos(0)
-	for i, field := range rec {
+	r.lineNo = s.recLine
+	// One check of the whole record; fields are checked one by one only to
+	// name the bad one.
+	valid := utf8.Valid(s.rec)
+	for i, field := range s.fields {
 		c := &r.cols[s.colOf[i]]
-		if field == s.opts.null {
+		if string(field) == s.opts.null {
 			if err := r.appendTyped(c, jsonNull, nil); err != nil {
 				return false, err
 			}
 			continue
 		}
-		// The record's strings are not kept: the builders copy what they
-		// append, so a view of the bytes avoids a copy per field.
-		tok := unsafe.Slice(unsafe.StringData(field), len(field))
 		kind := jsonString
 		if c.typ.Kind == catalog.KindBoolean {
-			switch b, ok := parseBoolText(field); {
+			// The builders copy what they append, so a view of the bytes
+			// avoids a copy per field.
+			switch b, ok := parseBoolText(unsafe.String(unsafe.SliceData(field), len(field))); {
 			case !ok:
 				return false, r.rowError(sqlstate.InvalidText, c.name, "%q is not a valid BOOLEAN (want true or false)", field)
 			case b:
@@ -324,10 +511,10 @@ func (r *ndjsonReader) nextCSVRow() (bool, error) {
 			default:
 				kind = jsonFalse
 			}
-		} else if !utf8.Valid(tok) {
+		} else if !valid && !utf8.Valid(field) {
 			return false, r.syntaxError(c.name, "field is not valid UTF-8")
 		}
-		if err := r.appendTyped(c, kind, tok); err != nil {
+		if err := r.appendTyped(c, kind, field); err != nil {
 			return false, err
 		}
 	}
