@@ -3,8 +3,8 @@ package rest
 import (
 	"encoding/csv"
 	"encoding/json"
-	"fmt"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
