@@ -375,6 +375,11 @@ type tierSource struct {
 	// stats, when not nil, receives the scan's counters (EXPLAIN ANALYZE).
 	stats  *planner.ScanStats
 	mapped bool // cur reads a segment of an older layout (segmentSchema)
+	// readahead is the number of goroutines that decode the segments'
+	// row groups ahead (readahead.go), 0 for a serial scan; ra runs them
+	// once the row store is read.
+	readahead int
+	ra        *readahead
 }
 
 type segScan struct {
@@ -386,6 +391,7 @@ type segScan struct {
 // restrictSegments limits the scan of segment ents[i] to the positions
 // rows[i].
 func (s *tierSource) restrictSegments(ents []oltp.SegmentEntry, rows []*roaring.Bitmap) {
+	s.readahead = 0 // a partition of a parallel scan: already one goroutine of several
 	for i := range s.segs {
 		for j, e := range ents {
 			if s.segs[i].h.meta.ID == e.ID {
@@ -420,6 +426,9 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 	if withKey && len(s.segs) > 0 {
 		s.keys = array.NewBinaryBuilder(db.mem, arrow.BinaryTypes.Binary)
 	}
+	if !withKey && ka == nil && s.stats == nil {
+		s.readahead = readaheadWorkers()
+	}
 	return s, nil
 }
 
@@ -443,6 +452,12 @@ func (s *tierSource) Next() bool {
 			return false
 		}
 		s.inStore = false
+	}
+	if s.readahead > 0 && len(s.segs) > 0 {
+		if s.ra == nil {
+			s.startReadahead(s.readahead)
+		}
+		return s.nextReadahead()
 	}
 	for {
 		if s.cur == nil {
@@ -548,6 +563,10 @@ func (s *tierSource) Err() error { return s.err }
 func (s *tierSource) Close() error {
 	s.releaseOwn()
 	s.rec = nil
+	if s.ra != nil {
+		s.ra.stop()
+		s.ra = nil
+	}
 	var err error
 	if s.cur != nil {
 		s.noteScan()

@@ -10,6 +10,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -37,16 +38,25 @@ const (
 	directFloat32
 	directFloat64
 	directBytes
+	// directDecimal64 reads a DECIMAL column stored as INT64 and widens it
+	// to DECIMAL128 in the same pass.
+	directDecimal64
 )
 
 // directKindOf returns how the direct decoder reads file column fc whose
-// Arrow type (as decoded, before DECIMAL widening) is dt.
+// Arrow type (in the segment's schema) is dt.
 func (r *Reader) directKindOf(fc int, dt arrow.DataType) directKind {
 	col := r.pmeta.Schema.Column(fc)
 	if col.MaxRepetitionLevel() != 0 || col.MaxDefinitionLevel() > 1 {
 		return directNone
 	}
 	pt := col.PhysicalType()
+	if r.dec64 != nil && r.dec64[fc] != nil {
+		if pt == parquet.Types.Int64 {
+			return directDecimal64
+		}
+		return directNone
+	}
 	switch dt.ID() {
 	case arrow.INT32, arrow.DATE32:
 		if pt == parquet.Types.Int32 {
@@ -72,8 +82,9 @@ func (r *Reader) directKindOf(fc int, dt arrow.DataType) directKind {
 	return directNone
 }
 
-// rgDecoder decodes the selected columns of one row group batch by batch.
-// It is not safe for concurrent use.
+// rgDecoder decodes the selected columns of a segment's row groups batch
+// by batch, one row group at a time; its scratch space lives from one row
+// group to the next. It is not safe for concurrent use.
 type rgDecoder struct {
 	mem    memory.Allocator
 	schema *arrow.Schema // the decoded columns (DECIMALs still INT64)
@@ -87,34 +98,43 @@ type colDecoder struct {
 	dt     arrow.DataType
 	cr     file.ColumnChunkReader
 	maxDef int16
-	// defs and vals are scratch space reused across batches.
+	// defs, vals and ints are scratch space reused across batches.
 	defs []int16
 	vals []parquet.ByteArray
+	ints []int64
 	// dataHint is the size of the previous batch's string data, the first
 	// guess for the next one.
 	dataHint int
 }
 
-// newRGDecoder prepares the decoding of file columns fileCols of row group
-// rg of pr; kinds gives each one's directKind and schema their decoded
-// types.
-func newRGDecoder(pr *file.Reader, rg int, fileCols []int, kinds []directKind, schema *arrow.Schema,
-	mem memory.Allocator) (*rgDecoder, error) {
+// newRGDecoder returns a decoder of file columns fileCols; kinds gives
+// each one's directKind and schema their decoded types.
+func newRGDecoder(kinds []directKind, schema *arrow.Schema, mem memory.Allocator) *rgDecoder {
+	d := &rgDecoder{mem: mem, schema: schema, cols: make([]colDecoder, len(kinds))}
+	for i, k := range kinds {
+		d.cols[i] = colDecoder{kind: k, dt: schema.Field(i).Type}
+	}
+	return d
+}
+
+// open prepares the decoding of row group rg of pr, after the previous
+// row group was released.
+func (d *rgDecoder) open(pr *file.Reader, rg int, fileCols []int) error {
 	rgr := pr.RowGroup(rg)
-	d := &rgDecoder{mem: mem, schema: schema, cols: make([]colDecoder, len(fileCols)), left: rgr.NumRows()}
+	d.left = rgr.NumRows()
 	for i, fc := range fileCols {
 		cr, err := rgr.Column(fc)
 		if err != nil {
 			d.release()
-			return nil, err
+			return err
 		}
-		d.cols[i] = colDecoder{kind: kinds[i], dt: schema.Field(i).Type, cr: cr,
-			maxDef: cr.Descriptor().MaxDefinitionLevel()}
+		d.cols[i].cr, d.cols[i].maxDef = cr, cr.Descriptor().MaxDefinitionLevel()
 	}
-	return d, nil
+	return nil
 }
 
-// release closes the column chunk readers. It is idempotent.
+// release closes the column chunk readers of the current row group. It is
+// idempotent.
 func (d *rgDecoder) release() {
 	for i := range d.cols {
 		if c, ok := d.cols[i].cr.(io.Closer); ok {
@@ -122,6 +142,7 @@ func (d *rgDecoder) release() {
 		}
 		d.cols[i].cr = nil
 	}
+	d.left = 0
 }
 
 // next decodes the next batch of at most n rows; nil at the end of the row
@@ -173,8 +194,36 @@ func (c *colDecoder) decode(mem memory.Allocator, n int) (arrow.Array, error) {
 		return decodeFixed[float64](mem, c.dt, c.cr.(*file.Float64ColumnChunkReader), n, defs)
 	case directBytes:
 		return c.decodeBytes(mem, n, defs)
+	case directDecimal64:
+		return c.decodeDecimal64(mem, n, defs)
 	}
 	return nil, fmt.Errorf("segments: no direct decoder for %s", c.dt)
+}
+
+// decodeDecimal64 reads n values of a DECIMAL column stored as INT64 into
+// scratch space and widens them into a DECIMAL128 buffer.
+func (c *colDecoder) decodeDecimal64(mem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
+	if cap(c.ints) < n {
+		c.ints = make([]int64, n)
+	}
+	ints := c.ints[:n]
+	valid, nulls, err := readFixed(mem, c.cr.(*file.Int64ColumnChunkReader), ints, defs)
+	if err != nil {
+		return nil, err
+	}
+	if valid != nil {
+		defer valid.Release()
+	}
+	data := memory.NewResizableBuffer(mem)
+	defer data.Release()
+	data.Resize(n * arrow.Decimal128SizeBytes)
+	dst := arrow.Decimal128Traits.CastFromBytes(data.Bytes())[:n]
+	for i, v := range ints {
+		dst[i] = decimal128.New(v>>63, uint64(v))
+	}
+	d := array.NewData(c.dt, n, []*memory.Buffer{valid, data}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d), nil
 }
 
 // pageReader is what the typed column chunk readers of parquet/file have
@@ -191,11 +240,28 @@ type fixedWidth interface {
 // defs is nil for a required column, else scratch space for n levels.
 func decodeFixed[T fixedWidth](mem memory.Allocator, dt arrow.DataType, cr pageReader[T], n int, defs []int16) (arrow.Array, error) {
 	var zero T
-	width := int(unsafe.Sizeof(zero))
 	data := memory.NewResizableBuffer(mem)
 	defer data.Release()
-	data.Resize(n * width)
-	vals := arrow.GetData[T](data.Bytes())[:n]
+	data.Resize(n * int(unsafe.Sizeof(zero)))
+	valid, nulls, err := readFixed(mem, cr, arrow.GetData[T](data.Bytes())[:n], defs)
+	if err != nil {
+		return nil, err
+	}
+	if valid != nil {
+		defer valid.Release()
+	}
+	d := array.NewData(dt, n, []*memory.Buffer{valid, data}, nil, nulls, 0)
+	defer d.Release()
+	return array.MakeFromData(d), nil
+}
+
+// readFixed reads len(vals) values into vals, NULLs as zero values, and
+// returns the validity bitmap (nil without NULLs; the caller releases it)
+// and the number of NULLs. defs is nil for a required column, else
+// scratch space for len(vals) levels.
+func readFixed[T fixedWidth](mem memory.Allocator, cr pageReader[T], vals []T, defs []int16) (valid *memory.Buffer, nulls int, err error) {
+	var zero T
+	n := len(vals)
 	levels, values := 0, 0
 	for levels < n {
 		var lv []int16
@@ -204,19 +270,16 @@ func decodeFixed[T fixedWidth](mem memory.Allocator, dt arrow.DataType, cr pageR
 		}
 		l, v, err := cr.ReadBatchInPage(int64(n-levels), vals[values:], lv, nil)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		if l == 0 && v == 0 {
-			return nil, errShortColumn
+			return nil, 0, errShortColumn
 		}
 		levels += max(int(l), v)
 		values += v
 	}
-	var valid *memory.Buffer
-	nulls := 0
 	if defs != nil && values < n {
 		valid = memory.NewResizableBuffer(mem)
-		defer valid.Release()
 		valid.Resize(int(bitutil.BytesForBits(int64(n))))
 		bits := valid.Bytes()
 		clear(bits)
@@ -234,9 +297,7 @@ func decodeFixed[T fixedWidth](mem memory.Allocator, dt arrow.DataType, cr pageR
 		}
 		nulls = n - values
 	}
-	d := array.NewData(dt, n, []*memory.Buffer{valid, data}, nil, nulls, 0)
-	defer d.Release()
-	return array.MakeFromData(d), nil
+	return valid, nulls, nil
 }
 
 // decodeBytes reads n values of a BYTE_ARRAY column into an Arrow string

@@ -437,15 +437,14 @@ type Scanner struct {
 	fr   *pqarrow.FileReader
 	// direct, when not nil, says how the direct decoder reads each of
 	// fileCols (decode.go); dense scans whose columns it all reads use it
-	// instead of rr, with dec the decoder of the current row group and
-	// decSchema the decoded columns' schema.
-	direct    []directKind
-	decSchema *arrow.Schema
-	dec       *rgDecoder
-	rgPos     []uint32 // selected positions of the current row group (nil: all)
-	rgOff     int64    // position of the next row of rr
-	rgRows    int64    // rows of the current row group
-	left      int64    // rows left in the current row group (no-column scans)
+	// instead of rr; dec decodes the current row group when decOpen.
+	direct  []directKind
+	dec     *rgDecoder
+	decOpen bool
+	rgPos   []uint32 // selected positions of the current row group (nil: all)
+	rgOff   int64    // position of the next row of rr
+	rgRows  int64    // rows of the current row group
+	left    int64    // rows left in the current row group (no-column scans)
 
 	// sparse scans select few rows: they decode small batches and seek
 	// (through the page index) over runs of unselected rows.
@@ -542,16 +541,14 @@ func (s *Scanner) useDirect() {
 	kinds := make([]directKind, len(s.fileCols))
 	fields := make([]arrow.Field, len(s.fileCols))
 	for i, fc := range s.fileCols {
-		f := s.r.schema.Field(fc)
-		if s.r.dec64 != nil && s.r.dec64[fc] != nil {
-			f.Type = arrow.PrimitiveTypes.Int64 // widened by Reader.column
-		}
+		f := s.r.schema.Field(fc) // DECIMAL columns stored as INT64 come out widened
 		if kinds[i] = s.r.directKindOf(fc, f.Type); kinds[i] == directNone {
 			return
 		}
 		fields[i] = f
 	}
-	s.direct, s.decSchema = kinds, arrow.NewSchema(fields, nil)
+	s.direct = kinds
+	s.dec = newRGDecoder(kinds, arrow.NewSchema(fields, nil), s.mem)
 }
 
 // restrict narrows sel to the positions in rows.
@@ -645,7 +642,7 @@ func (s *Scanner) fail(err error) bool {
 
 // step produces at most one batch; nil with !done means "call again".
 func (s *Scanner) step() (arrow.RecordBatch, error) {
-	if s.rr == nil && s.dec == nil && s.left == 0 {
+	if s.rr == nil && !s.decOpen && s.left == 0 {
 		if s.next >= len(s.sel.RowGroups) {
 			s.done = true
 			return nil, nil
@@ -675,7 +672,7 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 		}
 	}
 	var in arrow.RecordBatch
-	if s.dec != nil {
+	if s.decOpen {
 		rec, err := s.dec.next(s.batch)
 		if err != nil || rec == nil {
 			s.closeRG()
@@ -763,12 +760,11 @@ func (s *Scanner) openRG(rg int) error {
 		return nil
 	}
 	s.rgOff, s.rgRows = 0, rows
-	if s.direct != nil {
-		dec, err := newRGDecoder(s.fr.ParquetReader(), rg, s.fileCols, s.direct, s.decSchema, s.mem)
-		if err != nil {
+	if s.dec != nil {
+		if err := s.dec.open(s.fr.ParquetReader(), rg, s.fileCols); err != nil {
 			return err
 		}
-		s.dec = dec
+		s.decOpen = true
 		return nil
 	}
 	rr, err := s.fr.GetRecordReader(s.ctx, s.fileCols, []int{rg})
@@ -784,9 +780,9 @@ func (s *Scanner) closeRG() {
 		s.rr.Release()
 		s.rr = nil
 	}
-	if s.dec != nil {
+	if s.decOpen {
 		s.dec.release()
-		s.dec = nil
+		s.decOpen = false
 	}
 	s.left = 0
 }
@@ -857,10 +853,10 @@ func (s *Scanner) Close() error {
 }
 
 // column returns the decoded column a of file column fc in its table type:
-// a itself, retained, or a DECIMAL column stored as INT64 widened. The
-// caller releases the result.
+// a itself, retained, or a DECIMAL column stored as INT64 widened (the
+// direct decoder widens them itself). The caller releases the result.
 func (r *Reader) column(mem memory.Allocator, fc int, a arrow.Array) arrow.Array {
-	if r.dec64 != nil && r.dec64[fc] != nil {
+	if r.dec64 != nil && r.dec64[fc] != nil && a.DataType().ID() == arrow.INT64 {
 		return int64ToDecimal(mem, a, r.dec64[fc])
 	}
 	a.Retain()
