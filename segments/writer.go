@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -194,6 +195,14 @@ type Writer struct {
 	rg     []arrow.RecordBatch
 	rgRows int64
 	cols   []columnBuilder
+	// jobs carries full row groups to the encoder goroutine (see encode),
+	// which owns pw until stopEncoder; encDone closes when it has ended,
+	// with its error in encErr. encFailed tells the writer early that it
+	// failed.
+	jobs      chan []*arrow.Chunked
+	encDone   chan struct{}
+	encErr    error
+	encFailed atomic.Bool
 	strict bool // the sort key is the primary key: keys are unique
 
 	prev           arrow.RecordBatch // last non-empty record, for VerifyOrder
@@ -365,15 +374,16 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 	return nil
 }
 
-// flushRowGroup writes the collected row group to the Parquet file, one
-// column chunk after the other, and closes its zone maps.
+// flushRowGroup hands the collected row group to the encoder goroutine
+// and closes its zone maps. The Parquet encoding of a row group (about half
+// of a compaction's CPU time) thus runs beside the caller's work on the
+// next one: its scan, the index and the zone maps.
 func (w *Writer) flushRowGroup() error {
-	if err := w.pw.NewRowGroupChecked(); err != nil {
-		return err
-	}
+	cols := make([]*arrow.Chunked, len(w.cols))
 	chunks := make([]arrow.Array, len(w.rg))
+	var err error
 	for i := range w.cols {
-		err := w.writeColumn(i, chunks)
+		cols[i], err = w.columnChunk(i, chunks)
 		for j, c := range chunks {
 			if c != nil {
 				c.Release()
@@ -381,6 +391,7 @@ func (w *Writer) flushRowGroup() error {
 			}
 		}
 		if err != nil {
+			releaseChunked(cols)
 			return err
 		}
 	}
@@ -389,28 +400,83 @@ func (w *Writer) flushRowGroup() error {
 	}
 	w.rg = w.rg[:0]
 	w.flushZones()
+	if w.jobs == nil {
+		w.jobs, w.encDone = make(chan []*arrow.Chunked, 1), make(chan struct{})
+		go w.encode()
+	}
+	if w.encFailed.Load() {
+		releaseChunked(cols)
+		return w.stopEncoder()
+	}
+	w.jobs <- cols
 	return nil
 }
 
-// writeColumn writes column i of the collected row group; chunks is
-// scratch space of len(w.rg) that the caller releases.
-func (w *Writer) writeColumn(i int, chunks []arrow.Array) error {
-	rows := w.rgRows
-	if ds, ok := w.cols[i].values.(dictSource); ok {
-		if dict := ds.takeDictionary(w.opts.Allocator, w.rg, i, int(rows)); dict != nil {
-			chunks[0] = dict
-			c := arrow.NewChunked(dict.DataType(), chunks[:1])
-			defer c.Release()
-			return w.pw.WriteColumnChunked(c, 0, rows)
+// encode writes the row groups sent on w.jobs to the Parquet file until
+// the channel closes; after a failure it only releases them. It owns w.pw
+// until stopEncoder returns.
+func (w *Writer) encode() {
+	var err error
+	for cols := range w.jobs {
+		if err == nil {
+			if err = w.writeRowGroup(cols); err != nil {
+				w.encFailed.Store(true)
+			}
+		}
+		releaseChunked(cols)
+	}
+	w.encErr = err
+	close(w.encDone)
+}
+
+func (w *Writer) writeRowGroup(cols []*arrow.Chunked) error {
+	if err := w.pw.NewRowGroupChecked(); err != nil {
+		return err
+	}
+	for _, c := range cols {
+		if err := w.pw.WriteColumnChunked(c, 0, int64(c.Len())); err != nil {
+			return err
 		}
 	}
-	typ := w.fileSchema.Field(i).Type
+	return nil
+}
+
+// stopEncoder waits for the encoder goroutine to write the row groups sent
+// to it and returns its error. It is idempotent.
+func (w *Writer) stopEncoder() error {
+	if w.jobs != nil {
+		close(w.jobs)
+		<-w.encDone
+		w.jobs = nil
+	}
+	return w.encErr
+}
+
+func releaseChunked(cols []*arrow.Chunked) {
+	for _, c := range cols {
+		if c != nil {
+			c.Release()
+		}
+	}
+}
+
+// columnChunk returns column i of the collected row group as the Parquet
+// writer takes it: VARCHAR as dictionary indices when its value index
+// numbered them, DECIMAL as int64 when stored so. chunks is scratch space
+// of len(w.rg) that the caller releases.
+func (w *Writer) columnChunk(i int, chunks []arrow.Array) (*arrow.Chunked, error) {
+	if ds, ok := w.cols[i].values.(dictSource); ok {
+		if dict := ds.takeDictionary(w.opts.Allocator, w.rg, i, int(w.rgRows)); dict != nil {
+			chunks[0] = dict
+			return arrow.NewChunked(dict.DataType(), chunks[:1]), nil
+		}
+	}
 	for j, r := range w.rg {
 		col := r.Column(i)
 		if w.dec64 != nil && w.dec64[i] != nil {
 			a, err := decimalToInt64(w.opts.Allocator, col)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			chunks[j] = a
 			continue
@@ -418,9 +484,7 @@ func (w *Writer) writeColumn(i int, chunks []arrow.Array) error {
 		col.Retain()
 		chunks[j] = col
 	}
-	c := arrow.NewChunked(typ, chunks)
-	defer c.Release()
-	return w.pw.WriteColumnChunked(c, 0, rows)
+	return arrow.NewChunked(w.fileSchema.Field(i).Type, chunks), nil
 }
 
 func (w *Writer) keyAt(rec arrow.RecordBatch, row int) []Value {
@@ -521,6 +585,9 @@ func (w *Writer) finish() (*Meta, error) {
 		if err := w.flushRowGroup(); err != nil {
 			return nil, err
 		}
+	}
+	if err := w.stopEncoder(); err != nil {
+		return nil, err
 	}
 	if err := w.pw.Close(); err != nil {
 		return nil, err
@@ -637,6 +704,7 @@ func (w *Writer) Abort() {
 		return
 	}
 	w.done = true
+	_ = w.stopEncoder()
 	if w.pw != nil {
 		// Close flushes a footer into the (discarded) buffer; ignore errors.
 		_ = w.pw.Close()
