@@ -94,7 +94,9 @@
 // faster; ZSTD files came out 6% smaller, LZ4 files 19% larger. The
 // Writer collects a row group before it writes it, column by column; a
 // VARCHAR column with a value index reaches Parquet as dictionary indices
-// numbered while the index was built, so its strings are hashed once.
+// numbered while the index was built, so its strings are hashed once. A
+// goroutine of the Writer encodes each full row group while the caller
+// builds the next one.
 //
 // Merge merges segments by sort key into a new one, dropping deleted rows:
 // the building block of size-tiered merges and rewrites of segments with

@@ -203,6 +203,7 @@ type Writer struct {
 	encDone   chan struct{}
 	encErr    error
 	encFailed atomic.Bool
+
 	strict bool // the sort key is the primary key: keys are unique
 
 	prev           arrow.RecordBatch // last non-empty record, for VerifyOrder
@@ -401,7 +402,9 @@ func (w *Writer) flushRowGroup() error {
 	w.rg = w.rg[:0]
 	w.flushZones()
 	if w.jobs == nil {
-		w.jobs, w.encDone = make(chan []*arrow.Chunked, 1), make(chan struct{})
+		// Unbuffered: one row group is encoded while the next is
+		// collected, no more, so a Writer holds at most two in memory.
+		w.jobs, w.encDone = make(chan []*arrow.Chunked), make(chan struct{})
 		go w.encode()
 	}
 	if w.encFailed.Load() {
