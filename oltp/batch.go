@@ -507,8 +507,10 @@ const (
 
 // bodyBlockSize is the stream bytes per S2 block of a body: small enough
 // that a lineitem batch of 100K rows (17 MB) keeps both cores busy, large
-// enough that S2 finds its matches.
-var bodyBlockSize = 1 << 20 // a variable for tests
+// enough that S2 finds the matches between rows of a column (the stream
+// is column after column): on that batch 4 MiB blocks give 4.3 MB, 1 MiB
+// blocks 5.4 MB, at the same speed.
+var bodyBlockSize = 4 << 20 // a variable for tests
 
 // appendS2Blocks appends stream in the bodyS2 layout to buf, compressing
 // the blocks on up to GOMAXPROCS goroutines.
