@@ -77,6 +77,9 @@ func (db *DB) alterTable(ctx context.Context, st *sql.AlterTable) error {
 		src[i] = i
 	}
 	rewrite := false
+	// notNull names an added NOT NULL column without a default: the
+	// table must be empty (checked under its exclusive lock).
+	notNull := ""
 	for _, op := range st.Ops {
 		var err error
 		switch op.Kind {
@@ -84,7 +87,10 @@ func (db *DB) alterTable(ctx context.Context, st *sql.AlterTable) error {
 			if nt.ColumnIndex(op.Column.Name) >= 0 {
 				return sqlstate.Errorf(sqlstate.DuplicateColumn, "column %q of relation %q already exists", op.Column.Name, nt.Name)
 			}
-			if nt, err = nt.WithColumnAdded(op.Column); err != nil {
+			if op.Column.NotNull && op.Column.Default == nil && notNull == "" {
+				notNull = op.Column.Name
+			}
+			if nt, err = nt.WithColumnAdded(op.Column, true); err != nil {
 				return sqlstate.Wrap(err, sqlstate.InvalidColumnDef, "%v", err)
 			}
 			src = append(src, -1)
@@ -127,14 +133,40 @@ func (db *DB) alterTable(ctx context.Context, st *sql.AlterTable) error {
 	if !rewrite {
 		src = nil
 	}
-	return db.replaceTable(ctx, cur, nt, src)
+	var check func() error
+	if notNull != "" {
+		check = func() error { return db.checkEmpty(cur, notNull) }
+	}
+	return db.replaceTableChecked(ctx, cur, nt, src, check)
+}
+
+// checkEmpty fails with 23502 unless table t has no rows, for the ADD
+// COLUMN of NOT NULL column col without a default.
+func (db *DB) checkEmpty(t *catalog.Table, col string) error {
+	rv := db.snapshot()
+	defer rv.close()
+	st, err := db.statsOf(&rv, t)
+	if err != nil {
+		return err
+	}
+	if st.FreshRows+st.SegmentRows > 0 {
+		return sqlstate.Errorf(sqlstate.NotNullViolation,
+			"column %q of relation %q contains null values: a NOT NULL column added to a table with rows needs a DEFAULT", col, t.Name)
+	}
+	return nil
 }
 
 // replaceTable persists and publishes nt, the new descriptor of cur.
 func (db *DB) replaceTable(ctx context.Context, cur, nt *catalog.Table, src []int) error {
+	return db.replaceTableChecked(ctx, cur, nt, src, nil)
+}
+
+// replaceTableChecked is replaceTable with check, run under the table's
+// exclusive lock before anything is written (oltp.Store.ReplaceTableChecked).
+func (db *DB) replaceTableChecked(ctx context.Context, cur, nt *catalog.Table, src []int, check func() error) error {
 	// Versions step by one per change, so one ALTER of several changes
 	// moves the version by several; storage only compares them.
-	return db.store.ReplaceTable(ctx, cur, nt, src, &db.tiers.mu, func() { db.cat.Replace(cur, nt) })
+	return db.store.ReplaceTableChecked(ctx, cur, nt, src, &db.tiers.mu, check, func() { db.cat.Replace(cur, nt) })
 }
 
 func (db *DB) createIndex(ctx context.Context, st *sql.CreateIndex) error {
@@ -181,12 +213,19 @@ func segmentSchema(t *catalog.Table, h *segHandle, filter segments.Predicate) (s
 		return sch, filter, false
 	}
 	if len(filter) > 0 {
-		f = make(segments.Predicate, len(filter))
-		copy(f, filter)
-		for i := range f {
-			if c := t.ColumnIndex(f[i].Column); c >= 0 {
-				f[i].Column = sch.Field(c).Name
+		f = make(segments.Predicate, 0, len(filter))
+		for _, cond := range filter {
+			if c := t.ColumnIndex(cond.Column); c >= 0 {
+				if sch.Field(c).Metadata.FindKey(catalog.DefaultMetadataKey) >= 0 {
+					// The segment lacks the column, which reads as its
+					// default there: its index cannot answer (it would
+					// take the column for NULL); the filter above the
+					// scan does.
+					continue
+				}
+				cond.Column = sch.Field(c).Name
 			}
+			f = append(f, cond)
 		}
 	}
 	return sch, f, true

@@ -598,7 +598,11 @@ func conform(ctx context.Context, t *catalog.Table, rec arrow.RecordBatch) (arro
 	for c, i := range byCol {
 		want := sch.Field(c).Type
 		if i < 0 {
-			cols[c] = array.MakeArrayOfNull(mem, want, int(n))
+			a, err := t.Columns[c].MissingArray(mem, int(n))
+			if err != nil {
+				return nil, sqlstate.Wrap(err, sqlstate.Internal, "table %q: %v", t.Name, err)
+			}
+			cols[c] = a
 			continue
 		}
 		in := rec.Column(i)

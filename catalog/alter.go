@@ -100,7 +100,8 @@ func (t *Table) NamesAt(v uint64) (names []string, ok bool) {
 
 // SchemaAt returns the schema to read data written at schema version v
 // with: t.Schema() with each field named as at v; a column added after v
-// gets a name no data has, so it reads as NULL. It returns t.Schema()
+// gets a name no data has, so it reads as NULL, or as its default, which
+// the field carries in its metadata (MissingColumn). It returns t.Schema()
 // itself when nothing changed since v.
 func (t *Table) SchemaAt(v uint64) *arrow.Schema {
 	names, ok := t.NamesAt(v)
@@ -111,6 +112,9 @@ func (t *Table) SchemaAt(v uint64) *arrow.Schema {
 	for i := range fields {
 		if names[i] == "" {
 			fields[i].Name = fmt.Sprintf("\x00added column %d", t.Columns[i].ID)
+			if d := t.Columns[i].Default; d != nil {
+				fields[i].Metadata = arrow.NewMetadata([]string{DefaultMetadataKey}, []string{*d})
+			}
 		} else {
 			fields[i].Name = names[i]
 		}
@@ -142,17 +146,23 @@ func (n *Table) recordLayout(t *Table) {
 }
 
 // WithColumnAdded returns a copy of t with column c added last (its ID
-// assigned). The column must be nullable: rows already stored read it as
-// NULL.
-func (t *Table) WithColumnAdded(c Column) (*Table, error) {
+// assigned). Rows already stored read it as its default, or NULL without
+// one; a NOT NULL column needs a default (or a table without rows, which
+// the caller checks: empty says so).
+func (t *Table) WithColumnAdded(c Column, empty bool) (*Table, error) {
 	if t.ColumnIndex(c.Name) >= 0 {
 		return nil, fmt.Errorf("column %q of relation %q already exists", c.Name, t.Name)
 	}
 	if !c.Type.Valid() {
 		return nil, fmt.Errorf("column %q has invalid type %s", c.Name, c.Type)
 	}
-	if c.NotNull {
-		return nil, fmt.Errorf("column %q cannot be added NOT NULL: the rows already stored have no value", c.Name)
+	if c.NotNull && c.Default == nil && !empty {
+		return nil, fmt.Errorf("column %q cannot be added NOT NULL without a default: the rows already stored have no value", c.Name)
+	}
+	if c.Default != nil {
+		if _, err := c.DefaultScalar(); err != nil {
+			return nil, err
+		}
 	}
 	n := t.clone()
 	n.recordLayout(t)

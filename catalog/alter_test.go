@@ -24,7 +24,7 @@ func TestAlterLayouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t5, err := t4.WithColumnAdded(Column{Name: "b", Type: Bigint})
+	t5, err := t4.WithColumnAdded(Column{Name: "b", Type: Bigint}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +69,8 @@ func TestAlterLayouts(t *testing.T) {
 	for _, bad := range []func() (*Table, error){
 		func() (*Table, error) { return t5.WithColumnDropped("k") },
 		func() (*Table, error) { return t5.WithColumnDropped("nosuch") },
-		func() (*Table, error) { return t5.WithColumnAdded(Column{Name: "X", Type: Int}) },
-		func() (*Table, error) { return t5.WithColumnAdded(Column{Name: "nn", Type: Int, NotNull: true}) },
+		func() (*Table, error) { return t5.WithColumnAdded(Column{Name: "X", Type: Int}, false) },
+		func() (*Table, error) { return t5.WithColumnAdded(Column{Name: "nn", Type: Int, NotNull: true}, false) },
 		func() (*Table, error) { return t5.WithColumnRenamed("x", "b") },
 		func() (*Table, error) { return t5.WithIndex("IX", "b") },
 		func() (*Table, error) { return t5.WithoutIndex("nosuch") },
@@ -104,7 +104,7 @@ func TestSameAs(t *testing.T) {
 	if !old.SameAs(v1) || !old.SameAs(enc) {
 		t.Error("a descriptor is not the same as its own stored or encoded bytes")
 	}
-	next, err := old.WithColumnAdded(Column{Name: "b", Type: Int})
+	next, err := old.WithColumnAdded(Column{Name: "b", Type: Int}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,9 @@ import (
 // reads every version up to it and refuses newer ones. Version 2 added
 // column IDs, past layouts and indexes (ALTER TABLE, CREATE INDEX); a
 // version 1 descriptor gets the IDs 1..n of its columns in order.
-const FormatVersion = 2
+// Version 3 added column defaults (default.go); a descriptor without one
+// is still written as version 2, which older binaries read.
+const FormatVersion = 3
 
 // Column is one column of a table.
 type Column struct {
@@ -37,6 +39,9 @@ type Column struct {
 	Name    string `json:"name"`
 	Type    Type   `json:"type"`
 	NotNull bool   `json:"not_null,omitempty"`
+	// Default is the column's default value in its descriptor form
+	// (default.go), or nil for none (NULL).
+	Default *string `json:"default,omitempty"`
 }
 
 // Table describes one table. A *Table is immutable after it is published in
@@ -133,6 +138,9 @@ func (t *Table) Validate() error {
 		if !c.Type.Valid() {
 			return fmt.Errorf("column %q has invalid type %s", c.Name, c.Type)
 		}
+		if _, err := c.DefaultScalar(); err != nil {
+			return fmt.Errorf("column %q: %w", c.Name, err)
+		}
 	}
 	inKey := make(map[int]bool, len(t.PrimaryKey))
 	for _, k := range t.PrimaryKey {
@@ -185,7 +193,11 @@ type encodedTable struct {
 
 // Encode returns the on-disk form of the descriptor.
 func (t *Table) Encode() ([]byte, error) {
-	return json.Marshal(encodedTable{Format: FormatVersion, Table: t})
+	format := 2
+	if t.hasDefaults() {
+		format = FormatVersion
+	}
+	return json.Marshal(encodedTable{Format: format, Table: t})
 }
 
 // Decode parses a descriptor written by Encode of this or an older version.

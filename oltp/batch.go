@@ -688,8 +688,8 @@ func decodeRaw(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (
 }
 
 // conformBody returns the decoded body rec of m as a batch of t's current
-// columns (columns added after the entry was written are NULL). rec is
-// not released; the caller releases the result.
+// columns (columns added after the entry was written read as their
+// default, or NULL). rec is not released; the caller releases the result.
 func conformBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, rec arrow.RecordBatch) arrow.RecordBatch {
 	sch := t.Schema()
 	cols := make([]arrow.Array, len(t.Columns))
@@ -698,7 +698,7 @@ func conformBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, rec arrow
 			cols[i] = rec.Column(i)
 			cols[i].Retain()
 		} else {
-			cols[i] = array.MakeArrayOfNull(mem, sch.Field(i).Type, m.rows)
+			cols[i] = missingColumn(mem, t, i, m.rows)
 		}
 	}
 	out := array.NewRecordBatch(sch, cols, int64(m.rows))

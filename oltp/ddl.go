@@ -133,10 +133,25 @@ func (s *Store) TruncateTable(ctx context.Context, t *catalog.Table) (removed []
 // sees either the old rows and the old catalog or the new ones. publish
 // (may be nil) publishes t in the catalog; it runs under the table's lock.
 func (s *Store) ReplaceTable(ctx context.Context, old, t *catalog.Table, src []int, barrier sync.Locker, publish func()) error {
+	return s.ReplaceTableChecked(ctx, old, t, src, barrier, nil, publish)
+}
+
+// ReplaceTableChecked is ReplaceTable with check, which runs once the
+// table's exclusive lock is held (no writer of the table is running or
+// can start) and before anything is written; its error ends the change.
+// ALTER TABLE … ADD COLUMN … NOT NULL checks there that the table is
+// empty.
+func (s *Store) ReplaceTableChecked(ctx context.Context, old, t *catalog.Table, src []int, barrier sync.Locker,
+	check func() error, publish func()) error {
 	lk := s.locks.Begin(lockmgr.TxnID(s.newTxnID()))
 	defer lk.End()
 	if err := lk.Lock(ctx, lockmgr.Table(t.ID), lockmgr.Exclusive); err != nil {
 		return err
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	if s.table(t.ID).dropped.Load() {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "table %q was dropped", t.Name)
@@ -152,7 +167,7 @@ func (s *Store) ReplaceTable(ctx context.Context, old, t *catalog.Table, src []i
 	var rewritten []uint64
 	if err := s.writeSynced(ctx, func(b *pebble.Batch) error {
 		if src != nil {
-			if err := s.rewriteRows(b, old, src); err != nil {
+			if err := s.rewriteRows(b, old, t, src); err != nil {
 				return err
 			}
 			var err error
@@ -176,8 +191,13 @@ func (s *Store) ReplaceTable(ctx context.Context, old, t *catalog.Table, src []i
 }
 
 // rewriteRows adds to b every row entry of table old rewritten by src
-// (see ReplaceTable).
-func (s *Store) rewriteRows(b *pebble.Batch, old *catalog.Table, src []int) error {
+// (see ReplaceTable) into the columns of t, whose defaults fill the
+// columns a row lacks.
+func (s *Store) rewriteRows(b *pebble.Batch, old, t *catalog.Table, src []int) error {
+	defs, err := defaultFields(t)
+	if err != nil {
+		return err
+	}
 	lo, hi := rowSpan(old.ID)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -195,7 +215,7 @@ func (s *Store) rewriteRows(b *pebble.Batch, old *catalog.Table, src []int) erro
 			_ = it.Close()
 			return err
 		}
-		buf, fields, err = rewriteRow(buf[:0], fields, v, kinds, src)
+		buf, fields, err = rewriteRow(buf[:0], fields, v, kinds, src, defs)
 		if err != nil {
 			_ = it.Close()
 			return fmt.Errorf("cannot rewrite row %x of table %q: %w", it.Key(), old.Name, err)
@@ -241,7 +261,7 @@ func (s *Store) rewriteBatches(b *pebble.Batch, old, t *catalog.Table, src []int
 		cols := make([]arrow.Array, len(src))
 		for i, c := range src {
 			if c < 0 {
-				cols[i] = array.MakeArrayOfNull(mem, sch.Field(i).Type, h.rows)
+				cols[i] = missingColumn(mem, t, i, h.rows)
 			} else {
 				cols[i] = rec.Column(c)
 				cols[i].Retain()
@@ -271,9 +291,10 @@ func (s *Store) rewriteBatches(b *pebble.Batch, old, t *catalog.Table, src []int
 }
 
 // rewriteRow appends to dst the row value v (columns of kinds) with its
-// columns rearranged by src: new column i is old column src[i], or NULL
-// for -1. fields is scratch space, returned for reuse.
-func rewriteRow(dst []byte, fields [][]byte, v []byte, kinds []catalog.Kind, src []int) ([]byte, [][]byte, error) {
+// columns rearranged by src: new column i is old column src[i], or, for
+// -1 or a column the row lacks, defs[i] (an encoded default) or NULL when
+// defs or defs[i] is nil. fields is scratch space, returned for reuse.
+func rewriteRow(dst []byte, fields [][]byte, v []byte, kinds []catalog.Kind, src []int, defs [][]byte) ([]byte, [][]byte, error) {
 	if len(v) == 0 || v[0] < rowFormatV1 || v[0] > rowFormatMax {
 		return dst, fields, fmt.Errorf("bad row value header: %w", ErrCorruption)
 	}
@@ -328,6 +349,12 @@ func rewriteRow(dst []byte, fields [][]byte, v []byte, kinds []catalog.Kind, src
 	}
 	for i, c := range src {
 		if c < 0 || fields[c] == nil {
+			// A column the row lacks (added after it was written, c >= n)
+			// reads as its default; a NULL stays NULL.
+			if (c < 0 || c >= n) && defs != nil && defs[i] != nil {
+				dst = append(dst, defs[i]...)
+				continue
+			}
 			dst[nbm+(i>>3)] |= 1 << (i & 7)
 			continue
 		}

@@ -41,13 +41,13 @@ func TestRewriteRow(t *testing.T) {
 		{"nulls stay", row(9, nil, str(""), nil), []int{2, 1}, row(9, nil, str(""))},
 		{"short row", row(1, i32(1)), []int{0, 2}, row(1, i32(1), nil)},
 	} {
-		got, _, err := rewriteRow(nil, nil, tc.in, kinds, tc.src)
+		got, _, err := rewriteRow(nil, nil, tc.in, kinds, tc.src, nil)
 		if err != nil || !bytes.Equal(got, tc.want) {
 			t.Errorf("%s: %x, %v; want %x", tc.name, got, err, tc.want)
 		}
 	}
 	for _, bad := range [][]byte{nil, {9}, row(1, i32(1), str("ab"))[:8], row(1, i32(1), i32(2), i32(3), i32(4))} {
-		if _, _, err := rewriteRow(nil, nil, bad, kinds, []int{0}); !errors.Is(err, ErrCorruption) {
+		if _, _, err := rewriteRow(nil, nil, bad, kinds, []int{0}, nil); !errors.Is(err, ErrCorruption) {
 			t.Errorf("rewriteRow(%x) = %v, want ErrCorruption", bad, err)
 		}
 	}

@@ -196,10 +196,18 @@ type rowDecoder struct {
 	slot  []int          // builder index per table column, -1 when not projected
 	limit int            // 1 + the highest projected table column
 	out   []colBuilder   // one per distinct projected column
+	// def is the encoded default of every table column (defaultFields),
+	// nil when no column has one.
+	def [][]byte
 }
 
 // init prepares d for table t and the distinct projected columns cols.
-func (d *rowDecoder) init(mem memory.Allocator, t *catalog.Table, cols []int) {
+func (d *rowDecoder) init(mem memory.Allocator, t *catalog.Table, cols []int) error {
+	def, err := defaultFields(t)
+	if err != nil {
+		return err
+	}
+	d.def = def
 	n := len(t.Columns)
 	d.kinds = make([]catalog.Kind, n)
 	d.width = make([]int, n)
@@ -221,6 +229,7 @@ func (d *rowDecoder) init(mem memory.Allocator, t *catalog.Table, cols []int) {
 			d.limit = c + 1
 		}
 	}
+	return nil
 }
 
 // reserve makes room for n more rows in every builder.
@@ -291,10 +300,19 @@ func (d *rowDecoder) decode(v []byte) error {
 		}
 		p += int(l)
 	}
-	// Columns added after the row was written read as NULL.
+	// Columns added after the row was written read as their default, or
+	// NULL.
 	for c := limit; c < d.limit; c++ {
-		if s := d.slot[c]; s >= 0 {
+		s := d.slot[c]
+		switch {
+		case s < 0:
+		case d.def == nil || d.def[c] == nil:
 			d.out[s].appendNull()
+		case d.width[c] > 0:
+			d.out[s].appendFixed(d.def[c])
+		default:
+			_, w := binary.Uvarint(d.def[c])
+			d.out[s].str.Append(d.def[c][w:])
 		}
 	}
 	return nil

@@ -197,7 +197,12 @@ func newScanner(r reader, mem memory.Allocator, batchSize int, t *catalog.Table,
 		arrs:      make([]arrow.Array, len(fields)),
 		bs:        batchScan{t: t, mem: mem, cols: cols, refs: refs, cache: cache},
 	}
-	sc.dec.init(mem, t, cols)
+	if err := sc.dec.init(mem, t, cols); err != nil {
+		if it != nil {
+			_ = it.Close()
+		}
+		return nil, err
+	}
 	for i, c := range cols {
 		sc.outSlot[i] = sc.dec.slot[c]
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/mantisdb/mantisdb/catalog"
 )
 
 // Reader reads one segment. It holds the segment's Parquet file open and its
@@ -829,7 +831,13 @@ func (s *Scanner) assemble(in arrow.RecordBatch, n int) arrow.RecordBatch {
 	cols := make([]arrow.Array, len(s.outSrc))
 	for i, src := range s.outSrc {
 		if src < 0 {
-			cols[i] = array.MakeArrayOfNull(s.mem, s.schema.Field(i).Type, n)
+			// A column the segment lacks: its default (carried by the
+			// field, catalog.Table.SchemaAt), or NULL.
+			a, err := catalog.MissingColumn(s.mem, s.schema.Field(i), n)
+			if err != nil {
+				a = array.MakeArrayOfNull(s.mem, s.schema.Field(i).Type, n)
+			}
+			cols[i] = a
 			continue
 		}
 		cols[i] = s.r.column(s.mem, s.fileCols[src], in.Column(src))

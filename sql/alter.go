@@ -1,7 +1,11 @@
 package sql
 
 import (
+	"math"
 	"strings"
+	"unicode/utf8"
+
+	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/dolthub/vitess/go/vt/sqlparser"
 
@@ -74,16 +78,14 @@ func (b *binder) alterOp(d *sqlparser.DDL) (AlterOp, error) {
 	return AlterOp{}, b.unsupported("ALTER TABLE … " + strings.ToUpper(d.ColumnAction) + " COLUMN")
 }
 
-// addedColumn binds the definition of ADD COLUMN: a nullable column
-// without a default (the rows already stored read it as NULL).
+// addedColumn binds the definition of ADD COLUMN: its type, NOT NULL and
+// DEFAULT <constant>, which the rows already stored read (catalog,
+// default.go). NOT NULL without a default is checked against the table's
+// rows when the change runs.
 func (b *binder) addedColumn(cd *sqlparser.ColumnDefinition) (catalog.Column, error) {
 	name := cd.Name.String()
 	ct := cd.Type
 	switch {
-	case ct.Default != nil:
-		return catalog.Column{}, b.unsupportedAt("ADD COLUMN … DEFAULT", "default")
-	case bool(ct.NotNull):
-		return catalog.Column{}, b.unsupportedAt("ADD COLUMN … NOT NULL (the rows already stored would be NULL)", "not")
 	case ct.KeyOpt != 0:
 		return catalog.Column{}, b.unsupported("keys in ADD COLUMN")
 	case bool(ct.Autoincrement), ct.OnUpdate != nil, ct.GeneratedExpr != nil, ct.ForeignKeyDef != nil,
@@ -106,7 +108,90 @@ func (b *binder) addedColumn(cd *sqlparser.ColumnDefinition) (catalog.Column, er
 	if !typ.Valid() {
 		return catalog.Column{}, sqlstate.Errorf(sqlstate.InvalidColumnDef, "column %q has invalid type %s", name, typ)
 	}
-	return catalog.Column{Name: name, Type: typ}, nil
+	col := catalog.Column{Name: name, Type: typ, NotNull: bool(ct.NotNull)}
+	if ct.Default != nil {
+		lit, err := b.constant(ct.Default, typ, "DEFAULT")
+		if err != nil {
+			return catalog.Column{}, err
+		}
+		if !lit.IsNull() {
+			text, err := catalog.DefaultText(typ, lit.Value)
+			if err != nil {
+				return catalog.Column{}, b.unsupportedAt("a DEFAULT of type "+typ.String(), "default")
+			}
+			col.Default = &text
+		}
+	}
+	return col, nil
+}
+
+// constant binds e, a constant (a literal, possibly negated or cast), as a
+// value of type t (assignment rules: 22P02, 22003, 22001 for values that
+// do not fit). clause names the construct in errors.
+func (b *binder) constant(e sqlparser.Expr, t catalog.Type, clause string) (*Literal, error) {
+	x, err := b.expr(&exprCtx{clause: clause}, e)
+	if err != nil {
+		return nil, err
+	}
+	lit, err := constLiteral(x)
+	if err != nil {
+		return nil, err
+	}
+	if lit == nil {
+		return nil, b.unsupportedAt(clause+" with an expression that is not a constant", strings.ToLower(clause))
+	}
+	out, err := CastLiteral(lit, t)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, sqlstate.Errorf(sqlstate.DatatypeMismatch, "%s value of type %s cannot be used for a column of type %s", clause, lit.Typ, t)
+	}
+	if t.Kind == catalog.KindVarchar && t.Length > 0 && !out.IsNull() {
+		s, _ := literalValue(out)
+		if utf8.RuneCountInString(s.s) > int(t.Length) {
+			return nil, sqlstate.Errorf(sqlstate.StringDataTooLong, "value too long for type %s", t)
+		}
+	}
+	return out, nil
+}
+
+// constLiteral returns x as a literal when it is one, a negated numeric
+// literal or a cast literal; nil when it is not constant.
+func constLiteral(x Expr) (*Literal, error) {
+	switch x := x.(type) {
+	case *Literal:
+		return x, nil
+	case *Cast:
+		l, err := constLiteral(x.Arg)
+		if l == nil || err != nil {
+			return nil, err
+		}
+		return CastLiteral(l, x.To)
+	case *Negate:
+		l, err := constLiteral(x.Arg)
+		if l == nil || err != nil || l.IsNull() {
+			return l, err
+		}
+		switch s := l.Value.(type) {
+		case *scalar.Int16:
+			return &Literal{Value: scalar.NewInt16Scalar(-s.Value), Typ: l.Typ}, nil
+		case *scalar.Int32:
+			return &Literal{Value: scalar.NewInt32Scalar(-s.Value), Typ: l.Typ}, nil
+		case *scalar.Int64:
+			if s.Value == math.MinInt64 {
+				return nil, sqlstate.Errorf(sqlstate.NumericOutOfRange, "bigint out of range")
+			}
+			return &Literal{Value: scalar.NewInt64Scalar(-s.Value), Typ: l.Typ}, nil
+		case *scalar.Float32:
+			return &Literal{Value: scalar.NewFloat32Scalar(-s.Value), Typ: l.Typ}, nil
+		case *scalar.Float64:
+			return &Literal{Value: scalar.NewFloat64Scalar(-s.Value), Typ: l.Typ}, nil
+		case *scalar.Decimal128:
+			return &Literal{Value: scalar.NewDecimal128Scalar(s.Value.Negate(), s.Type), Typ: l.Typ}, nil
+		}
+	}
+	return nil, nil
 }
 
 func (b *binder) bindIndex(tn sqlparser.TableName, ix *sqlparser.IndexSpec) (Statement, error) {

@@ -121,7 +121,7 @@ func (b *binder) bindInsert(s *sqlparser.Insert) (Statement, error) {
 			target = append(target, i)
 		}
 		for i, c := range t.Columns {
-			if !seen[i] && (c.NotNull || t.IsKeyColumn(i)) {
+			if !seen[i] && (c.NotNull || t.IsKeyColumn(i)) && c.Default == nil {
 				return nil, sqlstate.Errorf(sqlstate.NotNullViolation, "null value in column %q violates not-null constraint", c.Name)
 			}
 		}
@@ -159,13 +159,16 @@ func (b *binder) insertRows(t *catalog.Table, target []int, rows sqlparser.Value
 		}
 		row := make([]Expr, len(t.Columns))
 		for i := range row {
-			row[i] = NewLiteral(t.Columns[i].Type, nil)
+			if row[i], err = columnDefault(t, i); err != nil {
+				return nil, err
+			}
 		}
 		for i, v := range tuple {
 			var x Expr
 			if _, def := v.(*sqlparser.Default); def {
-				// No column defaults yet: DEFAULT is NULL.
-				x = NewLiteral(catalog.Null, nil)
+				if x, err = columnDefault(t, target[i]); err != nil {
+					return nil, err
+				}
 			} else if x, err = b.expr(ctx, v); err != nil {
 				return nil, err
 			}
@@ -305,8 +308,22 @@ func (b *binder) bindDelete(s *sqlparser.Delete) (Statement, error) {
 	return &Delete{Table: sc.table, Plan: &Project{Input: input, Exprs: []Expr{keyRef(sc.table)}, Names: []string{KeyColumnName}}}, nil
 }
 
+// columnDefault returns the value an INSERT gives column i of t when it
+// omits it or says DEFAULT: the column's default, or NULL.
+func columnDefault(t *catalog.Table, i int) (*Literal, error) {
+	c := &t.Columns[i]
+	v, err := c.DefaultScalar()
+	if err != nil {
+		return nil, sqlstate.Errorf(sqlstate.Internal, "table %q: %v", t.Name, err)
+	}
+	if v == nil {
+		return NewLiteral(c.Type, nil), nil
+	}
+	return &Literal{Value: v, Typ: c.Type}, nil
+}
+
 // insertSelect binds INSERT … SELECT: the query's rows, cast to the
-// table's columns in order (omitted columns NULL).
+// table's columns in order (omitted columns take their default).
 func (b *binder) insertSelect(t *catalog.Table, target []int, sel sqlparser.SelectStatement) (*Insert, error) {
 	plan, err := b.queryPlan(sel, nil)
 	if err != nil {
@@ -322,7 +339,10 @@ func (b *binder) insertSelect(t *catalog.Table, target []int, sel sqlparser.Sele
 	exprs := make([]Expr, len(t.Columns))
 	names := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		exprs[i], names[i] = NewLiteral(c.Type, nil), c.Name
+		if exprs[i], err = columnDefault(t, i); err != nil {
+			return nil, err
+		}
+		names[i] = c.Name
 	}
 	for k, i := range target {
 		c := cols[k]
