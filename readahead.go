@@ -25,8 +25,10 @@ import (
 // are those of the serial scan.
 //
 // Scans that need more than the rows (row keys, EXPLAIN ANALYZE counters,
-// primary-key access) and the partitions of a parallel scan (already one
-// goroutine each) scan serially.
+// primary-key access), scans with a pruning predicate (each row group's
+// scan would redo the segment's selection: bitmap answers are cloned and
+// intersected per row group) and the partitions of a parallel scan
+// (already one goroutine each) scan serially.
 
 // readaheadDepth is the number of batches a worker decodes ahead.
 const readaheadDepth = 2

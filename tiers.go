@@ -426,7 +426,7 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 	if withKey && len(s.segs) > 0 {
 		s.keys = array.NewBinaryBuilder(db.mem, arrow.BinaryTypes.Binary)
 	}
-	if !withKey && ka == nil && s.stats == nil {
+	if !withKey && ka == nil && s.stats == nil && len(filter) == 0 {
 		s.readahead = readaheadWorkers()
 	}
 	return s, nil
