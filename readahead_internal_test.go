@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.uber.org/goleak"
 
@@ -161,4 +162,57 @@ func TestReadaheadStop(t *testing.T) {
 	}
 	goleak.VerifyNone(t, ignore)
 	mem.AssertSize(t, 0)
+}
+
+// TestTierSourceStrayDeleteBits: a delete bitmap with bits past the end of
+// its segment skips no live row (the whole-segment shortcut counts only
+// the segment's positions), serially and with readahead.
+func TestTierSourceStrayDeleteBits(t *testing.T) {
+	ctx := context.Background()
+	db := readaheadDB(t)
+	tbl, _ := db.Table("t")
+	want := len(scanRows(t, db, 0))
+	for _, readahead := range []int{0, 2} {
+		rv := db.snapshot()
+		ents, err := rv.snap.Segments(tbl.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var total uint64
+		for i := range ents {
+			h, err := rv.v.handle(tbl.ID, ents[i].ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := roaring.New()
+			if ents[i].Deleted != nil {
+				d = ents[i].Deleted.Clone()
+			}
+			total += uint64(h.meta.Rows) - d.GetCardinality()
+			// As many stray bits as the segment has live rows.
+			d.AddRange(uint64(h.meta.Rows), uint64(h.meta.Rows)+uint64(h.meta.Rows)-d.GetCardinality())
+			ents[i].Deleted = d
+		}
+		rs, err := rv.snap.Scan(tbl, []int{0}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := db.newTierSource(ctx, rv.v, tbl, []int{0}, false, nil, nil, rs, ents)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.readahead = readahead
+		n := 0
+		for src.Next() {
+			n += int(src.Record().NumRows())
+		}
+		if err := src.Err(); err != nil {
+			t.Fatal(err)
+		}
+		src.Close()
+		rv.close()
+		if n != want || total == 0 {
+			t.Errorf("readahead %d: %d rows, want %d", readahead, n, want)
+		}
+	}
 }

@@ -417,7 +417,9 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 			_ = rs.Close()
 			return nil, err
 		}
-		if e.Deleted != nil && e.Deleted.GetCardinality() >= uint64(h.meta.Rows) {
+		// Count only positions the segment has: a stray bit past its end
+		// must not make a segment with live rows look empty.
+		if e.Deleted != nil && h.meta.Rows > 0 && e.Deleted.Rank(uint32(h.meta.Rows-1)) >= uint64(h.meta.Rows) {
 			s.noteSkipped()
 			continue // every row is deleted
 		}
