@@ -2,10 +2,13 @@ package rest
 
 import (
 	_ "embed"
+	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"time"
@@ -161,6 +164,55 @@ func (h *Handler) compact(w http.ResponseWriter, r *http.Request) {
 		"moved_rows":       res.Moved,
 		"bytes":            res.Bytes,
 		"duration_seconds": res.Duration.Seconds(),
+	})
+}
+
+// backupRequest is the body of POST /v1/backup.
+type backupRequest struct {
+	// Name is the backup's subdirectory of Options.BackupDir: letters,
+	// digits, '.', '_' and '-'; empty means backup-<UTC time>.
+	Name string `json:"name"`
+}
+
+// validBackupName matches the names POST /v1/backup accepts: one path
+// element, no way out of the backup directory.
+var validBackupName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]*$`)
+
+// backup answers POST /v1/backup: a consistent copy of the database in a
+// new subdirectory of Options.BackupDir.
+func (h *Handler) backup(w http.ResponseWriter, r *http.Request) {
+	if h.backupDir == "" {
+		h.writeError(w, r, sqlstate.Errorf(sqlstate.InsufficientPrivilege,
+			"backups over HTTP are off: start the server with --backup-dir"))
+		return
+	}
+	var req backupRequest
+	if r.ContentLength != 0 {
+		dec := json.NewDecoder(r.Body)
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil && err != io.EOF {
+			h.writeError(w, r, sqlstate.Wrap(err, sqlstate.InvalidText, "malformed request body: %v; expected {\"name\": \"...\"}", err))
+			return
+		}
+	}
+	if req.Name == "" {
+		req.Name = "backup-" + time.Now().UTC().Format("20060102T150405Z")
+	}
+	if !validBackupName.MatchString(req.Name) {
+		h.writeError(w, r, sqlstate.Errorf(sqlstate.InvalidParameterValue,
+			"invalid backup name %q: use letters, digits, '.', '_' and '-'", req.Name))
+		return
+	}
+	info, err := h.db.Backup(r.Context(), filepath.Join(h.backupDir, req.Name))
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{
+		"name":             req.Name,
+		"dir":              info.Dir,
+		"segments":         info.Segments,
+		"duration_seconds": info.Duration.Seconds(),
 	})
 }
 

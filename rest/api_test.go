@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -438,5 +439,49 @@ func TestSystemTablesOverSQL(t *testing.T) {
 	status, body := ts.sql("drop table system.tables")
 	if e := errorOf(t, body); status != 400 || e.Code != sqlstate.WrongObjectType {
 		t.Errorf("drop table system.tables: %d %s", status, body)
+	}
+}
+
+// TestBackupEndpoint: POST /v1/backup is refused without a backup
+// directory, writes a backup that opens with the table's rows, refuses an
+// existing name (409) and a name that leaves the directory (400).
+func TestBackupEndpoint(t *testing.T) {
+	post := func(ts *testServer, body string) (int, string) {
+		return ts.do(http.MethodPost, "/v1/backup", "application/json", strings.NewReader(body))
+	}
+	off := newTestServer(t, nil)
+	if status, _ := post(off, `{"name":"b1"}`); status != http.StatusForbidden {
+		t.Errorf("backup without a backup directory: status %d, want 403", status)
+	}
+	bdir := t.TempDir()
+	ts := newTestServer(t, &Options{BackupDir: bdir})
+	ts.mustSQL("create table bt (k bigint primary key, v varchar)")
+	ts.mustSQL("insert into bt values (1, 'a'), (2, 'b')")
+	if status, body := post(ts, `{"name":"b1"}`); status != http.StatusCreated {
+		t.Fatalf("backup: %d %s", status, body)
+	}
+	if status, body := post(ts, `{"name":"b1"}`); status != http.StatusConflict || !strings.Contains(body, "58P02") {
+		t.Errorf("backup into an existing name: %d %s, want 409 58P02", status, body)
+	}
+	for _, name := range []string{"../x", "a/b", ".hidden", ".."} {
+		if status, _ := post(ts, `{"name":"`+name+`"}`); status != http.StatusBadRequest {
+			t.Errorf("backup name %q: status %d, want 400", name, status)
+		}
+	}
+	if status, body := ts.do(http.MethodPost, "/v1/backup", "", nil); status != http.StatusCreated || !strings.Contains(body, `"name":"backup-`) {
+		t.Errorf("backup without a body: %d %s, want 201 with a default name", status, body)
+	}
+	db, err := mantisdb.Open(filepath.Join(bdir, "b1"), &mantisdb.Options{CompactInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(context.Background(), "select count(*) from bt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() || rows.Record().Column(0).ValueStr(0) != "2" {
+		t.Errorf("the backup holds other rows than the table's 2 (err %v)", rows.Err())
 	}
 }

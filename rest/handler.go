@@ -71,6 +71,11 @@ type Options struct {
 	DataDir string
 	// Version is the server version that GET /v1/status reports.
 	Version string
+	// BackupDir is the directory under which POST /v1/backup writes
+	// backups (DB.Backup), each into a new subdirectory; "" refuses
+	// backups over HTTP (403), so that no request names a path of the
+	// server's machine.
+	BackupDir string
 }
 
 // Handler serves the HTTP API of one DB. It is safe for concurrent use.
@@ -84,6 +89,7 @@ type Handler struct {
 	spoolBytes int64
 	tempDir    string
 	dataDir    string
+	backupDir  string
 	version    string
 	started    time.Time
 	limit      chan struct{} // nil: no concurrency limit
@@ -104,7 +110,7 @@ func NewHandler(db *mantisdb.DB, opts *Options) *Handler {
 	}
 	h := &Handler{db: db, log: o.Logger, maxBody: o.MaxBodyBytes, maxDecoded: o.MaxDecodedBytes,
 		batchRows: o.IngestBatchRows, alloc: o.Allocator, spoolBytes: o.SpoolBytes, tempDir: o.TempDir,
-		dataDir: o.DataDir, version: o.Version, started: time.Now()}
+		dataDir: o.DataDir, backupDir: o.BackupDir, version: o.Version, started: time.Now()}
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -170,6 +176,7 @@ func (h *Handler) routes() chi.Router {
 		r.Post("/tables/{table}/ingest", h.ingest)
 		r.Post("/tables/{table}/compact", h.compact)
 		r.Get("/status", h.status)
+		r.Post("/backup", h.backup)
 		r.Get("/openapi.json", h.openAPI)
 	})
 	return r

@@ -130,3 +130,17 @@ func Remove(fs vfs.FS, dir string, id uint64) error {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, iofs.ErrNotExist) }
+
+// Copy copies the files of the segments ids from srcDir to dstDir (hard
+// links where the file system allows: segment files are immutable) and
+// syncs dstDir.
+func Copy(fs vfs.FS, srcDir, dstDir string, ids ...uint64) error {
+	for _, id := range ids {
+		for _, name := range []string{FileName(id), IndexFileName(id)} {
+			if err := vfs.LinkOrCopy(fs, fs.PathJoin(srcDir, name), fs.PathJoin(dstDir, name)); err != nil {
+				return fmt.Errorf("cannot copy segment %d: %w", id, err)
+			}
+		}
+	}
+	return syncDir(fs, dstDir)
+}

@@ -4,6 +4,7 @@
 //
 //	mantisdb serve [--config FILE] [--data DIR] [--flight-addr HOST:PORT] [--http-addr HOST:PORT] [--ready-file PATH] [--max-body-bytes N] ...
 //	mantisdb sql [--addr HOST:PORT] [-e SQL]
+//	mantisdb backup [--http-addr HOST:PORT] [NAME]
 //	mantisdb version
 //
 // serve opens the database in DIR and serves it over Arrow Flight SQL and
@@ -12,7 +13,9 @@
 // in that order (docs/operations.md). sql is a small
 // Flight SQL shell: it runs the statements of -e, or reads them from stdin
 // (one statement per ';'), and prints query results as aligned tables.
-// version prints the build version.
+// backup asks a running server to write a consistent copy of its database
+// under its --backup-dir (docs/operations.md). version prints the build
+// version.
 package main
 
 import (
@@ -37,6 +40,7 @@ const usage = `usage: mantisdb <command> [flags]
 commands:
   serve     serve a database over Arrow Flight SQL and HTTP
   sql       run SQL against a server (Flight SQL shell)
+  backup    have a running server write a backup under its --backup-dir
   hash-password
             read a password from stdin, print the salted hash a --users-file line takes
   version   print the version
@@ -66,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runServe(ctx, args, stderr)
 	case "sql":
 		return runSQL(ctx, args, stdin, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, args, stdout, stderr)
 	case "hash-password":
 		return runHashPassword(stdin, stdout, stderr)
 	case "version", "-version", "--version":

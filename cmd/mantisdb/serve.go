@@ -48,6 +48,7 @@ type serveConfig struct {
 	MaxBodyBytes          int64
 	MaxConcurrentRequests int
 	IdempotencyWindow     time.Duration
+	BackupDir             string
 	// Flight SQL security (see flight.Options): TLS certificate, key and an
 	// optional CA for client certificates; a users file turns on
 	// authentication.
@@ -77,6 +78,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
 	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
+	fs.StringVar(&cfg.BackupDir, "backup-dir", "", "`directory` under which POST /v1/backup and `mantisdb backup` write backups; empty: off (env MANTIS_BACKUP_DIR)")
 	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate `file` for Flight SQL TLS; with --tls-key (env MANTIS_TLS_CERT)")
 	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key `file` for Flight SQL TLS (env MANTIS_TLS_KEY)")
 	fs.StringVar(&cfg.TLSClientCA, "tls-client-ca", "", "PEM CA `file`: Flight SQL clients must present a certificate it signed (env MANTIS_TLS_CLIENT_CA)")
@@ -261,6 +263,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 		IdempotencyWindow:     cfg.IdempotencyWindow,
 		DataDir:               cfg.DataDir,
+		BackupDir:             cfg.BackupDir,
 		Version:               versionString(),
 	})
 	hsrv := &http.Server{

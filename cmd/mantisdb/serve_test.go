@@ -114,6 +114,7 @@ func startServer(t *testing.T) (context.Context, boundAddrs, serveConfig) {
 		HTTPAddr:        "127.0.0.1:0",
 		ReadyFile:       filepath.Join(dir, "ready.json"),
 		ShutdownTimeout: 10 * time.Second,
+		BackupDir:       filepath.Join(dir, "backups"),
 	}
 	// slog's handler serialises its writes; logs is read only after serve ends.
 	var logs bytes.Buffer
@@ -161,6 +162,21 @@ func TestServeLifecycle(t *testing.T) {
 	code := run(ctx, []string{"sql", "--addr", addrs.Flight, "-e", "selec 1"}, nil, &out, &errOut)
 	if code != 1 || !strings.HasPrefix(errOut.String(), "ERROR: ") || out.Len() != 0 {
 		t.Errorf("bad statement: code %d, out %q, stderr %q", code, out.String(), errOut.String())
+	}
+	// A backup under --backup-dir, then the same name again: refused.
+	out.Reset()
+	errOut.Reset()
+	code = run(ctx, []string{"backup", "--http-addr", addrs.HTTP, "nightly"}, nil, &out, &errOut)
+	want := filepath.Join(cfg.BackupDir, "nightly")
+	if code != 0 || !strings.Contains(out.String(), "backup written to "+want) {
+		t.Errorf("backup: code %d, out %q, stderr %q", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(want, "segments")); err != nil {
+		t.Errorf("backup directory: %v", err)
+	}
+	errOut.Reset()
+	if code = run(ctx, []string{"backup", "--http-addr", addrs.HTTP, "nightly"}, nil, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "409") {
+		t.Errorf("second backup of the same name: code %d, stderr %q", code, errOut.String())
 	}
 	// No server there: a clear error, not a hang.
 	errOut.Reset()

@@ -70,6 +70,7 @@ const (
 	QueryCanceled           Code = "57014"
 	AdminShutdown           Code = "57P01"
 	IOError                 Code = "58030"
+	DuplicateFile           Code = "58P02"
 	Internal                Code = "XX000"
 	DataCorrupted           Code = "XX001"
 )
@@ -107,7 +108,7 @@ func (c Code) Class() Class {
 	switch c {
 	case UndefinedTable, UndefinedColumn, UndefinedFunction, UndefinedObject, InvalidStatementName, InvalidSchemaName:
 		return ClassNotFound
-	case UniqueViolation, DuplicateTable, DuplicateColumn:
+	case UniqueViolation, DuplicateTable, DuplicateColumn, DuplicateFile:
 		return ClassConflict
 	case FeatureNotSupported:
 		return ClassUnsupported
