@@ -7,21 +7,250 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 
 	"github.com/mantisdb/mantisdb/catalog"
 )
 
-// columnText holds the JSON text of every value of one column of a batch.
-// Values are rendered a column at a time with a typed loop (no per-value
-// interface call); the row writer then interleaves them. ends[i] is the end
-// offset in buf of row i's value. Buffers are reused from batch to batch.
+// valueWriter renders the values of one column of a batch as text, row by
+// row, straight into the answer. bind resolves the array's type once per
+// batch into a kind and a typed slice, so rendering a value is a switch on
+// the kind and a typed load: no interface call and no intermediate copy
+// per value. It is not safe for concurrent use; bind it again for every
+// batch.
+type valueWriter struct {
+	kind  valueKind
+	valid []byte // validity bitmap; nil when the array has no nulls
+	off   int    // the array's offset into valid
+	scale int32  // decimals
+	unit  arrow.TimeUnit
+
+	i64  []int64
+	i32  []int32
+	i16  []int16
+	i8   []int8
+	u64  []uint64
+	u32  []uint32
+	u16  []uint16
+	u8   []uint8
+	f64  []float64
+	f32  []float32
+	dec  []decimal128.Num
+	d32  []arrow.Date32
+	d64  []arrow.Date64
+	ts   []arrow.Timestamp
+	bl   *array.Boolean
+	offs []int32 // kindString: value offsets into data
+	data []byte  // kindString
+	lstr *array.LargeString
+	text columnText // kindText: every value rendered by bind
+}
+
+// valueKind is the rendering of a column's values.
+type valueKind uint8
+
+const (
+	kindNull valueKind = iota
+	kindBool
+	kindInt64
+	kindInt32
+	kindInt16
+	kindInt8
+	kindUint64
+	kindUint32
+	kindUint16
+	kindUint8
+	kindFloat64
+	kindFloat32
+	kindDecimal
+	kindString
+	kindLargeString
+	kindDate32
+	kindDate64
+	kindTimestamp
+	kindText // other types: JSON text made by bind
+)
+
+// bind prepares w to render the values of arr. arr must stay valid while
+// w renders it.
+func (w *valueWriter) bind(arr arrow.Array) error {
+	w.valid, w.off = nil, 0
+	if arr.NullN() > 0 {
+		w.valid, w.off = arr.NullBitmapBytes(), arr.Data().Offset()
+	}
+	switch a := arr.(type) {
+	case *array.Null:
+		w.kind = kindNull
+	case *array.Boolean:
+		w.kind, w.bl = kindBool, a
+	case *array.Int64:
+		w.kind, w.i64 = kindInt64, a.Int64Values()
+	case *array.Int32:
+		w.kind, w.i32 = kindInt32, a.Int32Values()
+	case *array.Int16:
+		w.kind, w.i16 = kindInt16, a.Int16Values()
+	case *array.Int8:
+		w.kind, w.i8 = kindInt8, a.Int8Values()
+	case *array.Uint64:
+		w.kind, w.u64 = kindUint64, a.Uint64Values()
+	case *array.Uint32:
+		w.kind, w.u32 = kindUint32, a.Uint32Values()
+	case *array.Uint16:
+		w.kind, w.u16 = kindUint16, a.Uint16Values()
+	case *array.Uint8:
+		w.kind, w.u8 = kindUint8, a.Uint8Values()
+	case *array.Float64:
+		w.kind, w.f64 = kindFloat64, a.Float64Values()
+	case *array.Float32:
+		w.kind, w.f32 = kindFloat32, a.Float32Values()
+	case *array.Decimal128:
+		w.kind, w.dec = kindDecimal, a.Values()
+		w.scale = a.DataType().(*arrow.Decimal128Type).Scale
+	case *array.String:
+		// ValueOffsets are offsets into the whole data buffer (ValueBytes
+		// starts at the first value's offset).
+		w.kind, w.offs, w.data = kindString, a.ValueOffsets(), nil
+		if buf := a.Data().Buffers()[2]; buf != nil {
+			w.data = buf.Bytes()
+		}
+	case *array.LargeString:
+		w.kind, w.lstr = kindLargeString, a
+	case *array.Date32:
+		w.kind, w.d32 = kindDate32, a.Date32Values()
+	case *array.Date64:
+		w.kind, w.d64 = kindDate64, a.Date64Values()
+	case *array.Timestamp:
+		w.kind, w.ts = kindTimestamp, a.TimestampValues()
+		w.unit = a.DataType().(*arrow.TimestampType).Unit
+	default:
+		w.kind = kindText
+		return w.text.encodeGeneric(arr)
+	}
+	return nil
+}
+
+// stringAt returns the value of row i of a kindString column, a view of
+// the array's data valid while the array is.
+func (w *valueWriter) stringAt(i int) string {
+	b := w.data[w.offs[i]:w.offs[i+1]]
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+// isNull reports whether row i is NULL.
+func (w *valueWriter) isNull(i int) bool {
+	return w.valid != nil && bitutil.BitIsNotSet(w.valid, w.off+i) || w.kind == kindNull
+}
+
+// appendJSON appends the JSON text of row i.
+func (w *valueWriter) appendJSON(dst []byte, i int) []byte {
+	if w.isNull(i) {
+		return append(dst, "null"...)
+	}
+	switch w.kind {
+	case kindString:
+		return appendJSONString(dst, w.stringAt(i))
+	case kindLargeString:
+		return appendJSONString(dst, w.lstr.Value(i))
+	case kindDate32, kindDate64, kindTimestamp:
+		dst = append(dst, '"')
+		dst = w.appendTemporal(dst, i)
+		return append(dst, '"')
+	}
+	return w.appendScalar(dst, i)
+}
+
+// appendCSV appends the CSV field of row i: nothing for NULL, strings
+// quoted as RFC 4180 needs, other values as their JSON text unquoted.
+func (w *valueWriter) appendCSV(dst []byte, i int) []byte {
+	if w.isNull(i) {
+		return dst
+	}
+	switch w.kind {
+	case kindString:
+		return appendCSVField(dst, w.stringAt(i))
+	case kindLargeString:
+		return appendCSVField(dst, w.lstr.Value(i))
+	case kindDate32, kindDate64, kindTimestamp:
+		return w.appendTemporal(dst, i)
+	case kindFloat64, kindFloat32:
+		n := len(dst)
+		dst = w.appendScalar(dst, i)
+		if dst[n] == '"' { // NaN, Infinity: no quotes inside
+			copy(dst[n:], dst[n+1:len(dst)-1])
+			dst = dst[:len(dst)-2]
+		}
+		return dst
+	case kindText:
+		v := w.text.value(i)
+		if len(v) >= 2 && v[0] == '"' {
+			v = v[1 : len(v)-1]
+		}
+		return append(dst, v...)
+	}
+	return w.appendScalar(dst, i)
+}
+
+// appendTemporal appends a date or timestamp of row i without quotes.
+func (w *valueWriter) appendTemporal(dst []byte, i int) []byte {
+	switch w.kind {
+	case kindDate32:
+		return appendCivilDate(dst, int64(w.d32[i]))
+	case kindDate64:
+		return appendCivilDate(dst, floorDiv(floorDiv(int64(w.d64[i]), 1000), 86400))
+	default:
+		return appendTimestampText(dst, int64(w.ts[i]), w.unit)
+	}
+}
+
+// appendScalar appends the JSON text of row i, not NULL, of a kind other
+// than strings and temporal values.
+func (w *valueWriter) appendScalar(dst []byte, i int) []byte {
+	switch w.kind {
+	case kindInt64:
+		return strconv.AppendInt(dst, w.i64[i], 10)
+	case kindInt32:
+		return strconv.AppendInt(dst, int64(w.i32[i]), 10)
+	case kindInt16:
+		return strconv.AppendInt(dst, int64(w.i16[i]), 10)
+	case kindInt8:
+		return strconv.AppendInt(dst, int64(w.i8[i]), 10)
+	case kindUint64:
+		return strconv.AppendUint(dst, w.u64[i], 10)
+	case kindUint32:
+		return strconv.AppendUint(dst, uint64(w.u32[i]), 10)
+	case kindUint16:
+		return strconv.AppendUint(dst, uint64(w.u16[i]), 10)
+	case kindUint8:
+		return strconv.AppendUint(dst, uint64(w.u8[i]), 10)
+	case kindFloat64:
+		return appendFloat(dst, w.f64[i], 64)
+	case kindFloat32:
+		return appendFloat(dst, float64(w.f32[i]), 32)
+	case kindDecimal:
+		return appendDecimal128(dst, w.dec[i], w.scale)
+	case kindBool:
+		if w.bl.Value(i) {
+			return append(dst, "true"...)
+		}
+		return append(dst, "false"...)
+	case kindText:
+		return append(dst, w.text.value(i)...)
+	}
+	return append(dst, "null"...) // kindNull
+}
+
+// columnText holds the JSON text of every value of one column of a batch;
+// ends[i] is the end offset in buf of row i's value. Buffers are reused
+// from batch to batch.
 type columnText struct {
 	buf  []byte
 	ends []int
+	w    *valueWriter
 }
 
 // value returns the JSON text of row i.
@@ -40,126 +269,43 @@ func (c *columnText) reset() {
 
 func (c *columnText) end() { c.ends = append(c.ends, len(c.buf)) }
 
-func (c *columnText) null() {
-	c.buf = append(c.buf, "null"...)
-	c.end()
-}
-
 // encode renders every value of arr, replacing the previous contents.
 func (c *columnText) encode(arr arrow.Array) error {
+	if c.w == nil {
+		c.w = new(valueWriter)
+	}
+	if err := c.w.bind(arr); err != nil {
+		return err
+	}
+	if c.w.kind == kindText {
+		c.buf, c.ends = append(c.buf[:0], c.w.text.buf...), append(c.ends[:0], c.w.text.ends...)
+		return nil
+	}
 	c.reset()
-	switch a := arr.(type) {
-	case *array.Null:
-		for i := 0; i < a.Len(); i++ {
-			c.null()
-		}
-	case *array.Boolean:
-		for i := 0; i < a.Len(); i++ {
-			switch {
-			case a.IsNull(i):
-				c.buf = append(c.buf, "null"...)
-			case a.Value(i):
-				c.buf = append(c.buf, "true"...)
-			default:
-				c.buf = append(c.buf, "false"...)
-			}
+	for i := 0; i < arr.Len(); i++ {
+		c.buf = c.w.appendJSON(c.buf, i)
+		c.end()
+	}
+	return nil
+}
+
+// encodeGeneric renders the values of a type without a SQL type of its
+// own (lists, structs, ...), which never come out of the planner today,
+// with Arrow's generic JSON form rather than failing the query.
+func (c *columnText) encodeGeneric(arr arrow.Array) error {
+	c.reset()
+	for i := 0; i < arr.Len(); i++ {
+		if arr.IsNull(i) {
+			c.buf = append(c.buf, "null"...)
 			c.end()
+			continue
 		}
-	case *array.Int8:
-		encodeInts(c, a, a.Int8Values())
-	case *array.Int16:
-		encodeInts(c, a, a.Int16Values())
-	case *array.Int32:
-		encodeInts(c, a, a.Int32Values())
-	case *array.Int64:
-		encodeInts(c, a, a.Int64Values())
-	case *array.Uint8:
-		encodeUints(c, a, a.Uint8Values())
-	case *array.Uint16:
-		encodeUints(c, a, a.Uint16Values())
-	case *array.Uint32:
-		encodeUints(c, a, a.Uint32Values())
-	case *array.Uint64:
-		encodeUints(c, a, a.Uint64Values())
-	case *array.Float32:
-		encodeFloats(c, a, a.Float32Values(), 32)
-	case *array.Float64:
-		encodeFloats(c, a, a.Float64Values(), 64)
-	case *array.Decimal128:
-		scale := a.DataType().(*arrow.Decimal128Type).Scale
-		for i := 0; i < a.Len(); i++ {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendDecimal128(c.buf, a.Value(i), scale)
-			c.end()
+		b, err := json.Marshal(arr.GetOneForMarshal(i))
+		if err != nil {
+			return fmt.Errorf("cannot encode %s value as JSON: %w", arr.DataType(), err)
 		}
-	case *array.String:
-		for i := 0; i < a.Len(); i++ {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendJSONString(c.buf, a.Value(i))
-			c.end()
-		}
-	case *array.LargeString:
-		for i := 0; i < a.Len(); i++ {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendJSONString(c.buf, a.Value(i))
-			c.end()
-		}
-	case *array.Date32:
-		vals := a.Date32Values()
-		for i, v := range vals {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendDate(c.buf, int64(v)*86400)
-			c.end()
-		}
-	case *array.Date64:
-		vals := a.Date64Values()
-		for i, v := range vals {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendDate(c.buf, floorDiv(int64(v), 1000))
-			c.end()
-		}
-	case *array.Timestamp:
-		unit := a.DataType().(*arrow.TimestampType).Unit
-		vals := a.TimestampValues()
-		for i, v := range vals {
-			if a.IsNull(i) {
-				c.null()
-				continue
-			}
-			c.buf = appendTimestamp(c.buf, int64(v), unit)
-			c.end()
-		}
-	default:
-		// Types without a SQL type of their own (lists, structs, ...) never
-		// come out of the planner today; render them with Arrow's generic
-		// JSON form rather than failing the query.
-		for i := 0; i < arr.Len(); i++ {
-			if arr.IsNull(i) {
-				c.null()
-				continue
-			}
-			b, err := json.Marshal(arr.GetOneForMarshal(i))
-			if err != nil {
-				return fmt.Errorf("cannot encode %s value as JSON: %w", arr.DataType(), err)
-			}
-			c.buf = append(c.buf, b...)
-			c.end()
-		}
+		c.buf = append(c.buf, b...)
+		c.end()
 	}
 	return nil
 }
@@ -177,24 +323,24 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-// appendDate appends the quoted date of unixSeconds (UTC).
-func appendDate(dst []byte, unixSeconds int64) []byte {
+// appendTimestamp appends the quoted ISO 8601 form of v (in unit since the
+// epoch, no zone): "2024-01-02T03:04:05.123456".
+func appendTimestamp(dst []byte, v int64, unit arrow.TimeUnit) []byte {
 	dst = append(dst, '"')
-	dst = appendCivilDate(dst, floorDiv(unixSeconds, 86400))
+	dst = appendTimestampText(dst, v, unit)
 	return append(dst, '"')
 }
 
-// appendTimestamp appends the quoted ISO 8601 form of v (in unit since the
+// appendTimestampText appends the ISO 8601 form of v (in unit since the
 // epoch, no zone): 2024-01-02T03:04:05.123456, the fraction trimmed of
 // trailing zeros (as PostgreSQL's to_json does) and omitted when zero.
-func appendTimestamp(dst []byte, v int64, unit arrow.TimeUnit) []byte {
+func appendTimestampText(dst []byte, v int64, unit arrow.TimeUnit) []byte {
 	digits := unitDigits[unit]
 	perSec := pow10[digits]
 	secs := floorDiv(v, perSec)
 	frac := v - secs*perSec
 	days := floorDiv(secs, 86400)
 	sod := secs - days*86400
-	dst = append(dst, '"')
 	dst = appendCivilDate(dst, days)
 	dst = append(dst, 'T')
 	dst = append2(dst, int(sod/3600))
@@ -215,7 +361,7 @@ func appendTimestamp(dst []byte, v int64, unit arrow.TimeUnit) []byte {
 		}
 		dst = append(dst, tmp[:digits]...)
 	}
-	return append(dst, '"')
+	return dst
 }
 
 // appendCivilDate appends YYYY-MM-DD for days since 1970-01-01 in the
@@ -240,57 +386,18 @@ func appendCivilDate(dst []byte, days int64) []byte {
 	if y < 0 || y > 9999 {
 		return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
 	}
-	dst = append2(dst, int(y/100))
-	dst = append2(dst, int(y%100))
-	dst = append(dst, '-')
-	dst = append2(dst, int(m))
-	dst = append(dst, '-')
-	return append2(dst, int(d))
+	// One append of a filled array, rather than one per digit pair.
+	yy := int(y)
+	b := [10]byte{
+		byte('0' + yy/1000), byte('0' + yy/100%10), byte('0' + yy/10%10), byte('0' + yy%10), '-',
+		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10),
+	}
+	return append(dst, b[:]...)
 }
 
 // append2 appends n (0..99) as two digits.
 func append2(dst []byte, n int) []byte {
 	return append(dst, byte('0'+n/10), byte('0'+n%10))
-}
-
-func encodeInts[T int8 | int16 | int32 | int64](c *columnText, arr arrow.Array, vals []T) {
-	if arr.NullN() == 0 {
-		for _, v := range vals {
-			c.buf = strconv.AppendInt(c.buf, int64(v), 10)
-			c.end()
-		}
-		return
-	}
-	for i, v := range vals {
-		if arr.IsNull(i) {
-			c.null()
-			continue
-		}
-		c.buf = strconv.AppendInt(c.buf, int64(v), 10)
-		c.end()
-	}
-}
-
-func encodeUints[T uint8 | uint16 | uint32 | uint64](c *columnText, arr arrow.Array, vals []T) {
-	for i, v := range vals {
-		if arr.NullN() > 0 && arr.IsNull(i) {
-			c.null()
-			continue
-		}
-		c.buf = strconv.AppendUint(c.buf, uint64(v), 10)
-		c.end()
-	}
-}
-
-func encodeFloats[T float32 | float64](c *columnText, arr arrow.Array, vals []T, bits int) {
-	for i, v := range vals {
-		if arr.NullN() > 0 && arr.IsNull(i) {
-			c.null()
-			continue
-		}
-		c.buf = appendFloat(c.buf, float64(v), bits)
-		c.end()
-	}
 }
 
 // appendFloat renders f the way encoding/json does (shortest text that
@@ -372,6 +479,14 @@ func appendScaled(dst, digits []byte, scale int) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe[b] is true for the ASCII bytes a JSON string holds as they are.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for b := 0x20; b < utf8.RuneSelf; b++ {
+		t[b] = b != '"' && b != '\\'
+	}
+	return t
+}()
+
 // appendJSONString appends s as a JSON string. Invalid UTF-8 becomes
 // U+FFFD; U+2028 and U+2029 are escaped so the output is also valid
 // JavaScript.
@@ -381,7 +496,7 @@ func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		b := s[i]
 		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
+			if jsonSafe[b] {
 				i++
 				continue
 			}

@@ -204,3 +204,76 @@ func TestAppendTimestampMatchesTime(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeSlices renders sliced arrays (non-zero offsets, NULLs) the same
+// as whole ones: JSON and CSV.
+func TestEncodeSlices(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	sb := array.NewStringBuilder(mem)
+	defer sb.Release()
+	sb.AppendValues([]string{"zero", "one, two", "", "th\"ree", "four"}, []bool{true, true, false, true, true})
+	strs := sb.NewArray()
+	defer strs.Release()
+	db := array.NewDate32Builder(mem)
+	defer db.Release()
+	db.AppendValues([]arrow.Date32{0, -1, 19724, 0, 2932896}, []bool{true, true, true, false, true})
+	dates := db.NewArray()
+	defer dates.Release()
+	fb := array.NewFloat64Builder(mem)
+	defer fb.Release()
+	fb.AppendValues([]float64{1, math.NaN(), 2.5, math.Inf(-1), 0}, nil)
+	floats := fb.NewArray()
+	defer floats.Release()
+	tests := []struct {
+		arr       arrow.Array
+		json, csv string
+	}{
+		{strs, `"zero","one, two",null,"th\"ree","four"`, `zero|"one, two"||"th""ree"|four`},
+		{dates, `"1970-01-01","1969-12-31","2024-01-02",null,"9999-12-31"`, `1970-01-01|1969-12-31|2024-01-02||9999-12-31`},
+		{floats, `1,"NaN",2.5,"-Infinity",0`, `1|NaN|2.5|-Infinity|0`},
+	}
+	for _, tt := range tests {
+		for lo := 0; lo <= 5; lo++ {
+			for hi := lo; hi <= 5; hi++ {
+				part := array.NewSlice(tt.arr, int64(lo), int64(hi))
+				var w valueWriter
+				if err := w.bind(part); err != nil {
+					t.Fatal(err)
+				}
+				var js, cs []string
+				for i := 0; i < part.Len(); i++ {
+					js = append(js, string(w.appendJSON(nil, i)))
+					cs = append(cs, string(w.appendCSV(nil, i)))
+				}
+				part.Release()
+				wantJS := strings.Join(splitTop(tt.json)[lo:hi], ",")
+				wantCS := strings.Join(strings.Split(tt.csv, "|")[lo:hi], "|")
+				if got := strings.Join(js, ","); got != wantJS {
+					t.Errorf("%s[%d:%d] JSON = %s, want %s", tt.arr.DataType(), lo, hi, got, wantJS)
+				}
+				if got := strings.Join(cs, "|"); got != wantCS {
+					t.Errorf("%s[%d:%d] CSV = %s, want %s", tt.arr.DataType(), lo, hi, got, wantCS)
+				}
+			}
+		}
+	}
+}
+
+// splitTop splits a comma-separated list of JSON values outside strings.
+func splitTop(s string) []string {
+	var out []string
+	start, inStr := 0, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case inStr && s[i] == '\\':
+			i++
+		case s[i] == '"':
+			inStr = !inStr
+		case !inStr && s[i] == ',':
+			out = append(out, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, s[start:])
+}

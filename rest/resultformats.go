@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -165,7 +164,7 @@ func (e *jsonEncoder) endWithError(ej errorJSON) bool {
 type ndjsonEncoder struct {
 	w    io.Writer
 	keys [][]byte // `{"name":` for the first column, `,"name":` for the rest
-	cols []columnText
+	cols []valueWriter
 	buf  []byte
 }
 
@@ -173,7 +172,7 @@ func (e *ndjsonEncoder) contentType() string { return mediaNDJSON }
 
 func (e *ndjsonEncoder) begin(w io.Writer, sch *arrow.Schema, _ *Handler) error {
 	e.w = w
-	e.cols = make([]columnText, sch.NumFields())
+	e.cols = make([]valueWriter, sch.NumFields())
 	e.keys = make([][]byte, sch.NumFields())
 	for i, f := range sch.Fields() {
 		k := []byte{','}
@@ -188,7 +187,7 @@ func (e *ndjsonEncoder) begin(w io.Writer, sch *arrow.Schema, _ *Handler) error 
 
 func (e *ndjsonEncoder) batch(rec arrow.RecordBatch) error {
 	for i := range e.cols {
-		if err := e.cols[i].encode(rec.Column(i)); err != nil {
+		if err := e.cols[i].bind(rec.Column(i)); err != nil {
 			return err
 		}
 	}
@@ -199,7 +198,7 @@ func (e *ndjsonEncoder) batch(rec arrow.RecordBatch) error {
 		}
 		for i := range e.cols {
 			buf = append(buf, e.keys[i]...)
-			buf = append(buf, e.cols[i].value(row)...)
+			buf = e.cols[i].appendJSON(buf, row)
 		}
 		buf = append(buf, "}\n"...)
 	}
@@ -223,26 +222,23 @@ func (e *ndjsonEncoder) endWithError(ej errorJSON) bool {
 // line per row; NULL is an empty field, strings are quoted when needed,
 // other values have their JSON text without quotes.
 type csvEncoder struct {
-	w       io.Writer
-	sch     *arrow.Schema
-	cols    []columnText
-	strings []bool // column i is VARCHAR: written from the array, CSV-quoted
-	buf     []byte
+	w    io.Writer
+	sch  *arrow.Schema
+	cols []valueWriter
+	buf  []byte
 }
 
 func (e *csvEncoder) contentType() string { return mediaCSV + "; charset=utf-8; header=present" }
 
 func (e *csvEncoder) begin(w io.Writer, sch *arrow.Schema, _ *Handler) error {
 	e.w, e.sch = w, sch
-	e.cols = make([]columnText, sch.NumFields())
-	e.strings = make([]bool, sch.NumFields())
+	e.cols = make([]valueWriter, sch.NumFields())
 	buf := e.buf[:0]
 	for i, f := range sch.Fields() {
 		if i > 0 {
 			buf = append(buf, ',')
 		}
 		buf = appendCSVField(buf, f.Name)
-		e.strings[i] = f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.LARGE_STRING
 	}
 	buf = append(buf, "\r\n"...)
 	_, err := w.Write(buf)
@@ -252,10 +248,7 @@ func (e *csvEncoder) begin(w io.Writer, sch *arrow.Schema, _ *Handler) error {
 
 func (e *csvEncoder) batch(rec arrow.RecordBatch) error {
 	for i := range e.cols {
-		if e.strings[i] {
-			continue
-		}
-		if err := e.cols[i].encode(rec.Column(i)); err != nil {
+		if err := e.cols[i].bind(rec.Column(i)); err != nil {
 			return err
 		}
 	}
@@ -265,24 +258,7 @@ func (e *csvEncoder) batch(rec arrow.RecordBatch) error {
 			if i > 0 {
 				buf = append(buf, ',')
 			}
-			col := rec.Column(i)
-			if col.IsNull(row) {
-				continue
-			}
-			if e.strings[i] {
-				switch a := col.(type) {
-				case *array.String:
-					buf = appendCSVField(buf, a.Value(row))
-				case *array.LargeString:
-					buf = appendCSVField(buf, a.Value(row))
-				}
-				continue
-			}
-			v := e.cols[i].value(row)
-			if len(v) >= 2 && v[0] == '"' {
-				v = v[1 : len(v)-1] // dates, timestamps, NaN: no quotes inside
-			}
-			buf = append(buf, v...)
+			buf = e.cols[i].appendCSV(buf, row)
 		}
 		buf = append(buf, "\r\n"...)
 	}
@@ -294,10 +270,28 @@ func (e *csvEncoder) batch(rec arrow.RecordBatch) error {
 func (e *csvEncoder) end() error                  { return nil }
 func (e *csvEncoder) endWithError(errorJSON) bool { return false }
 
+// csvNeedsQuotes reports whether s holds a comma, quote, CR or LF or
+// starts or ends with a space (s is not empty).
+func csvNeedsQuotes(s string) bool {
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= '"' || c == ',' {
+			// One comparison keeps the loop cheap: the bytes up to '"'
+			// are rare in text.
+			if c == '"' || c == ',' || c == '\r' || c == '\n' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // appendCSVField appends s, quoted if it holds a comma, quote, CR or LF or
 // starts or ends with a space.
 func appendCSVField(dst []byte, s string) []byte {
-	if s == "" || !strings.ContainsAny(s, ",\"\r\n") && s[0] != ' ' && s[len(s)-1] != ' ' {
+	if s == "" || !csvNeedsQuotes(s) {
 		return append(dst, s...)
 	}
 	dst = append(dst, '"')

@@ -8,12 +8,12 @@ import (
 // not safe for concurrent use.
 type resultWriter struct {
 	schema  *arrow.Schema
-	cols    []columnText
+	cols    []valueWriter
 	started bool // a row was written: the next one needs a comma
 }
 
 func newResultWriter(schema *arrow.Schema) *resultWriter {
-	return &resultWriter{schema: schema, cols: make([]columnText, schema.NumFields())}
+	return &resultWriter{schema: schema, cols: make([]valueWriter, schema.NumFields())}
 }
 
 // appendHeader appends the start of the answer up to the opening bracket of
@@ -36,7 +36,7 @@ func (rw *resultWriter) appendHeader(dst []byte) []byte {
 // appendRows appends the rows of rec, each a JSON array, comma separated.
 func (rw *resultWriter) appendRows(dst []byte, rec arrow.RecordBatch) ([]byte, error) {
 	for i := range rw.cols {
-		if err := rw.cols[i].encode(rec.Column(i)); err != nil {
+		if err := rw.cols[i].bind(rec.Column(i)); err != nil {
 			return dst, err
 		}
 	}
@@ -51,7 +51,7 @@ func (rw *resultWriter) appendRows(dst []byte, rec arrow.RecordBatch) ([]byte, e
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = append(dst, rw.cols[i].value(row)...)
+			dst = rw.cols[i].appendJSON(dst, row)
 		}
 		dst = append(dst, ']')
 	}
