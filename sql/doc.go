@@ -24,7 +24,9 @@
 // anti and null-aware anti joins; EXISTS and uncorrelated IN (subquery)
 // elsewhere in a WHERE expression or in a select list become mark joins
 // (JoinMark, JoinMarkNullAware) that append a BOOLEAN column the
-// expression refers to; correlated subqueries are decorrelated:
+// expression refers to; a correlated [NOT] IN there (and a correlated NOT
+// IN conjunct) becomes up to three plain mark joins whose marks a CASE
+// combines into IN's three-valued result (markInCorrelated); correlated subqueries are decorrelated:
 // equalities between inner and outer columns become join keys (and group
 // keys of an aggregating scalar subquery, joined with a left join), other
 // correlated conjuncts the join condition. Correlated references are

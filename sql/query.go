@@ -867,10 +867,10 @@ func (b *binder) whereSubquery(plan Node, sc *scope, e sqlparser.Expr) (Node, Ex
 			if x.Operator == sqlparser.InStr {
 				return attach(plan, JoinSemi, sub, []Expr{l}, []Expr{r}), nil, nil
 			}
-			if sub.corr != nil {
-				return nil, nil, b.unsupported("NOT IN with a correlated subquery")
+			if sub.corr == nil {
+				return attach(plan, JoinAntiNullAware, sub, []Expr{l}, []Expr{r}), nil, nil
 			}
-			return attach(plan, JoinAntiNullAware, sub, []Expr{l}, []Expr{r}), nil, nil
+			// A correlated NOT IN: the expression form below (mark joins).
 		}
 	}
 	ctx := &exprCtx{sc: sc, clause: "WHERE", plan: &plan}
@@ -908,8 +908,8 @@ func (b *binder) unsupportedInSubquery(what string) error {
 }
 
 // markIn binds l [NOT] IN (subquery) inside an expression with a
-// null-aware mark join (see JoinMarkNullAware). Only uncorrelated
-// subqueries are supported there.
+// null-aware mark join (see JoinMarkNullAware); a correlated subquery
+// with plain mark joins (markInCorrelated).
 func (b *binder) markIn(ctx *exprCtx, l Expr, sq *sqlparser.Subquery, not bool) (Expr, error) {
 	if hasOuterRef(l) {
 		return nil, b.unsupportedInSubquery("IN with an outer reference on its left inside an expression")
@@ -921,17 +921,79 @@ func (b *binder) markIn(ctx *exprCtx, l Expr, sq *sqlparser.Subquery, not bool) 
 	if sub.nitems != 1 {
 		return nil, sqlstate.Errorf(sqlstate.SyntaxError, "subquery has too many columns")
 	}
-	if sub.corr != nil {
-		return nil, b.unsupportedInSubquery("IN with a correlated subquery outside a WHERE conjunct")
-	}
 	c := sub.plan.Columns()[0]
 	r := Expr(&ColumnRef{Idx: 0, Name: c.Name, Typ: c.Type, Null: c.Nullable})
 	if l, r, err = b.unify(l, r, false, "IN"); err != nil {
 		return nil, err
 	}
+	if sub.corr != nil {
+		return b.markInCorrelated(ctx, l, r, sq, sub, not)
+	}
 	n := len((*ctx.plan).Columns())
 	*ctx.plan = attach(*ctx.plan, JoinMarkNullAware, sub, []Expr{l}, []Expr{r})
 	var out Expr = &ColumnRef{Idx: n, Name: "in", Typ: catalog.Boolean, Null: true}
+	if not {
+		out = &Not{Arg: out}
+	}
+	return out, nil
+}
+
+// markInCorrelated binds l [NOT] IN (correlated subquery) inside an
+// expression. The null-aware mark join takes one key and no residual, so
+// the three-valued result is assembled from plain mark joins over the
+// correlated set S of each outer row (the inner rows its correlation
+// admits):
+//
+//	match  = EXISTS (S WHERE r = l)       -- keys l = r plus the correlation
+//	hasNil = EXISTS (S WHERE r IS NULL)
+//	any    = EXISTS (S)
+//	l IN S = CASE WHEN match THEN TRUE
+//	              WHEN hasNil OR (l IS NULL AND any) THEN NULL
+//	              ELSE FALSE END
+//
+// hasNil is left out when r cannot be NULL and any when l cannot; when
+// neither can, l IN S is match. Each mark join reads its own binding of
+// the subquery. sub is the first binding; l and r are unified.
+func (b *binder) markInCorrelated(ctx *exprCtx, l, r Expr, sq *sqlparser.Subquery, sub *subqueryResult, not bool) (Expr, error) {
+	n := len((*ctx.plan).Columns())
+	*ctx.plan = attach(*ctx.plan, JoinMark, sub, []Expr{l}, []Expr{r})
+	var out Expr = &ColumnRef{Idx: n, Name: "in", Typ: catalog.Boolean}
+	mark := func(filter bool) (Expr, error) {
+		s, err := b.subquery(sq, ctx.sc)
+		if err != nil {
+			return nil, err
+		}
+		if filter {
+			c := s.plan.Columns()[0]
+			s.plan = &Filter{Input: s.plan, Pred: &IsNull{Arg: &ColumnRef{Idx: 0, Name: c.Name, Typ: c.Type, Null: c.Nullable}}}
+		}
+		k := len((*ctx.plan).Columns())
+		*ctx.plan = attach(*ctx.plan, JoinMark, s, nil, nil)
+		return &ColumnRef{Idx: k, Name: "exists", Typ: catalog.Boolean}, nil
+	}
+	var unknown Expr
+	if r.Nullable() {
+		hasNil, err := mark(true)
+		if err != nil {
+			return nil, err
+		}
+		unknown = hasNil
+	}
+	if l.Nullable() {
+		anyRow, err := mark(false)
+		if err != nil {
+			return nil, err
+		}
+		u := Expr(&Logic{Op: OpAnd, L: &IsNull{Arg: l}, R: anyRow})
+		if unknown != nil {
+			u = &Logic{Op: OpOr, L: unknown, R: u}
+		}
+		unknown = u
+	}
+	if unknown != nil {
+		out = &Case{Whens: []Expr{out, unknown}, Thens: []Expr{NewLiteral(catalog.Boolean, true), NewLiteral(catalog.Boolean, nil)},
+			Else: NewLiteral(catalog.Boolean, false), Typ: catalog.Boolean}
+	}
 	if not {
 		out = &Not{Arg: out}
 	}
