@@ -217,7 +217,9 @@ func (tx *Txn) InsertEncoded(ctx context.Context, t *catalog.Table, b *EncodedBa
 		// The error messages of the checks name the key values of
 		// tx.cols.
 		tx.cols = append(tx.cols[:0], b.cols...)
-		if err := tx.checkBulkUnique(ctx, l, t, b.rows, m); err != nil {
+		err := tx.checkBulkUnique(ctx, l, t, b.rows, m)
+		clear(tx.cols) // b's buffers are the caller's
+		if err != nil {
 			return tx.abort(err)
 		}
 	} else {
