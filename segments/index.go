@@ -440,6 +440,7 @@ type stringSet struct {
 	ids  map[string]int32
 	keys []string // by id
 	bms  []rows   // by id
+	size int      // bytes of keys
 	max  int
 	pos  []int32 // ids of the rows not yet taken; 0 for NULLs
 }
@@ -473,6 +474,7 @@ func (s *stringSet) add(arr arrow.Array, base uint32) bool {
 			k = strings.Clone(k)
 			s.ids[k] = id
 			s.keys = append(s.keys, k)
+			s.size += len(k)
 			s.bms = append(s.bms, rows{bm: roaring.New()})
 		}
 		s.bms[id].addRange(base+uint32(i), base+uint32(j))
@@ -519,17 +521,13 @@ func (s *stringSet) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch,
 	if len(s.pos) < rows {
 		return nil
 	}
-	size := 0
-	for _, k := range s.keys {
-		size += len(k)
-	}
-	if size > maxDictBytes {
+	if s.size > maxDictBytes {
 		s.pos = append(s.pos[:0], s.pos[rows:]...)
 		return nil
 	}
 	db := array.NewStringBuilder(mem)
 	db.Reserve(len(s.keys))
-	db.ReserveData(size)
+	db.ReserveData(s.size)
 	for _, k := range s.keys {
 		db.Append(k)
 	}
