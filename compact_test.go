@@ -455,7 +455,7 @@ func TestBulkUniqueAgainstSegments(t *testing.T) {
 }
 
 // TestMergeOlderLayouts: segments written before ALTER TABLE (a renamed,
-// a dropped and an added column) merge with newer ones into one segment
+// a dropped and an added column with a default) merge with newer ones into one segment
 // of the current layout and level 1; the rows read the same before and
 // after, and a merge of merged segments has level 2.
 func TestMergeOlderLayouts(t *testing.T) {
@@ -473,9 +473,9 @@ func TestMergeOlderLayouts(t *testing.T) {
 	exec(t, db, "insert into t values (3, 'z', 30)")
 	compact(t, db, "t")
 	exec(t, db, "alter table t drop column a")
-	exec(t, db, "alter table t add column d varchar")
+	exec(t, db, "alter table t add column d varchar default 'dflt'")
 	exec(t, db, "insert into t values (4, 40, 'w')")
-	const want = "1|10|NULL\n2|20|NULL\n3|30|NULL\n4|40|w\n"
+	const want = "1|10|dflt\n2|20|dflt\n3|30|dflt\n4|40|w\n"
 	if got := render(query(t, db, "select * from t order by k")); got != want {
 		t.Fatalf("before the merge:\n%s", got)
 	}
