@@ -203,6 +203,50 @@ func TestAlterBatchEntries(t *testing.T) {
 	check("compacted")
 }
 
+// TestAlterDefaultIngestReopen: a column added with a default reads it
+// in bulk batch entries written before, is written by ingests that omit
+// it, and survives a reopen (descriptor format 3) and a compaction.
+func TestAlterDefaultIngestReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	db := manual(t, dir)
+	exec(t, db, "create table accounts (id bigint primary key, balance bigint)")
+	ingest := func(lo, hi int) {
+		t.Helper()
+		var b strings.Builder
+		b.WriteString("[")
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				b.WriteString(",")
+			}
+			fmt.Fprintf(&b, `{"id": %d, "balance": %d}`, i, i)
+		}
+		b.WriteString("]")
+		if _, err := db.Ingest(ctx, "accounts", recordReader(t, b.String())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ingest(0, 100)
+	exec(t, db, "alter table accounts add column region varchar(4) not null default 'eu', add column tier int default -2")
+	ingest(100, 200)
+	check := func(when string) {
+		t.Helper()
+		if got := render(query(t, db, "select count(*), count(region), min(region), max(region), sum(tier) from accounts")); got != "200|200|eu|eu|-400\n" {
+			t.Errorf("%s: %s", when, got)
+		}
+		if got := render(query(t, db, "select * from accounts where id in (7, 107) order by id")); got != "7|7|eu|-2\n107|107|eu|-2\n" {
+			t.Errorf("%s: rows = %s", when, got)
+		}
+	}
+	check("batch entries")
+	db.Close()
+	db = manual(t, dir)
+	defer db.Close()
+	check("reopened")
+	compact(t, db, "accounts")
+	check("compacted")
+}
+
 // TestCreateIndex: a column with too many distinct values for the default
 // bitmap threshold gets its bitmap index in new segments once it has an
 // index, EXPLAIN names the index for = and IN, and DROP INDEX and reopen
