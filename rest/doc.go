@@ -28,6 +28,15 @@
 // body is a 400, a well-formed row with a bad value a 422, both with the
 // 1-based row number (and line) in the error's details.
 //
+// Text bodies are decoded by hand-written scanners over the bytes, straight
+// into the Arrow builders (ndjson.go, textformats.go): no map, reflection
+// or allocation per value. They accept exactly what they replace: JSON
+// strings decode as encoding/json decodes them (invalid UTF-8 refused),
+// CSV records are read by a byte-level port of encoding/csv's record
+// reader with its *csv.ParseError errors, and DATE and TIMESTAMP text is
+// what time.Parse takes; fuzz targets in scan_test.go check each against
+// its reference (run by hand with go test -fuzz).
+//
 // An Idempotency-Key is stored in IdempotencyTable in the same transaction
 // as the rows it guards, with the answer. So the key exists if and only if
 // the rows were written: a retry finds it and answers the stored response
