@@ -223,7 +223,7 @@ func (p scanProvider) ScanKeyRange(t *catalog.Table, cols []int, withKey bool, r
 		return p.Scan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
-		if err := checkSchema(p.rv.snap, t); err != nil {
+		if err := p.rv.checkSchema(t); err != nil {
 			return nil, err
 		}
 		ents, err := p.rv.snap.Segments(t.ID)

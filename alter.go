@@ -64,8 +64,7 @@ func checkSchema(r descReader, t *catalog.Table) error {
 }
 
 func (db *DB) alterTable(ctx context.Context, st *sql.AlterTable) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	cur, ok := db.cat.Table(st.Table.Name)
 	if !ok || cur.ID != st.Table.ID {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", st.Table.Name)
@@ -170,8 +169,7 @@ func (db *DB) replaceTableChecked(ctx context.Context, cur, nt *catalog.Table, s
 }
 
 func (db *DB) createIndex(ctx context.Context, st *sql.CreateIndex) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	cur, ok := db.cat.Table(st.Table.Name)
 	if !ok || cur.ID != st.Table.ID {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", st.Table.Name)
@@ -187,8 +185,7 @@ func (db *DB) createIndex(ctx context.Context, st *sql.CreateIndex) error {
 }
 
 func (db *DB) dropIndex(ctx context.Context, st *sql.DropIndex) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	cur, ok := db.cat.Table(st.Table.Name)
 	if !ok || cur.ID != st.Table.ID {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", st.Table.Name)

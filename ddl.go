@@ -46,8 +46,7 @@ func (db *DB) runDDL(ctx context.Context, p *planner.Prepared) (int64, error) {
 }
 
 func (db *DB) createView(ctx context.Context, st *sql.CreateView) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	v := *st.View
 	if t, ok := db.cat.Table(v.Name); ok {
 		return sqlstate.Errorf(sqlstate.DuplicateTable, "relation %q already exists and is a table", t.Name)
@@ -71,8 +70,7 @@ func (db *DB) createView(ctx context.Context, st *sql.CreateView) error {
 }
 
 func (db *DB) dropViews(ctx context.Context, st *sql.DropView) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	// Check every name before dropping any, so a missing one drops none.
 	views := make([]*catalog.View, 0, len(st.Names))
 	for _, name := range st.Names {

@@ -48,8 +48,11 @@ type impl struct {
 	txs  map[*Tx]struct{}
 
 	// ddlMu serialises schema changes: each one persists a descriptor and
-	// then publishes it in the catalog.
-	ddlMu sync.Mutex
+	// then publishes it in the catalog. ddlActive counts the changes in
+	// progress (lockDDL), from before they write to after they publish,
+	// for readView.stable.
+	ddlMu     sync.Mutex
+	ddlActive atomic.Int32
 
 	// tiers holds the open segments; comp is the compactor.
 	tiers *tierSet
@@ -390,8 +393,7 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 }
 
 func (db *DB) createTable(ctx context.Context, desc *catalog.Table, ifNotExists bool) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	if db.cat.Relation(desc.Name) {
 		if ifNotExists {
 			return nil
@@ -412,8 +414,7 @@ func (db *DB) createTable(ctx context.Context, desc *catalog.Table, ifNotExists 
 }
 
 func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) error {
-	db.ddlMu.Lock()
-	defer db.ddlMu.Unlock()
+	defer db.lockDDL()()
 	if t == nil {
 		if ifExists {
 			return nil
@@ -438,6 +439,17 @@ func (db *DB) dropTable(ctx context.Context, t *catalog.Table, ifExists bool) er
 	db.comp.fresh.Delete(cur.ID)
 	db.cat.Remove(cur.Name)
 	return nil
+}
+
+// lockDDL takes ddlMu for a schema change and marks it in progress until
+// the returned function, which releases ddlMu, runs.
+func (db *DB) lockDDL() (unlock func()) {
+	db.ddlMu.Lock()
+	db.ddlActive.Add(1)
+	return func() {
+		db.ddlActive.Add(-1)
+		db.ddlMu.Unlock()
+	}
 }
 
 // lockTarget locks the table written by a statement (IX: rows are locked

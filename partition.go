@@ -97,7 +97,7 @@ func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool,
 // pruned by filter.
 func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, ps []segPart, withStore bool) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
-		if err := checkSchema(p.rv.snap, t); err != nil {
+		if err := p.rv.checkSchema(t); err != nil {
 			return nil, err
 		}
 		ents, err := p.rv.snap.Segments(t.ID)

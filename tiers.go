@@ -236,7 +236,15 @@ func openTiers(fs vfs.FS, dir string, log *slog.Logger, st *oltp.Store, tables [
 func (db *DB) snapshot() readView {
 	db.tiers.mu.Lock()
 	defer db.tiers.mu.Unlock()
-	return readView{db: db, snap: db.store.Snapshot(), v: db.tiers.acquireLocked()}
+	// The catalog is read around the snapshot: when no schema change was
+	// in progress and none was published meanwhile, the snapshot's
+	// descriptors are those of the catalog at that version (a change is
+	// in progress from before it writes until after it publishes).
+	v0 := db.cat.Version()
+	rv := readView{db: db, snap: db.store.Snapshot(), v: db.tiers.acquireLocked()}
+	rv.stable = db.ddlActive.Load() == 0 && db.cat.Version() == v0
+	rv.catVersion = v0
+	return rv
 }
 
 // beginTxn starts a store transaction and returns it with the version of
@@ -253,6 +261,22 @@ type readView struct {
 	db   *DB
 	snap *oltp.Snapshot
 	v    *version
+	// stable: the snapshot's table descriptors are those of the catalog
+	// at catVersion (see DB.snapshot).
+	stable     bool
+	catVersion uint64
+}
+
+// checkSchema is checkSchema of rv's snapshot. While the catalog is still
+// at the version whose descriptors the snapshot holds, a t that is the
+// catalog's descriptor passes without reading the snapshot's.
+func (rv *readView) checkSchema(t *catalog.Table) error {
+	if rv.stable && rv.db.cat.Version() == rv.catVersion {
+		if cur, ok := rv.db.cat.Table(t.Name); ok && cur == t {
+			return nil
+		}
+	}
+	return checkSchema(rv.snap, t)
 }
 
 func (rv *readView) close() error {
@@ -294,7 +318,7 @@ func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, fil
 		return p.rv.db.systemScan(t, cols, withKey)
 	}
 	return func(ctx context.Context) (arrowexec.Source, error) {
-		if err := checkSchema(p.rv.snap, t); err != nil {
+		if err := p.rv.checkSchema(t); err != nil {
 			return nil, err
 		}
 		ents, err := p.rv.snap.Segments(t.ID)
