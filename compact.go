@@ -53,7 +53,19 @@ const mergeTierRatio = 4
 type freshStats struct {
 	rows  atomic.Int64
 	since atomic.Int64 // unix nanoseconds of the first write since the last compaction; 0: none
+	last  atomic.Int64 // unix nanoseconds of the latest write
 }
+
+// A burst of writes that stops leaves its last rows below CompactRows,
+// where they would wait for CompactAge. A table without writes for
+// compactIdle whose fresh rows reach CompactRows/compactIdleDivisor (8K
+// rows with the defaults) is compacted then: one segment per burst, which
+// merges combine, while a trickle of small writes still waits for the age
+// threshold and makes no tiny segments.
+const (
+	compactIdle        = 2 * time.Second
+	compactIdleDivisor = 32
+)
 
 // compactor is the DB's background compaction state. Compactions (row
 // store → segment) and merges (segments → segment) run in two goroutines
@@ -96,7 +108,9 @@ func (db *DB) noteWrite(table uint64, n int64) {
 	}
 	f := db.freshOf(table)
 	after := f.rows.Add(n)
-	f.since.CompareAndSwap(0, time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	f.since.CompareAndSwap(0, now)
+	f.last.Store(now)
 	if after >= db.opts.CompactRows && after-n < db.opts.CompactRows {
 		wake(db.comp.kick)
 	}
@@ -213,6 +227,10 @@ func (db *DB) needsCompaction(t *catalog.Table) bool {
 		return true
 	}
 	if s := f.since.Load(); s != 0 && time.Since(time.Unix(0, s)) >= db.opts.CompactAge {
+		return true
+	}
+	if n := f.rows.Load(); n > 0 && n >= db.opts.CompactRows/compactIdleDivisor &&
+		time.Since(time.Unix(0, f.last.Load())) >= compactIdle {
 		return true
 	}
 	return f.rows.Load() > 0 && db.store.RowBytes(t.ID) >= db.opts.CompactBytes

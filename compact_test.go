@@ -505,3 +505,28 @@ func TestMergeOlderLayouts(t *testing.T) {
 		t.Fatalf("TableStats %+v, %v", st, err)
 	}
 }
+
+// TestCompactIdleTail: the tail of a burst of writes (below CompactRows,
+// at least CompactRows/32) is compacted once the table has had no writes
+// for a while; fewer rows wait for the age threshold.
+func TestCompactIdleTail(t *testing.T) {
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 3200, CompactInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	exec(t, db, "create table t (k bigint primary key, v bigint, s varchar)")
+	exec(t, db, "create table u (k bigint primary key, v bigint, s varchar)")
+	insertRange(t, db, 0, 150)
+	exec(t, db, "insert into u values (1, 1, 'x')")
+	deadline := time.Now().Add(10 * time.Second)
+	for stats(t, db, "t").FreshRows != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the tail was not compacted: %+v", stats(t, db, "t"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := stats(t, db, "u"); st.FreshRows != 1 || len(st.Segments) != 0 {
+		t.Fatalf("one row was compacted: %+v", st)
+	}
+}
