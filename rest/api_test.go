@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -160,6 +161,7 @@ func TestConcurrencyLimit(t *testing.T) {
 	// then start another.
 	var pw *io.PipeWriter
 	done := make(chan int, 1)
+	slowID := 1
 	startSlow := func() {
 		pr, w := io.Pipe()
 		pw = w
@@ -176,7 +178,15 @@ func TestConcurrencyLimit(t *testing.T) {
 			resp.Body.Close()
 			done <- resp.StatusCode
 		}()
-		_, _ = w.Write([]byte("{\"id\": 1}\n"))
+		// More than the client's write buffer, so that the request is on
+		// the wire (a short first write may sit in the transport's buffer
+		// until the body ends, leaving the slot free).
+		var body bytes.Buffer
+		for i := 1; i <= 10000; i++ {
+			fmt.Fprintf(&body, "{\"id\": %d}\n", slowID)
+			slowID++
+		}
+		_, _ = w.Write(body.Bytes())
 	}
 	startSlow()
 	deadline := time.Now().Add(30 * time.Second)
