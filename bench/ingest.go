@@ -68,10 +68,11 @@ func runIngest(ctx context.Context, o *options, pr *progress) (*ingestResult, er
 	}}
 	bulkRows := int64(o.IngestRows)
 	insertRows := max(bulkRows/10, int64(o.InsertBatch))
-	data, err := lineitemFile(o, bulkRows, pr)
+	data, have, err := lineitemFile(o, bulkRows, pr)
 	if err != nil {
 		return nil, err
 	}
+	bulkRows = min(bulkRows, have)
 	var jobs []ingestParams
 	for _, m := range append([]string{methodBulk, methodInsert}, serverMethods...) {
 		for _, e := range o.Engines {

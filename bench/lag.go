@@ -55,10 +55,11 @@ func runLag(ctx context.Context, o *options, pr *progress) (*lagResult, error) {
 	if rows < int64(batch) {
 		rows = int64(batch)
 	}
-	data, err := lineitemFile(o, rows, pr)
+	data, have, err := lineitemFile(o, rows, pr)
 	if err != nil {
 		return nil, err
 	}
+	rows = min(rows, have-have%int64(batch))
 	pr.Phase("compaction lag", 1)
 	res := &lagResult{TargetRowsPerSec: o.LagRate, BatchRows: batch}
 	p := lagParams{Dir: filepath.Join(o.WorkDir, "lag"), Data: data, Rows: rows, Rate: o.LagRate, BatchRows: batch, Duration: o.LagDuration,

@@ -50,10 +50,11 @@ type mixedParams struct {
 
 func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, error) {
 	n := int64(o.IngestRows)
-	data, err := lineitemFile(o, n, pr)
+	data, have, err := lineitemFile(o, n, pr)
 	if err != nil {
 		return nil, err
 	}
+	n = min(n, have)
 	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.MixedBatchRows, Seconds: o.MixedDuration.Seconds()}
 	pr.Phase("mixed", int64(len(o.Engines)))
 	for _, e := range o.Engines {

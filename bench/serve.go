@@ -104,10 +104,11 @@ const lineitemRows = 6_001_215
 
 func runServe(ctx context.Context, o *options, pr *progress) (*serveResult, error) {
 	rows := int64(float64(lineitemRows) * o.SF)
-	data, err := lineitemFile(o, rows, pr)
+	data, have, err := lineitemFile(o, rows, pr)
 	if err != nil {
 		return nil, err
 	}
+	rows = min(rows, have)
 	pr.Phase("serve", 1)
 	pr.Detail(fmt.Sprintf("%d lineitem rows", rows))
 	res := &serveResult{}
