@@ -156,16 +156,7 @@ func (db *DB) stopCompactor() {
 // compactLoop compacts every table past a threshold, each CompactInterval
 // and whenever a write crosses CompactRows.
 func (db *DB) compactLoop() {
-	defer db.comp.wg.Done()
-	tick := time.NewTicker(db.opts.CompactInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-db.comp.stop:
-			return
-		case <-tick.C:
-		case <-db.comp.kick:
-		}
+	db.background(db.comp.kick, func() {
 		for _, t := range db.cat.Tables() {
 			if db.comp.ctx.Err() != nil {
 				return
@@ -182,23 +173,14 @@ func (db *DB) compactLoop() {
 				wake(db.comp.merged)
 			}
 		}
-	}
+	})
 }
 
 // mergeLoop merges and rewrites the segments of every table, each
 // CompactInterval and after every compaction, as long as there is
 // something to merge.
 func (db *DB) mergeLoop() {
-	defer db.comp.wg.Done()
-	tick := time.NewTicker(db.opts.CompactInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-db.comp.stop:
-			return
-		case <-tick.C:
-		case <-db.comp.merged:
-		}
+	db.background(db.comp.merged, func() {
 		for _, t := range db.cat.Tables() {
 			// A merge can leave another one to do (the next tier, or
 			// more than 2·MergeSegments candidates); a bounded number of
@@ -217,6 +199,24 @@ func (db *DB) mergeLoop() {
 				}
 			}
 		}
+	})
+}
+
+// background runs round each CompactInterval and whenever wakeup fires,
+// until the compactor stops; it is the body of one of the compactor's
+// goroutines.
+func (db *DB) background(wakeup <-chan struct{}, round func()) {
+	defer db.comp.wg.Done()
+	tick := time.NewTicker(db.opts.CompactInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-db.comp.stop:
+			return
+		case <-tick.C:
+		case <-wakeup:
+		}
+		round()
 	}
 }
 
