@@ -79,6 +79,18 @@ func BenchmarkPointRead(b *testing.B) {
 // and the process CPU time per read (cpu-µs/read, steadier than wall time
 // on a shared machine) are the metrics.
 func BenchmarkPointReadSQL(b *testing.B) {
+	for _, compact := range []bool{false, true} {
+		name := "rowstore"
+		if compact {
+			name = "segments"
+		}
+		b.Run(name, func(b *testing.B) { benchPointReadSQL(b, compact) })
+	}
+}
+
+// benchPointReadSQL is BenchmarkPointReadSQL with the table's rows in the
+// row store or, compacted, in a segment.
+func benchPointReadSQL(b *testing.B, compact bool) {
 	ctx := context.Background()
 	const n = 100_000
 	db, err := mantisdb.Open(b.TempDir(), &mantisdb.Options{CompactInterval: -1})
@@ -98,6 +110,11 @@ func BenchmarkPointReadSQL(b *testing.B) {
 			sql += fmt.Sprintf("(%d, %d, %d.25, 'account %d')", j, j%1000, j%100000, j)
 		}
 		if _, err := db.Exec(ctx, sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if compact {
+		if _, err := db.Compact(ctx, "accounts"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -106,7 +106,7 @@ func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arr
 	if mem == nil {
 		mem = memory.DefaultAllocator
 	}
-	fr, err := r.newFileReader(mem, int(r.rowGroupRows(rg)))
+	fr, err := r.newFileReader(mem, int(r.rowGroupRows(rg)), scanBufferSize)
 	if err != nil {
 		return nil, err
 	}

@@ -194,11 +194,12 @@ func (r *Reader) rowGroupRows(rg int) int64 {
 }
 
 // newFileReader returns a pqarrow reader over the shared, already parsed
-// metadata; one per scan keeps readers independent.
-func (r *Reader) newFileReader(mem memory.Allocator, batch int) (*pqarrow.FileReader, error) {
+// metadata; one per scan keeps readers independent. Each column it reads
+// streams through a buffer of bufSize bytes.
+func (r *Reader) newFileReader(mem memory.Allocator, batch int, bufSize int64) (*pqarrow.FileReader, error) {
 	props := parquet.NewReaderProperties(mem)
 	props.BufferedStreamEnabled = true
-	props.BufferSize = 1 << 20
+	props.BufferSize = bufSize
 	pr, err := file.NewParquetReader(io.NewSectionReader(r.file, 0, r.size),
 		file.WithMetadata(r.pmeta), file.WithReadProps(props))
 	if err != nil {
@@ -458,6 +459,13 @@ type Scanner struct {
 	done  bool
 }
 
+// Read buffer per column of dense scans and of sparse ones (a compressed
+// data page is at most dataPageSize).
+const (
+	scanBufferSize   = 1 << 20
+	sparseBufferSize = 64 << 10
+)
+
 // sparseBatch is the batch size of sparse scans, and the gap of unselected
 // rows above which they seek instead of decoding through.
 const sparseBatch = 128
@@ -528,7 +536,13 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 				batch = min(batch, sparseBatch)
 			}
 		}
-		if s.fr, err = r.newFileReader(s.mem, batch); err != nil {
+		// Sparse scans (point reads) read a page or two per column: a
+		// buffer of a whole MiB per column was most of their cost.
+		bufSize := int64(scanBufferSize)
+		if s.sparse {
+			bufSize = sparseBufferSize
+		}
+		if s.fr, err = r.newFileReader(s.mem, batch, bufSize); err != nil {
 			return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 		}
 		if !s.sparse && !opts.noDirect {
