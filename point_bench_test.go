@@ -55,20 +55,7 @@ func BenchmarkPointRead(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		k := int64(i*7919) % n
 		rows, err := st.QueryParams(ctx, []scalar.Scalar{scalar.NewInt64Scalar(k)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		got := 0
-		for rows.Next() {
-			got += int(rows.Record().NumRows())
-		}
-		if err := rows.Err(); err != nil {
-			b.Fatal(err)
-		}
-		rows.Close()
-		if got != 1 {
-			b.Fatalf("key %d: %d rows", k, got)
-		}
+		readOne(b, rows, err, k)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 }
@@ -124,23 +111,30 @@ func benchPointReadSQL(b *testing.B, compact bool) {
 	for i := 0; i < b.N; i++ {
 		k := int64(i*7919) % n
 		rows, err := db.Query(ctx, fmt.Sprintf("SELECT owner, balance, note FROM accounts WHERE id = %d", k))
-		if err != nil {
-			b.Fatal(err)
-		}
-		got := 0
-		for rows.Next() {
-			got += int(rows.Record().NumRows())
-		}
-		if err := rows.Err(); err != nil {
-			b.Fatal(err)
-		}
-		rows.Close()
-		if got != 1 {
-			b.Fatalf("key %d: %d rows", k, got)
-		}
+		readOne(b, rows, err, k)
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
 	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/read")
+}
+
+// readOne reads rows, the result of a point read of key k, and fails b
+// unless they hold exactly one row.
+func readOne(b *testing.B, rows *mantisdb.Rows, err error, k int64) {
+	b.Helper()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer rows.Close()
+	got := 0
+	for rows.Next() {
+		got += int(rows.Record().NumRows())
+	}
+	if err := rows.Err(); err != nil {
+		b.Fatal(err)
+	}
+	if got != 1 {
+		b.Fatalf("key %d: %d rows", k, got)
+	}
 }
 
 // cpuTime returns the CPU time the process has used.
