@@ -131,39 +131,31 @@ func decodeBatchHeader(table, id uint64, v []byte) (*batchMeta, error) {
 		return nil, fmt.Errorf("batch entry format %d is newer than this binary supports (%d); upgrade MantisDB", v[0], batchHeaderFormat)
 	}
 	m := &batchMeta{table: table, id: id}
-	p := 1
+	c := cursor{b: v, pos: 1}
 	bad := func() (*batchMeta, error) {
 		return nil, fmt.Errorf("bad header of batch entry %d: %w", id, ErrCorruption)
 	}
-	uv := func() (uint64, bool) {
-		x, w := binary.Uvarint(v[p:])
-		if w <= 0 {
-			return 0, false
-		}
-		p += w
-		return x, true
-	}
-	rows, ok1 := uv()
-	ncols, ok2 := uv()
-	if !ok1 || !ok2 || p >= len(v) || rows > 1<<31 {
+	rows, ok1 := c.uvarint()
+	ncols, ok2 := c.uvarint()
+	flags, ok3 := c.take(1)
+	if !ok1 || !ok2 || !ok3 || rows > 1<<31 {
 		return bad()
 	}
 	m.rows, m.ncols = int(rows), int(ncols)
-	m.hasPK = v[p]&1 != 0
-	p++
+	m.hasPK = flags[0]&1 != 0
 	var ok bool
-	if m.rowIDBase, ok = uv(); !ok {
+	if m.rowIDBase, ok = c.uvarint(); !ok {
 		return bad()
 	}
 	for _, dst := range []*[]byte{&m.min, &m.max, &m.bloom} {
-		l, ok := uv()
-		if !ok || l > uint64(len(v)-p) {
+		l, ok := c.uvarint()
+		part, ok2 := c.take(l)
+		if !ok || !ok2 {
 			return bad()
 		}
-		*dst = bytes.Clone(v[p : p+int(l)])
-		p += int(l)
+		*dst = bytes.Clone(part)
 	}
-	bl, ok := uv()
+	bl, ok := c.uvarint()
 	if !ok {
 		return bad()
 	}
@@ -583,48 +575,71 @@ func bodyStream(id uint64, v []byte) (stream []byte, release func(), err error) 
 	default:
 		return bad(fmt.Sprintf("unknown codec %d", v[1]))
 	}
-	p := 2
-	uv := func() (uint64, bool) {
-		x, w := binary.Uvarint(v[p:])
-		if w <= 0 {
-			return 0, false
-		}
-		p += w
-		return x, true
-	}
-	n, ok1 := uv()
-	bs, ok2 := uv()
+	c := cursor{b: v, pos: 2}
+	n, ok1 := c.uvarint()
+	bs, ok2 := c.uvarint()
 	// The stated length is allocated: it must agree with the number of
 	// blocks the body can hold (S2 itself has no useful bound on its
 	// ratio: long runs take a few bytes).
-	if !ok1 || !ok2 || bs == 0 || bs > maxBodyBlock || (n+bs-1)/bs > uint64(len(v)-p) {
+	if !ok1 || !ok2 || bs == 0 || bs > maxBodyBlock || (n+bs-1)/bs > uint64(len(c.rest())) {
 		return bad("block header")
 	}
 	out := getScratch(int(n))
 	dst := (*out)[:n]
 	for off := 0; off < int(n); off += int(bs) {
-		l, ok := uv()
-		if !ok || l > uint64(len(v)-p) {
+		l, ok := c.uvarint()
+		block, ok2 := c.take(l)
+		if !ok || !ok2 {
 			putScratch(out)
 			return bad("block length")
 		}
 		want := min(int(bs), int(n)-off)
-		if dl, err := s2.DecodedLen(v[p : p+int(l)]); err != nil || dl != want {
+		if dl, err := s2.DecodedLen(block); err != nil || dl != want {
 			putScratch(out)
 			return bad("block size")
 		}
-		if _, err := s2.Decode(dst[off:off+want], v[p:p+int(l)]); err != nil {
+		if _, err := s2.Decode(dst[off:off+want], block); err != nil {
 			putScratch(out)
 			return bad(err.Error())
 		}
-		p += int(l)
 	}
-	if p != len(v) {
+	if len(c.rest()) != 0 {
 		putScratch(out)
 		return bad("trailing bytes")
 	}
 	return dst, func() { putScratch(out) }, nil
 }
+
+// cursor reads an encoded header or body front to back: uvarints and
+// length-prefixed parts, each checked against the bytes left.
+type cursor struct {
+	b   []byte
+	pos int
+}
+
+// uvarint reads the next uvarint; false when none is there.
+func (c *cursor) uvarint() (uint64, bool) {
+	x, w := binary.Uvarint(c.b[c.pos:])
+	if w <= 0 {
+		return 0, false
+	}
+	c.pos += w
+	return x, true
+}
+
+// take reads the next n bytes (aliasing the input); false when fewer are
+// left.
+func (c *cursor) take(n uint64) ([]byte, bool) {
+	if n > uint64(len(c.b)-c.pos) {
+		return nil, false
+	}
+	part := c.b[c.pos : c.pos+int(n)]
+	c.pos += int(n)
+	return part, true
+}
+
+// rest returns the bytes not read yet.
+func (c *cursor) rest() []byte { return c.b[c.pos:] }
 
 // maxBodyBlock bounds the block size a body may state.
 const maxBodyBlock = 64 << 20
