@@ -2,6 +2,7 @@ package oltp
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
@@ -426,7 +427,20 @@ func (sn *Snapshot) CompactionScan(t *catalog.Table) (*CompactionScan, error) {
 	return cs, nil
 }
 
+// minSliceRows is the shortest run of a batch entry's rows that Next hands
+// on as a zero-copy slice of the decoded entry instead of gathering it row
+// by row: shorter runs (entries whose keys interleave with other sources)
+// would make the segment writer take many tiny records. A variable for
+// tests.
+var minSliceRows = 256
+
 // Next advances to the next batch of at most the store's batch size rows.
+//
+// A batch entry's live rows are in key order already: a run of them that no
+// other source's key interleaves with and that has no deleted row inside
+// (the whole entry, in the common case of a bulk load) becomes a slice of
+// the decoded entry's columns; only the rows around interleavings and
+// deletions are gathered one by one.
 func (cs *CompactionScan) Next() bool {
 	if cs.rec != nil {
 		cs.rec.Release()
@@ -439,7 +453,7 @@ func (cs *CompactionScan) Next() bool {
 	cs.srcs = cs.srcs[:0]
 	cs.refs = cs.refs[:0]
 	for len(cs.refs) < cs.batchSize {
-		src, key, err := cs.head()
+		src, key, bound, err := cs.head()
 		if err != nil {
 			cs.err = err
 			break
@@ -449,13 +463,28 @@ func (cs *CompactionScan) Next() bool {
 				cs.err = err
 				break
 			}
-			if src, key, err = cs.head(); err != nil {
+			if src, key, bound, err = cs.head(); err != nil {
 				cs.err = err
 				break
 			}
 		}
 		if cs.err != nil || src == nil {
 			break
+		}
+		if src.m != nil {
+			// Pending entries start after key: the first one bounds the
+			// run of src too.
+			if len(cs.pending) > 0 && (bound == nil || bytesCompare(cs.pending[0].m.min, bound) < 0) {
+				bound = cs.pending[0].m.min
+			}
+			if n := src.run(bound, cs.batchSize); n >= minSliceRows {
+				if len(cs.refs) == 0 {
+					cs.emitSlice(src, n)
+				}
+				// Else the rows gathered so far go first; the run is
+				// sliced by the next call.
+				break
+			}
 		}
 		if src.gen != cs.gen {
 			src.gen, src.slot = cs.gen, len(cs.srcs)
@@ -474,7 +503,7 @@ func (cs *CompactionScan) Next() bool {
 			src.i++
 		}
 	}
-	if cs.err == nil && len(cs.refs) > 0 {
+	if cs.err == nil && cs.rec == nil && len(cs.refs) > 0 {
 		cols := make([]arrow.Array, len(cs.t.Columns))
 		for c := range cs.t.Columns {
 			cs.colv = cs.colv[:0]
@@ -495,6 +524,58 @@ func (cs *CompactionScan) Next() bool {
 	return cs.rec != nil
 }
 
+// emitSlice makes the next n live rows of the batch entry source src, which
+// are consecutive rows of the entry (see run), the current record: a slice
+// of the decoded entry, no copy.
+func (cs *CompactionScan) emitSlice(src *compSource, n int) {
+	first := src.pos()
+	base := uint32(cs.place.total)
+	posOf := src.place.posOf[first : first+n]
+	for k := range posOf {
+		posOf[k] = base + uint32(k)
+	}
+	cs.place.total += int64(n)
+	src.i += n
+	cs.rec = src.rec.NewSlice(int64(first), int64(first+n))
+}
+
+// run returns how many of the next live rows of the batch entry source s,
+// at most limit, are consecutive rows of the entry (no deleted row between
+// them) with keys below bound (nil: no bound). It returns 0 early when the
+// run is shorter than minSliceRows, at the cost of one key comparison, so
+// that interleaved sources pay little for the check.
+func (s *compSource) run(bound []byte, limit int) int {
+	left := s.m.rows - s.i
+	if s.live != nil {
+		left = len(s.live) - s.i
+	}
+	n := min(left, limit)
+	if n < minSliceRows || n <= 0 {
+		return 0
+	}
+	first := s.pos()
+	if s.live != nil {
+		// live is strictly increasing, so live[j]-j never decreases and
+		// the rows from s.i on are consecutive while it stays the same.
+		d := s.live[s.i] - uint32(s.i)
+		if s.live[s.i+minSliceRows-1]-uint32(s.i+minSliceRows-1) != d {
+			return 0
+		}
+		n = sort.Search(n, func(k int) bool { return s.live[s.i+k]-uint32(s.i+k) != d })
+	}
+	// Rows first..first+n-1 of the entry are live; cut them at bound.
+	if bound == nil {
+		return n
+	}
+	if bytesCompare(s.m.keyAt(first+minSliceRows-1), bound) >= 0 {
+		return 0
+	}
+	if bytesCompare(s.m.keyAt(first+n-1), bound) < 0 {
+		return n
+	}
+	return sort.Search(n, func(k int) bool { return bytesCompare(s.m.keyAt(first+k), bound) >= 0 })
+}
+
 // pos returns the position of the next live row of a batch entry source.
 func (s *compSource) pos() int {
 	if s.live == nil {
@@ -510,15 +591,14 @@ func (s *compSource) done() bool {
 	return s.i >= len(s.live)
 }
 
-// head returns the source holding the smallest next key and that key; nil
+// head returns the source holding the smallest next key, that key, and the
+// smallest next key of the other active sources (nil: none); a nil source
 // at the end of every active source.
-func (cs *CompactionScan) head() (*compSource, []byte, error) {
-	var best *compSource
-	var bestKey []byte
+func (cs *CompactionScan) head() (best *compSource, bestKey, bound []byte, err error) {
 	if !cs.rowsEOF {
 		if cs.rowSrc == nil || cs.rowI >= int(cs.rowSrc.rec.NumRows()) {
 			if err := cs.nextRowRec(); err != nil {
-				return nil, nil, err
+				return nil, nil, nil, err
 			}
 		}
 		if !cs.rowsEOF {
@@ -533,12 +613,19 @@ func (cs *CompactionScan) head() (*compSource, []byte, error) {
 		}
 		kept = append(kept, s)
 		k := s.m.keyAt(s.pos())
-		if best == nil || bytesCompare(k, bestKey) < 0 {
+		switch {
+		case best == nil:
 			best, bestKey = s, k
+		case bytesCompare(k, bestKey) < 0:
+			bound = bestKey
+			best, bestKey = s, k
+		case bound == nil || bytesCompare(k, bound) < 0:
+			bound = k
 		}
 	}
+	clear(cs.active[len(kept):])
 	cs.active = kept
-	return best, bestKey, nil
+	return best, bestKey, bound, nil
 }
 
 // nextRowRec moves to the next batch of row entries.
