@@ -22,7 +22,7 @@ import (
 // directory is refused with 58P02.
 func TestBackup(t *testing.T) {
 	ctx := context.Background()
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 2000, CompactInterval: 5 * time.Millisecond,
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 2000, CompactInterval: 5 * time.Millisecond, CompactSettle: -1,
 		MergeSegments: 2, Segment: &segments.WriterOptions{RowGroupSize: 512}, BulkMinRows: 8})
 	if err != nil {
 		t.Fatal(err)

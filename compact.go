@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -31,6 +32,7 @@ const (
 	DefaultCompactBytes         = 64 << 20
 	DefaultCompactAge           = 10 * time.Minute
 	DefaultCompactInterval      = time.Second
+	DefaultCompactSettle        = 2 * time.Second
 	DefaultMergeSegments        = 4
 	DefaultMergeDeletedFraction = 0.3
 	// DefaultMergeRowsFactor sets the default of Options.MergeRows:
@@ -67,6 +69,12 @@ const (
 	compactIdleDivisor = 32
 )
 
+// A table whose fresh tier reaches compactBurstFactor times CompactRows or
+// CompactBytes is compacted at once, however young its rows (see
+// Options.CompactSettle): a long burst is cut into segments of a few
+// million rows, and the fresh tier's size stays bounded.
+const compactBurstFactor = 8
+
 // compactor is the DB's background compaction state. Compactions (row
 // store → segment) and merges (segments → segment) run in two goroutines
 // under two mutexes, so that a long merge never delays the compaction that
@@ -101,7 +109,8 @@ func (db *DB) freshOf(table uint64) *freshStats {
 }
 
 // noteWrite records that a statement wrote n rows of table, and wakes the
-// compactor when they bring the table to its row threshold.
+// compactor when they bring the table to its row threshold or to the
+// burst bound (compactBurstFactor × CompactRows).
 func (db *DB) noteWrite(table uint64, n int64) {
 	if n <= 0 {
 		return
@@ -111,9 +120,23 @@ func (db *DB) noteWrite(table uint64, n int64) {
 	now := time.Now().UnixNano()
 	f.since.CompareAndSwap(0, now)
 	f.last.Store(now)
-	if after >= db.opts.CompactRows && after-n < db.opts.CompactRows {
+	if crossed(after-n, after, db.opts.CompactRows) || crossed(after-n, after, burstBound(db.opts.CompactRows)) {
 		wake(db.comp.kick)
 	}
+}
+
+// crossed reports whether a count going from before to after reaches
+// threshold.
+func crossed(before, after, threshold int64) bool {
+	return after >= threshold && before < threshold
+}
+
+// burstBound is compactBurstFactor times threshold, saturating.
+func burstBound(threshold int64) int64 {
+	if threshold > math.MaxInt64/compactBurstFactor {
+		return math.MaxInt64
+	}
+	return threshold * compactBurstFactor
 }
 
 // wake signals c without blocking; a nil c (compactor not started) is a
@@ -153,15 +176,26 @@ func (db *DB) stopCompactor() {
 	db.comp.mergeMu.Unlock() //nolint:staticcheck // likewise
 }
 
-// compactLoop compacts every table past a threshold, each CompactInterval
-// and whenever a write crosses CompactRows.
+// compactLoop compacts every table past a threshold, each CompactInterval,
+// whenever a write crosses CompactRows, and when a deferred table's rows
+// have settled.
 func (db *DB) compactLoop() {
+	// settle wakes the loop when the youngest deferral ends, so that a
+	// deferred compaction does not wait for the next tick as well.
+	settle := time.AfterFunc(time.Hour, func() { wake(db.comp.kick) })
+	settle.Stop()
+	defer settle.Stop()
 	db.background(db.comp.kick, func() {
+		var retry time.Duration
 		for _, t := range db.cat.Tables() {
 			if db.comp.ctx.Err() != nil {
 				return
 			}
-			if !db.needsCompaction(t) {
+			need, wait := db.needsCompaction(t, time.Now())
+			if !need {
+				if wait > 0 && (retry == 0 || wait < retry) {
+					retry = wait
+				}
 				continue
 			}
 			res, err := db.compact(db.comp.ctx, t)
@@ -172,6 +206,9 @@ func (db *DB) compactLoop() {
 			if res.Segment != 0 {
 				wake(db.comp.merged)
 			}
+		}
+		if retry > 0 {
+			settle.Reset(retry)
 		}
 	})
 }
@@ -220,20 +257,49 @@ func (db *DB) background(wakeup <-chan struct{}, round func()) {
 	}
 }
 
-// needsCompaction applies the thresholds of Options to t's row store.
-func (db *DB) needsCompaction(t *catalog.Table) bool {
+// needsCompaction applies the thresholds of Options to t's row store at
+// time now. When a size threshold is reached but the rows have not settled
+// (Options.CompactSettle), it answers false and how long until they have.
+func (db *DB) needsCompaction(t *catalog.Table, now time.Time) (need bool, wait time.Duration) {
 	f := db.freshOf(t.ID)
-	if f.rows.Load() >= db.opts.CompactRows {
-		return true
+	rows := f.rows.Load()
+	if rows <= 0 {
+		return false, 0
 	}
-	if s := f.since.Load(); s != 0 && time.Since(time.Unix(0, s)) >= db.opts.CompactAge {
-		return true
+	var age time.Duration
+	if s := f.since.Load(); s != 0 {
+		age = now.Sub(time.Unix(0, s))
 	}
-	if n := f.rows.Load(); n > 0 && n >= db.opts.CompactRows/compactIdleDivisor &&
-		time.Since(time.Unix(0, f.last.Load())) >= compactIdle {
-		return true
+	if age >= db.opts.CompactAge {
+		return true, 0
 	}
-	return f.rows.Load() > 0 && db.store.RowBytes(t.ID) >= db.opts.CompactBytes
+	if rows >= db.opts.CompactRows/compactIdleDivisor && now.Sub(time.Unix(0, f.last.Load())) >= compactIdle {
+		return true, 0
+	}
+	var bytes int64
+	switch {
+	case rows >= db.opts.CompactRows:
+		if rows >= burstBound(db.opts.CompactRows) {
+			return true, 0
+		}
+	default:
+		if bytes = db.store.RowBytes(t.ID); bytes < db.opts.CompactBytes {
+			return false, 0
+		}
+	}
+	if age >= db.opts.CompactSettle {
+		return true, 0
+	}
+	// A size threshold is reached by rows younger than CompactSettle: a
+	// burst still arriving. Compact it once it has settled (or grown to
+	// the burst bound), not while its writes compete for the CPU.
+	if bytes == 0 {
+		bytes = db.store.RowBytes(t.ID)
+	}
+	if bytes >= burstBound(db.opts.CompactBytes) {
+		return true, 0
+	}
+	return false, db.opts.CompactSettle - age
 }
 
 // CompactionResult tells what DB.Compact did.
@@ -366,7 +432,11 @@ func (db *DB) compactLocked(ctx context.Context, t *catalog.Table) (CompactionRe
 	if left == 0 && res.Moved == res.Rows {
 		f.since.Store(0)
 	} else {
-		f.since.Store(time.Now().UnixNano())
+		// The rows left were written after the compaction started (or
+		// are older, changed meanwhile): their age counts from then, so
+		// that a backlog built up during a long compaction is not taken
+		// for a young burst and deferred (CompactSettle).
+		f.since.Store(start.UnixNano())
 	}
 	db.comp.compactions.Add(1)
 	db.log.Debug("compacted", "table", t.Name, "segment", id, "rows", res.Rows, "moved", res.Moved, "took", res.Duration)

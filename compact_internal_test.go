@@ -1,8 +1,11 @@
 package mantisdb
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/mantisdb/mantisdb/oltp"
 	"github.com/mantisdb/mantisdb/segments"
@@ -41,6 +44,49 @@ func TestPickMerge(t *testing.T) {
 			}
 			if got := fmt.Sprint(ids); got != tc.want {
 				t.Errorf("pickMerge = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestNeedsCompaction checks the compactor's thresholds, the deferral of a
+// burst that has not settled included, on made-up fresh-tier counters.
+func TestNeedsCompaction(t *testing.T) {
+	db, err := Open(t.TempDir(), &Options{CompactRows: 1000, CompactSettle: 2 * time.Second,
+		CompactAge: time.Minute, CompactInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(context.Background(), "create table t (a bigint)"); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := db.Table("t")
+	now := time.Unix(1_000_000, 0)
+	for _, tc := range []struct {
+		name       string
+		rows       int64
+		age, quiet time.Duration // since the first and the latest write
+		need       bool
+		wait       time.Duration
+	}{
+		{"empty", 0, 0, 0, false, 0},
+		{"below every threshold", 500, time.Second, 0, false, 0},
+		{"rows reached, settled", 1000, 2 * time.Second, 0, true, 0},
+		{"rows reached by a burst still arriving", 5000, 500 * time.Millisecond, 0, false, 1500 * time.Millisecond},
+		{"burst bound", 8000, 100 * time.Millisecond, 0, true, 0},
+		{"idle, below CompactRows/32", 20, 3 * time.Second, 2 * time.Second, false, 0},
+		{"idle tail of CompactRows/32", 32, 3 * time.Second, 2 * time.Second, true, 0},
+		{"age", 1, time.Minute, 0, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := db.freshOf(tbl.ID)
+			f.rows.Store(tc.rows)
+			f.since.Store(now.Add(-tc.age).UnixNano())
+			f.last.Store(now.Add(-tc.quiet).UnixNano())
+			need, wait := db.needsCompaction(tbl, now)
+			if need != tc.need || wait != tc.wait {
+				t.Fatalf("needsCompaction = %v, %v; want %v, %v", need, wait, tc.need, tc.wait)
 			}
 		})
 	}

@@ -242,7 +242,7 @@ func TestCompactedRowConflict(t *testing.T) {
 // background compactor with low thresholds, then compares with the model.
 func TestCompactConcurrentModel(t *testing.T) {
 	dir := t.TempDir()
-	db, err := mantisdb.Open(dir, &mantisdb.Options{CompactRows: 150, CompactInterval: 5 * time.Millisecond,
+	db, err := mantisdb.Open(dir, &mantisdb.Options{CompactRows: 150, CompactInterval: 5 * time.Millisecond, CompactSettle: -1,
 		MergeSegments: 3, Segment: &segments.WriterOptions{RowGroupSize: 32}, BulkMinRows: -1})
 	if err != nil {
 		t.Fatal(err)
@@ -510,7 +510,7 @@ func TestMergeOlderLayouts(t *testing.T) {
 // at least CompactRows/32) is compacted once the table has had no writes
 // for a while; fewer rows wait for the age threshold.
 func TestCompactIdleTail(t *testing.T) {
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 3200, CompactInterval: 20 * time.Millisecond})
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 3200, CompactInterval: 20 * time.Millisecond, CompactSettle: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

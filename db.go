@@ -113,6 +113,16 @@ type Options struct {
 	CompactBytes    int64
 	CompactAge      time.Duration
 	CompactInterval time.Duration
+	// CompactSettle defers a compaction that CompactRows or CompactBytes
+	// call for while the oldest of the table's fresh rows is younger than
+	// this: a bulk load still arriving is not compacted under its feet
+	// (its writes would share the CPU with the compaction) and becomes one
+	// segment rather than several. A fresh tier of 8 × CompactRows or
+	// 8 × CompactBytes is compacted at once. Zero means
+	// DefaultCompactSettle (2 s), negative never defers. Under a steady
+	// 100K rows/s the row threshold is reached by rows 2.6 s old, so the
+	// default defers nothing there.
+	CompactSettle time.Duration
 	// CompactLockWait bounds how long a compaction or merge waits for the
 	// table lock of its swap (writers of the table wait behind it); zero
 	// means DefaultCompactLockWait (2 s). A compaction that times out is

@@ -92,6 +92,11 @@ func open(dir string, opts *Options) (*DB, error) {
 	if o.CompactInterval == 0 {
 		o.CompactInterval = DefaultCompactInterval
 	}
+	if o.CompactSettle == 0 {
+		o.CompactSettle = DefaultCompactSettle
+	} else if o.CompactSettle < 0 {
+		o.CompactSettle = 0
+	}
 	if o.CompactLockWait <= 0 {
 		o.CompactLockWait = DefaultCompactLockWait
 	}

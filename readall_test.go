@@ -16,7 +16,7 @@ import (
 // TestScanCompleteDuringCompaction: rows that nobody changes are all seen
 // by every full scan while the background compactor compacts and merges.
 func TestScanCompleteDuringCompaction(t *testing.T) {
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 3000, CompactInterval: 2 * time.Millisecond,
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactRows: 3000, CompactInterval: 2 * time.Millisecond, CompactSettle: -1,
 		MergeSegments: 2, Segment: &segments.WriterOptions{RowGroupSize: 512}, BulkMinRows: 8})
 	if err != nil {
 		t.Fatal(err)

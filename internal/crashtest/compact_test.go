@@ -38,7 +38,7 @@ var compactKills = flag.Int("crash.compactkills", 6, "kill -9 cycles of TestComp
 func compactChild() {
 	dir := os.Getenv(childEnv)
 	run, _ := strconv.Atoi(os.Getenv(childRunEnv))
-	db, err := mantisdb.Open(dir, &mantisdb.Options{CompactRows: 300, CompactInterval: 2 * time.Millisecond,
+	db, err := mantisdb.Open(dir, &mantisdb.Options{CompactRows: 300, CompactInterval: 2 * time.Millisecond, CompactSettle: -1,
 		MergeSegments: 3, Segment: &segments.WriterOptions{RowGroupSize: 256}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
