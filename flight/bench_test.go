@@ -295,3 +295,109 @@ func BenchmarkDoGetLineitem(b *testing.B) {
 	b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
 	b.ReportMetric(float64(size)/1e6/cpu.Seconds(), "MB/cpu-s")
 }
+
+// BenchmarkIngestLineitem writes TPC-H's lineitem (tpchLineitemDDL, with
+// its primary key) in 100K-row batches, one durable call per batch, with
+// the compactor off, the way the bench harness's ingest workload does:
+//
+//   - engine: DB.Ingest, no network (the floor of the other two);
+//   - statement-ingest: Flight SQL ExecuteIngest from arrow-go's client;
+//   - doput: a plain Flight DoPut with the descriptor path [table].
+//
+// The clients are arrow-go's, with their default options, in this process
+// over loopback TCP, so cpu-ms/op (the process's CPU time per batch) counts
+// client, transport and DB. MB/s counts the Arrow data of the batches
+// (16.8 MB per batch):
+//
+//	go test ./flight -run '^$' -bench IngestLineitem -benchtime 20x -cpuprofile cpu.prof
+func BenchmarkIngestLineitem(b *testing.B) {
+	const batch = 100_000
+	for _, path := range []string{"engine", "statement-ingest", "doput"} {
+		b.Run(path, func(b *testing.B) {
+			e := startServer(b, nil, &mantisdb.Options{CompactInterval: -1})
+			e.exec(b, tpchLineitemDDL)
+			st, err := e.db.Prepare(e.ctx, "SELECT * FROM lineitem")
+			if err != nil {
+				b.Fatal(err)
+			}
+			sch := st.Schema()
+			st.Close()
+			recs := lineitemRun(sch, b.N, batch)
+			defer releaseAll(recs)
+			size := recsBufferBytes(recs)
+			opts := ingestOpts("lineitem", flightsql.TableDefinitionOptionsTableNotExistOptionFail,
+				flightsql.TableDefinitionOptionsTableExistsOptionAppend)
+			// Not e.ctx: its deadline is shorter than a long benchmark.
+			ctx := context.Background()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rec := recs[i]
+				var err error
+				switch path {
+				case "doput":
+					rec.Retain()
+					_, err = e.doPutPath(b, []string{"lineitem"}, sch, []arrow.RecordBatch{rec})
+				default:
+					rdr, _ := array.NewRecordReader(sch, []arrow.RecordBatch{rec})
+					if path == "engine" {
+						_, err = e.db.Ingest(ctx, "lineitem", rdr)
+					} else {
+						_, err = e.client.ExecuteIngest(ctx, rdr, opts)
+					}
+					rdr.Release()
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			cpu := processCPU() - cpu0
+			sec := b.Elapsed().Seconds()
+			b.ReportMetric(float64(size)/1e6/sec, "MB/s")
+			b.ReportMetric(float64(batch*b.N)/sec, "rows/s")
+			b.ReportMetric(float64(cpu)/1e6/float64(b.N), "cpu-ms/op")
+		})
+	}
+}
+
+// lineitemRun returns n batches of rows rows each of tpchLineitemDDL's
+// schema with distinct primary keys: ten generated batches repeated, the
+// order keys of each repetition shifted past those of the one before.
+func lineitemRun(sch *arrow.Schema, n, rows int) []arrow.RecordBatch {
+	base := tpchLineitemBatches(sch, min(n, 10)*rows, rows)
+	defer releaseAll(base)
+	last := base[len(base)-1].Column(0).(*array.Int64)
+	shift := last.Value(last.Len()-1) + 1
+	recs := make([]arrow.RecordBatch, n)
+	for i := range recs {
+		src := base[i%len(base)]
+		keys := src.Column(0).(*array.Int64).Int64Values()
+		kb := array.NewInt64Builder(memory.DefaultAllocator)
+		kb.Reserve(len(keys))
+		for _, k := range keys {
+			kb.UnsafeAppend(k + int64(i/len(base))*shift)
+		}
+		cols := append([]arrow.Array{kb.NewArray()}, src.Columns()[1:]...)
+		kb.Release()
+		recs[i] = array.NewRecordBatch(sch, cols, src.NumRows())
+		cols[0].Release()
+	}
+	return recs
+}
+
+// recsBufferBytes is the size of the Arrow buffers of recs, as
+// BenchmarkDBIngest (root) counts them.
+func recsBufferBytes(recs []arrow.RecordBatch) int64 {
+	var n int64
+	for _, r := range recs {
+		for _, c := range r.Columns() {
+			for _, buf := range c.Data().Buffers() {
+				if buf != nil {
+					n += int64(buf.Len())
+				}
+			}
+		}
+	}
+	return n
+}
