@@ -68,6 +68,13 @@
 // none, durable when the PutResult (a DoPutUpdateResult with the row count)
 // is sent. The server accepts messages up to Options.MaxRecvMsgSize.
 //
+// The server's gRPC codec (codec.go) is protobuf with a receive path of its
+// own for FlightData: it parses the message straight from the buffers gRPC
+// received it in and copies data_body once, into a 64-byte aligned buffer
+// that the IPC reader then uses without copying (the protobuf codec copies
+// the message twice). The record batches of an ingest therefore live in
+// memory the Go garbage collector owns, not the Arrow allocator.
+//
 // # Authentication
 //
 // With Options.Users set, an interceptor checks the authorization header of

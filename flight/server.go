@@ -194,6 +194,7 @@ func New(db *mantisdb.DB, opts *Options) (*Server, error) {
 		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(stream...),
 		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
+		grpc.ForceServerCodecV2(newCodec()),
 	}
 	if o.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.TLS)))

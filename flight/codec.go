@@ -1,0 +1,167 @@
+package flight
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"unsafe"
+
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
+)
+
+// codec is the server's gRPC codec: protobuf, as every Flight client
+// expects, with a receive path of its own for FlightData, the message that
+// carries record batches in DoPut and DoExchange.
+//
+// gRPC receives a message as a list of buffers of one HTTP/2 frame each
+// (16 KiB). The protobuf codec copies them into one buffer and then copies
+// data_body out of it again; for an ingest of 100K lineitem rows that is
+// 34 MB of copying and 17 MB of zeroed allocation per batch. This codec
+// parses FlightData's four fields straight from the frame buffers and
+// copies data_body once, into a buffer of its own that starts on a 64-byte
+// boundary (so the IPC reader can use it without another copy, as Arrow's
+// alignment rules want). Every other message goes to the protobuf codec.
+type codec struct {
+	proto encoding.CodecV2
+}
+
+var _ encoding.CodecV2 = codec{}
+
+func newCodec() codec {
+	return codec{proto: encoding.GetCodecV2(grpcproto.Name)}
+}
+
+// Name is the protobuf codec's name: the codec speaks plain protobuf.
+func (c codec) Name() string { return grpcproto.Name }
+
+// Marshal encodes v with the protobuf codec.
+func (c codec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+
+// Unmarshal decodes data into v. A FlightData takes no reference to data:
+// its byte fields are copies.
+func (c codec) Unmarshal(data mem.BufferSlice, v any) error {
+	fd, ok := v.(*pb.FlightData)
+	if !ok {
+		return c.proto.Unmarshal(data, v)
+	}
+	err := unmarshalFlightData(data, fd)
+	if errors.Is(err, errFallback) {
+		return c.proto.Unmarshal(data, v)
+	}
+	return err
+}
+
+// Field numbers of FlightData (Flight.proto).
+const (
+	fdDescriptor  = 1
+	fdDataHeader  = 2
+	fdAppMetadata = 3
+	fdDataBody    = 1000
+)
+
+// errFallback asks Unmarshal to let the protobuf codec decode a message
+// this codec does not parse itself (a known field with an unexpected wire
+// type).
+var errFallback = errors.New("flight: not a plain FlightData encoding")
+
+// bodyAlign is the alignment of data_body buffers: Arrow's recommended
+// buffer alignment.
+const bodyAlign = 64
+
+// unmarshalFlightData decodes data into fd with the semantics of
+// proto.Unmarshal: fd is reset first, a repeated scalar field keeps its
+// last value, a repeated message field is merged, unknown fields are
+// skipped (they are not kept: the server never sends a FlightData back).
+func unmarshalFlightData(data mem.BufferSlice, fd *pb.FlightData) error {
+	proto.Reset(fd)
+	r := data.Reader()
+	defer r.Close()
+	for r.Remaining() > 0 {
+		tag, err := binary.ReadUvarint(r)
+		if err != nil {
+			return fmt.Errorf("flight: bad FlightData tag: %w", err)
+		}
+		num, typ := protowire.Number(tag>>3), protowire.Type(tag&7)
+		known := num == fdDescriptor || num == fdDataHeader || num == fdAppMetadata || num == fdDataBody
+		if known && typ != protowire.BytesType {
+			return errFallback
+		}
+		switch typ {
+		case protowire.VarintType:
+			if _, err := binary.ReadUvarint(r); err != nil {
+				return fmt.Errorf("flight: bad FlightData field %d: %w", num, err)
+			}
+			continue
+		case protowire.Fixed32Type, protowire.Fixed64Type:
+			n := 4
+			if typ == protowire.Fixed64Type {
+				n = 8
+			}
+			if m, _ := r.Discard(n); m != n {
+				return fmt.Errorf("flight: FlightData field %d: %w", num, io.ErrUnexpectedEOF)
+			}
+			continue
+		case protowire.BytesType:
+		default:
+			// Groups are long deprecated and never sent by Flight clients.
+			return errFallback
+		}
+		size, err := binary.ReadUvarint(r)
+		if err != nil {
+			return fmt.Errorf("flight: bad FlightData field %d: %w", num, err)
+		}
+		if size > uint64(r.Remaining()) {
+			return fmt.Errorf("flight: FlightData field %d of %d bytes: %w", num, size, io.ErrUnexpectedEOF)
+		}
+		n := int(size)
+		if !known {
+			r.Discard(n)
+			continue
+		}
+		var b []byte
+		if num == fdDataBody {
+			b = alignedBytes(n)
+		} else {
+			b = make([]byte, n)
+		}
+		if _, err := io.ReadFull(r, b); err != nil {
+			return fmt.Errorf("flight: FlightData field %d: %w", num, err)
+		}
+		switch num {
+		case fdDescriptor:
+			if fd.FlightDescriptor == nil {
+				fd.FlightDescriptor = new(pb.FlightDescriptor)
+			}
+			if err := (proto.UnmarshalOptions{Merge: true}).Unmarshal(b, fd.FlightDescriptor); err != nil {
+				return fmt.Errorf("flight: bad FlightDescriptor: %w", err)
+			}
+		case fdDataHeader:
+			fd.DataHeader = b
+		case fdAppMetadata:
+			fd.AppMetadata = b
+		case fdDataBody:
+			fd.DataBody = b
+		}
+	}
+	return nil
+}
+
+// alignedBytes returns a zeroed slice of n bytes whose first byte is
+// aligned to bodyAlign.
+func alignedBytes(n int) []byte {
+	if n == 0 {
+		return []byte{}
+	}
+	b := make([]byte, n+bodyAlign-1)
+	off := 0
+	if rem := int(uintptr(unsafe.Pointer(unsafe.SliceData(b))) % bodyAlign); rem != 0 {
+		off = bodyAlign - rem
+	}
+	return b[off : off+n : off+n]
+}
