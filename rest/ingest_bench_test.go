@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb"
@@ -38,10 +41,15 @@ var (
 // lineitemBodies renders n rows of lineitem-shaped data (dbgen-like values)
 // as bodies of rowsPerBody rows each, NDJSON or CSV with a header.
 func lineitemBodies(n, rowsPerBody int, csv bool) [][]byte {
+	return lineitemBodiesAt(0, n, rowsPerBody, csv)
+}
+
+// lineitemBodiesAt is lineitemBodies of rows [first, first+n).
+func lineitemBodiesAt(first, n, rowsPerBody int, csv bool) [][]byte {
 	var bodies [][]byte
 	var b bytes.Buffer
-	for i := 0; i < n; i++ {
-		if i%rowsPerBody == 0 {
+	for i := first; i < first+n; i++ {
+		if (i-first)%rowsPerBody == 0 {
 			if b.Len() > 0 {
 				bodies = append(bodies, bytes.Clone(b.Bytes()))
 				b.Reset()
@@ -82,15 +90,130 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchServer is a database with the lineitem table and its handler, for
+// the ingest benchmarks: the compactor is off (CompactInterval -1), so that
+// they measure the request path, not compactions competing for the cores.
+type benchServer struct {
+	db   *mantisdb.DB
+	h    *Handler
+	post func(body []byte) error
+	stop func()
+}
+
+// newBenchServer opens the database and returns a poster of bodies of the
+// given content type: "handler" calls the handler directly (the server's
+// own cost), "loopback" goes through an HTTP server and Go's client over
+// loopback TCP (the bench harness's client), with up to clients
+// connections.
+func newBenchServer(b *testing.B, mode, ctype string, clients int) *benchServer {
+	quiet := slog.New(slog.DiscardHandler)
+	db, err := mantisdb.Open(b.TempDir(), &mantisdb.Options{CompactInterval: -1, Logger: quiet})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.Exec(context.Background(), lineitemDDL); err != nil {
+		db.Close()
+		b.Fatal(err)
+	}
+	s := &benchServer{db: db, h: NewHandler(db, &Options{Logger: quiet})}
+	path := "/v1/tables/lineitem/ingest"
+	switch mode {
+	case "direct":
+		// Not HTTP at all: the body decoded as Arrow IPC straight into
+		// DB.Ingest, what the handler adds nothing to.
+		s.post = func(body []byte) error {
+			rdr, err := ipc.NewReader(bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			defer rdr.Release()
+			_, err = db.Ingest(context.Background(), "lineitem", rdr)
+			return err
+		}
+		s.stop = func() { db.Close() }
+	case "handler":
+		s.post = func(body []byte) error {
+			req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+			req.Header.Set("Content-Type", ctype)
+			rec := httptest.NewRecorder()
+			s.h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				return fmt.Errorf("HTTP %d: %s", rec.Code, rec.Body.String())
+			}
+			return nil
+		}
+		s.stop = func() { db.Close() }
+	default:
+		srv := httptest.NewServer(s.h)
+		client := srv.Client()
+		client.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
+		s.post = func(body []byte) error {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Content-Type", ctype)
+			resp, err := client.Do(req)
+			if err != nil {
+				return err
+			}
+			out, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
+			}
+			return nil
+		}
+		s.stop = func() { srv.Close(); db.Close() }
+	}
+	return s
+}
+
+// run posts every body from the given number of clients at once and
+// reports rows/s (wall clock) and cpu-µs/row (process CPU time, client
+// included for loopback), the steadier number on a shared machine.
+func (s *benchServer) run(b *testing.B, bodies [][]byte, rowsPerBody, clients int) {
+	var next atomic.Int64
+	var firstErr error
+	var once sync.Once
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0, t0 := cpuTime(), time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(len(bodies)) {
+					return
+				}
+				if err := s.post(bodies[i]); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	cpu, wall := cpuTime()-cpu0, time.Since(t0)
+	rows := float64(len(bodies) * rowsPerBody)
+	b.ReportMetric(rows/wall.Seconds(), "rows/s")
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/rows, "cpu-µs/row")
+	b.ReportMetric(0, "ns/op")
+}
+
 // BenchmarkIngestSmallRequests posts lineitem-shaped bodies of 1K rows to
 // the ingest handler from 4 goroutines, every request its own durable
-// transaction: the REST "1K-row requests" path of the bench harness.
-// "handler" calls the handler directly (the server's own cost); "loopback"
-// goes through an HTTP server and client over loopback TCP. Besides rows/s
-// it reports cpu-µs/row (process CPU time, client included for loopback),
-// which is the steadier number on a shared machine.
+// transaction: the REST "1K-row requests" path of the bench harness (issue
+// #8: NDJSON at 300K rows/s or more).
 //
-//	go test ./rest -run '^$' -bench IngestSmallRequests -benchtime 100x -cpuprofile cpu.out
+//	go test ./rest -run '^$' -bench IngestSmallRequests -benchtime 200x -cpuprofile cpu.out
 func BenchmarkIngestSmallRequests(b *testing.B) {
 	const rowsPerBody, clients = 1000, 4
 	for _, format := range []string{"ndjson", "csv"} {
@@ -100,92 +223,72 @@ func BenchmarkIngestSmallRequests(b *testing.B) {
 		}
 		for _, mode := range []string{"handler", "loopback"} {
 			b.Run(format+"/"+mode, func(b *testing.B) {
-				db, err := mantisdb.Open(b.TempDir(), &mantisdb.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				if _, err := db.Exec(context.Background(), lineitemDDL); err != nil {
-					b.Fatal(err)
-				}
-				h := NewHandler(db, &Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-				// Each iteration is one request; bodies are reused with
-				// fresh keys by giving each one a distinct offset in the
-				// key space: render enough for b.N requests.
+				s := newBenchServer(b, mode, ctype, clients)
+				defer s.stop()
+				// Render enough bodies for b.N requests, each with its
+				// own keys.
 				bodies := lineitemBodies(b.N*rowsPerBody, rowsPerBody, format == "csv")
-				path := "/v1/tables/lineitem/ingest"
-				var post func(body []byte) error
-				switch mode {
-				case "handler":
-					post = func(body []byte) error {
-						req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
-						req.Header.Set("Content-Type", ctype)
-						rec := httptest.NewRecorder()
-						h.ServeHTTP(rec, req)
-						if rec.Code != http.StatusOK {
-							return fmt.Errorf("HTTP %d: %s", rec.Code, rec.Body.String())
-						}
-						return nil
-					}
-				default:
-					srv := httptest.NewServer(h)
-					defer srv.Close()
-					client := srv.Client()
-					client.Transport.(*http.Transport).MaxIdleConnsPerHost = clients
-					post = func(body []byte) error {
-						req, err := http.NewRequest(http.MethodPost, srv.URL+path, bytes.NewReader(body))
-						if err != nil {
-							return err
-						}
-						req.Header.Set("Content-Type", ctype)
-						resp, err := client.Do(req)
-						if err != nil {
-							return err
-						}
-						out, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != http.StatusOK {
-							return fmt.Errorf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(out)))
-						}
-						return nil
-					}
-				}
-				var next atomic.Int64
-				var firstErr error
-				var once sync.Once
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu0, t0 := cpuTime(), time.Now()
-				var wg sync.WaitGroup
-				for range clients {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for {
-							i := next.Add(1) - 1
-							if i >= int64(len(bodies)) {
-								return
-							}
-							if err := post(bodies[i]); err != nil {
-								once.Do(func() { firstErr = err })
-								return
-							}
-						}
-					}()
-				}
-				wg.Wait()
-				b.StopTimer()
-				if firstErr != nil {
-					b.Fatal(firstErr)
-				}
-				cpu, wall := cpuTime()-cpu0, time.Since(t0)
-				rows := float64(b.N * rowsPerBody)
-				b.ReportMetric(rows/wall.Seconds(), "rows/s")
-				b.ReportMetric(float64(cpu.Microseconds())/rows, "cpu-µs/row")
-				b.ReportMetric(0, "ns/op")
+				s.run(b, bodies, rowsPerBody, clients)
 			})
 		}
 	}
+}
+
+// BenchmarkIngestArrow posts 100K-row lineitem batches as Arrow IPC
+// streams, one request after the other: the REST Arrow IPC path of the
+// bench harness (issue #8: 1.5M rows/s or more). Compare cpu-µs/row with
+// the root's BenchmarkDBIngest/batch100k (the same rows through DB.Ingest).
+//
+//	go test ./rest -run '^$' -bench IngestArrow -benchtime 20x -cpuprofile cpu.out
+func BenchmarkIngestArrow(b *testing.B) {
+	const rowsPerBody = 100_000
+	for _, mode := range []string{"direct", "handler", "loopback"} {
+		b.Run(mode, func(b *testing.B) {
+			s := newBenchServer(b, mode, mediaArrow, 1)
+			defer s.stop()
+			bodies := lineitemIPC(b, b.N, rowsPerBody)
+			b.SetBytes(int64(len(bodies[0])))
+			s.run(b, bodies, rowsPerBody, 1)
+		})
+	}
+}
+
+// lineitemIPC returns count Arrow IPC streams of one record batch of n
+// lineitem rows each, the rows of lineitemBodies; stream i has the orders
+// of rows [i×n, (i+1)×n). The rows are decoded once; each stream gets its
+// own l_orderkey column, so that every stream has its own keys.
+func lineitemIPC(b *testing.B, count, n int) [][]byte {
+	r := newNDJSONReader(memory.DefaultAllocator, lineitemTable(), bytes.NewReader(lineitemBodies(n, n, false)[0]), n)
+	defer r.Release()
+	if !r.Next() {
+		b.Fatal(r.Err())
+	}
+	rec := r.RecordBatch()
+	keys := rec.Column(0).(*array.Int64).Int64Values()
+	cols := slices.Clone(rec.Columns())
+	bodies := make([][]byte, count)
+	for i := range bodies {
+		kb := array.NewInt64Builder(memory.DefaultAllocator)
+		for _, k := range keys {
+			kb.Append(k + int64(i*n))
+		}
+		cols[0] = kb.NewArray()
+		kb.Release()
+		part := array.NewRecordBatch(rec.Schema(), cols, rec.NumRows())
+		cols[0].Release()
+		var buf bytes.Buffer
+		w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
+		err := w.Write(part)
+		part.Release()
+		if err == nil {
+			err = w.Close()
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = buf.Bytes()
+	}
+	return bodies
 }
 
 // lineitemTable is the catalog table of lineitemDDL, for decoding without
