@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/bits"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -407,7 +408,7 @@ func (s *Store) batchMetas(r reader, table uint64) ([]*batchMeta, error) {
 }
 
 // latestBatches returns the committed batch entries of table in the
-// latest state. The caller holds the table's IX lock or stronger, so that
+// latest state, in no particular order. The caller holds the table's IX lock or stronger, so that
 // the list cannot change meanwhile (batch entries are added under the
 // table's X lock and removed under its S lock).
 func (s *Store) latestBatches(ts *tableState, table uint64) ([]*batchMeta, error) {
@@ -422,6 +423,37 @@ func (s *Store) latestBatches(ts *tableState, table uint64) ([]*batchMeta, error
 	}
 	ts.latest, ts.batchesOK = ms, true
 	return ms, nil
+}
+
+// addBatches adds metas, the batch entries that a transaction has just
+// committed (applied), to the cached latest list of table, if there is one,
+// instead of dropping the list: otherwise every bulk commit made the next
+// writer of the table re-read every batch header under its table lock, a
+// cost that grew with the number of entries awaiting compaction. Entries of
+// other tables in metas are skipped.
+//
+// The caller still holds the locks of its commit (IX or X on the table),
+// which exclude the compaction swap (S) and DDL (X), the only changes that
+// remove or rewrite entries; they drop the list themselves. A list loaded
+// after the commit was applied already holds its entries, so they are added
+// only once. The list is replaced, not appended to in place, since callers
+// of latestBatches read it without the lock.
+func (s *Store) addBatches(table uint64, metas []*batchMeta) {
+	ts := s.table(table)
+	ts.batchMu.Lock()
+	defer ts.batchMu.Unlock()
+	if !ts.batchesOK {
+		return
+	}
+	n := len(ts.latest)
+	next := ts.latest[:n:n]
+	for _, m := range metas {
+		if m.table != table || slices.ContainsFunc(ts.latest, func(o *batchMeta) bool { return o.id == m.id }) {
+			continue
+		}
+		next = append(next, m)
+	}
+	ts.latest = next
 }
 
 // invalidateBatches forgets the cached latest list of table.

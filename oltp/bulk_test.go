@@ -592,3 +592,88 @@ func TestCompactDeletedBatch(t *testing.T) {
 		t.Fatalf("%d batch entries left", n)
 	}
 }
+
+// TestLatestBatchesCache checks the cached list of committed batch entries
+// that uniqueness checks read: a commit adds its entries to the list (it is
+// not re-read from the store), also when commits of a table without a
+// primary key run at once, and a later insert still finds every committed
+// key through it.
+func TestLatestBatchesCache(t *testing.T) {
+	s, _ := openMem(t, &Options{BulkMinRows: -1})
+	defer s.Close()
+	users := usersTable(s.NextTableID())
+	create(t, s, users)
+	logs := logTable(s.NextTableID())
+	create(t, s, logs)
+	same := func(tbl *catalog.Table) {
+		t.Helper()
+		cached, err := s.latestBatches(s.table(tbl.ID), tbl.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored, err := s.batchMetas(s.db, tbl.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := func(ms []*batchMeta) []uint64 {
+			out := make([]uint64, len(ms))
+			for i, m := range ms {
+				out[i] = m.id
+			}
+			slices.Sort(out)
+			return out
+		}
+		if got, want := ids(cached), ids(stored); !slices.Equal(got, want) {
+			t.Fatalf("table %s: cached batch entries %v, stored %v", tbl.Name, got, want)
+		}
+	}
+	for i := range 5 {
+		mustBulk(t, s, users, userRows(10*i+1, 10*i+2)...)
+		if !s.table(users.ID).batchesOK {
+			t.Fatal("the list of batch entries was dropped by a commit")
+		}
+		same(users)
+	}
+	// Each of these keys is only in an entry that the cache got from a
+	// commit, never from a read of the store.
+	for _, id := range []int{1, 22, 42} {
+		wantCode(t, bulk(t, s, users, userRows(id, 1000+id)...), sqlstate.UniqueViolation, "duplicate")
+	}
+	same(users)
+
+	same(logs) // loads the list, which the commits below add to
+	const writers, each = 4, 5
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				rec := makeRecord(t, memory.DefaultAllocator, logs, []any{fmt.Sprintf("w%d-%d", w, i)})
+				tx := s.Begin()
+				err := tx.InsertBatch(context.Background(), logs, rec)
+				rec.Release()
+				if err == nil {
+					err = tx.Commit(context.Background())
+				} else {
+					tx.Rollback()
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.table(logs.ID).batchesOK {
+		t.Fatal("the list of batch entries was dropped by a commit")
+	}
+	same(logs)
+	if n := batchCount(t, s, logs); n != writers*each {
+		t.Fatalf("%d batch entries, want %d", n, writers*each)
+	}
+}

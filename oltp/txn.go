@@ -624,15 +624,17 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		s.seqMu.Unlock()
 	}
 	if err == nil {
+		// The cache's meta of an entry is the one every reader shares
+		// (a reader may have decoded it from the applied batch first).
+		for i, m := range tx.batches {
+			tx.batches[i] = s.batches.put(m)
+		}
 		// Still under the table locks: writers of these tables read
 		// the new list.
 		for i := range tx.tables {
 			if tx.tables[i].batchDirty {
-				s.invalidateBatches(tx.tables[i].t.ID)
+				s.addBatches(tx.tables[i].t.ID, tx.batches)
 			}
-		}
-		for _, m := range tx.batches {
-			s.batches.put(m)
 		}
 	}
 	// The batch is visible now: release the locks, so that later writers
