@@ -225,6 +225,8 @@ type columnBuilder struct {
 	nullCount int64
 	bloomOn   bool
 	hashes    []uint64 // bloom input, kept until the row count is known
+	// dict: values keeps row ids for takeDictionary (trackDictionary).
+	dict bool
 }
 
 // distinctSet collects value → rows for one column up to a threshold.
@@ -248,6 +250,11 @@ type distinct[K comparable] struct {
 	max     int
 	hash    func(K) uint64
 	toValue func(catalog.Kind, K) Value
+	// With dictValues set (see trackDictionary), pos holds the id of every
+	// row not yet taken by takeDictionary (0 for NULLs) and dictValues
+	// builds the dictionary of the file's column type from the keys.
+	dictValues func(mem memory.Allocator, keys []K) arrow.Array
+	pos        []int32
 }
 
 // fib spreads the bits of x over the high bits (Fibonacci hashing); the
@@ -299,6 +306,7 @@ func (d *distinct[K]) run(k K, start, end uint32) bool {
 		}
 		if d.keys[id-1] == k {
 			d.bms[id-1].addRange(start, end)
+			d.addPos(id-1, start, end)
 			return true
 		}
 		i = (i + 1) & mask
@@ -310,10 +318,21 @@ func (d *distinct[K]) run(k K, start, end uint32) bool {
 	d.bms = append(d.bms, rows{bm: roaring.New()})
 	d.slots[i] = int32(len(d.keys))
 	d.bms[len(d.bms)-1].addRange(start, end)
+	d.addPos(int32(len(d.keys)-1), start, end)
 	if 2*len(d.keys) > len(d.slots) {
 		d.grow()
 	}
 	return true
+}
+
+// addPos records id as the id of rows [start, end) when d keeps row ids.
+func (d *distinct[K]) addPos(id int32, start, end uint32) {
+	if d.dictValues == nil {
+		return
+	}
+	for p := start; p < end; p++ {
+		d.pos = append(d.pos, id)
+	}
 }
 
 // grow doubles the table and rehashes the keys.
@@ -356,8 +375,14 @@ func (d *distinct[K]) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
 func addRuns[K comparable](d *distinct[K], arr arrow.Array, base uint32, key func(int) K) bool {
 	n := arr.Len()
 	nulls := arr.NullN() > 0
+	if d.dictValues != nil {
+		d.pos = slices.Grow(d.pos, n)
+	}
 	for i := 0; i < n; {
 		if nulls && arr.IsNull(i) {
+			if d.dictValues != nil {
+				d.pos = append(d.pos, 0)
+			}
 			i++
 			continue
 		}
@@ -535,9 +560,21 @@ func (s *stringSet) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch,
 	db.Release()
 	defer dict.Release()
 
+	indices := dictIndices(mem, s.pos[:rows], rg, col)
+	defer indices.Release()
+	s.pos = append(s.pos[:0], s.pos[rows:]...)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	return array.NewDictionaryArray(dt, indices, dict)
+}
+
+// dictIndices returns the ids pos of the rows of column col held by the
+// records rg as an Int32 array, NULL where the column is; the caller
+// releases it.
+func dictIndices(mem memory.Allocator, pos []int32, rg []arrow.RecordBatch, col int) arrow.Array {
+	rows := len(pos)
 	idx := memory.NewResizableBuffer(mem)
 	idx.Resize(rows * arrow.Int32SizeBytes)
-	copy(arrow.Int32Traits.CastFromBytes(idx.Bytes()), s.pos[:rows])
+	copy(arrow.Int32Traits.CastFromBytes(idx.Bytes()), pos)
 	var valid *memory.Buffer
 	nulls := 0
 	for _, r := range rg {
@@ -562,12 +599,98 @@ func (s *stringSet) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch,
 	if valid != nil {
 		valid.Release()
 	}
-	indices := array.MakeFromData(data)
-	data.Release()
+	defer data.Release()
+	return array.MakeFromData(data)
+}
+
+// maxDictKeys bounds the dictionary of a fixed-width column that
+// takeDictionary builds (8 KiB of 8-byte values): a column indexed
+// whatever its number of distinct values (WriterOptions.BitmapColumns) can
+// have many more.
+const maxDictKeys = 1024
+
+// takeDictionary is stringSet.takeDictionary for a fixed-width column
+// whose value index keeps row ids (see trackDictionary); nil for the
+// others.
+func (d *distinct[K]) takeDictionary(mem memory.Allocator, rg []arrow.RecordBatch, col, rows int) arrow.Array {
+	if d.dictValues == nil || len(d.pos) < rows {
+		return nil
+	}
+	var dict arrow.Array
+	if len(d.keys) <= maxDictKeys {
+		dict = d.dictValues(mem, d.keys)
+	}
+	if dict == nil {
+		d.pos = append(d.pos[:0], d.pos[rows:]...)
+		return nil
+	}
+	defer dict.Release()
+	indices := dictIndices(mem, d.pos[:rows], rg, col)
 	defer indices.Release()
-	s.pos = append(s.pos[:0], s.pos[rows:]...)
-	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	d.pos = append(d.pos[:0], d.pos[rows:]...)
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: dict.DataType()}
 	return array.NewDictionaryArray(dt, indices, dict)
+}
+
+// trackDictionary makes the value index s of a column keep the id of
+// every row, so that the Writer hands the column's row groups to Parquet
+// as dictionary indices (takeDictionary) while it has few distinct values:
+// the values are hashed once, for the index, and not again by the Parquet
+// dictionary encoder, and pages of small indices replace plain pages of 4-
+// or 8-byte values (less to encode and compress, smaller files). dt is the
+// column's type in the file (INT64 for DECIMALs stored so). It reports
+// whether s does so: integer, date, timestamp and INT64-stored DECIMAL
+// columns; floats keep their plain pages (the index canonicalises -0 and
+// NaN, a dictionary of its keys would change them).
+func trackDictionary(s distinctSet, dt arrow.DataType) bool {
+	switch s := s.(type) {
+	case intSet:
+		switch dt.ID() {
+		case arrow.INT16, arrow.INT32, arrow.INT64, arrow.DATE32, arrow.TIMESTAMP:
+		default:
+			return false
+		}
+		s.dictValues = func(mem memory.Allocator, keys []int64) arrow.Array {
+			b := array.NewBuilder(mem, dt)
+			defer b.Release()
+			b.Reserve(len(keys))
+			for _, k := range keys {
+				switch b := b.(type) {
+				case *array.Int16Builder:
+					b.UnsafeAppend(int16(k))
+				case *array.Int32Builder:
+					b.UnsafeAppend(int32(k))
+				case *array.Int64Builder:
+					b.UnsafeAppend(k)
+				case *array.Date32Builder:
+					b.UnsafeAppend(arrow.Date32(k))
+				case *array.TimestampBuilder:
+					b.UnsafeAppend(arrow.Timestamp(k))
+				}
+			}
+			return b.NewArray()
+		}
+		return true
+	case decimalSet:
+		if dt.ID() != arrow.INT64 {
+			return false
+		}
+		s.dictValues = func(mem memory.Allocator, keys []decimal128.Num) arrow.Array {
+			b := array.NewInt64Builder(mem)
+			defer b.Release()
+			b.Reserve(len(keys))
+			for _, k := range keys {
+				if k.HighBits() != int64(k.LowBits())>>63 {
+					// Outside the INT64 storage: the plain path reports it.
+					return nil
+				}
+				b.UnsafeAppend(int64(k.LowBits()))
+			}
+			return b.NewArray()
+		}
+		return true
+	}
+	return false
 }
 
 func newDistinctSet(k catalog.Kind, max int) distinctSet {

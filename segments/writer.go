@@ -151,23 +151,6 @@ const dictPageLimit = 64 << 10
 // 64 KiB.
 const dataPageSize = 64 << 10
 
-// dictionaryColumns enables dictionary encoding for the VARCHAR columns of
-// t only. Measured on lineitem-shaped data (BenchmarkWrite): hashing every
-// DECIMAL/BIGINT/DOUBLE value into a dictionary cost about a quarter of the
-// write time for files a few percent smaller, so fixed-width columns are
-// written plain; strings keep dictionaries, which low-cardinality
-// columns (flags, modes) need and high-cardinality ones leave after
-// dictPageLimit bytes.
-func dictionaryColumns(t *catalog.Table) []parquet.WriterProperty {
-	var props []parquet.WriterProperty
-	for _, c := range t.Columns {
-		if c.Type.Kind == catalog.KindVarchar {
-			props = append(props, parquet.WithDictionaryFor(c.Name, true))
-		}
-	}
-	return props
-}
-
 // parquetVersionKey is the Parquet key/value metadata entry that carries the
 // segment format version, so that a Parquet file alone can be refused.
 const parquetVersionKey = "mantisdb.segment.format_version"
@@ -260,40 +243,62 @@ func NewWriter(fs vfs.FS, dir string, id uint64, table *catalog.Table, opts *Wri
 	}
 	w.file = f
 	w.buf = bufio.NewWriterSize(f, 1<<20)
-	props := parquet.NewWriterProperties(append([]parquet.WriterProperty{
-		parquet.WithAllocator(o.Allocator),
-		parquet.WithCompression(o.Compression.codec()),
+	w.fileSchema = w.schema
+	if types, storage, ok := decimal64Columns(w.schema); ok {
+		w.dec64, w.fileSchema = types, storage
+	}
+	for i := range w.cols {
+		if b := &w.cols[i]; b.values != nil && b.kind != catalog.KindVarchar {
+			b.dict = trackDictionary(b.values, w.fileSchema.Field(i).Type)
+		}
+	}
+	return w, nil
+}
+
+// openParquet starts the Parquet file, when the first row group is
+// complete: which columns are dictionary-encoded depends on what their
+// value indexes saw by then. VARCHAR columns always are (high-cardinality
+// ones fall back to plain pages past dictPageLimit); fixed-width columns
+// whose value index kept their row ids (see trackDictionary) are while it
+// holds at most BitmapMaxDistinct values, and then get the dictionary
+// indices the index already computed; the others are written plain,
+// where a dictionary cost hashing every value for files a few percent
+// smaller (measured on lineitem-shaped data, BenchmarkWrite). A column
+// whose index is dropped after the first row group goes to Parquet's own
+// dictionary encoder, which falls back to plain pages past dictPageLimit.
+func (w *Writer) openParquet() error {
+	props := []parquet.WriterProperty{
+		parquet.WithAllocator(w.opts.Allocator),
+		parquet.WithCompression(w.opts.Compression.codec()),
 		parquet.WithCompressionLevel(zstdLevel),
-		parquet.WithMaxRowGroupLength(int64(o.RowGroupSize)),
+		parquet.WithMaxRowGroupLength(int64(w.opts.RowGroupSize)),
 		parquet.WithStats(true),
 		parquet.WithPageIndexEnabled(true),
 		parquet.WithDataPageSize(dataPageSize),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithDictionaryPageSizeLimit(dictPageLimit),
 		parquet.WithCreatedBy("mantisdb"),
-	}, dictionaryColumns(table)...)...)
-	w.fileSchema = w.schema
-	if types, storage, ok := decimal64Columns(w.schema); ok {
-		w.dec64, w.fileSchema = types, storage
 	}
-	pw, err := pqarrow.NewFileWriter(w.fileSchema, writerOnly{w.buf}, props,
+	for i := range w.cols {
+		if b := &w.cols[i]; b.kind == catalog.KindVarchar || b.dict && b.values != nil {
+			props = append(props, parquet.WithDictionaryFor(b.col.name, true))
+		}
+	}
+	pw, err := pqarrow.NewFileWriter(w.fileSchema, writerOnly{w.buf}, parquet.NewWriterProperties(props...),
 		pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
 	if err != nil {
-		w.abortFiles()
-		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+		return err
 	}
 	w.pw = pw
 	if err := pw.AppendKeyValueMetadata(parquetVersionKey, strconv.Itoa(FormatVersion)); err != nil {
-		w.Abort()
-		return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+		return err
 	}
 	if w.dec64 != nil {
 		if err := pw.AppendKeyValueMetadata(decimal64Key, encodeDecimal64(w.dec64)); err != nil {
-			w.Abort()
-			return nil, fmt.Errorf("cannot create segment %d: %w", id, err)
+			return err
 		}
 	}
-	return w, nil
+	return nil
 }
 
 // writerOnly hides the Close of the wrapped writer from the Parquet encoder,
@@ -411,6 +416,12 @@ func (w *Writer) flushRowGroup() error {
 	}
 	w.rg = w.rg[:0]
 	w.flushZones()
+	if w.pw == nil {
+		if err := w.openParquet(); err != nil {
+			releaseChunked(cols)
+			return err
+		}
+	}
 	if w.jobs == nil {
 		// Unbuffered: one row group is encoded while the next is
 		// collected, no more, so a Writer holds at most two in memory.
