@@ -17,7 +17,9 @@ import (
 
 // codec is the server's gRPC codec: protobuf, as every Flight client
 // expects, with a receive path of its own for FlightData, the message that
-// carries record batches in DoPut and DoExchange.
+// carries record batches in DoPut and DoExchange, and a send path of its
+// own for the batches of DoGet (outData, see outdata.go: the IPC body is
+// passed to gRPC by reference, not copied into the message).
 //
 // gRPC receives a message as a list of buffers of one HTTP/2 frame each
 // (16 KiB). The protobuf codec copies them into one buffer and then copies
@@ -40,8 +42,14 @@ func newCodec() codec {
 // Name is the protobuf codec's name: the codec speaks plain protobuf.
 func (c codec) Name() string { return grpcproto.Name }
 
-// Marshal encodes v with the protobuf codec.
-func (c codec) Marshal(v any) (mem.BufferSlice, error) { return c.proto.Marshal(v) }
+// Marshal encodes v with the protobuf codec, except an *outData (a DoGet
+// batch, see outdata.go), whose IPC body it hands to gRPC by reference.
+func (c codec) Marshal(v any) (mem.BufferSlice, error) {
+	if m, ok := v.(*outData); ok {
+		return m.marshal()
+	}
+	return c.proto.Marshal(v)
+}
 
 // Unmarshal decodes data into v. A FlightData takes no reference to data:
 // its byte fields are copies.

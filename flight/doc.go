@@ -19,7 +19,14 @@
 // DoGet streams the result batch by batch: a producer goroutine pulls one
 // record at a time from the DB's Rows and hands it over an unbuffered
 // channel, so at most one batch waits while the previous one is written to
-// the network. The schema announced by GetFlightInfo is the statement's
+// the network. The server writes the IPC stream itself (doget.go) and
+// sends each batch as an outData message (outdata.go), which the server's
+// gRPC codec (codec.go) marshals with the IPC body as references to the
+// batch's Arrow buffers: gRPC's transport copies them once into its write
+// buffer and then releases them. arrow-go's Flight writer would copy the
+// body twice before that (into one []byte, then into the marshaled
+// message). The bytes on the wire are the same. Schemas with
+// dictionary-encoded fields go through arrow-go's writer. The schema announced by GetFlightInfo is the statement's
 // schema, the schema written by DoGet is the schema of its Rows; the DB
 // guarantees they are equal (same fields, types and nullability).
 //
