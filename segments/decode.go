@@ -25,8 +25,9 @@ import (
 // a data buffer that grows by doubling); here the values of a page (slices
 // of the dictionary or of the decompressed page) are copied into one data
 // buffer and their offsets written in one loop. Other types (BOOLEAN,
-// SMALLINT, TIMESTAMP, wide DECIMAL) and sparse scans (which seek through
-// the page index) use pqarrow.
+// SMALLINT, TIMESTAMP, wide DECIMAL) use pqarrow. Sparse scans (point
+// reads) seek every column through the page index (rgDecoder.seek) and
+// decode small batches from there.
 
 // directKind is how the direct decoder reads a column, or directNone.
 type directKind uint8
@@ -130,6 +131,18 @@ func (d *rgDecoder) open(pr *file.Reader, rg int, fileCols []int) error {
 		}
 		d.cols[i].cr, d.cols[i].maxDef = cr, cr.Descriptor().MaxDefinitionLevel()
 	}
+	return nil
+}
+
+// seek positions every column of the open row group (of rows rows) at
+// row pos, through the page index: the next batch starts there.
+func (d *rgDecoder) seek(pos, rows int64) error {
+	for i := range d.cols {
+		if err := d.cols[i].cr.SeekToRow(pos); err != nil {
+			return fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
+		}
+	}
+	d.left = rows - pos
 	return nil
 }
 

@@ -143,6 +143,52 @@ func TestDirectDecode(t *testing.T) {
 			})
 		}
 	}
+	// Sparse scans (point reads) seek through the page index: single rows,
+	// neighbours closer and farther than a sparse batch, the first and last
+	// row of row groups and pages, deleted rows among them.
+	sparse := roaring.BitmapOf(0, 1, 5, 130, 131, 400, 8191, 8192, 50_000, 65_535, 65_536, 70_001, 100_002, 100_003, rows-1)
+	for i := uint32(3); i < rows; i += 1009 {
+		sparse.Add(i)
+	}
+	for _, tc := range []struct {
+		name    string
+		cols    []int
+		rows    *roaring.Bitmap
+		deleted *roaring.Bitmap
+	}{
+		{"one row", directCols, roaring.BitmapOf(77_777), nil},
+		{"scattered", directCols, sparse, nil},
+		{"scattered, deleted", directCols, sparse, deleted},
+		{"one string column", []int{10}, sparse, nil},
+	} {
+		t.Run("sparse/"+tc.name, func(t *testing.T) {
+			opts := ScanOptions{Columns: tc.cols, Rows: tc.rows, Deleted: tc.deleted, BatchSize: 8192, Allocator: mem}
+			got, direct := scanAll(t, r, opts)
+			defer releaseAll(got)
+			if !direct {
+				t.Fatal("direct decoder not used")
+			}
+			opts.noDirect = true
+			want, _ := scanAll(t, r, opts)
+			defer releaseAll(want)
+			fields := make([]arrow.Field, len(tc.cols))
+			for i, c := range tc.cols {
+				fields[i] = tbl.Schema().Field(c)
+			}
+			sch := arrow.NewSchema(fields, nil)
+			g, w := concatAll(t, mem, sch, got), concatAll(t, mem, sch, want)
+			defer g.Release()
+			defer w.Release()
+			wantRows := int64(tc.rows.GetCardinality())
+			if tc.deleted != nil {
+				wantRows = int64(roaring.AndNot(tc.rows, tc.deleted).GetCardinality())
+			}
+			if g.NumRows() != wantRows || !array.RecordEqual(g, w) {
+				t.Fatalf("direct decoder: %d rows, pqarrow: %d rows (want %d); equal: %v",
+					g.NumRows(), w.NumRows(), wantRows, array.RecordEqual(g, w))
+			}
+		})
+	}
 }
 
 // TestDirectDecodeNullRuns covers NULL patterns the generated table lacks:

@@ -545,7 +545,7 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		if s.fr, err = r.newFileReader(s.mem, batch, bufSize); err != nil {
 			return nil, fmt.Errorf("cannot scan segment %d: %w", r.meta.ID, err)
 		}
-		if !s.sparse && !opts.noDirect {
+		if !opts.noDirect {
 			s.useDirect()
 		}
 	}
@@ -681,7 +681,13 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			return nil, nil
 		}
 		if p := int64(s.rgPos[i]); p >= s.rgOff+sparseBatch {
-			if err := s.rr.SeekToRow(p); err != nil {
+			var err error
+			if s.decOpen {
+				err = s.dec.seek(p, s.rgRows)
+			} else {
+				err = s.rr.SeekToRow(p)
+			}
+			if err != nil {
 				return nil, err
 			}
 			s.rgOff = p
@@ -689,7 +695,11 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	}
 	var in arrow.RecordBatch
 	if s.decOpen {
-		rec, err := s.dec.next(s.batch)
+		n := s.batch
+		if s.sparse {
+			n = sparseBatch
+		}
+		rec, err := s.dec.next(n)
 		if err != nil || rec == nil {
 			s.closeRG()
 			if err == nil {
