@@ -296,7 +296,9 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 	// Row entries: the indexed batch's iterator sees the latest committed
 	// rows (stable under the table lock) and the Txn's own writes. Keys
 	// are visited in order; the iterator seeks only when it fell behind.
-	it, err := tx.b.NewIter(&pebble.IterOptions{LowerBound: m.min, UpperBound: append(bytes.Clone(m.max), 0)})
+	// end bounds the batch's keys from above (exclusive).
+	end := append(bytes.Clone(m.max), 0)
+	it, err := tx.b.NewIter(&pebble.IterOptions{LowerBound: m.min, UpperBound: end})
 	if err != nil {
 		return fmt.Errorf("cannot check primary keys of table %q: %w", t.Name, err)
 	}
@@ -328,7 +330,7 @@ func (tx *Txn) checkBulkUnique(ctx context.Context, l *txnTable, t *catalog.Tabl
 		return err
 	}
 	for _, o := range append(others[:len(others):len(others)], tx.batches...) {
-		if o.table != t.ID || !o.overlaps(m.min, append(bytes.Clone(m.max), 0)) {
+		if o.table != t.ID || !o.overlaps(m.min, end) {
 			continue
 		}
 		lo := max(0, m.lowerBound(o.min))
