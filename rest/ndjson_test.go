@@ -1,6 +1,7 @@
 package rest
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -228,6 +229,32 @@ func TestParseTimestamp(t *testing.T) {
 			if got != `"`+tt.want+`"` {
 				t.Errorf("parseTimestamp(%q) = %s, want %s", tt.in, got, tt.want)
 			}
+		}
+	}
+}
+
+// TestTextDecodeNoAllocPerRow decodes lineitem bodies of 1K and 4K rows,
+// NDJSON and CSV: the allocations may grow with the builders' doublings,
+// never with the rows (a per-row or per-value allocation adds thousands).
+func TestTextDecodeNoAllocPerRow(t *testing.T) {
+	table := lineitemTable()
+	for _, format := range []ingestFormat{formatNDJSON, formatCSV} {
+		allocs := func(rows int) float64 {
+			body := lineitemBodies(rows, rows, format == formatCSV)[0]
+			return testing.AllocsPerRun(3, func() {
+				r := newTextReader(memory.DefaultAllocator, table, bytes.NewReader(body), DefaultIngestBatchRows, format, csvOptions{delimiter: ','})
+				defer r.Release()
+				for r.Next() {
+				}
+				if r.Err() != nil {
+					t.Fatal(r.Err())
+				}
+			})
+		}
+		small, large := allocs(1000), allocs(4000)
+		t.Logf("%s: %.0f allocations for 1K rows, %.0f for 4K rows", format, small, large)
+		if large-small > 200 {
+			t.Errorf("%s: %.0f allocations for 1K rows, %.0f for 4K rows: something allocates per row", format, small, large)
 		}
 	}
 }
