@@ -580,29 +580,28 @@ func appendS2Blocks(buf *bytes.Buffer, stream []byte) {
 	}
 }
 
-// bodyStream returns the Arrow IPC stream of body v (format 1 or 2),
-// decompressed into a buffer that release returns to its pool; the IPC
-// reader copies what it keeps.
-func bodyStream(id uint64, v []byte) (stream []byte, release func(), err error) {
+// bodyStream returns the Arrow IPC stream of body v (format 1 or 2). A
+// compressed body is decompressed into a new buffer that the caller owns
+// (owned); else stream aliases v.
+func bodyStream(id uint64, v []byte) (stream []byte, owned bool, err error) {
 	if len(v) == 0 {
-		return nil, nil, fmt.Errorf("empty body of batch entry %d: %w", id, ErrCorruption)
+		return nil, false, fmt.Errorf("empty body of batch entry %d: %w", id, ErrCorruption)
 	}
 	if v[0] > batchBodyFormat {
-		return nil, nil, fmt.Errorf("batch entry format %d is newer than this binary supports (%d); upgrade MantisDB", v[0], batchBodyFormat)
+		return nil, false, fmt.Errorf("batch entry format %d is newer than this binary supports (%d); upgrade MantisDB", v[0], batchBodyFormat)
 	}
-	bad := func(what string) ([]byte, func(), error) {
-		return nil, nil, fmt.Errorf("bad body of batch entry %d: %s: %w", id, what, ErrCorruption)
+	bad := func(what string) ([]byte, bool, error) {
+		return nil, false, fmt.Errorf("bad body of batch entry %d: %s: %w", id, what, ErrCorruption)
 	}
-	nop := func() {}
 	if v[0] == 1 {
-		return v[1:], nop, nil
+		return v[1:], false, nil
 	}
 	if len(v) < 2 {
 		return bad("no codec")
 	}
 	switch v[1] {
 	case bodyRaw:
-		return v[2:], nop, nil
+		return v[2:], false, nil
 	case bodyS2:
 	default:
 		return bad(fmt.Sprintf("unknown codec %d", v[1]))
@@ -616,30 +615,26 @@ func bodyStream(id uint64, v []byte) (stream []byte, release func(), err error) 
 	if !ok1 || !ok2 || bs == 0 || bs > maxBodyBlock || (n+bs-1)/bs > uint64(len(c.rest())) {
 		return bad("block header")
 	}
-	out := getScratch(int(n))
-	dst := (*out)[:n]
+	// Not pooled: the decoded batch keeps the stream (zero-copy IPC).
+	dst := make([]byte, n)
 	for off := 0; off < int(n); off += int(bs) {
 		l, ok := c.uvarint()
 		block, ok2 := c.take(l)
 		if !ok || !ok2 {
-			putScratch(out)
 			return bad("block length")
 		}
 		want := min(int(bs), int(n)-off)
 		if dl, err := s2.DecodedLen(block); err != nil || dl != want {
-			putScratch(out)
 			return bad("block size")
 		}
 		if _, err := s2.Decode(dst[off:off+want], block); err != nil {
-			putScratch(out)
 			return bad(err.Error())
 		}
 	}
 	if len(c.rest()) != 0 {
-		putScratch(out)
 		return bad("trailing bytes")
 	}
-	return dst, func() { putScratch(out) }, nil
+	return dst, true, nil
 }
 
 // cursor reads an encoded header or body front to back: uvarints and
@@ -711,12 +706,18 @@ func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) 
 // decodeRaw decodes the body v of batch entry m of t as written (its own
 // columns). The caller releases the result; it does not alias v.
 func decodeRaw(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
-	stream, release, err := bodyStream(m.id, v)
+	stream, owned, err := bodyStream(m.id, v)
 	if err != nil {
 		return nil, err
 	}
-	defer release()
-	r, err := ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(mem))
+	var r *ipc.Reader
+	if owned {
+		// The batch's buffers are slices of stream, which it keeps.
+		r, err = ipc.NewReaderFromMessageReader(newStreamMessages(stream), ipc.WithAllocator(mem))
+	} else {
+		// stream is part of the Pebble value: the reader copies.
+		r, err = ipc.NewReader(bytes.NewReader(stream), ipc.WithAllocator(mem))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot decode batch entry %d: %w: %v", m.id, ErrCorruption, err)
 	}

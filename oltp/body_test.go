@@ -2,6 +2,7 @@ package oltp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -93,6 +94,65 @@ func TestBodyFormats(t *testing.T) {
 			if c.name != "flipped byte" {
 				t.Errorf("%s: decoded", c.name)
 			}
+			continue
+		}
+		if !errors.Is(err, ErrCorruption) {
+			t.Errorf("%s: %v, want ErrCorruption", c.name, err)
+		}
+	}
+	// Compressed bodies whose IPC stream is damaged: the zero-copy
+	// message reader checks the framing.
+	var ipcBuf bytes.Buffer
+	iw := ipc.NewWriter(&ipcBuf, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
+	if err := iw.Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := iw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	stream := ipcBuf.Bytes()
+	s2Body := func(stream []byte) []byte {
+		buf := bytes.NewBuffer([]byte{batchBodyFormat, bodyS2})
+		appendS2Blocks(buf, stream)
+		return buf.Bytes()
+	}
+	if got, err := decodeRaw(mem, tbl, m, s2Body(stream)); err != nil || !array.RecordEqual(got, rec) {
+		t.Fatalf("whole stream: %v", err)
+	} else {
+		got.Release()
+	}
+	schemaLen := 8 + int(binary.LittleEndian.Uint32(stream[4:]))
+	for _, c := range []struct {
+		name   string
+		stream []byte
+	}{
+		{"empty stream", nil},
+		{"schema only", stream[:schemaLen]},
+		{"cut in a length", stream[:schemaLen+6]},
+		{"cut in the metadata", stream[:schemaLen+20]},
+		{"cut in the body", stream[:len(stream)-100]},
+		{"metadata past the end", func() []byte {
+			v := bytes.Clone(stream)
+			binary.LittleEndian.PutUint32(v[schemaLen+4:], 1<<30)
+			return v
+		}()},
+		{"short metadata", func() []byte {
+			v := bytes.Clone(stream)
+			binary.LittleEndian.PutUint32(v[schemaLen+4:], 2)
+			return v
+		}()},
+		{"garbled metadata", func() []byte {
+			v := bytes.Clone(stream)
+			for i := schemaLen + 8; i < schemaLen+40; i++ {
+				v[i] ^= 0x5a
+			}
+			return v
+		}()},
+	} {
+		got, err := decodeRaw(mem, tbl, m, s2Body(c.stream))
+		if err == nil {
+			got.Release()
+			t.Errorf("%s: decoded", c.name)
 			continue
 		}
 		if !errors.Is(err, ErrCorruption) {
