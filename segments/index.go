@@ -1,6 +1,7 @@
 package segments
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -462,22 +463,29 @@ func (s decimalSet) add(arr arrow.Array, base uint32) bool {
 // (takeDictionary), so that the strings are hashed once, here, and not
 // again by the Parquet dictionary encoder.
 type stringSet struct {
-	ids  map[string]int32
-	keys []string // by id
-	bms  []rows   // by id
-	size int      // bytes of keys
-	max  int
-	pos  []int32 // ids of the rows not yet taken; 0 for NULLs
+	short shortIDs         // ids of the values of up to 7 bytes
+	ids   map[string]int32 // ids of the longer values
+	keys  []string         // by id
+	bms   []rows           // by id
+	size  int              // bytes of keys
+	max   int
+	pos   []int32 // ids of the rows not yet taken; 0 for NULLs
 }
 
 func newStringSet(max int) *stringSet {
-	return &stringSet{ids: make(map[string]int32), max: max}
+	return &stringSet{short: newShortIDs(), ids: make(map[string]int32), max: max}
 }
 
 func (s *stringSet) add(arr arrow.Array, base uint32) bool {
 	a := arr.(*array.String)
 	n := a.Len()
 	nulls := a.NullN() > 0
+	// Values are read through the offsets, without a string per value.
+	offs := a.ValueOffsets()
+	var data []byte
+	if buf := a.Data().Buffers()[2]; buf != nil {
+		data = buf.Bytes()
+	}
 	s.pos = slices.Grow(s.pos, n)
 	for i := 0; i < n; {
 		if nulls && a.IsNull(i) {
@@ -485,22 +493,33 @@ func (s *stringSet) add(arr arrow.Array, base uint32) bool {
 			i++
 			continue
 		}
-		k := a.Value(i) // aliases the Arrow buffer: cloned before it is kept
+		v := data[offs[i]:offs[i+1]]
 		j := i + 1
-		for j < n && (!nulls || a.IsValid(j)) && a.Value(j) == k {
-			j++
-		}
-		id, ok := s.ids[k]
-		if !ok {
-			if len(s.keys) >= s.max {
-				return false
+		var id int32
+		if len(v) <= maxShort {
+			// Flags, modes, codes: a packed word to compare and hash.
+			x := packShort(v)
+			for j < n && (!nulls || a.IsValid(j)) && offs[j+1]-offs[j] == int32(len(v)) && packShort(data[offs[j]:offs[j+1]]) == x {
+				j++
 			}
-			id = int32(len(s.keys))
-			k = strings.Clone(k)
-			s.ids[k] = id
-			s.keys = append(s.keys, k)
-			s.size += len(k)
-			s.bms = append(s.bms, rows{bm: roaring.New()})
+			var ok bool
+			if id, ok = s.short.get(x); !ok {
+				if id, ok = s.newID(v); !ok {
+					return false
+				}
+				s.short.put(x, id)
+			}
+		} else {
+			for j < n && (!nulls || a.IsValid(j)) && bytes.Equal(data[offs[j]:offs[j+1]], v) {
+				j++
+			}
+			var ok bool
+			if id, ok = s.ids[string(v)]; !ok {
+				if id, ok = s.newID(v); !ok {
+					return false
+				}
+				s.ids[s.keys[id]] = id
+			}
 		}
 		s.bms[id].addRange(base+uint32(i), base+uint32(j))
 		for ; i < j; i++ {
@@ -508,6 +527,75 @@ func (s *stringSet) add(arr arrow.Array, base uint32) bool {
 		}
 	}
 	return true
+}
+
+// newID numbers the new value v (copied); false past the threshold.
+func (s *stringSet) newID(v []byte) (int32, bool) {
+	if len(s.keys) >= s.max {
+		return 0, false
+	}
+	s.keys = append(s.keys, string(v))
+	s.size += len(v)
+	s.bms = append(s.bms, rows{bm: roaring.New()})
+	return int32(len(s.keys) - 1), true
+}
+
+// maxShort is the longest value packShort packs.
+const maxShort = 7
+
+// packShort packs v, of at most maxShort bytes, into a word: its bytes
+// and its length, so that values are equal when their words are.
+func packShort(v []byte) uint64 {
+	x := uint64(len(v)) << 56
+	for i, c := range v {
+		x |= uint64(c) << (8 * i)
+	}
+	return x
+}
+
+// shortIDs maps packed short values to their ids: open addressing with
+// linear probing, at most half full.
+type shortIDs struct {
+	keys  []uint64
+	ids   []int32 // id+1; 0: empty slot
+	shift uint    // 64 - log2(len(keys))
+	n     int
+}
+
+func newShortIDs() shortIDs {
+	return shortIDs{keys: make([]uint64, 16), ids: make([]int32, 16), shift: 64 - 4}
+}
+
+func (t *shortIDs) get(x uint64) (int32, bool) {
+	mask := uint64(len(t.keys) - 1)
+	for i := fib(x) >> t.shift; ; i = (i + 1) & mask {
+		switch {
+		case t.ids[i] == 0:
+			return 0, false
+		case t.keys[i] == x:
+			return t.ids[i] - 1, true
+		}
+	}
+}
+
+func (t *shortIDs) put(x uint64, id int32) {
+	if 2*(t.n+1) > len(t.keys) {
+		old, oldIDs := t.keys, t.ids
+		t.keys, t.ids, t.shift = make([]uint64, 2*len(old)), make([]int32, 2*len(old)), t.shift-1
+		t.n = 0
+		for i, k := range old {
+			if oldIDs[i] != 0 {
+				t.put(k, oldIDs[i]-1)
+			}
+		}
+	}
+	mask := uint64(len(t.keys) - 1)
+	i := fib(x) >> t.shift
+	for t.ids[i] != 0 {
+		i = (i + 1) & mask
+	}
+	t.keys[i], t.ids[i] = x, id+1
+	t.n++
 }
 
 func (s *stringSet) finish(kind catalog.Kind) ([]Value, []*roaring.Bitmap) {
