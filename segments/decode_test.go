@@ -3,6 +3,8 @@ package segments
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -84,6 +86,7 @@ func TestDirectDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
+	r.keyAlloc = mem // the page cache's arrays count too, until Close
 	deleted := roaring.New()
 	deleted.AddRange(10, 20)
 	deleted.AddRange(70_000, 90_000) // a span of whole pages
@@ -157,6 +160,9 @@ func TestDirectDecode(t *testing.T) {
 		deleted *roaring.Bitmap
 	}{
 		{"one row", directCols, roaring.BitmapOf(77_777), nil},
+		{"few rows per row group (page cache)", directCols, roaring.BitmapOf(0, 1, 2, 8191, 8192, 40_000, 65_535, 65_536, 70_001, 99_999, 100_002, rows-1), nil},
+		{"few rows, deleted (page cache)", directCols, roaring.BitmapOf(5, 15, 25, 69_999, 70_000, 100_001, 100_002, 100_003), deleted},
+		{"few rows of one string column (page cache)", []int{10}, roaring.BitmapOf(3, 4, 64_000, 140_000), nil},
 		{"scattered", directCols, sparse, nil},
 		{"scattered, deleted", directCols, sparse, deleted},
 		{"one string column", []int{10}, sparse, nil},
@@ -165,12 +171,26 @@ func TestDirectDecode(t *testing.T) {
 			opts := ScanOptions{Columns: tc.cols, Rows: tc.rows, Deleted: tc.deleted, BatchSize: 8192, Allocator: mem}
 			got, direct := scanAll(t, r, opts)
 			defer releaseAll(got)
+			if strings.Contains(tc.name, "page cache") {
+				r.mu.Lock()
+				cached := r.pages.lru.Len()
+				r.mu.Unlock()
+				if cached == 0 {
+					t.Fatal("the scan did not use the page cache")
+				}
+			}
+			again, _ := scanAll(t, r, opts) // from the page cache, if it took them
+			defer releaseAll(again)
+			got = append(got, again...)
 			if !direct {
 				t.Fatal("direct decoder not used")
 			}
 			opts.noDirect = true
 			want, _ := scanAll(t, r, opts)
 			defer releaseAll(want)
+			want2, _ := scanAll(t, r, opts)
+			defer releaseAll(want2)
+			want = append(want, want2...)
 			fields := make([]arrow.Field, len(tc.cols))
 			for i, c := range tc.cols {
 				fields[i] = tbl.Schema().Field(c)
@@ -183,6 +203,7 @@ func TestDirectDecode(t *testing.T) {
 			if tc.deleted != nil {
 				wantRows = int64(roaring.AndNot(tc.rows, tc.deleted).GetCardinality())
 			}
+			wantRows *= 2
 			if g.NumRows() != wantRows || !array.RecordEqual(g, w) {
 				t.Fatalf("direct decoder: %d rows, pqarrow: %d rows (want %d); equal: %v",
 					g.NumRows(), w.NumRows(), wantRows, array.RecordEqual(g, w))
@@ -261,5 +282,79 @@ func TestDirectDecodeNullRuns(t *testing.T) {
 func releaseAll(recs []arrow.RecordBatch) {
 	for _, r := range recs {
 		r.Release()
+	}
+}
+
+// TestPageCacheConcurrent reads single rows from one segment on several
+// goroutines at once, through a page cache too small for the segment's
+// pages (so that pages are decoded, shared and evicted concurrently), and
+// checks every row against a full scan.
+func TestPageCacheConcurrent(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fs := vfs.NewMem()
+	tbl := testTable()
+	const rows = 60_000
+	m := writeSegment(t, fs, mem, tbl, 1, rows, 20_000, &WriterOptions{RowGroupSize: 16 << 10})
+	r, err := Open(fs, "", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	r.keyAlloc = mem
+	r.pages.limit = 64 << 10
+	cols := []int{0, 3, 4, 10}
+	fields := make([]arrow.Field, len(cols))
+	for i, c := range cols {
+		fields[i] = tbl.Schema().Field(c)
+	}
+	sch := arrow.NewSchema(fields, nil)
+	all, _ := scanAll(t, r, ScanOptions{Columns: cols, Allocator: mem})
+	whole := concatAll(t, mem, sch, all)
+	releaseAll(all)
+	defer whole.Release()
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				pos := int64((g*7919 + i*104_729) % rows)
+				s, err := r.Scan(context.Background(), ScanOptions{Columns: cols, Rows: roaring.BitmapOf(uint32(pos)), Allocator: mem})
+				if err != nil {
+					errs <- err
+					return
+				}
+				n := 0
+				for s.Next() {
+					rec := s.Record()
+					want := whole.NewSlice(pos, pos+1)
+					if !array.RecordEqual(rec, want) {
+						errs <- fmt.Errorf("row %d: got %v, want %v", pos, rec, want)
+					}
+					want.Release()
+					n += int(rec.NumRows())
+				}
+				if err := s.Err(); err != nil {
+					errs <- err
+				} else if n != 1 {
+					errs <- fmt.Errorf("row %d: %d rows", pos, n)
+				}
+				s.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	cached := r.pages.bytes
+	r.mu.Unlock()
+	if cached == 0 || cached > r.pages.limit+(256<<10) {
+		t.Fatalf("page cache holds %d bytes, want some and about at most %d", cached, r.pages.limit)
 	}
 }

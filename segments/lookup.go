@@ -102,10 +102,7 @@ func (r *Reader) searchRowGroup(ctx context.Context, rg int, fileCols []int, key
 
 // readColumns decodes whole columns of one row group into single arrays.
 func (r *Reader) readColumns(ctx context.Context, rg int, fileCols []int) ([]arrow.Array, error) {
-	mem := r.keyAlloc
-	if mem == nil {
-		mem = memory.DefaultAllocator
-	}
+	mem := r.cacheAlloc()
 	fr, err := r.newFileReader(mem, int(r.rowGroupRows(rg)), scanBufferSize)
 	if err != nil {
 		return nil, err
@@ -160,6 +157,15 @@ func (r *Reader) cacheKeysLocked(rg int, cols []arrow.Array) {
 		}
 		delete(r.keyCache, old)
 	}
+}
+
+// cacheAlloc allocates what the Reader's caches keep: the decoded key
+// columns and pages.
+func (r *Reader) cacheAlloc() memory.Allocator {
+	if r.keyAlloc == nil {
+		return memory.DefaultAllocator
+	}
+	return r.keyAlloc
 }
 
 // arraySize is the size of the buffers of a.

@@ -44,6 +44,8 @@ type Reader struct {
 	keyBytes int64
 	closed   bool
 	keyAlloc memory.Allocator
+	// pages caches decoded data pages for point reads (pagecache.go).
+	pages pageCache
 }
 
 // Open opens the segment that meta describes in dir. It checks the format
@@ -175,6 +177,7 @@ func (r *Reader) Close() error {
 	}
 	r.closed = true
 	r.releaseKeysLocked()
+	r.releasePagesLocked()
 	return r.file.Close()
 }
 
@@ -452,6 +455,11 @@ type Scanner struct {
 	// sparse scans select few rows: they decode small batches and seek
 	// (through the page index) over runs of unselected rows.
 	sparse bool
+	// points: the current row group's few selected rows are read one by
+	// one from the Reader's page cache (pagecache.go); pointStarts holds
+	// the page boundaries of each of fileCols in it.
+	points      bool
+	pointStarts [][]int64
 
 	rec   arrow.RecordBatch
 	err   error
@@ -658,7 +666,7 @@ func (s *Scanner) fail(err error) bool {
 
 // step produces at most one batch; nil with !done means "call again".
 func (s *Scanner) step() (arrow.RecordBatch, error) {
-	if s.rr == nil && !s.decOpen && s.left == 0 {
+	if s.rr == nil && !s.decOpen && !s.points && s.left == 0 {
 		if s.next >= len(s.sel.RowGroups) {
 			s.done = true
 			return nil, nil
@@ -679,6 +687,17 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 		if i == len(s.rgPos) {
 			s.closeRG() // no selected row left in the row group
 			return nil, nil
+		}
+		if s.points {
+			p := int64(s.rgPos[i])
+			in, err := s.pointRow(p)
+			if err != nil {
+				return nil, err
+			}
+			defer in.Release()
+			s.rgOff = p + 1
+			s.stats.RowsRead++
+			return s.assemble(in, 1), nil
 		}
 		if p := int64(s.rgPos[i]); p >= s.rgOff+sparseBatch {
 			var err error
@@ -787,6 +806,14 @@ func (s *Scanner) openRG(rg int) error {
 	}
 	s.rgOff, s.rgRows = 0, rows
 	if s.dec != nil {
+		points, err := s.usePoints(rg)
+		if err != nil {
+			return err
+		}
+		if points {
+			s.points = true
+			return nil
+		}
 		if err := s.dec.open(s.fr.ParquetReader(), rg, s.fileCols); err != nil {
 			return err
 		}
@@ -802,6 +829,7 @@ func (s *Scanner) openRG(rg int) error {
 }
 
 func (s *Scanner) closeRG() {
+	s.points = false
 	if s.rr != nil {
 		s.rr.Release()
 		s.rr = nil
