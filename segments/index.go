@@ -262,18 +262,48 @@ type distinct[K comparable] struct {
 // table takes its slot from the high bits.
 func fib(x uint64) uint64 { return x * 0x9e3779b97f4a7c15 }
 
-// rows collects ascending row positions into a bitmap. Single positions are
-// buffered and added with AddMany: adding them one by one into run
-// containers costs a copy each.
+// rows collects ascending row positions into a bitmap. The first
+// denseValues values of a column set bits in a dense bitmap of the current
+// 64K-row chunk, which becomes the chunk's container when the rows move
+// on; the others buffer single positions and add them with AddMany (adding
+// them one by one into run containers costs a copy each). Runs of more
+// than 16 rows are added as ranges.
 type rows struct {
 	bm      *roaring.Bitmap
 	pending []uint32
+	dense   []uint64 // bits of chunk; nil: not dense
+	chunk   uint32   // high 16 bits of the positions in dense
+}
+
+// denseValues is the number of values per column whose rows are collected
+// densely: 8 KiB each, 512 KiB per column at most. Columns with few values
+// (flags, modes, quantities), where each value has many rows, are the
+// ones that gain.
+const denseValues = 64
+
+// newRows returns the rows of the id-th value of a column.
+func newRows(id int) rows {
+	r := rows{bm: roaring.New()}
+	if id < denseValues {
+		r.dense = make([]uint64, 1<<16/64)
+	}
+	return r
 }
 
 func (r *rows) addRange(start, end uint32) {
 	if end-start > 16 {
 		r.flush()
 		r.bm.AddRange(uint64(start), uint64(end))
+		return
+	}
+	if r.dense != nil {
+		for p := start; p < end; p++ {
+			if p>>16 != r.chunk {
+				r.flushDense()
+				r.chunk = p >> 16
+			}
+			r.dense[p&0xffff>>6] |= 1 << (p & 63)
+		}
 		return
 	}
 	for p := start; p < end; p++ {
@@ -288,6 +318,22 @@ func (r *rows) flush() {
 	if len(r.pending) > 0 {
 		r.bm.AddMany(r.pending)
 		r.pending = r.pending[:0]
+	}
+	r.flushDense()
+}
+
+// flushDense adds the positions in dense to bm and clears it.
+func (r *rows) flushDense() {
+	if r.dense == nil {
+		return
+	}
+	part := roaring.FromDense(r.dense, true)
+	if !part.IsEmpty() {
+		if r.chunk != 0 {
+			part = roaring.AddOffset(part, r.chunk<<16)
+		}
+		r.bm.Or(part)
+		clear(r.dense)
 	}
 }
 
@@ -316,7 +362,7 @@ func (d *distinct[K]) run(k K, start, end uint32) bool {
 		return false
 	}
 	d.keys = append(d.keys, k)
-	d.bms = append(d.bms, rows{bm: roaring.New()})
+	d.bms = append(d.bms, newRows(len(d.bms)))
 	d.slots[i] = int32(len(d.keys))
 	d.bms[len(d.bms)-1].addRange(start, end)
 	d.addPos(int32(len(d.keys)-1), start, end)
@@ -536,7 +582,7 @@ func (s *stringSet) newID(v []byte) (int32, bool) {
 	}
 	s.keys = append(s.keys, string(v))
 	s.size += len(v)
-	s.bms = append(s.bms, rows{bm: roaring.New()})
+	s.bms = append(s.bms, newRows(len(s.bms)))
 	return int32(len(s.keys) - 1), true
 }
 

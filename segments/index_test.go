@@ -92,3 +92,32 @@ func TestStringSet(t *testing.T) {
 		})
 	}
 }
+
+// TestRows: the rows of a value, dense or buffered, come out as the
+// positions added, across 64K-row chunks, with single rows, short runs and
+// long ranges.
+func TestRows(t *testing.T) {
+	for _, id := range []int{0, denseValues} {
+		rng := rand.New(rand.NewPCG(3, uint64(id)))
+		r := newRows(id)
+		var want []uint32
+		for p := uint32(rng.IntN(100)); p < 400_000; p += 1 + uint32(rng.IntN(40)) {
+			end := p + 1
+			switch rng.IntN(20) {
+			case 0:
+				end = p + 17 + uint32(rng.IntN(5000)) // a range
+			case 1:
+				end = p + uint32(rng.IntN(16)) + 1
+			}
+			r.addRange(p, end)
+			for q := p; q < end; q++ {
+				want = append(want, q)
+			}
+			p = end
+		}
+		r.flush()
+		if got := r.bm.ToArray(); !slices.Equal(got, want) {
+			t.Fatalf("value %d: %d rows, want %d", id, len(got), len(want))
+		}
+	}
+}
