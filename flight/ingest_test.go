@@ -14,8 +14,11 @@ import (
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // narrowSchema is the schema of the generated ingest data: an id and a
@@ -319,4 +322,114 @@ func TestDoPutPath(t *testing.T) {
 	if n, err := e.doPutPath(t, []string{"t"}, narrowSchema, big); err != nil || n != 600_000 {
 		t.Fatalf("large message: %d rows, %v", n, err)
 	}
+}
+
+// flightMessages records the FlightData messages a writer sends.
+type flightMessages []*arrowflight.FlightData
+
+func (m *flightMessages) Send(fd *arrowflight.FlightData) error {
+	*m = append(*m, proto.Clone(fd).(*arrowflight.FlightData))
+	return nil
+}
+
+// TestIngestBrokenStreamWritesNothing sends a good batch and then a broken
+// message through both ingest paths: the ingest fails with a client error
+// (the broken message is the client's fault) and writes nothing, whatever
+// the message's fault: a body shorter than its header says, an undecodable
+// protobuf, a header that is not an IPC message.
+func TestIngestBrokenStreamWritesNothing(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE t (id BIGINT NOT NULL, v DOUBLE)")
+	e.exec(t, "INSERT INTO t VALUES (-1, 1.5)")
+	ingestCmd, err := anypb.New(&pb.CommandStatementIngest{Table: "t",
+		TableDefinitionOptions: &pb.CommandStatementIngest_TableDefinitionOptions{
+			IfNotExist: pb.CommandStatementIngest_TableDefinitionOptions_TABLE_NOT_EXIST_OPTION_FAIL,
+			IfExists:   pb.CommandStatementIngest_TableDefinitionOptions_TABLE_EXISTS_OPTION_APPEND,
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := proto.Marshal(ingestCmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	descs := map[string]*arrowflight.FlightDescriptor{
+		"doput":            {Type: arrowflight.DescriptorPATH, Path: []string{"t"}},
+		"statement-ingest": {Type: arrowflight.DescriptorCMD, Cmd: cmd},
+	}
+	breaks := map[string]func(good *arrowflight.FlightData) *arrowflight.FlightData{
+		"short body": func(good *arrowflight.FlightData) *arrowflight.FlightData {
+			return &arrowflight.FlightData{DataHeader: good.DataHeader, DataBody: good.DataBody[:len(good.DataBody)/2]}
+		},
+		"bad header": func(good *arrowflight.FlightData) *arrowflight.FlightData {
+			return &arrowflight.FlightData{DataHeader: []byte("not a flatbuffer"), DataBody: good.DataBody}
+		},
+		// truncatingCodec cuts this message's protobuf encoding short.
+		"bad protobuf": func(good *arrowflight.FlightData) *arrowflight.FlightData {
+			return &arrowflight.FlightData{DataHeader: good.DataHeader, DataBody: good.DataBody, AppMetadata: []byte(truncateMe)}
+		},
+	}
+	for path, desc := range descs {
+		for name, broken := range breaks {
+			var msgs flightMessages
+			w := arrowflight.NewRecordWriter(&msgs, ipc.WithAllocator(e.client.Alloc), ipc.WithSchema(narrowSchema))
+			w.SetFlightDescriptor(desc)
+			recs := narrowBatches(e.client.Alloc, 0, 2000, 1000)
+			for _, rec := range recs {
+				if err := w.Write(rec); err != nil {
+					t.Fatal(err)
+				}
+			}
+			releaseAll(recs)
+			w.Close()
+			// msgs: the schema, two batches. Send the schema, the first
+			// batch and a broken second one.
+			stream, err := e.client.Client.DoPut(e.ctx, grpc.ForceCodecV2(truncatingCodec{}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, fd := range []*arrowflight.FlightData{msgs[0], msgs[1], broken(msgs[2])} {
+				if err := stream.Send(fd); err != nil && !errors.Is(err, io.EOF) {
+					t.Fatal(err)
+				}
+			}
+			stream.CloseSend()
+			for err == nil {
+				_, err = stream.Recv()
+			}
+			// gRPC answers Internal for a message its codec cannot decode,
+			// whatever the codec.
+			want := codes.InvalidArgument
+			if name == "bad protobuf" {
+				want = codes.Internal
+			}
+			if code, _ := statusOf(err); code != want {
+				t.Errorf("%s, %s: got %v, want %v", path, name, err, want)
+			}
+			if got := e.count(t, "t"); got != "1" {
+				t.Fatalf("%s, %s: count %s after a broken stream, want 1", path, name, got)
+			}
+		}
+	}
+}
+
+// truncateMe marks the FlightData that truncatingCodec cuts short.
+const truncateMe = "truncate me"
+
+// truncatingCodec is the protobuf codec of a client, except that it sends
+// a FlightData whose app_metadata is truncateMe without its last bytes.
+type truncatingCodec struct{}
+
+func (truncatingCodec) Name() string { return "proto" }
+
+func (truncatingCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, err := proto.Marshal(v.(proto.Message))
+	if fd, ok := v.(*arrowflight.FlightData); ok && string(fd.AppMetadata) == truncateMe {
+		b = b[:len(b)-10]
+	}
+	return mem.BufferSlice{mem.SliceBuffer(b)}, err
+}
+
+func (truncatingCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return proto.Unmarshal(data.Materialize(), v.(proto.Message))
 }
