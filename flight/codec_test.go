@@ -140,3 +140,41 @@ func TestCodecOtherMessages(t *testing.T) {
 		t.Errorf("Name() = %q", c.Name())
 	}
 }
+
+func TestBodyClass(t *testing.T) {
+	const mib = 1 << 20
+	for _, tc := range []struct {
+		n, class, size int
+	}{
+		{0, -1, 0},
+		{mib - 1, -1, 0},
+		{mib, 0, mib},
+		{mib + 1, 1, mib + mib/4},
+		{mib + mib/4, 1, mib + mib/4},
+		{mib + mib/4 + 1, 2, mib + mib/2},
+		{2 * mib, 4, 2 * mib},
+		{2*mib + 1, 5, 2*mib + mib/2},
+		{17 * mib, 17, 20 * mib},
+		{256 * mib, 32, 256 * mib},
+		{1 << 31, -1, 0},
+	} {
+		c := bodyClass(tc.n)
+		if c != tc.class {
+			t.Errorf("bodyClass(%d) = %d, want %d", tc.n, c, tc.class)
+			continue
+		}
+		if c >= 0 && bodyClassSize(c) != tc.size {
+			t.Errorf("bodyClassSize(%d) = %d, want %d", c, bodyClassSize(c), tc.size)
+		}
+	}
+	// Every class is the smallest that holds its own size, so that put
+	// finds the class get made a buffer for.
+	for c := 0; c < bodyClasses; c++ {
+		if got := bodyClass(bodyClassSize(c)); got != c {
+			t.Errorf("bodyClass(bodyClassSize(%d)) = %d", c, got)
+		}
+		if got := bodyClass(bodyClassSize(c) + 1); got != c+1 && c+1 < bodyClasses {
+			t.Errorf("bodyClass(bodyClassSize(%d)+1) = %d", c, got)
+		}
+	}
+}

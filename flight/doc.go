@@ -79,8 +79,16 @@
 // own for FlightData: it parses the message straight from the buffers gRPC
 // received it in and copies data_body once, into a 64-byte aligned buffer
 // that the IPC reader then uses without copying (the protobuf codec copies
-// the message twice). The record batches of an ingest therefore live in
-// memory the Go garbage collector owns, not the Arrow allocator.
+// the message twice). Bodies of 1 MiB and more come from a pool (bodies).
+// Both ingest paths read their stream with newIngestReader (service.DoPut
+// routes CommandStatementIngest there rather than to arrow-go's Flight SQL
+// server, and answers the same way), whose messages wrap the body in an
+// Arrow buffer that gives it back to the pool when its reference count
+// drops to zero, i.e. when the last record batch made from it is released.
+// The invariant that makes the reuse safe is Arrow's: whoever uses a
+// record batch past its owner's Release must Retain it. DB.Ingest keeps no
+// reference to its input once it returns. Bodies read by other RPCs (bound
+// parameters) are never given back; the garbage collector frees them.
 //
 // # Authentication
 //

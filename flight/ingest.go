@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/mantisdb/mantisdb/catalog"
@@ -71,6 +73,27 @@ func (s *sqlServer) DoPutCommandStatementIngest(ctx context.Context, cmd flights
 			"relation %q already exists (ingest with if_exists = APPEND or REPLACE to write to it)", table)
 	}
 	return ingest(ctx, c, table, rdr)
+}
+
+// doPutStatementIngest serves a DoPut of a CommandStatementIngest, as
+// arrow-go's Flight SQL server would (DoPutCommandStatementIngest, then a
+// PutResult with a DoPutUpdateResult, sent on failure too, with the count 0)
+// but with the stream read by newIngestReader.
+func (s *sqlServer) doPutStatementIngest(stream arrowflight.FlightService_DoPutServer, cmd *pb.CommandStatementIngest) error {
+	rdr, err := newIngestReader(stream, s.mem)
+	if err != nil {
+		return sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest stream: %v", err)
+	}
+	defer rdr.Release()
+	n, ingestErr := s.DoPutCommandStatementIngest(stream.Context(), cmd, rdr)
+	meta, err := proto.Marshal(&pb.DoPutUpdateResult{RecordCount: n})
+	if err != nil {
+		return fmt.Errorf("cannot encode DoPut result: %w", err)
+	}
+	if err := stream.Send(&arrowflight.PutResult{AppMetadata: meta}); err != nil {
+		return err
+	}
+	return ingestErr
 }
 
 // ingest streams rdr into table with one Ingest call of c.
@@ -150,7 +173,7 @@ func (s *sqlServer) doPutPath(stream arrowflight.FlightService_DoPutServer, desc
 	if _, ok := s.db.Table(table); !ok {
 		return sqlstate.Errorf(sqlstate.UndefinedTable, "relation %q does not exist", table)
 	}
-	rdr, err := arrowflight.NewRecordReader(stream, ipc.WithAllocator(s.mem), ipc.WithDelayReadSchema(true))
+	rdr, err := newIngestReader(stream, s.mem)
 	if err != nil {
 		return sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read DoPut stream: %v", err)
 	}
@@ -164,4 +187,105 @@ func (s *sqlServer) doPutPath(stream arrowflight.FlightService_DoPutServer, desc
 		return fmt.Errorf("cannot encode DoPut result: %w", err)
 	}
 	return stream.Send(&arrowflight.PutResult{AppMetadata: meta})
+}
+
+// newIngestReader returns a reader of the record batches of an ingest
+// stream. Unlike arrow-go's flight.NewRecordReader it gives the data_body
+// buffers back to the codec's pool (bodies) once the last record batch
+// that uses them is released, so a stream of large batches reuses its
+// buffers. The batches are valid until released, as Arrow's reference
+// counts say; whoever keeps one longer must Retain it.
+//
+// A first message without an IPC header (a client that sends the
+// descriptor alone) is skipped, as flight.NewRecordReader does.
+func newIngestReader(stream arrowflight.DataStreamReader, mem memory.Allocator) (*ingestReader, error) {
+	m := &ingestMessages{stream: stream, first: true}
+	m.refs.Add(1)
+	// The ipc.Reader owns m's reference.
+	r, err := ipc.NewReaderFromMessageReader(m, ipc.WithAllocator(mem), ipc.WithDelayReadSchema(true))
+	if err != nil {
+		return nil, err
+	}
+	return &ingestReader{Reader: r, msgs: m}, nil
+}
+
+// ingestReader is the flight.MessageReader of newIngestReader.
+type ingestReader struct {
+	*ipc.Reader
+	msgs *ingestMessages
+}
+
+var _ arrowflight.MessageReader = (*ingestReader)(nil)
+
+// Chunk returns the current record batch with its descriptor and
+// app_metadata.
+func (r *ingestReader) Chunk() arrowflight.StreamChunk {
+	return arrowflight.StreamChunk{Data: r.RecordBatch(), Desc: r.msgs.descr, AppMetadata: r.msgs.appMetadata}
+}
+
+// LatestFlightDescriptor returns the last descriptor the stream carried.
+func (r *ingestReader) LatestFlightDescriptor() *arrowflight.FlightDescriptor { return r.msgs.descr }
+
+// LatestAppMetadata returns the app_metadata of the last message read.
+func (r *ingestReader) LatestAppMetadata() []byte { return r.msgs.appMetadata }
+
+// ingestMessages is the ipc.MessageReader of an ingestReader.
+type ingestMessages struct {
+	stream      arrowflight.DataStreamReader
+	first       bool
+	refs        atomic.Int64
+	msg         *ipc.Message // the last message read, released by the next Message
+	descr       *arrowflight.FlightDescriptor
+	appMetadata []byte
+}
+
+var _ ipc.MessageReader = (*ingestMessages)(nil)
+
+// Message returns the next message of the stream. The ipc.Reader uses
+// only the message's header past the next call; the record batches it
+// makes hold references to the body.
+func (m *ingestMessages) Message() (*ipc.Message, error) {
+	m.releaseMsg()
+	fd, err := m.stream.Recv()
+	if err == nil && m.first && len(fd.DataHeader) == 0 {
+		if fd.FlightDescriptor != nil {
+			m.descr = fd.FlightDescriptor
+		}
+		fd, err = m.stream.Recv()
+	}
+	m.first = false
+	if err != nil {
+		m.appMetadata = nil
+		return nil, err
+	}
+	if fd.FlightDescriptor != nil {
+		m.descr = fd.FlightDescriptor
+	}
+	m.appMetadata = fd.AppMetadata
+	var body *memory.Buffer
+	if bodyClass(cap(fd.DataBody)) >= 0 {
+		body = memory.NewBufferWithAllocator(fd.DataBody, bodyAllocator{})
+	} else {
+		body = memory.NewBufferBytes(fd.DataBody)
+	}
+	m.msg = ipc.NewMessage(memory.NewBufferBytes(fd.DataHeader), body)
+	body.Release() // the message holds it now
+	return m.msg, nil
+}
+
+func (m *ingestMessages) releaseMsg() {
+	if m.msg != nil {
+		m.msg.Release()
+		m.msg = nil
+	}
+}
+
+// Retain adds a reference to m.
+func (m *ingestMessages) Retain() { m.refs.Add(1) }
+
+// Release drops a reference to m; the last releases the last message.
+func (m *ingestMessages) Release() {
+	if m.refs.Add(-1) == 0 {
+		m.releaseMsg()
+	}
 }

@@ -4,7 +4,10 @@ import (
 	"io"
 
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
+	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
@@ -19,7 +22,8 @@ type service struct {
 }
 
 // DoPut routes a stream by its first message: a path descriptor is a plain
-// Flight ingest, anything else goes to Flight SQL.
+// Flight ingest, a CommandStatementIngest a Flight SQL ingest (both read
+// by newIngestReader); anything else goes to arrow-go's Flight SQL server.
 func (f *service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 	first, err := stream.Recv()
 	if err != nil {
@@ -29,10 +33,30 @@ func (f *service) DoPut(stream arrowflight.FlightService_DoPutServer) error {
 		return err
 	}
 	replay := &replayStream{FlightService_DoPutServer: stream, first: first}
-	if d := first.GetFlightDescriptor(); d != nil && d.GetType() == arrowflight.DescriptorPATH {
+	switch d := first.GetFlightDescriptor(); d.GetType() {
+	case arrowflight.DescriptorPATH:
 		return f.sql.doPutPath(replay, d)
+	case arrowflight.DescriptorCMD:
+		if cmd := statementIngest(d.Cmd); cmd != nil {
+			return f.sql.doPutStatementIngest(replay, cmd)
+		}
 	}
 	return f.FlightServer.DoPut(replay)
+}
+
+// statementIngest returns the CommandStatementIngest that cmd (a packed
+// google.protobuf.Any) holds, or nil if it holds another command or none:
+// arrow-go's server then answers as for any command.
+func statementIngest(cmd []byte) *pb.CommandStatementIngest {
+	var a anypb.Any
+	if proto.Unmarshal(cmd, &a) != nil || !a.MessageIs((*pb.CommandStatementIngest)(nil)) {
+		return nil
+	}
+	var in pb.CommandStatementIngest
+	if a.UnmarshalTo(&in) != nil {
+		return nil
+	}
+	return &in
 }
 
 // replayStream returns a message already received before the rest of the
