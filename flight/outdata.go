@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
@@ -53,6 +54,7 @@ type outData struct {
 	payload ipc.Payload
 	body    bodyPieces
 	taken   atomic.Bool // Marshal took the payload
+	freed   atomic.Bool // the payload was released
 }
 
 // newOutData returns the message for payload p, which it takes over, with
@@ -71,8 +73,12 @@ func (m *outData) release() {
 	}
 }
 
-// free releases the payload and the metadata buffer.
+// free releases the payload and the metadata buffer, once: gRPC's last
+// free and the owner's cleanup may both call it.
 func (m *outData) free() {
+	if !m.freed.CompareAndSwap(false, true) {
+		return
+	}
 	if m.meta != nil {
 		m.meta.Release()
 		m.meta = nil
@@ -170,6 +176,13 @@ func (m *outData) marshal() (mem.BufferSlice, error) {
 	if refs > 0 {
 		owner = &payloadOwner{m: m}
 		owner.refs.Store(int32(refs))
+		// gRPC frees every buffer it was given except when a connection
+		// dies with messages still queued (a hard Stop, a client gone
+		// without closing its stream): then the buffers are merely dropped.
+		// The payload's memory belongs to the garbage collector with Go
+		// allocators, but not its accounting, nor memory of other
+		// allocators: release it when the owner becomes unreachable.
+		runtime.AddCleanup(owner, (*outData).free, m)
 	}
 	start := 0
 	for i, p := range m.body {

@@ -35,6 +35,8 @@ type testEnv struct {
 	addr   string
 	client *flightsql.Client
 	ctx    context.Context
+	// serverMem is the server's allocator, checked empty at cleanup.
+	serverMem *memory.CheckedAllocator
 }
 
 func startServer(t testing.TB, opts *Options, dbOpts *mantisdb.Options) *testEnv {
@@ -92,7 +94,7 @@ func startServerDial(t testing.TB, opts *Options, dbOpts *mantisdb.Options, dial
 		serverMem.AssertSize(t, 0)
 		clientMem.AssertSize(t, 0)
 	})
-	return &testEnv{db: db, srv: srv, addr: lis.Addr().String(), client: cl, ctx: ctx}
+	return &testEnv{db: db, srv: srv, addr: lis.Addr().String(), client: cl, ctx: ctx, serverMem: serverMem}
 }
 
 func (e *testEnv) exec(t testing.TB, sql string) int64 {
