@@ -171,5 +171,7 @@
 // TestDatabaseSQLParameters), ingest of 1M rows and its table options
 // (TestIngestMillionRows, TestIngestTableOptions, TestIngestFailureWritesNothing,
 // TestDoPutPath), a transaction committed and one rolled back
-// (TestTransactions).
+// (TestTransactions), DoGet's send path byte for byte equal to arrow-go's
+// Flight writer and releasing every batch, also when the connection dies
+// (TestOutDataBytes, TestWriteStream, TestStopMidStreamReleasesBatches).
 package flight
