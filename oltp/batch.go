@@ -408,9 +408,10 @@ func (s *Store) batchMetas(r reader, table uint64) ([]*batchMeta, error) {
 }
 
 // latestBatches returns the committed batch entries of table in the
-// latest state, in no particular order. The caller holds the table's IX lock or stronger, so that
-// the list cannot change meanwhile (batch entries are added under the
-// table's X lock and removed under its S lock).
+// latest state, in no particular order. The caller holds the table's IX
+// lock or stronger, so that no entry is removed or rewritten meanwhile
+// (that takes S or X); entries of a table with a primary key are added
+// under its X lock, so for such a table the list cannot grow either.
 func (s *Store) latestBatches(ts *tableState, table uint64) ([]*batchMeta, error) {
 	ts.batchMu.Lock()
 	defer ts.batchMu.Unlock()
