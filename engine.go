@@ -333,7 +333,11 @@ func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 		return nil, err
 	}
 	rv := s.db.snapshot()
-	op, err := build(ctx, p, scanProvider{&rv})
+	err = s.db.store.WaitDurable()
+	var op arrowexec.Operator
+	if err == nil {
+		op, err = build(ctx, p, scanProvider{&rv})
+	}
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, s.db.mem))
 	}
@@ -379,6 +383,9 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 	case planner.KindQuery, planner.KindExplain:
 		rv := db.snapshot()
 		defer rv.close()
+		if err := db.store.WaitDurable(); err != nil {
+			return 0, err
+		}
 		op, err := build(ctx, p, scanProvider{&rv})
 		if err != nil {
 			return 0, err

@@ -56,6 +56,11 @@ func (db *DB) beginTx(ctx context.Context) (*Tx, error) {
 	defer db.running.Done()
 	t := &Tx{db: db}
 	t.tx, t.v = db.beginTxn()
+	if err := db.store.WaitDurable(); err != nil {
+		t.tx.Rollback()
+		db.tiers.release(t.v)
+		return nil, err
+	}
 	db.txMu.Lock()
 	db.txs[t] = struct{}{}
 	db.txMu.Unlock()

@@ -89,6 +89,10 @@ type Store struct {
 	// failed holds the cause of a fatal failure; nil while healthy.
 	failed atomic.Pointer[error]
 
+	// unsynced counts the commits between their apply, from which on
+	// snapshots see them, and the end of their WAL sync (WaitDurable).
+	unsynced atomic.Int64
+
 	nextTableID atomic.Uint64
 
 	// locks is the lock manager of the store's transactions.
@@ -474,10 +478,45 @@ func (s *Store) writeSynced(ctx context.Context, fill func(b *pebble.Batch) erro
 	if err := fill(b); err != nil {
 		return err
 	}
+	s.unsynced.Add(1)
+	defer s.unsynced.Add(-1)
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		return s.fail(err)
 	}
 	if err := b.SyncWait(); err != nil {
+		return s.fail(err)
+	}
+	return nil
+}
+
+// WaitDurable returns once every commit that a snapshot taken before the
+// call can see is durable. Pebble publishes a commit (a new snapshot sees
+// it) after its memtable apply and before its WAL sync has completed, so
+// a reader that returned rows at once could show a client a commit that a
+// crash then loses (its writer was never acknowledged, but the row was
+// read). Query paths call WaitDurable after taking their snapshot and
+// before returning a row:
+//
+//   - when no commit is between apply and the end of its sync (unsynced
+//     is zero), every commit the snapshot sees has synced: a commit counts
+//     itself before it is applied and uncounts itself after its sync;
+//   - otherwise a synced log record written now follows, in the WAL, every
+//     commit the snapshot sees (Pebble writes the WAL in sequence order),
+//     so its sync, which joins the group commit of the ones in flight,
+//     makes them durable.
+//
+// Writers need not wait: a commit whose checks read another's rows is
+// written to the WAL after them, so it is never durable without them.
+func (s *Store) WaitDurable() error {
+	if s.unsynced.Load() == 0 {
+		return nil
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
 		return s.fail(err)
 	}
 	return nil

@@ -615,6 +615,8 @@ func (tx *Txn) Commit(ctx context.Context) error {
 			return fmt.Errorf("cannot commit: %w", err)
 		}
 	}
+	s.unsynced.Add(1) // until the sync below ended (Store.WaitDurable)
+	defer s.unsynced.Add(-1)
 	err := s.db.ApplyNoSyncWait(b, pebble.Sync)
 	if tx.segDirty {
 		s.bmGen.Add(1)
