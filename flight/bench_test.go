@@ -312,7 +312,7 @@ func BenchmarkDoGetLineitem(b *testing.B) {
 // The clients are arrow-go's, with their default options, in this process
 // over loopback TCP, so cpu-ms/op (the process's CPU time per batch) counts
 // client, transport and DB. MB/s counts the Arrow data of the batches
-// (16.8 MB per batch):
+// (18 MB per batch):
 //
 //	go test ./flight -run '^$' -bench IngestLineitem -benchtime 20x -cpuprofile cpu.prof
 func BenchmarkIngestLineitem(b *testing.B) {
