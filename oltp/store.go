@@ -47,7 +47,8 @@ var (
 // Options configure a Store. The zero value is valid.
 type Options struct {
 	// Allocator allocates the Arrow buffers of scan batches; nil means
-	// memory.DefaultAllocator.
+	// memory.DefaultAllocator. The columns of a compressed batch entry
+	// are slices of its decompressed body, which the Go heap holds.
 	Allocator memory.Allocator
 	// BatchSize is the number of rows per scan batch; 0 means
 	// DefaultBatchSize.
