@@ -158,6 +158,21 @@ func (in *ingester) poll(ctx context.Context) error {
 // flush locks the table (once) and adds pending batches to the
 // transaction, in order, until at most keep bytes are pending.
 func (in *ingester) flush(ctx context.Context, keep int64) error {
+	// Wait for the batches to insert before taking the lock: their
+	// encoding must not run under it, or concurrent ingests of the table
+	// (many clients of small requests) queue behind each other's encoding
+	// as well as behind the checks and the commit.
+	staged := in.staged
+	for _, p := range in.pending {
+		if staged <= keep {
+			break
+		}
+		<-p.done
+		if p.err != nil {
+			return p.err
+		}
+		staged -= p.size
+	}
 	if !in.locked {
 		mode := lockmgr.IntentExclusive
 		if in.bulk && in.t.HasPrimaryKey() {
