@@ -99,7 +99,8 @@ type Options struct {
 	TransactionIdleTimeout time.Duration
 	// GRPCOptions are passed to grpc.NewServer after the server's own options,
 	// e.g. grpc.Creds for TLS or message size limits. They must not install
-	// interceptors (use Middleware). Nil means none.
+	// interceptors (use Middleware) or a codec (DoGet's batches need the
+	// server's, see codec.go). Nil means none.
 	GRPCOptions []grpc.ServerOption
 }
 
