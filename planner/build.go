@@ -8,6 +8,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
@@ -435,15 +436,6 @@ func (v *valuesOp) Open(ctx context.Context) error {
 			}
 		}
 	}()
-	for _, row := range v.rows {
-		for j, e := range row {
-			a, err := e.Eval(ctx, oneRow)
-			if err != nil {
-				return err
-			}
-			parts[j] = append(parts[j], a)
-		}
-	}
 	cols := make([]arrow.Array, ncols)
 	defer func() {
 		for _, c := range cols {
@@ -453,7 +445,25 @@ func (v *valuesOp) Open(ctx context.Context) error {
 		}
 	}()
 	for j := range cols {
+		cols[j] = v.literalColumn(mem, j)
+	}
+	for _, row := range v.rows {
+		for j, e := range row {
+			if cols[j] != nil {
+				continue
+			}
+			a, err := e.Eval(ctx, oneRow)
+			if err != nil {
+				return err
+			}
+			parts[j] = append(parts[j], a)
+		}
+	}
+	for j := range cols {
 		var err error
+		if cols[j] != nil {
+			continue
+		}
 		if len(parts[j]) == 1 {
 			cols[j] = parts[j][0]
 			cols[j].Retain()
@@ -466,6 +476,30 @@ func (v *valuesOp) Open(ctx context.Context) error {
 	}
 	v.rec = array.NewRecordBatch(v.schema, cols, int64(v.nrows))
 	return nil
+}
+
+// literalColumn builds column j of the rows when each of its values is a
+// literal of the column's type (the common INSERT … VALUES), appending the
+// constants to one builder; nil otherwise (the values are evaluated one
+// array per row and concatenated).
+func (v *valuesOp) literalColumn(mem memory.Allocator, j int) arrow.Array {
+	dt := v.schema.Field(j).Type
+	for _, row := range v.rows {
+		s, ok := arrowexec.LiteralValue(row[j])
+		if !ok || !arrow.TypeEqual(s.DataType(), dt) {
+			return nil
+		}
+	}
+	b := array.NewBuilder(mem, dt)
+	defer b.Release()
+	b.Reserve(len(v.rows))
+	for _, row := range v.rows {
+		s, _ := arrowexec.LiteralValue(row[j])
+		if !arrowexec.AppendScalar(b, s) {
+			return nil
+		}
+	}
+	return b.NewArray()
 }
 
 func (v *valuesOp) Next() (arrow.RecordBatch, error) {
