@@ -180,9 +180,8 @@ var bodies bodyPool
 // all of it. It is safe for concurrent use.
 type bodyPool struct {
 	classes [bodyClasses]sync.Pool // of *[]byte, cap(b) == bodyClassSize(class)
-	// reused and allocated count the buffers get took from the pool and
-	// made, for tests.
-	reused, allocated atomic.Int64
+	// reused counts the buffers get took from the pool (for tests).
+	reused atomic.Int64
 }
 
 const (
@@ -222,7 +221,6 @@ func (p *bodyPool) get(n int) []byte {
 		p.reused.Add(1)
 		return (*b)[:n]
 	}
-	p.allocated.Add(1)
 	// Go allocates objects this large on their own pages: aligned.
 	b := make([]byte, n, bodyClassSize(c))
 	if uintptr(unsafe.Pointer(unsafe.SliceData(b)))%bodyAlign != 0 {

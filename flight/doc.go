@@ -174,7 +174,9 @@
 // Beyond the rules: parameters of every type and NULL (TestPreparedParametersAllTypes,
 // TestDatabaseSQLParameters), ingest of 1M rows and its table options
 // (TestIngestMillionRows, TestIngestTableOptions, TestIngestFailureWritesNothing,
-// TestDoPutPath), a transaction committed and one rolled back
+// TestIngestBrokenStreamWritesNothing, TestDoPutPath), the FlightData codec and
+// its body pool (TestCodecUnmarshalFlightData, TestCodecUnmarshalErrors,
+// TestBodyClass, TestIngestReusesBodies), a transaction committed and one rolled back
 // (TestTransactions), DoGet's send path byte for byte equal to arrow-go's
 // Flight writer and releasing every batch, also when the connection dies
 // (TestOutDataBytes, TestWriteStream, TestStopMidStreamReleasesBatches).
