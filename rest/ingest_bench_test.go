@@ -241,9 +241,14 @@ func BenchmarkIngestSmallRequests(b *testing.B) {
 //
 //	go test ./rest -run '^$' -bench IngestArrow -benchtime 20x -cpuprofile cpu.out
 func BenchmarkIngestArrow(b *testing.B) {
+	const maxArrowBodies = 64
 	const rowsPerBody = 100_000
 	for _, mode := range []string{"direct", "handler", "loopback"} {
 		b.Run(mode, func(b *testing.B) {
+			// Every iteration holds its own body of 17 MB in memory.
+			if b.N > maxArrowBodies {
+				b.Fatalf("-benchtime %dx would hold %d bodies of 17 MB: use at most %dx", b.N, b.N, maxArrowBodies)
+			}
 			s := newBenchServer(b, mode, mediaArrow, 1)
 			defer s.stop()
 			bodies := lineitemIPC(b, b.N, rowsPerBody)
