@@ -256,6 +256,7 @@ type distinct[K comparable] struct {
 	// builds the dictionary of the file's column type from the keys.
 	dictValues func(mem memory.Allocator, keys []K) arrow.Array
 	pos        []int32
+	seen       []bool // scratch of zoneOf
 }
 
 // fib spreads the bits of x over the high bits (Fibonacci hashing); the
@@ -516,6 +517,7 @@ type stringSet struct {
 	size  int              // bytes of keys
 	max   int
 	pos   []int32 // ids of the rows not yet taken; 0 for NULLs
+	seen  []bool  // scratch of zoneOf
 }
 
 func newStringSet(max int) *stringSet {
@@ -735,6 +737,86 @@ func dictIndices(mem memory.Allocator, pos []int32, rg []arrow.RecordBatch, col 
 	}
 	defer data.Release()
 	return array.MakeFromData(data)
+}
+
+// zoneSource is a value index that can give the zone map of a row group
+// from the ids of its rows: one store per row and a comparison per
+// distinct value, where minMax compares every value (strings, decimals).
+type zoneSource interface {
+	// keepsIDs reports whether the index numbers every row.
+	keepsIDs() bool
+	// zoneOf returns the smallest and largest value of the next rows
+	// rows not yet taken, held by column col of the records rg; false
+	// when they are all NULL.
+	zoneOf(rg []arrow.RecordBatch, col, rows int, kind catalog.Kind) (lo, hi Value, ok bool)
+}
+
+// seenIDs returns seen (reused, len n) with seen[id] set for the ids in
+// pos of the non-NULL rows of column col of rg.
+func seenIDs(seen []bool, n int, pos []int32, rg []arrow.RecordBatch, col int) []bool {
+	seen = slices.Grow(seen[:0], n)[:n]
+	clear(seen)
+	off := 0
+	for _, r := range rg {
+		c := r.Column(col)
+		ids := pos[off : off+c.Len()]
+		if c.NullN() == 0 {
+			for _, id := range ids {
+				seen[id] = true
+			}
+		} else {
+			for j, id := range ids {
+				if c.IsValid(j) {
+					seen[id] = true
+				}
+			}
+		}
+		off += c.Len()
+	}
+	return seen
+}
+
+func (s *stringSet) keepsIDs() bool { return true }
+
+func (s *stringSet) zoneOf(rg []arrow.RecordBatch, col, rows int, kind catalog.Kind) (lo, hi Value, ok bool) {
+	s.seen = seenIDs(s.seen, len(s.keys), s.pos[:rows], rg, col)
+	li, hj := -1, -1
+	for id, in := range s.seen {
+		switch {
+		case !in:
+		case li < 0:
+			li, hj = id, id
+		case s.keys[id] < s.keys[li]:
+			li = id
+		case s.keys[id] > s.keys[hj]:
+			hj = id
+		}
+	}
+	if li < 0 {
+		return Value{}, Value{}, false
+	}
+	return Value{Kind: kind, S: s.keys[li]}, Value{Kind: kind, S: s.keys[hj]}, true
+}
+
+func (d *distinct[K]) keepsIDs() bool { return d.dictValues != nil }
+
+func (d *distinct[K]) zoneOf(rg []arrow.RecordBatch, col, rows int, kind catalog.Kind) (lo, hi Value, ok bool) {
+	d.seen = seenIDs(d.seen, len(d.keys), d.pos[:rows], rg, col)
+	for id, in := range d.seen {
+		if !in {
+			continue
+		}
+		v := d.toValue(kind, d.keys[id])
+		switch {
+		case !ok:
+			lo, hi, ok = v, v, true
+		case Compare(v, lo) < 0:
+			lo = v
+		case Compare(v, hi) > 0:
+			hi = v
+		}
+	}
+	return lo, hi, ok
 }
 
 // maxDictKeys bounds the dictionary of a fixed-width column that

@@ -358,7 +358,14 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 			addNulls(b.nulls, col, base)
 		}
 		if b.values != nil && !b.values.add(col, base) {
-			b.values = nil // past the threshold: no value index
+			// Past the threshold: no value index. Its row ids no longer
+			// give the zone of the row group: compare the rows so far.
+			if idZone(b.values) {
+				for _, part := range w.rg {
+					b.addZone(minMax(part.Column(i), b.kind))
+				}
+			}
+			b.values = nil
 		}
 		if b.bloomOn {
 			b.addHashes(col)
@@ -376,7 +383,12 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 		}
 		w.rg = append(w.rg, part)
 		for i := range w.cols {
-			w.cols[i].updateZone(part.Column(i))
+			b := &w.cols[i]
+			col := part.Column(i)
+			b.cur.nulls += uint32(col.NullN())
+			if !idZone(b.values) {
+				b.addZone(minMax(col, b.kind))
+			}
 		}
 		off += take
 		w.rgRows += take
@@ -395,6 +407,11 @@ func (w *Writer) Write(rec arrow.RecordBatch) error {
 // of a compaction's CPU time) thus runs beside the caller's work on the
 // next one: its scan, the index and the zone maps.
 func (w *Writer) flushRowGroup() error {
+	for i := range w.cols {
+		if b := &w.cols[i]; idZone(b.values) {
+			b.addZone(b.values.(zoneSource).zoneOf(w.rg, i, int(w.rgRows), b.kind))
+		}
+	}
 	cols := make([]*arrow.Chunked, len(w.cols))
 	chunks := make([]arrow.Array, len(w.rg))
 	var err error
@@ -551,9 +568,17 @@ func (b *columnBuilder) addHashes(col arrow.Array) {
 	b.hashes = appendHashes(b.hashes, col)
 }
 
-func (b *columnBuilder) updateZone(col arrow.Array) {
-	b.cur.nulls += uint32(col.NullN())
-	lo, hi, ok := minMax(col, b.kind)
+// idZone reports whether the value index s (nil: none) numbers every row,
+// so that a row group's zone comes from the ids of its rows (zoneOf)
+// instead of comparing every value.
+func idZone(s distinctSet) bool {
+	z, ok := s.(zoneSource)
+	return ok && z.keepsIDs()
+}
+
+// addZone widens the zone of the current row group by [lo, hi] (nothing
+// unless ok).
+func (b *columnBuilder) addZone(lo, hi Value, ok bool) {
 	if !ok {
 		return
 	}

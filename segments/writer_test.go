@@ -31,6 +31,14 @@ func TestWriterDictionary(t *testing.T) {
 	defer r.Close()
 	got, _ := collect(t, r, ScanOptions{Schema: tbl.Schema(), Allocator: mem})
 	equalRows(t, got, expected(tbl, rows))
+	var recs []arrow.RecordBatch
+	for from := 0; from < rows; from += 777 {
+		recs = append(recs, genBatch(mem, tbl, from, min(777, rows-from)))
+	}
+	checkZones(t, r, recs, 1000)
+	for _, rec := range recs {
+		rec.Release()
+	}
 
 	f, err := fs.Open(FileName(1))
 	if err != nil {
@@ -106,6 +114,12 @@ func TestWriterFixedDictionary(t *testing.T) {
 	}}
 	const rows, rgSize = 2500, 1000
 	var want [][]string
+	var recs []arrow.RecordBatch
+	defer func() {
+		for _, rec := range recs {
+			rec.Release()
+		}
+	}()
 	b := array.NewRecordBuilder(mem, tbl.Schema())
 	defer b.Release()
 	fs := vfs.NewMem()
@@ -136,6 +150,7 @@ func TestWriterFixedDictionary(t *testing.T) {
 		b.Field(6).(*array.Decimal128Builder).Append(decimal128.FromI64(int64(r % 4)))
 		if (r+1)%250 == 0 || r == rows-1 {
 			rec := b.NewRecordBatch()
+			recs = append(recs, rec)
 			for i := 0; i < int(rec.NumRows()); i++ {
 				row := make([]string, rec.NumCols())
 				for c := range row {
@@ -143,9 +158,7 @@ func TestWriterFixedDictionary(t *testing.T) {
 				}
 				want = append(want, row)
 			}
-			err := w.Write(rec)
-			rec.Release()
-			if err != nil {
+			if err := w.Write(rec); err != nil {
 				w.Abort()
 				t.Fatal(err)
 			}
@@ -162,6 +175,7 @@ func TestWriterFixedDictionary(t *testing.T) {
 	defer r.Close()
 	got, _ := collect(t, r, ScanOptions{Schema: tbl.Schema(), Allocator: mem})
 	equalRows(t, got, want)
+	checkZones(t, r, recs, rgSize)
 
 	f, err := fs.Open(FileName(1))
 	if err != nil {
@@ -185,6 +199,55 @@ func TestWriterFixedDictionary(t *testing.T) {
 			}
 			if dict := cc.HasDictionaryPage(); dict != c.dict {
 				t.Errorf("row group %d column %d: dictionary-encoded %v (encodings %v), want %v", rg, c.col, dict, cc.Encodings(), c.dict)
+			}
+		}
+	}
+}
+
+// checkZones compares the zone maps of r, row groups of rgSize rows, with
+// the smallest and largest values of recs, the rows written.
+func checkZones(t *testing.T, r *Reader, recs []arrow.RecordBatch, rgSize int) {
+	t.Helper()
+	type zoneT struct {
+		lo, hi Value
+		ok     bool
+	}
+	var want [][]zoneT // by row group, column
+	row := 0
+	for _, rec := range recs {
+		for i := 0; i < int(rec.NumRows()); i, row = i+1, row+1 {
+			if row%rgSize == 0 {
+				want = append(want, make([]zoneT, rec.NumCols()))
+			}
+			z := want[len(want)-1]
+			for c := range z {
+				v := ValueAt(rec.Column(c), i)
+				switch {
+				case v.Null:
+				case !z[c].ok:
+					z[c] = zoneT{v, v, true}
+				case Compare(v, z[c].lo) < 0:
+					z[c].lo = v
+				case Compare(v, z[c].hi) > 0:
+					z[c].hi = v
+				}
+			}
+		}
+	}
+	for c, ci := range r.idx.cols {
+		if len(ci.zones) != len(want) {
+			t.Fatalf("column %d: %d zones, want %d", c, len(ci.zones), len(want))
+		}
+		for rg, z := range ci.zones {
+			w := want[rg][c]
+			if !w.ok {
+				if !z.min.Null {
+					t.Errorf("row group %d column %d: zone [%v, %v] of NULLs", rg, c, z.min, z.max)
+				}
+				continue
+			}
+			if z.min.Null || Compare(z.min, w.lo) != 0 || Compare(z.max, w.hi) != 0 {
+				t.Errorf("row group %d column %d: zone [%v, %v], want [%v, %v]", rg, c, z.min, z.max, w.lo, w.hi)
 			}
 		}
 	}
