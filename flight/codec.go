@@ -32,7 +32,8 @@ import (
 // parses FlightData's four fields straight from the frame buffers and
 // copies data_body once, into a buffer of its own that starts on a 64-byte
 // boundary (so the IPC reader can use it without another copy, as Arrow's
-// alignment rules want). Every other message goes to the protobuf codec.
+// alignment rules want) and, from 1 MiB on, comes from the pool bodies.
+// Every other message goes to the protobuf codec.
 type codec struct {
 	proto encoding.CodecV2
 }
