@@ -154,6 +154,10 @@ type Options struct {
 	// per key. Zero means oltp.DefaultBulkMinRows (64); negative stores
 	// every batch as a batch entry.
 	BulkMinRows int
+	// CacheSize is the size of the row store's block cache (Pebble's);
+	// zero means oltp.DefaultCacheSize (256 MiB), negative Pebble's
+	// default (8 MiB).
+	CacheSize int64
 }
 
 // DB is an open database.

@@ -121,7 +121,7 @@ func open(dir string, opts *Options) (*DB, error) {
 	}
 	mem := memory.Allocator(memory.DefaultAllocator)
 	st, err := oltp.Open(dir, &oltp.Options{Allocator: mem, BatchSize: o.BatchSize, Logger: o.Logger, Locks: o.Locks, FS: o.FS,
-		BulkMinRows: o.BulkMinRows})
+		BulkMinRows: o.BulkMinRows, CacheSize: o.CacheSize})
 	if err != nil {
 		return nil, fmt.Errorf("cannot open database in %s: %w", dir, err)
 	}
