@@ -46,6 +46,7 @@ type options struct {
 	LagCompactRows int64
 	MixedDuration  time.Duration
 	MixedBatchRows int
+	MixedRate      int
 
 	// Command is the command line as run, for the report.
 	Command string
@@ -98,6 +99,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.Int64Var(&o.LagCompactRows, "lag-compact-rows", 0, "compactor row threshold during the lag workload (0: the default)")
 	fs.DurationVar(&o.MixedDuration, "mixed-duration", 10*time.Second, "duration of the mixed workload per engine")
 	fs.IntVar(&o.MixedBatchRows, "mixed-batch", 10_000, "rows per ingest batch in the mixed workload")
+	fs.IntVar(&o.MixedRate, "mixed-rate", 50_000, "rows/s of the paced ingest beside the queries of the mixed workload, the same for every engine")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

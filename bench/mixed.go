@@ -16,10 +16,13 @@ import (
 
 // mixedResult is the outcome of the mixed workload.
 type mixedResult struct {
-	PreloadRows  int64          `json:"preload_rows"`
-	RowsPerBatch int            `json:"rows_per_batch"`
-	Seconds      float64        `json:"seconds"`
-	Engines      []*mixedEngine `json:"engines"`
+	PreloadRows  int64   `json:"preload_rows"`
+	RowsPerBatch int     `json:"rows_per_batch"`
+	Seconds      float64 `json:"seconds"`
+	// Rate is the paced ingest of the mixed phase, rows/s, the same for
+	// every engine (0 in results written before it was paced).
+	Rate    int64          `json:"rate,omitempty"`
+	Engines []*mixedEngine `json:"engines"`
 }
 
 // mixedEngine is one engine's mixed process: one goroutine ingests
@@ -46,6 +49,7 @@ type mixedParams struct {
 	Rows     int64  `json:"rows"`
 	Batch    int    `json:"rows_per_batch"`
 	Duration int64  `json:"duration_ns"`
+	Rate     int64  `json:"rate"`
 }
 
 func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, error) {
@@ -55,12 +59,13 @@ func runMixed(ctx context.Context, o *options, pr *progress) (*mixedResult, erro
 		return nil, err
 	}
 	n = min(n, have)
-	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.MixedBatchRows, Seconds: o.MixedDuration.Seconds()}
+	res := &mixedResult{PreloadRows: n, RowsPerBatch: o.MixedBatchRows, Seconds: o.MixedDuration.Seconds(), Rate: int64(o.MixedRate)}
 	pr.Phase("mixed", int64(len(o.Engines)))
 	for _, e := range o.Engines {
 		pr.Detail(e)
 		run := &mixedEngine{}
-		p := mixedParams{Engine: e, Dir: o.WorkDir, Data: data, Rows: n, Batch: o.MixedBatchRows, Duration: int64(o.MixedDuration)}
+		p := mixedParams{Engine: e, Dir: o.WorkDir, Data: data, Rows: n, Batch: o.MixedBatchRows, Duration: int64(o.MixedDuration),
+			Rate: int64(o.MixedRate)}
 		st, err := runChild(ctx, "mixed", o.Threads, p, run, o.ChildTimeout, nil)
 		run.Engine = e
 		if err != nil {
@@ -114,6 +119,24 @@ func init() {
 			out.Error = err.Error()
 			return out, nil
 		}
+		if me, ok := e.(*mantisEngine); ok {
+			// The preload in segments, as the background compactor would
+			// have it a few seconds later, so that the queries alone do
+			// not race the compaction of the preload.
+			if err := me.compact(ctx); err != nil {
+				out.Error = "compact after load: " + err.Error()
+				return out, nil
+			}
+		}
+		// The ingest-alone measurement writes to a table of its own, so
+		// that the queries of every engine see the same table: the
+		// preloaded rows, then those of the paced mixed phase.
+		aloneTable := *tpchTable("lineitem")
+		aloneTable.name = "lineitem_alone"
+		if _, err := e.Exec(ctx, aloneTable.ddl()); err != nil {
+			out.Error = "create table: " + err.Error()
+			return out, nil
+		}
 		// The ingest side writes the same rows again, in batches of its own size.
 		var batches []arrow.RecordBatch
 		for _, rec := range recs {
@@ -124,14 +147,26 @@ func init() {
 		defer releaseAll(batches)
 		d := time.Duration(p.Duration)
 		round := int64(0)
-		ingest := func(ctx context.Context, until time.Time) (int64, error) {
+		// ingest loads batches into table until the deadline, paced at rate
+		// rows/s when rate > 0 (a batch waits for its due time).
+		ingest := func(ctx context.Context, table string, until time.Time, rate int64) (int64, error) {
 			var rows int64
+			start := time.Now()
 			for i := 0; time.Now().Before(until) && ctx.Err() == nil; i++ {
+				if rate > 0 {
+					due := start.Add(time.Duration(float64(rows) / float64(rate) * float64(time.Second)))
+					if wait := time.Until(due); wait > 0 {
+						if due.After(until) {
+							break
+						}
+						time.Sleep(wait)
+					}
+				}
 				if i%len(batches) == 0 {
 					round++
 				}
 				rec := shiftKeys(batches[i%len(batches)], round*10_000_000_000)
-				err := e.Load(ctx, "lineitem", rec)
+				err := e.Load(ctx, table, rec)
 				rec.Release()
 				if err != nil {
 					return rows, err
@@ -157,7 +192,7 @@ func init() {
 		out.QueriesAlone = summarize(alone)
 		childProgress("%s ingest alone", p.Engine)
 		t := time.Now()
-		n, ierr := ingest(ctx, t.Add(d/2))
+		n, ierr := ingest(ctx, aloneTable.name, t.Add(d/2), 0)
 		out.IngestAlonePS = float64(n) / time.Since(t).Seconds()
 		if qerr != nil || ierr != nil {
 			if qerr != nil {
@@ -176,7 +211,7 @@ func init() {
 		go func() {
 			defer wg.Done()
 			var err error
-			out.IngestRows, err = ingest(ctx, until)
+			out.IngestRows, err = ingest(ctx, "lineitem", until, p.Rate)
 			out.IngestPerSec = float64(out.IngestRows) / time.Since(start).Seconds()
 			if err != nil {
 				out.IngestError = err.Error()
@@ -199,9 +234,17 @@ func (r *report) mixedMarkdown() string {
 	sb.WriteString("## Mixed\n\n")
 	r.runLine(&sb)
 	d := time.Duration(m.Seconds * float64(time.Second))
-	fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows; then bulk ingest of %d-row batches (the same rows again with "+
-		"shifted keys) and TPC-H Q1 and Q6 in turn, one query at a time: each side alone for %s, then both together for "+
-		"%s. Query latency in milliseconds.\n\n", m.PreloadRows, m.RowsPerBatch, d/2, d)
+	if m.Rate > 0 {
+		fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows (MantisDB: then compacted). Alone, for %s each: TPC-H Q1 and Q6 in turn, one query at a "+
+			"time; bulk ingest of %d-row batches (the same rows again with shifted keys) as fast as the engine takes them, "+
+			"into a table of its own. Then both together for %s, the ingest into lineitem paced at %s rows/s for every "+
+			"engine, so that every engine's queries see the same table growing alike. Query latency in milliseconds.\n\n",
+			m.PreloadRows, d/2, m.RowsPerBatch, d, rate(float64(m.Rate)))
+	} else {
+		fmt.Fprintf(&sb, "A lineitem table preloaded with %d rows; then bulk ingest of %d-row batches (the same rows again with "+
+			"shifted keys) and TPC-H Q1 and Q6 in turn, one query at a time: each side alone for %s, then both together for "+
+			"%s. Query latency in milliseconds.\n\n", m.PreloadRows, m.RowsPerBatch, d/2, d)
+	}
 	sb.WriteString("| engine | ingest rows/s alone | ingest rows/s mixed | query p50 ms alone | query p50 ms mixed | query p99 ms mixed | queries | error |\n|---|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, e := range m.Engines {
 		errText := e.Error
