@@ -362,11 +362,11 @@ func BenchmarkResultEncode(b *testing.B) {
 	for _, f := range []struct {
 		name string
 		enc  func() resultEncoder
-	}{{"json", func() resultEncoder { return &jsonEncoder{} }}, {"ndjson", func() resultEncoder { return &ndjsonEncoder{} }}, {"csv", func() resultEncoder { return &csvEncoder{} }}} {
+	}{{"json", func() resultEncoder { return &jsonEncoder{} }}, {"ndjson", func() resultEncoder { return &ndjsonEncoder{} }}, {"csv", func() resultEncoder { return &csvEncoder{} }}, {"parquet", func() resultEncoder { return &parquetEncoder{} }}} {
 		b.Run(f.name, func(b *testing.B) {
 			var w countingWriter
 			enc := f.enc()
-			if err := enc.begin(&w, rec.Schema(), nil); err != nil {
+			if err := enc.begin(&w, rec.Schema(), &Handler{alloc: memory.DefaultAllocator}); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
@@ -375,6 +375,9 @@ func BenchmarkResultEncode(b *testing.B) {
 				if err := enc.batch(rec); err != nil {
 					b.Fatal(err)
 				}
+			}
+			if err := enc.end(); err != nil {
+				b.Fatal(err)
 			}
 			b.SetBytes(w.n / int64(b.N))
 			b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N*int(rec.NumRows())), "cpu-ns/row")
