@@ -43,9 +43,6 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupInfo, error) {
 	}
 	start := time.Now()
 	fs := db.tiers.fs
-	if _, err := fs.Stat(dir); err == nil {
-		return info, sqlstate.Errorf(sqlstate.DuplicateFile, "backup directory %s exists already", dir)
-	}
 	// No compaction or merge changes the set of segment files while the
 	// copy is made; the version keeps every file it lists from removal
 	// (a DROP TABLE meanwhile makes them obsolete, not gone). Segments the
@@ -55,6 +52,12 @@ func (db *DB) Backup(ctx context.Context, dir string) (BackupInfo, error) {
 	defer db.comp.compactMu.Unlock()
 	db.comp.mergeMu.Lock()
 	defer db.comp.mergeMu.Unlock()
+	// Checked under compactMu, which every Backup takes: of two backups
+	// to one directory the second fails here, and its fail below never
+	// removes the first one's files.
+	if _, err := fs.Stat(dir); err == nil {
+		return info, sqlstate.Errorf(sqlstate.DuplicateFile, "backup directory %s exists already", dir)
+	}
 	db.tiers.mu.Lock()
 	v := db.tiers.acquireLocked()
 	db.tiers.mu.Unlock()

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
@@ -113,4 +116,59 @@ func TestBackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d transactions acknowledged before the backup, %d in it; %+v", before, pairs/2, info)
+}
+
+// TestBackupSameDirConcurrently starts two backups into one directory at
+// once: one writes it, the other fails with 58P02 and leaves the first
+// one's files alone, so the backup opens with every row.
+func TestBackupSameDirConcurrently(t *testing.T) {
+	ctx := context.Background()
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{CompactInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(ctx, "create table t (k bigint primary key)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(ctx, "insert into t values (1), (2), (3)"); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "backup")
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := db.Backup(ctx, dir)
+			errs <- err
+		}()
+	}
+	var failed int
+	for range 2 {
+		if err := <-errs; err != nil {
+			var se *sqlstate.Error
+			if !errors.As(err, &se) || se.Code != sqlstate.DuplicateFile {
+				t.Fatalf("backup: %v, want nil or %s", err, sqlstate.DuplicateFile)
+			}
+			failed++
+		}
+	}
+	if failed != 1 {
+		t.Fatalf("%d of 2 backups into one directory failed, want 1", failed)
+	}
+	bk, err := mantisdb.Open(dir, &mantisdb.Options{CompactInterval: -1, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bk.Close()
+	rows, err := bk.Query(ctx, "select count(*) from t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		t.Fatal(rows.Err())
+	}
+	if n := rows.Record().Column(0).(*array.Int64).Value(0); n != 3 {
+		t.Fatalf("backup holds %d rows, want 3", n)
+	}
 }

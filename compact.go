@@ -276,27 +276,15 @@ func (db *DB) needsCompaction(t *catalog.Table, now time.Time) (need bool, wait 
 	if rows >= db.opts.CompactRows/compactIdleDivisor && now.Sub(time.Unix(0, f.last.Load())) >= compactIdle {
 		return true, 0
 	}
-	var bytes int64
-	switch {
-	case rows >= db.opts.CompactRows:
-		if rows >= burstBound(db.opts.CompactRows) {
-			return true, 0
-		}
-	default:
-		if bytes = db.store.RowBytes(t.ID); bytes < db.opts.CompactBytes {
-			return false, 0
-		}
+	bytes := db.store.RowBytes(t.ID)
+	if rows < db.opts.CompactRows && bytes < db.opts.CompactBytes {
+		return false, 0
 	}
-	if age >= db.opts.CompactSettle {
-		return true, 0
-	}
-	// A size threshold is reached by rows younger than CompactSettle: a
-	// burst still arriving. Compact it once it has settled (or grown to
-	// the burst bound), not while its writes compete for the CPU.
-	if bytes == 0 {
-		bytes = db.store.RowBytes(t.ID)
-	}
-	if bytes >= burstBound(db.opts.CompactBytes) {
+	// A size threshold is reached. By rows younger than CompactSettle, a
+	// burst still arriving, it is compacted once they have settled (or
+	// grown to the burst bound), not while its writes compete for the CPU.
+	if age >= db.opts.CompactSettle || rows >= burstBound(db.opts.CompactRows) ||
+		bytes >= burstBound(db.opts.CompactBytes) {
 		return true, 0
 	}
 	return false, db.opts.CompactSettle - age

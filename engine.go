@@ -332,12 +332,12 @@ func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 	if err := s.db.begin(); err != nil {
 		return nil, err
 	}
-	rv := s.db.snapshot()
-	err = s.db.store.WaitDurable()
-	var op arrowexec.Operator
-	if err == nil {
-		op, err = build(ctx, p, scanProvider{&rv})
+	rv, err := s.db.readSnapshot()
+	if err != nil {
+		s.db.running.Done()
+		return nil, err
 	}
+	op, err := build(ctx, p, scanProvider{&rv})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, s.db.mem))
 	}
@@ -381,11 +381,11 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 		planner.KindAlterTable, planner.KindCreateIndex, planner.KindDropIndex:
 		return db.runDDL(ctx, p)
 	case planner.KindQuery, planner.KindExplain:
-		rv := db.snapshot()
-		defer rv.close()
-		if err := db.store.WaitDurable(); err != nil {
+		rv, err := db.readSnapshot()
+		if err != nil {
 			return 0, err
 		}
+		defer rv.close()
 		op, err := build(ctx, p, scanProvider{&rv})
 		if err != nil {
 			return 0, err

@@ -247,6 +247,17 @@ func (db *DB) snapshot() readView {
 	return rv
 }
 
+// readSnapshot is snapshot for a read whose rows a client sees: it returns
+// once every commit the snapshot can see is durable (oltp.Store.WaitDurable).
+func (db *DB) readSnapshot() (readView, error) {
+	rv := db.snapshot()
+	if err := db.store.WaitDurable(); err != nil {
+		rv.close()
+		return readView{}, err
+	}
+	return rv, nil
+}
+
 // beginTxn starts a store transaction and returns it with the version of
 // the segments its snapshot can read; the caller releases the version once
 // the transaction ended.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
@@ -165,45 +164,4 @@ func LiteralValue(e Expr) (scalar.Scalar, bool) {
 		return nil, false
 	}
 	return l.s, true
-}
-
-// AppendScalar appends s (a value or a NULL) to b, a builder of s's type,
-// without materialising an array for it, as MakeArrayFromScalar would. It
-// reports false, appending nothing, for a type it does not handle.
-func AppendScalar(b array.Builder, s scalar.Scalar) bool {
-	if !s.IsValid() {
-		b.AppendNull()
-		return true
-	}
-	switch s := s.(type) {
-	case *scalar.Boolean:
-		b.(*array.BooleanBuilder).Append(s.Value)
-	case *scalar.Int8:
-		b.(*array.Int8Builder).Append(s.Value)
-	case *scalar.Int16:
-		b.(*array.Int16Builder).Append(s.Value)
-	case *scalar.Int32:
-		b.(*array.Int32Builder).Append(s.Value)
-	case *scalar.Int64:
-		b.(*array.Int64Builder).Append(s.Value)
-	case *scalar.Float32:
-		b.(*array.Float32Builder).Append(s.Value)
-	case *scalar.Float64:
-		b.(*array.Float64Builder).Append(s.Value)
-	case *scalar.Decimal128:
-		b.(*array.Decimal128Builder).Append(s.Value)
-	case *scalar.String:
-		b.(*array.StringBuilder).BinaryBuilder.Append(s.Value.Bytes())
-	case *scalar.Binary:
-		b.(*array.BinaryBuilder).Append(s.Value.Bytes())
-	case *scalar.Date32:
-		b.(*array.Date32Builder).Append(s.Value)
-	case *scalar.Timestamp:
-		b.(*array.TimestampBuilder).Append(s.Value)
-	case *scalar.Time64:
-		b.(*array.Time64Builder).Append(s.Value)
-	default:
-		return false
-	}
-	return true
 }

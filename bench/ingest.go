@@ -190,7 +190,7 @@ func init() {
 			// settles (Options.CompactSettle); compact it now and time
 			// that, so that the report shows the whole cost.
 			start := time.Now()
-			if _, err := me.db.Compact(ctx, spec.name); err != nil {
+			if err := me.compact(ctx); err != nil {
 				out.Error = "compact after ingest: " + err.Error()
 				return out, nil
 			}

@@ -219,7 +219,7 @@ func init() {
 		if p.Tier == tierSegment {
 			// What the background compactor does within seconds of the
 			// load; updated rows then go to the row store as usual.
-			if _, err := e.(*mantisEngine).db.Compact(ctx, oltpTable.name); err != nil {
+			if err := e.(*mantisEngine).compact(ctx); err != nil {
 				out.Error = "compact after load: " + err.Error()
 				return out, nil
 			}

@@ -73,6 +73,11 @@ func writeStream(stream grpc.ServerStream, sch *arrow.Schema, ch <-chan arrowfli
 	}
 	ctx := stream.Context()
 	for {
+		// A cancelled stream ends here even when chunks are ready too:
+		// select picks among ready cases at random.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

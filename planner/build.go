@@ -479,25 +479,22 @@ func (v *valuesOp) Open(ctx context.Context) error {
 }
 
 // literalColumn builds column j of the rows when each of its values is a
-// literal of the column's type (the common INSERT … VALUES), appending the
-// constants to one builder; nil otherwise (the values are evaluated one
-// array per row and concatenated).
+// literal (the common INSERT … VALUES), appending the constants to one
+// builder (scalar.AppendSlice, which also checks their types); nil
+// otherwise (the values are evaluated one array per row and concatenated).
 func (v *valuesOp) literalColumn(mem memory.Allocator, j int) arrow.Array {
-	dt := v.schema.Field(j).Type
-	for _, row := range v.rows {
+	consts := make([]scalar.Scalar, len(v.rows))
+	for i, row := range v.rows {
 		s, ok := arrowexec.LiteralValue(row[j])
-		if !ok || !arrow.TypeEqual(s.DataType(), dt) {
+		if !ok {
 			return nil
 		}
+		consts[i] = s
 	}
-	b := array.NewBuilder(mem, dt)
+	b := array.NewBuilder(mem, v.schema.Field(j).Type)
 	defer b.Release()
-	b.Reserve(len(v.rows))
-	for _, row := range v.rows {
-		s, _ := arrowexec.LiteralValue(row[j])
-		if !arrowexec.AppendScalar(b, s) {
-			return nil
-		}
+	if err := scalar.AppendSlice(b, consts); err != nil {
+		return nil
 	}
 	return b.NewArray()
 }

@@ -168,6 +168,9 @@ func TestDirectDecode(t *testing.T) {
 		{"one string column", []int{10}, sparse, nil},
 	} {
 		t.Run("sparse/"+tc.name, func(t *testing.T) {
+			r.mu.Lock()
+			r.releasePagesLocked() // so that the check below sees this scan's pages
+			r.mu.Unlock()
 			opts := ScanOptions{Columns: tc.cols, Rows: tc.rows, Deleted: tc.deleted, BatchSize: 8192, Allocator: mem}
 			got, direct := scanAll(t, r, opts)
 			defer releaseAll(got)

@@ -542,6 +542,7 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 			}
 			if s.sparse = sel.Rows.GetCardinality()*sparseBatch < total; s.sparse {
 				batch = min(batch, sparseBatch)
+				s.batch = batch
 			}
 		}
 		// Sparse scans (point reads) read a page or two per column: a
@@ -714,11 +715,7 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	}
 	var in arrow.RecordBatch
 	if s.decOpen {
-		n := s.batch
-		if s.sparse {
-			n = sparseBatch
-		}
-		rec, err := s.dec.next(n)
+		rec, err := s.dec.next(s.batch)
 		if err != nil || rec == nil {
 			s.closeRG()
 			if err == nil {
