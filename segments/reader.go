@@ -11,6 +11,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
@@ -839,12 +840,15 @@ func (s *Scanner) closeRG() {
 }
 
 // gather keeps the rows at positions pos (relative to the row group; the
-// batch starts at start) of every column of in, copying runs of
-// consecutive rows.
+// batch starts at start) of every column of in. Long runs of consecutive
+// rows are sliced and concatenated (memcpy per run); scattered rows, as a
+// selective IN or equality on a low-cardinality column leaves them, go
+// through arrow-go's take kernel, which costs a few nanoseconds per row
+// instead of a slice header and its allocations per run.
 func (s *Scanner) gather(in arrow.RecordBatch, pos []uint32, start int64) ([]arrow.Array, error) {
 	type run struct{ a, b int64 }
 	runs := make([]run, 0, 8)
-	for i := 0; i < len(pos); {
+	for i := 0; i < len(pos) && len(runs) <= len(pos)/minGatherRun; {
 		j := i + 1
 		for j < len(pos) && pos[j] == pos[j-1]+1 {
 			j++
@@ -853,6 +857,25 @@ func (s *Scanner) gather(in arrow.RecordBatch, pos []uint32, start int64) ([]arr
 		i = j
 	}
 	cols := make([]arrow.Array, in.NumCols())
+	fail := func(c int, err error) ([]arrow.Array, error) {
+		for _, o := range cols[:c] {
+			o.Release()
+		}
+		return nil, err
+	}
+	if len(runs) > len(pos)/minGatherRun {
+		idx := s.gatherIndices(pos, start)
+		defer idx.Release()
+		ctx := compute.WithAllocator(context.Background(), s.mem)
+		for c := range cols {
+			out, err := compute.TakeArrayOpts(ctx, in.Column(c), idx, compute.TakeOptions{BoundsCheck: false})
+			if err != nil {
+				return fail(c, err)
+			}
+			cols[c] = out
+		}
+		return cols, nil
+	}
 	slices := make([]arrow.Array, len(runs))
 	for c := range cols {
 		col := in.Column(c)
@@ -864,14 +887,30 @@ func (s *Scanner) gather(in arrow.RecordBatch, pos []uint32, start int64) ([]arr
 			sl.Release()
 		}
 		if err != nil {
-			for _, o := range cols[:c] {
-				o.Release()
-			}
-			return nil, err
+			return fail(c, err)
 		}
 		cols[c] = out
 	}
 	return cols, nil
+}
+
+// minGatherRun is the mean run length of selected rows below which gather
+// takes rows by index instead of concatenating slices of runs.
+const minGatherRun = 32
+
+// gatherIndices returns pos made relative to start as a UINT32 array for
+// the take kernel.
+func (s *Scanner) gatherIndices(pos []uint32, start int64) arrow.Array {
+	buf := memory.NewResizableBuffer(s.mem)
+	buf.Resize(len(pos) * 4)
+	idx := arrow.Uint32Traits.CastFromBytes(buf.Bytes())
+	for i, p := range pos {
+		idx[i] = p - uint32(start)
+	}
+	d := array.NewData(arrow.PrimitiveTypes.Uint32, len(pos), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	defer d.Release()
+	return array.NewUint32Data(d)
 }
 
 // assemble builds the output batch of n rows from the decoded columns of in
