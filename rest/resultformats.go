@@ -327,8 +327,20 @@ func (e *arrowEncoder) endWithError(errorJSON) bool {
 // of a result, and so the memory of a Parquet answer.
 const parquetRowGroupRows = 64 << 10
 
-// parquetEncoder writes a Parquet file (ZSTD pages); rows are buffered up
-// to a row group at a time, and the footer is written at the end.
+// parquetEncoder writes a Parquet file: Snappy pages, PLAIN encoding,
+// DECIMAL of precision up to 18 as INT32/INT64, min/max statistics for
+// every column but strings and binaries. Rows are buffered up to a row
+// group at a time, and the footer is written at the end.
+//
+// The choices are the writer's cost: an answer is written once and read
+// once, so it buys speed, not the last bytes (BenchmarkQueryAnswer). Snappy
+// is read by every Parquet reader and costs half of ZSTD's CPU; arrow-go's
+// LZ4_RAW encoder was slower still. Dictionary pages cost 1–2 µs per row
+// in arrow-go's memo table (an interface value per string) and, for
+// columns of distinct values such as comments, again when the dictionary
+// overflows and falls back to PLAIN. DECIMAL as FIXED_LEN_BYTE_ARRAY
+// costs a big-endian copy and a byte compare per value for its statistics,
+// as INT64 neither. String min/max statistics compare every value.
 type parquetEncoder struct {
 	fw *pqarrow.FileWriter
 }
@@ -337,19 +349,16 @@ func (e *parquetEncoder) contentType() string { return mediaParquet }
 
 func (e *parquetEncoder) begin(w io.Writer, sch *arrow.Schema, h *Handler) error {
 	opts := []parquet.WriterProperty{
-		parquet.WithCompression(compress.Codecs.Zstd),
+		parquet.WithCompression(compress.Codecs.Snappy),
 		parquet.WithMaxRowGroupLength(parquetRowGroupRows),
 		parquet.WithAllocator(h.alloc),
-		// Dictionary pages for strings only, where repeated values are
-		// common (flags, codes, names) and pay; arrow-go's dictionary
-		// encoder of DECIMAL columns allocates per value, and with it
-		// on for every column a lineitem answer cost 2.3–3.3 µs of CPU
-		// per row to write, 1.8–2.0 µs without (BenchmarkResultEncode).
 		parquet.WithDictionaryDefault(false),
+		parquet.WithStoreDecimalAsInteger(true),
 	}
 	for _, f := range sch.Fields() {
-		if f.Type.ID() == arrow.STRING || f.Type.ID() == arrow.BINARY {
-			opts = append(opts, parquet.WithDictionaryFor(f.Name, true))
+		switch f.Type.ID() {
+		case arrow.STRING, arrow.BINARY, arrow.LARGE_STRING, arrow.LARGE_BINARY:
+			opts = append(opts, parquet.WithStatsFor(f.Name, false))
 		}
 	}
 	props := parquet.NewWriterProperties(opts...)
