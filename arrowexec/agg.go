@@ -583,6 +583,7 @@ type hashAggOp struct {
 	ctx    context.Context
 	states []aggState
 	table  *groupTable
+	ints   *intGroups // instead of table when the only key is an integer column
 	enc    keyEncoder
 	gids   []int32
 	result arrow.RecordBatch
@@ -642,6 +643,9 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 	h.ctx = ctx
 	h.acct.budget = BudgetFrom(ctx)
 	h.table = newGroupTable()
+	if len(h.groupTypes) == 1 && intGroupable(h.groupTypes[0]) {
+		h.table, h.ints = nil, newIntGroups()
+	}
 	h.states = make([]aggState, len(h.aggs))
 	mem := exec.GetAllocator(ctx)
 	for i, a := range h.aggs {
@@ -681,18 +685,22 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			}
 			keys[i] = k
 		}
-		if err := h.enc.encode(keys, n); err != nil {
-			return err
+		before := h.tableBytes()
+		if h.ints != nil {
+			h.ints.find(keys[0], h.gids[:n])
+		} else {
+			if err := h.enc.encode(keys, n); err != nil {
+				return err
+			}
+			for i := 0; i < n; i++ {
+				h.gids[i], _ = h.table.find(h.enc.buf[h.enc.offs[i]:h.enc.offs[i+1]])
+			}
 		}
-		before := h.table.bytes()
-		for i := 0; i < n; i++ {
-			h.gids[i], _ = h.table.find(h.enc.buf[h.enc.offs[i]:h.enc.offs[i+1]])
-		}
-		if err := h.acct.grow(h.table.bytes() - before); err != nil {
+		if err := h.acct.grow(h.tableBytes() - before); err != nil {
 			return err
 		}
 		for _, s := range h.states {
-			s.resize(h.table.len())
+			s.resize(h.groupCount())
 		}
 	}
 	for i, a := range h.aggs {
@@ -713,6 +721,22 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 		}
 	}
 	return nil
+}
+
+// groupCount returns the number of groups so far.
+func (h *hashAggOp) groupCount() int {
+	if h.ints != nil {
+		return h.ints.len()
+	}
+	return h.table.len()
+}
+
+// tableBytes estimates the memory of the group table.
+func (h *hashAggOp) tableBytes() int64 {
+	if h.ints != nil {
+		return h.ints.bytes()
+	}
+	return h.table.bytes()
 }
 
 func (h *hashAggOp) build() error {
@@ -744,10 +768,15 @@ func (h *hashAggOp) consumeAll() error {
 // finishResult turns the table and states into the result batch.
 func (h *hashAggOp) finishResult() error {
 	mem := exec.GetAllocator(h.ctx)
-	ng := h.table.len()
-	cols, err := h.table.decodeKeys(mem, h.groupTypes)
-	if err != nil {
-		return err
+	ng := h.groupCount()
+	var cols []arrow.Array
+	if h.ints != nil {
+		cols = []arrow.Array{h.ints.decodeKeys(mem, h.groupTypes[0])}
+	} else {
+		var err error
+		if cols, err = h.table.decodeKeys(mem, h.groupTypes); err != nil {
+			return err
+		}
 	}
 	for _, s := range h.states {
 		cols = append(cols, s.finish(mem, ng))
@@ -775,7 +804,7 @@ func (h *hashAggOp) Close() error {
 		h.result = nil
 	}
 	h.acct.shrink(h.acct.held)
-	h.table = nil
+	h.table, h.ints = nil, nil
 	h.states = nil
 	return h.in.Close()
 }

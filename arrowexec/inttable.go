@@ -54,6 +54,14 @@ func (t *intTable) find(key int64) (int32, bool) {
 	}
 }
 
+// next takes the next group without a key: the NULL key's group of an
+// aggregate (intGroups).
+func (t *intTable) next() int32 {
+	g := int32(t.n)
+	t.n++
+	return g
+}
+
 // lookup returns the group of key or -1.
 func (t *intTable) lookup(key int64) int32 {
 	mask := uint64(len(t.slots) - 1)

@@ -216,24 +216,28 @@ func (p *parallelAggOp) run() error {
 	main := p.parts[0]
 	var gmap []int32
 	for _, w := range p.parts[1:] {
-		n := w.table.len()
+		n := w.groupCount()
 		gmap = growInt32(gmap, n)
-		before := main.table.bytes()
-		for g := 0; g < n; g++ {
-			gmap[g], _ = main.table.find(w.table.arena[w.table.keyOffs[g]:w.table.keyOffs[g+1]])
+		before := main.tableBytes()
+		if main.ints != nil {
+			main.ints.merge(w.ints, gmap)
+		} else {
+			for g := 0; g < n; g++ {
+				gmap[g], _ = main.table.find(w.table.arena[w.table.keyOffs[g]:w.table.keyOffs[g+1]])
+			}
 		}
-		if err := main.acct.grow(main.table.bytes() - before); err != nil {
+		if err := main.acct.grow(main.tableBytes() - before); err != nil {
 			return err
 		}
 		for i, s := range main.states {
-			s.resize(main.table.len())
+			s.resize(main.groupCount())
 			if err := s.(mergeable).merge(w.states[i], gmap); err != nil {
 				return err
 			}
 		}
 		// The partition's table and states are no longer needed.
 		w.acct.shrink(w.acct.held)
-		w.table, w.states = nil, nil
+		w.table, w.ints, w.states = nil, nil, nil
 	}
 	return main.finishResult()
 }

@@ -92,10 +92,14 @@ func TestParallelHashAggregate(t *testing.T) {
 		sort.Strings(rows)
 		return rows
 	}
-	for _, grouped := range []bool{true, false} {
+	// By a string (groupTable), by an integer with NULLs (intGroups), none.
+	for _, grouped := range []string{"string", "int", "none"} {
 		var groups []Expr
-		if grouped {
+		switch grouped {
+		case "string":
 			groups = []Expr{Column(0, arrow.BinaryTypes.String)}
+		case "int":
+			groups = []Expr{Column(1, arrow.PrimitiveTypes.Int64)}
 		}
 		parts := [][2]int{{0, 130}, {130, 130}, {200, 420}, {500, 530}}
 		var all []arrow.RecordBatch
@@ -118,7 +122,7 @@ func TestParallelHashAggregate(t *testing.T) {
 		}
 		want, got := run(serial), run(par)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("grouped=%v:\n got %v\nwant %v", grouped, got, want)
+			t.Errorf("grouped by %s:\n got %v\nwant %v", grouped, got, want)
 		}
 	}
 }
