@@ -34,8 +34,8 @@ import (
 const (
 	batchHeaderFormat byte = 1
 	// batchBodyFormat is the body format written (see encodeBody);
-	// bodies of format 1 are still read.
-	batchBodyFormat byte = 2
+	// bodies of formats 1 and 2 are still read.
+	batchBodyFormat byte = 3
 )
 
 // bloomBitsPerKey and bloomHashes size the bloom filter of a batch entry:
@@ -480,62 +480,57 @@ func hasBatch(r reader, table, id uint64) (bool, error) {
 
 // encodeBody appends the body value of a batch entry holding rec to buf:
 //
-//	byte     format version (batchBodyFormat, 2)
+//	byte     format version (batchBodyFormat, 3)
 //	byte     codec: bodyRaw or bodyS2
-//	bodyRaw: an Arrow IPC stream: the schema and one record batch,
-//	         uncompressed
-//	bodyS2:  uvarint  length of that IPC stream
+//	bodyRaw: the column stream of rec (see bodycols.go), uncompressed
+//	bodyS2:  uvarint  length of that column stream
 //	         uvarint  block size B
 //	         per block of B bytes of the stream (the last one shorter):
 //	         uvarint length, bytes: the block, S2-compressed
 //
-// Format 1 (still read) was the IPC stream alone, its buffers LZ4-frame
-// compressed by arrow-go from 1 MiB of Arrow data. S2 (a faster Snappy,
-// klauspost/compress) over the whole stream costs about half of that CPU
-// and is 20% smaller on lineitem-shaped data; the blocks compress on every
-// core, since one large batch per ingest is common (a REST or Flight
-// request). ZSTD would be a third smaller still but seven times slower,
-// and the entry lives only until the next compaction writes the durable
+// Format 2 (still read) had the same layout around an Arrow IPC stream
+// (the schema and one record batch) instead of the column stream; format 1
+// (still read) was the IPC stream alone, its buffers LZ4-frame compressed
+// by arrow-go. The column stream narrows integers, decimals and string
+// lengths to the bytes their range needs before S2 sees them: on a 100K-row
+// lineitem batch it is 2.5 times smaller than the IPC stream and the body
+// about half the size, so S2, the WAL, the memtable and Pebble's flush all
+// have less to do. S2 (a faster Snappy, klauspost/compress) compresses the
+// blocks on every core, since one large batch per ingest is common (a REST
+// or Flight request); ZSTD would be smaller but several times slower, and
+// the entry lives only until the next compaction writes the durable
 // columnar copy. Streams under compressMinBytes are stored as they are.
 func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) error {
-	size := recordBytes(rec)
-	raw := buf
-	if size >= compressMinBytes {
-		raw = getBodyBuf(streamBytes(size))
-		defer putBodyBuf(raw)
-	} else {
-		buf.WriteByte(batchBodyFormat)
-		buf.WriteByte(bodyRaw)
-	}
-	w := ipc.NewWriter(raw, ipc.WithSchema(rec.Schema()), ipc.WithAllocator(mem))
-	if err := w.Write(rec); err != nil {
-		_ = w.Close()
-		return fmt.Errorf("cannot encode batch entry: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("cannot encode batch entry: %w", err)
-	}
-	if raw == buf {
-		return nil
+	scratch := getScratch(columnsBound(rec))
+	defer putScratch(scratch)
+	stream, err := appendColumns((*scratch)[:0], rec)
+	if err != nil {
+		return err
 	}
 	buf.WriteByte(batchBodyFormat)
+	if len(stream) < compressMinBytes {
+		buf.WriteByte(bodyRaw)
+		buf.Write(stream)
+		return nil
+	}
 	buf.WriteByte(bodyS2)
-	appendS2Blocks(buf, raw.Bytes())
+	appendS2Blocks(buf, stream)
 	return nil
 }
 
-// Codecs of body format 2.
+// Codecs of body formats 2 and 3.
 const (
 	bodyRaw byte = 0 // the IPC stream as it is
 	bodyS2  byte = 1 // the IPC stream in S2-compressed blocks
 )
 
 // bodyBlockSize is the stream bytes per S2 block of a body: small enough
-// that a lineitem batch of 100K rows (17 MB) keeps both cores busy, large
-// enough that S2 finds the matches between rows of a column (the stream
-// is column after column): on that batch 4 MiB blocks give 4.3 MB, 1 MiB
-// blocks 5.4 MB, at the same speed.
-var bodyBlockSize = 4 << 20 // a variable for tests
+// that a lineitem batch of 100K rows (a 7.8 MB column stream) keeps both
+// cores busy, large enough that S2 finds the matches between rows of a
+// column. On that batch 1, 2 and 4 MiB blocks give bodies of 3.54, 3.49
+// and 3.53 MB (of IPC streams, in body format 2, 4 MiB blocks gave 4.3 MB
+// on the root benchmark's batch, 1 MiB blocks 5.4 MB).
+var bodyBlockSize = 2 << 20 // a variable for tests
 
 // appendS2Blocks appends stream in the bodyS2 layout to buf, compressing
 // the blocks on up to GOMAXPROCS goroutines.
@@ -581,10 +576,10 @@ func appendS2Blocks(buf *bytes.Buffer, stream []byte) {
 	}
 }
 
-// bodyStream returns the Arrow IPC stream of body v (format 1 or 2). A
-// compressed body is decompressed into a new buffer that the caller owns
-// (owned); else stream aliases v.
-func bodyStream(id uint64, v []byte) (stream []byte, owned bool, err error) {
+// bodyStream returns the stream of body v: the Arrow IPC stream of format
+// 1 or 2, the column stream of format 3. A compressed body is decompressed
+// into alloc(length) (owned); else stream aliases v.
+func bodyStream(id uint64, v []byte, alloc func(int) []byte) (stream []byte, owned bool, err error) {
 	if len(v) == 0 {
 		return nil, false, fmt.Errorf("empty body of batch entry %d: %w", id, ErrCorruption)
 	}
@@ -616,8 +611,7 @@ func bodyStream(id uint64, v []byte) (stream []byte, owned bool, err error) {
 	if !ok1 || !ok2 || bs == 0 || bs > maxBodyBlock || (n+bs-1)/bs > uint64(len(c.rest())) {
 		return bad("block header")
 	}
-	// Not pooled: the decoded batch keeps the stream (zero-copy IPC).
-	dst := make([]byte, n)
+	dst := alloc(int(n))
 	for off := 0; off < int(n); off += int(bs) {
 		l, ok := c.uvarint()
 		block, ok2 := c.take(l)
@@ -707,7 +701,23 @@ func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) 
 // decodeRaw decodes the body v of batch entry m of t as written (its own
 // columns). The caller releases the result; it does not alias v.
 func decodeRaw(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
-	stream, owned, err := bodyStream(m.id, v)
+	if len(v) > 0 && v[0] == 3 {
+		// The columns are copied out of the stream: it is scratch.
+		var scratch *[]byte
+		stream, _, err := bodyStream(m.id, v, func(n int) []byte {
+			scratch = getScratch(n)
+			return *scratch
+		})
+		if scratch != nil {
+			defer putScratch(scratch)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return decodeColumns(mem, t, m, stream)
+	}
+	// Not pooled: the decoded batch keeps the stream (zero-copy IPC).
+	stream, owned, err := bodyStream(m.id, v, func(n int) []byte { return make([]byte, n) })
 	if err != nil {
 		return nil, err
 	}

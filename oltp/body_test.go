@@ -32,6 +32,18 @@ func encodeBodyV1(t *testing.T, rec arrow.RecordBatch, lz4 bool) []byte {
 	return buf.Bytes()
 }
 
+// encodeBodyV2 is the body encoder of format 2 (before the column
+// stream): the IPC stream, stored as it is or in S2 blocks.
+func encodeBodyV2(t *testing.T, rec arrow.RecordBatch, compress bool) []byte {
+	v := encodeBodyV1(t, rec, false)
+	if !compress {
+		return append([]byte{2, bodyRaw}, v[1:]...)
+	}
+	buf := bytes.NewBuffer([]byte{2, bodyS2})
+	appendS2Blocks(buf, v[1:])
+	return buf.Bytes()
+}
+
 // TestBodyFormats: bodies of every format and codec decode to the rows
 // they were written with; damaged ones fail with ErrCorruption, and a
 // newer format is refused.
@@ -56,9 +68,11 @@ func TestBodyFormats(t *testing.T) {
 	}{
 		{"v1 raw", encodeBodyV1(t, rec, false)},
 		{"v1 lz4", encodeBodyV1(t, rec, true)},
-		{"v2 raw", encode(1<<40, 1<<20)},
-		{"v2 s2 one block", encode(0, 1<<20)},
-		{"v2 s2 blocks", encode(0, 4096)},
+		{"v2 raw", encodeBodyV2(t, rec, false)},
+		{"v2 s2", encodeBodyV2(t, rec, true)},
+		{"v3 raw", encode(1<<40, 1<<20)},
+		{"v3 s2 one block", encode(0, 1<<20)},
+		{"v3 s2 blocks", encode(0, 4096)},
 	}
 	for _, b := range bodies {
 		got, err := decodeRaw(mem, tbl, m, b.v)
@@ -70,10 +84,13 @@ func TestBodyFormats(t *testing.T) {
 		}
 		got.Release()
 	}
-	if raw, s2 := bodies[2].v, bodies[3].v; raw[1] != bodyRaw || s2[1] != bodyS2 || len(s2) > len(raw)/2 {
-		t.Errorf("codecs %d and %d, sizes %d and %d: want raw and S2, S2 at most half", raw[1], s2[1], len(raw), len(s2))
+	if raw, s2 := bodies[4].v, bodies[5].v; raw[0] != 3 || raw[1] != bodyRaw || s2[1] != bodyS2 || len(s2) > len(raw)*3/4 {
+		t.Errorf("codecs %d and %d, sizes %d and %d: want raw and S2, S2 at most 3/4", raw[1], s2[1], len(raw), len(s2))
 	}
-	blocks := bodies[4].v
+	if v2, v3 := bodies[3].v, bodies[5].v; len(v3) > len(v2)*3/4 {
+		t.Errorf("column stream body %d bytes, IPC stream body %d: want at most 3/4", len(v3), len(v2))
+	}
+	blocks := bodies[6].v
 	for _, c := range []struct {
 		name string
 		v    []byte
@@ -85,7 +102,7 @@ func TestBodyFormats(t *testing.T) {
 		{"trailing bytes", append(bytes.Clone(blocks), 0)},
 		{"block header", blocks[:4]},
 		{"flipped byte", func() []byte { v := bytes.Clone(blocks); v[len(v)/2] ^= 0xff; return v }()},
-		{"huge length", append([]byte{2, bodyS2, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x80, 0x80, 0x40}, blocks[4:]...)},
+		{"huge length", append([]byte{3, bodyS2, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x80, 0x80, 0x40}, blocks[4:]...)},
 	} {
 		got, err := decodeRaw(mem, tbl, m, c.v)
 		if err == nil {
@@ -112,7 +129,7 @@ func TestBodyFormats(t *testing.T) {
 	}
 	stream := ipcBuf.Bytes()
 	s2Body := func(stream []byte) []byte {
-		buf := bytes.NewBuffer([]byte{batchBodyFormat, bodyS2})
+		buf := bytes.NewBuffer([]byte{2, bodyS2})
 		appendS2Blocks(buf, stream)
 		return buf.Bytes()
 	}

@@ -103,16 +103,20 @@
 //	uvarint  length of the body
 //
 //	body 0x10 <table id> 0x05 <batch>:
-//	byte     format version (2)
+//	byte     format version (3)
 //	byte     codec: 0 = none, 1 = S2 blocks
-//	none:    bytes: Arrow IPC stream, the table schema and one record
-//	         batch
-//	S2:      uvarint  length of that IPC stream
+//	none:    bytes: the column stream (bodycols.go): the columns one
+//	         after the other, integers, decimals that fit in 64 bits
+//	         and string lengths narrowed to the bytes their range needs
+//	S2:      uvarint  length of that column stream
 //	         uvarint  block size B
 //	         per B bytes of the stream: uvarint length, S2 block
 //
-// Bodies of format 1 (the IPC stream with LZ4-frame compressed buffers)
-// are still read.
+// Bodies of format 2 (the same layout around an Arrow IPC stream, the
+// table schema and one record batch) and format 1 (the IPC stream with
+// LZ4-frame compressed buffers) are still read. A decoded body of format 3
+// owns its Arrow buffers (from Options.Allocator); one of format 2 aliases
+// its decompressed stream.
 //
 // Rows are sorted by primary key; tables without one number the rows of
 // an entry with consecutive hidden row ids, taken from the table sequence.
