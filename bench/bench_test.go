@@ -80,10 +80,13 @@ func TestHarness(t *testing.T) {
 	}
 
 	// ingest
-	if rep.Ingest == nil || len(rep.Ingest.Methods) != 10 {
-		t.Fatalf("ingest: want 10 methods, got %+v", rep.Ingest)
+	if rep.Ingest == nil || len(rep.Ingest.Methods) != 12 {
+		t.Fatalf("ingest: want 12 methods, got %+v", rep.Ingest)
 	}
 	for _, m := range rep.Ingest.Methods {
+		if strings.HasPrefix(m.Method, "Flight") && (m.Error != "" || !m.Verified || m.RowsPerSec <= 0) {
+			t.Errorf("%s: %+v", m.Method, m)
+		}
 		if m.Engine == engineDuck && (!m.Verified || m.RowsPerSec <= 0) {
 			t.Errorf("duckdb ingest %s: %+v", m.Method, m)
 		}

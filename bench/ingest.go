@@ -218,7 +218,10 @@ func (r *report) ingestMarkdown() string {
 		"the call returned (MantisDB: synced to its WAL; DuckDB: committed to its WAL). SQL INSERT paths get a tenth of " +
 		"the rows of the bulk paths. Afterwards count(*) is checked. MantisDB's server paths (REST NDJSON, REST Arrow IPC, " +
 		"REST CSV, Flight SQL ExecuteIngest, Flight DoPut; one request per batch, except the 1K-row NDJSON path) run the real handlers inside the measuring process, the client " +
-		"over loopback TCP; DuckDB has no server. The request bodies are encoded before the clock starts. MantisDB runs " +
+		"over loopback TCP; DuckDB has no server. The Flight rows without a note use arrow-go's stock clients " +
+		"(flightsql.Client.ExecuteIngest; flight.Client.DoPut with flight.NewRecordWriter); the rows marked \"tuned Go " +
+		"client\" make the same calls through MantisDB's flight.Ingest, which hands the batches' Arrow buffers to gRPC " +
+		"instead of copying them twice first (docs/clients.md). The request bodies are encoded before the clock starts. MantisDB runs " +
 		"its background compactor with the default options, which compact a burst once it has settled (CompactSettle, " +
 		"2 s after its first row) rather than while it arrives; \"then compacted\" is how long DB.Compact of the " +
 		"ingested rows into a segment took right after the bulk path's ingest, the columnar work that a sustained " +
