@@ -190,16 +190,34 @@ func keyHash(k []byte) uint64 {
 	return h ^ h>>32
 }
 
+// modulus computes x % d for 32-bit x and a fixed d > 0 without a
+// division (Lemire, Kaser and Kurz, "Faster remainder by direct
+// computation", 2019): the bloom filters' probe positions are stored
+// results of %, and a division per probe was most of the cost of building
+// a filter.
+type modulus struct {
+	d uint64
+	m uint64 // 2^64 / d, rounded up
+}
+
+func newModulus(d uint32) modulus { return modulus{d: uint64(d), m: ^uint64(0)/uint64(d) + 1} }
+
+// of returns x % d.
+func (md modulus) of(x uint32) uint32 {
+	hi, _ := bits.Mul64(md.m*uint64(x), md.d)
+	return uint32(hi)
+}
+
 // buildBloom returns a bloom filter over the n keys of keys/offs.
 func buildBloom(keys []byte, offs []uint32, n int) []byte {
 	nbits := max(64, n*bloomBitsPerKey)
 	f := make([]byte, (nbits+7)/8)
-	nbits = len(f) * 8
+	md := newModulus(uint32(len(f) * 8))
 	for i := 0; i < n; i++ {
 		h := keyHash(keys[offs[i]:offs[i+1]])
 		h1, h2 := uint32(h), uint32(h>>32)|1
 		for j := uint32(0); j < bloomHashes; j++ {
-			b := (h1 + j*h2) % uint32(nbits)
+			b := md.of(h1 + j*h2)
 			f[b>>3] |= 1 << (b & 7)
 		}
 	}
@@ -211,11 +229,11 @@ func (m *batchMeta) mayContain(key []byte) bool {
 	if len(m.bloom) == 0 {
 		return true
 	}
-	nbits := uint32(len(m.bloom) * 8)
+	md := newModulus(uint32(len(m.bloom) * 8))
 	h := keyHash(key)
 	h1, h2 := uint32(h), uint32(h>>32)|1
 	for j := uint32(0); j < bloomHashes; j++ {
-		b := (h1 + j*h2) % nbits
+		b := md.of(h1 + j*h2)
 		if m.bloom[b>>3]&(1<<(b&7)) == 0 {
 			return false
 		}
@@ -501,21 +519,69 @@ func hasBatch(r reader, table, id uint64) (bool, error) {
 // the entry lives only until the next compaction writes the durable
 // columnar copy. Streams under compressMinBytes are stored as they are.
 func encodeBody(mem memory.Allocator, rec arrow.RecordBatch, buf *bytes.Buffer) error {
-	scratch := getScratch(columnsBound(rec))
-	defer putScratch(scratch)
-	stream, err := appendColumns((*scratch)[:0], rec)
+	b, err := newEncodedBody(rec)
 	if err != nil {
 		return err
 	}
-	buf.WriteByte(batchBodyFormat)
-	if len(stream) < compressMinBytes {
-		buf.WriteByte(bodyRaw)
-		buf.Write(stream)
-		return nil
+	defer b.release()
+	buf.Grow(b.size)
+	for _, p := range b.parts {
+		buf.Write(p)
 	}
-	buf.WriteByte(bodyS2)
-	appendS2Blocks(buf, stream)
 	return nil
+}
+
+// encodedBody is the body of a batch entry, encoded but not yet in one
+// piece: the format bytes, block headers and compressed blocks, held in
+// pooled buffers until the body is copied once into its place (the
+// transaction's Pebble batch) instead of being assembled in a buffer of
+// its own and copied from there.
+type encodedBody struct {
+	parts   [][]byte  // the body is their concatenation
+	size    int       // bytes of the body
+	scratch []*[]byte // pooled buffers that parts alias
+}
+
+// newEncodedBody encodes the body of a batch entry holding rec (see
+// encodeBody). The caller releases the result.
+func newEncodedBody(rec arrow.RecordBatch) (*encodedBody, error) {
+	b := &encodedBody{}
+	scratch := getScratch(columnsBound(rec))
+	stream, err := appendColumns((*scratch)[:0], rec)
+	if err != nil {
+		putScratch(scratch)
+		return nil, err
+	}
+	if len(stream) < compressMinBytes {
+		b.scratch = append(b.scratch, scratch)
+		b.add([]byte{batchBodyFormat, bodyRaw})
+		b.add(stream)
+		return b, nil
+	}
+	b.add([]byte{batchBodyFormat, bodyS2})
+	addS2Blocks(b, stream)
+	putScratch(scratch)
+	return b, nil
+}
+
+func (b *encodedBody) add(p []byte) {
+	b.parts = append(b.parts, p)
+	b.size += len(p)
+}
+
+// copyTo copies the body to dst, which has room for b.size bytes.
+func (b *encodedBody) copyTo(dst []byte) {
+	for _, p := range b.parts {
+		dst = dst[copy(dst, p):]
+	}
+}
+
+// release returns b's buffers to their pool; b is empty afterwards.
+func (b *encodedBody) release() {
+	for _, p := range b.scratch {
+		putScratch(p)
+	}
+	*b = encodedBody{}
 }
 
 // Codecs of body formats 2 and 3.
@@ -532,17 +598,30 @@ const (
 // on the root benchmark's batch, 1 MiB blocks 5.4 MB).
 var bodyBlockSize = 2 << 20 // a variable for tests
 
-// appendS2Blocks appends stream in the bodyS2 layout to buf, compressing
-// the blocks on up to GOMAXPROCS goroutines.
+// appendS2Blocks appends stream in the bodyS2 layout to buf (see
+// addS2Blocks).
 func appendS2Blocks(buf *bytes.Buffer, stream []byte) {
+	var b encodedBody
+	addS2Blocks(&b, stream)
+	defer b.release()
+	for _, p := range b.parts {
+		buf.Write(p)
+	}
+}
+
+// addS2Blocks adds stream in the bodyS2 layout to b, compressing the
+// blocks on up to GOMAXPROCS goroutines into a pooled buffer that b keeps.
+func addS2Blocks(b *encodedBody, stream []byte) {
 	nb := (len(stream) + bodyBlockSize - 1) / bodyBlockSize
-	var hdr [2 * binary.MaxVarintLen64]byte
-	h := binary.PutUvarint(hdr[:], uint64(len(stream)))
-	h += binary.PutUvarint(hdr[h:], uint64(bodyBlockSize))
-	buf.Write(hdr[:h])
+	// The stream header, then per block its length's header and the
+	// block: the headers are slices of one small buffer.
+	hdrs := make([]byte, 0, (2+nb)*binary.MaxVarintLen64)
+	hdrs = binary.AppendUvarint(hdrs, uint64(len(stream)))
+	hdrs = binary.AppendUvarint(hdrs, uint64(bodyBlockSize))
+	b.add(hdrs)
 	bound := s2.MaxEncodedLen(bodyBlockSize)
 	scratch := getScratch(nb * bound)
-	defer putScratch(scratch)
+	b.scratch = append(b.scratch, scratch)
 	blocks := make([][]byte, nb)
 	encode := func(i int) {
 		end := min(len(stream), (i+1)*bodyBlockSize)
@@ -569,10 +648,11 @@ func appendS2Blocks(buf *bytes.Buffer, stream []byte) {
 			encode(i)
 		}
 	}
-	for _, b := range blocks {
-		h := binary.PutUvarint(hdr[:], uint64(len(b)))
-		buf.Write(hdr[:h])
-		buf.Write(b)
+	for _, blk := range blocks {
+		start := len(hdrs)
+		hdrs = binary.AppendUvarint(hdrs, uint64(len(blk)))
+		b.add(hdrs[start:])
+		b.add(blk)
 	}
 }
 
@@ -670,6 +750,9 @@ const maxBodyBlock = 64 << 20
 // bodies.
 var scratchPool sync.Pool // of *[]byte
 
+// maxPooledScratch is the largest buffer scratchPool keeps.
+const maxPooledScratch = 64 << 20
+
 func getScratch(n int) *[]byte {
 	p, _ := scratchPool.Get().(*[]byte)
 	if p == nil || cap(*p) < n {
@@ -681,7 +764,7 @@ func getScratch(n int) *[]byte {
 }
 
 func putScratch(p *[]byte) {
-	if cap(*p) <= maxPooledBody {
+	if cap(*p) <= maxPooledScratch {
 		scratchPool.Put(p)
 	}
 }
@@ -800,6 +883,9 @@ func readBody(r reader, mem memory.Allocator, t *catalog.Table, m *batchMeta, ca
 // appendRowKeys appends the row keys of every row of cols (t's columns,
 // for tables with a primary key) to keys, with their end offsets.
 func appendRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []colReader, n int) ([]byte, []uint32) {
+	if w := fixedKeyWidth(t); w > 0 {
+		return appendFixedRowKeys(keys, offs, t, cols, n, w)
+	}
 	offs = append(offs[:0], uint32(len(keys)))
 	for i := 0; i < n; i++ {
 		keys = appendRowPrefix(keys, t.ID)
@@ -807,6 +893,75 @@ func appendRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []colReade
 			keys = appendKeyValue(keys, &cols[k], i)
 		}
 		offs = append(offs, uint32(len(keys)))
+	}
+	return keys, offs
+}
+
+// fixedKeyWidth returns the length of every row key of t when its
+// primary-key columns are all integers, dates or timestamps (the keys then
+// have one length), else 0.
+func fixedKeyWidth(t *catalog.Table) int {
+	w := rowPrefixLen
+	for _, k := range t.PrimaryKey {
+		switch t.Columns[k].Type.Kind {
+		case catalog.KindSmallint:
+			w += 2
+		case catalog.KindInt, catalog.KindDate:
+			w += 4
+		case catalog.KindBigint, catalog.KindTimestamp:
+			w += 8
+		default:
+			return 0
+		}
+	}
+	return w
+}
+
+// appendFixedRowKeys is appendRowKeys for keys of w bytes each
+// (fixedKeyWidth): the keys are written column by column, one typed loop
+// per key column instead of a switch per value. Key columns hold no NULLs.
+func appendFixedRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []colReader, n, w int) ([]byte, []uint32) {
+	start := len(keys)
+	keys = slices.Grow(keys, n*w)[:start+n*w]
+	out := keys[start:]
+	prefix := appendRowPrefix(nil, t.ID)
+	for i := 0; i < n; i++ {
+		copy(out[i*w:], prefix)
+	}
+	pos := rowPrefixLen
+	for _, k := range t.PrimaryKey {
+		c := &cols[k]
+		switch c.kind {
+		case catalog.KindSmallint:
+			for i, v := range c.i16[:n] {
+				binary.BigEndian.PutUint16(out[i*w+pos:], uint16(v)^(1<<15))
+			}
+			pos += 2
+		case catalog.KindInt:
+			for i, v := range c.i32[:n] {
+				binary.BigEndian.PutUint32(out[i*w+pos:], uint32(v)^(1<<31))
+			}
+			pos += 4
+		case catalog.KindDate:
+			for i, v := range c.d32[:n] {
+				binary.BigEndian.PutUint32(out[i*w+pos:], uint32(v)^(1<<31))
+			}
+			pos += 4
+		case catalog.KindBigint:
+			for i, v := range c.i64[:n] {
+				binary.BigEndian.PutUint64(out[i*w+pos:], uint64(v)^(1<<63))
+			}
+			pos += 8
+		case catalog.KindTimestamp:
+			for i, v := range c.ts[:n] {
+				binary.BigEndian.PutUint64(out[i*w+pos:], uint64(v)^(1<<63))
+			}
+			pos += 8
+		}
+	}
+	offs = append(offs[:0], uint32(start))
+	for i := 1; i <= n; i++ {
+		offs = append(offs, uint32(start+i*w))
 	}
 	return keys, offs
 }
@@ -949,45 +1104,6 @@ func slicesSortByMin(s []*compSource) {
 // is compressed: below it the stream is stored as it is (a small batch's
 // WAL bytes are cheap).
 var compressMinBytes = 64 << 10 // a variable for tests
-
-// bodyPool recycles the buffers bodies are encoded into: a body is copied
-// into the Txn's Pebble batch, and the next batch of the ingest needs a
-// buffer of the same size.
-var bodyPool sync.Pool // of *bytes.Buffer
-
-// maxPooledBody is the largest buffer bodyPool keeps.
-const maxPooledBody = 64 << 20
-
-// getBodyBuf returns an empty buffer with room for n bytes.
-func getBodyBuf(n int) *bytes.Buffer {
-	b, _ := bodyPool.Get().(*bytes.Buffer)
-	if b == nil {
-		b = new(bytes.Buffer)
-	}
-	b.Reset()
-	b.Grow(n)
-	return b
-}
-
-// streamBytes is the room for the IPC stream of size bytes of Arrow data:
-// the data, its metadata and padding.
-func streamBytes(size int) int { return size + size/16 + 64<<10 }
-
-// bodyBytes is the room for the body of size bytes of Arrow data: S2
-// makes lineitem-shaped data about four times smaller (see encodeBody).
-func bodyBytes(size int) int {
-	if size >= compressMinBytes {
-		return streamBytes(size) / 2
-	}
-	return streamBytes(size)
-}
-
-// putBodyBuf returns b to bodyPool.
-func putBodyBuf(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledBody {
-		bodyPool.Put(b)
-	}
-}
 
 // recordBytes is the size of rec's Arrow buffers.
 func recordBytes(rec arrow.RecordBatch) int {

@@ -58,7 +58,7 @@ type EncodedBatch struct {
 	rows  arrow.RecordBatch // retained; in key order for keyed bulk batches
 	cols  []colReader       // over rows
 	meta  *batchMeta        // keys, range, bloom, body length; nil for small batches
-	body  *bytes.Buffer     // the body value, from bodyPool
+	body  *encodedBody      // the body value, in parts
 	small bool              // becomes row entries (Insert)
 }
 
@@ -72,7 +72,7 @@ func (b *EncodedBatch) Release() {
 		b.rows = nil
 	}
 	if b.body != nil {
-		putBodyBuf(b.body)
+		b.body.release()
 		b.body = nil
 	}
 	b.cols, b.meta = nil, nil
@@ -102,13 +102,13 @@ func (s *Store) EncodeBatch(t *catalog.Table, rows arrow.RecordBatch) (*EncodedB
 	m := &batchMeta{table: t.ID, rows: n, ncols: len(t.Columns), hasPK: t.HasPrimaryKey()}
 	b.meta = m
 	size := recordBytes(rows)
-	b.body = getBodyBuf(bodyBytes(size))
 	if !m.hasPK {
-		if err := encodeBody(s.opts.Allocator, rows, b.body); err != nil {
+		body, err := newEncodedBody(rows)
+		if err != nil {
 			b.Release()
 			return nil, err
 		}
-		m.bodyLen = b.body.Len()
+		b.body, m.bodyLen = body, body.size
 		return b, nil
 	}
 	// The body does not depend on the keys when the rows are in key
@@ -125,7 +125,7 @@ func (s *Store) EncodeBatch(t *catalog.Table, rows arrow.RecordBatch) (*EncodedB
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bodyErr = encodeBody(s.opts.Allocator, rows, b.body)
+			b.body, bodyErr = newEncodedBody(rows)
 		}()
 	}
 	sorted, err := sortRows(s.opts.Allocator, t, rows, cols, m)
@@ -152,13 +152,16 @@ func (s *Store) EncodeBatch(t *catalog.Table, rows arrow.RecordBatch) (*EncodedB
 		}
 	}
 	if !ahead || sorted != rows {
-		b.body.Reset()
-		if err := encodeBody(s.opts.Allocator, b.rows, b.body); err != nil {
+		if b.body != nil {
+			b.body.release()
+		}
+		var err error
+		if b.body, err = newEncodedBody(b.rows); err != nil {
 			b.Release()
 			return nil, err
 		}
 	}
-	m.bodyLen = b.body.Len()
+	m.bodyLen = b.body.size
 	return b, nil
 }
 
@@ -229,7 +232,12 @@ func (tx *Txn) InsertEncoded(ctx context.Context, t *catalog.Table, b *EncodedBa
 		m.min = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase))
 		m.max = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase)+int64(n)-1)
 	}
-	if err := tx.b.Set(batchBodyKey(t.ID, m.id), b.body.Bytes(), nil); err != nil {
+	// The body goes straight from its encoding buffers into the batch.
+	key := batchBodyKey(t.ID, m.id)
+	op := tx.b.SetDeferred(len(key), b.body.size)
+	copy(op.Key, key)
+	b.body.copyTo(op.Value)
+	if err := op.Finish(); err != nil {
 		return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))
 	}
 	if err := tx.b.Set(batchKey(t.ID, m.id), m.encodeHeader(), nil); err != nil {
