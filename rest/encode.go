@@ -365,11 +365,20 @@ func appendTimestampText(dst []byte, v int64, unit arrow.TimeUnit) []byte {
 }
 
 // appendCivilDate appends YYYY-MM-DD for days since 1970-01-01 in the
-// proleptic Gregorian calendar (Howard Hinnant's civil_from_days). Years
-// outside 0000..9999 go through package time, which spells them its way.
+// proleptic Gregorian calendar (Howard Hinnant's civil_from_days, in
+// unsigned 32-bit arithmetic from 0000-03-01 on, whose divisions by
+// constants compile to multiplications). Other days go through package
+// time, which spells years outside 0000..9999 its way.
 func appendCivilDate(dst []byte, days int64) []byte {
-	z := days + 719468
-	era := floorDiv(z, 146097)
+	const (
+		first = -719468 // 0000-03-01, the start of the first era
+		last  = 2932896 // 9999-12-31
+	)
+	if days < first || days > last {
+		return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
+	}
+	z := uint32(days - first)
+	era := z / 146097
 	doe := z - era*146097
 	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
 	y := yoe + era*400
@@ -377,23 +386,19 @@ func appendCivilDate(dst []byte, days int64) []byte {
 	mp := (5*doy + 2) / 153
 	d := doy - (153*mp+2)/5 + 1
 	m := mp + 3
-	if m > 12 {
-		m -= 12
-	}
-	if m <= 2 {
+	if mp >= 10 {
+		m = mp - 9
 		y++
 	}
-	if y < 0 || y > 9999 {
-		return time.Unix(days*86400, 0).UTC().AppendFormat(dst, "2006-01-02")
-	}
-	// One append of a filled array, rather than one per digit pair.
-	yy := int(y)
-	b := [10]byte{
-		byte('0' + yy/1000), byte('0' + yy/100%10), byte('0' + yy/10%10), byte('0' + yy%10), '-',
-		byte('0' + m/10), byte('0' + m%10), '-', byte('0' + d/10), byte('0' + d%10),
-	}
-	return append(dst, b[:]...)
+	yh, yl := y/100, y%100
+	return append(dst, digitPairs[2*yh], digitPairs[2*yh+1], digitPairs[2*yl], digitPairs[2*yl+1], '-',
+		digitPairs[2*m], digitPairs[2*m+1], '-', digitPairs[2*d], digitPairs[2*d+1])
 }
+
+// digitPairs spells 00 to 99, two bytes each.
+const digitPairs = "00010203040506070809" + "10111213141516171819" + "20212223242526272829" +
+	"30313233343536373839" + "40414243444546474849" + "50515253545556575859" + "60616263646566676869" +
+	"70717273747576777879" + "80818283848586878889" + "90919293949596979899"
 
 // append2 appends n (0..99) as two digits.
 func append2(dst []byte, n int) []byte {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -276,4 +277,22 @@ func splitTop(s string) []string {
 		}
 	}
 	return append(out, s[start:])
+}
+
+// TestAppendCivilDateMatchesTime compares every day of years -2..10001
+// with package time (every 3rd day in the middle, all of them near the
+// ends of the fast path).
+func TestAppendCivilDateMatchesTime(t *testing.T) {
+	lo := time.Date(-2, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	hi := time.Date(10002, 1, 1, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	var buf []byte
+	for d := lo; d < hi; d++ {
+		if d > lo+2000 && d < hi-2000 && d%3 != 0 {
+			continue
+		}
+		want := time.Unix(d*86400, 0).UTC().Format("2006-01-02")
+		if buf = appendCivilDate(buf[:0], d); string(buf) != want {
+			t.Fatalf("day %d: got %s, want %s", d, buf, want)
+		}
+	}
 }
