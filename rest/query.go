@@ -269,21 +269,46 @@ func (h *Handler) lateError(w http.ResponseWriter, r *http.Request, enc resultEn
 }
 
 // flushWriter buffers an answer and flushes it to the client batch by
-// batch.
+// batch. A write of flushDirectBytes or more goes to the client at once,
+// after what is buffered: the text encoders render a whole batch into a
+// buffer of their own, which then costs no second copy. An error of such
+// a write is kept and returned by the next flush, so that a client that
+// went away is noticed where it was before, after the batch.
 type flushWriter struct {
 	w   http.ResponseWriter
 	rc  *http.ResponseController
 	buf bytes.Buffer
+	err error // the first error writing to the client
 }
 
-func (f *flushWriter) Write(p []byte) (int, error) { return f.buf.Write(p) }
+// flushDirectBytes is the size from which flushWriter.Write does not copy.
+const flushDirectBytes = 64 << 10
+
+func (f *flushWriter) Write(p []byte) (int, error) {
+	switch {
+	case f.err != nil:
+		// The client is gone; the next flush says so.
+	case len(p) < flushDirectBytes:
+		return f.buf.Write(p)
+	default:
+		if f.buf.Len() > 0 {
+			_, f.err = f.w.Write(f.buf.Bytes())
+			f.buf.Reset()
+		}
+		if f.err == nil {
+			_, f.err = f.w.Write(p)
+		}
+	}
+	return len(p), nil
+}
 
 func (f *flushWriter) flush() error {
-	if f.buf.Len() > 0 {
-		if _, err := f.w.Write(f.buf.Bytes()); err != nil {
-			return err
-		}
+	if f.err == nil && f.buf.Len() > 0 {
+		_, f.err = f.w.Write(f.buf.Bytes())
 		f.buf.Reset()
+	}
+	if f.err != nil {
+		return f.err
 	}
 	if err := f.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return err
