@@ -58,7 +58,8 @@
 // once per request: Snappy pages (every reader has Snappy, at half ZSTD's
 // CPU; arrow-go's LZ4_RAW encoder was slower), PLAIN encoding (arrow-go's
 // dictionary encoder boxes every string in an interface value), DECIMAL up
-// to precision 18 as INT32/INT64, no statistics for strings. One row group
+// to precision 18 as INT32/INT64, no statistics for strings, pages of
+// 256 KiB (arrow-go clears a page buffer per column chunk). One row group
 // (parquetRowGroupRows) is buffered at a time.
 //
 // Errors answer {"error":{"code":"42P01","message":"…","details":{…}}}

@@ -327,6 +327,13 @@ func (e *arrowEncoder) endWithError(errorJSON) bool {
 // of a result, and so the memory of a Parquet answer.
 const parquetRowGroupRows = 64 << 10
 
+// parquetPageBytes is the size of the Parquet data pages of an answer.
+// arrow-go allocates a page's buffers afresh for every column chunk and
+// clears them: with its default of 1 MiB that clearing was a fifth of the
+// encoder's CPU. Pages of 256 KiB cost 20% less CPU for a file 2% larger
+// (64 KiB pages: 20% larger, Snappy finding fewer matches).
+const parquetPageBytes = 256 << 10
+
 // parquetEncoder writes a Parquet file: Snappy pages, PLAIN encoding,
 // DECIMAL of precision up to 18 as INT32/INT64, min/max statistics for
 // every column but strings and binaries. Rows are buffered up to a row
@@ -354,6 +361,7 @@ func (e *parquetEncoder) begin(w io.Writer, sch *arrow.Schema, h *Handler) error
 		parquet.WithAllocator(h.alloc),
 		parquet.WithDictionaryDefault(false),
 		parquet.WithStoreDecimalAsInteger(true),
+		parquet.WithDataPageSize(parquetPageBytes),
 	}
 	for _, f := range sch.Fields() {
 		switch f.Type.ID() {

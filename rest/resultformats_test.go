@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -149,5 +150,43 @@ func TestParquetAnswer(t *testing.T) {
 		if got := tr.RecordBatch(); !array.RecordEqual(got, want[i]) {
 			t.Fatalf("batch %d differs:\n got %v\nwant %v", i, got.NewSlice(0, 3), want[i].NewSlice(0, 3))
 		}
+	}
+}
+
+// TestParquetAnswerBadValue feeds a DECIMAL value beyond its precision (a
+// broken batch): the encoder returns an error, not a panic, and
+// endWithError says Parquet cannot carry it. (The writer's allocator is
+// Go's: after a failed column write, arrow-go's row group Close returns
+// before it closes the column writers, whose buffers are left to the GC.)
+func TestParquetAnswerBadValue(t *testing.T) {
+	mem := memory.DefaultAllocator
+	good := parquetTestBatch(mem, 0, 1000)
+	defer good.Release()
+	b := array.NewRecordBuilder(mem, good.Schema())
+	defer b.Release()
+	for i, col := range good.Columns() {
+		if i == 1 { // d5: DECIMAL(5,1) as INT32
+			b.Field(1).(*array.Decimal128Builder).Append(decimal128.FromI64(10_000_000_000))
+			continue
+		}
+		if err := b.Field(i).AppendValueFromString(col.ValueStr(0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := b.NewRecordBatch()
+	defer bad.Release()
+
+	enc := &parquetEncoder{}
+	if err := enc.begin(io.Discard, good.Schema(), &Handler{alloc: mem}); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.batch(good); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.batch(bad); err == nil {
+		t.Fatal("a DECIMAL(5,1) of 1e9 was written")
+	}
+	if enc.endWithError(errorJSON{}) {
+		t.Error("endWithError: Parquet has no place for an error")
 	}
 }
