@@ -178,3 +178,46 @@ func TestBodyClass(t *testing.T) {
 		}
 	}
 }
+
+// TestFramePool checks that framePool hands out buffers of the asked
+// length, keeps the 16 KiB tier itself without zeroing, and leaves the
+// other sizes to gRPC's default pool.
+func TestFramePool(t *testing.T) {
+	p := newFramePool()
+	for _, tc := range []struct {
+		n    int
+		ours bool
+	}{
+		{1, false}, {4 << 10, false}, {4<<10 + 1, true}, {9000, true}, {16 << 10, true},
+		{16<<10 + 1, false}, {1 << 20, false},
+	} {
+		b := p.Get(tc.n)
+		if len(*b) != tc.n {
+			t.Errorf("Get(%d): length %d", tc.n, len(*b))
+		}
+		if tc.ours && cap(*b) != maxFrameBuffer {
+			t.Errorf("Get(%d): capacity %d, want %d", tc.n, cap(*b), maxFrameBuffer)
+		}
+		p.Put(b)
+	}
+	// A reused frame buffer keeps its content: nothing clears it. The
+	// sync.Pool may drop a buffer (under the race detector it drops some
+	// on purpose), so try a few times.
+	for range 100 {
+		b := p.Get(16 << 10)
+		for i := range *b {
+			(*b)[i] = 0xAB
+		}
+		p.Put(b)
+		c := p.Get(10_000)
+		reused := unsafe.SliceData(*c) == unsafe.SliceData(*b)
+		if reused && (*c)[9_999] != 0xAB {
+			t.Fatal("a reused frame buffer was cleared")
+		}
+		p.Put(c)
+		if reused {
+			return
+		}
+	}
+	t.Error("frame buffers are never reused")
+}

@@ -89,6 +89,10 @@
 // record batch past its owner's Release must Retain it. DB.Ingest keeps no
 // reference to its input once it returns. Bodies read by other RPCs (bound
 // parameters) are never given back; the garbage collector frees them.
+// Below the codec, gRPC's transport reads each 16 KiB HTTP/2 frame into a
+// buffer of the server's gRPC buffer pool, framePool (codec.go), which
+// reuses frame buffers without clearing them: the transport overwrites
+// them whole.
 //
 // # Ingest client
 //
@@ -192,7 +196,7 @@
 // (TestIngestMillionRows, TestIngestTableOptions, TestIngestFailureWritesNothing,
 // TestIngestBrokenStreamWritesNothing, TestDoPutPath), the FlightData codec and
 // its body pool (TestCodecUnmarshalFlightData, TestCodecUnmarshalErrors,
-// TestBodyClass, TestIngestReusesBodies), the Ingest client (TestIngestClient,
+// TestBodyClass, TestIngestReusesBodies, TestFramePool), the Ingest client (TestIngestClient,
 // TestIngestClientWritesNothingOnFailure), a transaction committed and one rolled back
 // (TestTransactions), DoGet's send path byte for byte equal to arrow-go's
 // Flight writer and releasing every batch, also when the connection dies

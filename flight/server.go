@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/experimental"
 	"google.golang.org/grpc/status"
 
 	"github.com/mantisdb/mantisdb"
@@ -206,6 +207,7 @@ func New(db *mantisdb.DB, opts *Options) (*Server, error) {
 		grpc.MaxRecvMsgSize(o.MaxRecvMsgSize),
 		grpc.ForceServerCodecV2(newCodec()),
 		grpc.WriteBufferSize(writeBufferSize),
+		experimental.BufferPool(newFramePool()),
 	}
 	if o.TLS != nil {
 		gopts = append(gopts, grpc.Creds(credentials.NewTLS(o.TLS)))
