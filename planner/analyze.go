@@ -137,7 +137,7 @@ func (p *Prepared) BuildAnalyze(src SourceProvider) (arrowexec.Operator, *Analys
 	if err != nil {
 		return nil, nil, err
 	}
-	an.root = an.nodes[p.plan]
+	an.root = an.nodes[an.plan]
 	return op, an, nil
 }
 
@@ -250,7 +250,8 @@ type explainOp struct {
 func (o *explainOp) Schema() *arrow.Schema { return ExplainSchema }
 
 func (o *explainOp) Open(ctx context.Context) error {
-	text := o.p.Explained.Explain()
+	ex := o.p.Explained
+	text := ex.explain((&builder{src: o.src}).reorderJoins(ex.plan))
 	if o.p.Analyze {
 		var err error
 		if text, err = analyze(ctx, o.p.Explained, o.src); err != nil {

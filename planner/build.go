@@ -26,6 +26,8 @@ type builder struct {
 	// an, when not nil, collects EXPLAIN ANALYZE statistics: every
 	// operator built is wrapped to count for its node.
 	an *Analysis
+	// joinEst holds the rows reorderJoins expects of the joins it built.
+	joinEst map[*sql.Join]int64
 }
 
 // build makes the operator of n and its inputs. On error it closes what it

@@ -58,6 +58,9 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 			}
 			return r / 10, ok
 		case *sql.Join:
+			if r, ok := b.joinEst[x]; ok {
+				return r, true
+			}
 			l, lok := walk(x.Left)
 			if x.Type == sql.JoinSemi || x.Type == sql.JoinAnti || x.Type == sql.JoinAntiNullAware || x.Type.IsMark() {
 				return l, lok

@@ -221,9 +221,14 @@ func arrowType(t catalog.Type) arrow.DataType {
 // EXPLAIN.
 func (p *Prepared) ReturnsRows() bool { return p.Kind == KindQuery || p.Kind == KindExplain }
 
-// Explain returns the plan as text, one operator per line.
-func (p *Prepared) Explain() string {
-	if p.plan == nil {
+// Explain returns the plan as text, one operator per line, in the join
+// order the binder wrote (EXPLAIN shows the order a source's row estimates
+// give, see reorderJoins).
+func (p *Prepared) Explain() string { return p.explain(p.plan) }
+
+// explain renders plan, p's plan or a rewrite of it.
+func (p *Prepared) explain(plan sql.Node) string {
+	if plan == nil {
 		switch p.Kind {
 		case KindCreateTable:
 			return "CreateTable " + p.Create.Name + "\n"
@@ -239,7 +244,7 @@ func (p *Prepared) Explain() string {
 	if p.Table != nil && p.Kind != KindQuery {
 		fmt.Fprintf(&b, "%s %s\n", p.Kind, p.Table.Name)
 	}
-	b.WriteString(describeWith(p.plan, indexNote))
+	b.WriteString(describeWith(plan, indexNote))
 	return b.String()
 }
 
@@ -273,7 +278,11 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	if len(p.consts) > 0 {
 		b.params = p.consts
 	}
-	op, err := b.build(p.plan)
+	plan := b.reorderJoins(p.plan)
+	if b.an != nil {
+		b.an.plan = plan
+	}
+	op, err := b.build(plan)
 	if err != nil {
 		return nil, err
 	}

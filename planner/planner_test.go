@@ -26,9 +26,10 @@ type store struct {
 	cat    *catalog.Catalog
 	tables map[uint64][]arrow.RecordBatch
 	nextID int
-	chunk  int     // rows per stored batch; 0 means 2
-	scans  [][]int // columns of every scan opened, for pushdown tests
-	cache  *Cache  // prepares statements through it when set
+	chunk  int            // rows per stored batch; 0 means 2
+	scans  [][]int        // columns of every scan opened, for pushdown tests
+	cache  *Cache         // prepares statements through it when set
+	src    SourceProvider // builds through it instead of the store when set
 }
 
 func newStore(t *testing.T) *store {
@@ -144,10 +145,14 @@ func (s *store) runWith(q string, params []scalar.Scalar) ([][]string, *arrow.Sc
 		return nil, p.Schema, nil
 	}
 	var op arrowexec.Operator
+	var src SourceProvider = s
+	if s.src != nil {
+		src = s.src
+	}
 	if params == nil {
-		op, err = p.Build(s)
+		op, err = p.Build(src)
 	} else {
-		op, err = p.BuildWith(s, params)
+		op, err = p.BuildWith(src, params)
 	}
 	if err != nil {
 		return nil, nil, err

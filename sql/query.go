@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -452,6 +453,53 @@ func factorOr(e Expr) Expr {
 	return andAll(append(common, rest))
 }
 
+// impliedFilters returns the single-item filters that the ORs among conjs
+// imply: for an OR over several FROM items (itemsOf gives the items a
+// condition reads) whose every disjunct has conjuncts over item i alone,
+// the OR of those conjuncts. (A1 AND B1) OR (A2 AND B2), A over one item
+// and B over another, implies A1 OR A2 and B1 OR B2. The OR itself stays;
+// the implied filters only let scans and joins drop rows early (TPC-H Q7's
+// pair of nations, Q19's part and quantity conditions). A WHERE keeps the
+// rows whose conditions are all true, and an implied filter is true
+// wherever the OR is, so adding one does not change the result.
+func impliedFilters(conjs []Expr, itemsOf func(Expr) map[int]bool) []Expr {
+	var out []Expr
+	for _, c := range conjs {
+		if l, ok := c.(*Logic); !ok || l.Op != OpOr {
+			continue
+		}
+		items := itemsOf(c)
+		if len(items) < 2 {
+			continue
+		}
+		disj := splitOr(c, nil)
+		for _, it := range slices.Sorted(maps.Keys(items)) {
+			var implied Expr
+			for _, d := range disj {
+				var local []Expr
+				for _, x := range splitAnd(d, nil) {
+					if m := itemsOf(x); len(m) == 1 && m[it] {
+						local = append(local, x)
+					}
+				}
+				if len(local) == 0 {
+					implied = nil
+					break
+				}
+				if implied == nil {
+					implied = andAll(local)
+				} else {
+					implied = &Logic{Op: OpOr, L: implied, R: andAll(local)}
+				}
+			}
+			if implied != nil {
+				out = append(out, implied)
+			}
+		}
+	}
+	return out
+}
+
 // conjunctKey identifies a condition for factorOr: its String (which
 // identifies a bound expression over its input), with the operands of = and
 // <> in a fixed order so that a = b and b = a match.
@@ -546,6 +594,7 @@ func joinItems(items []fromItem, conjs []Expr) Node {
 		}
 		return m
 	}
+	conjs = append(slices.Clip(conjs), impliedFilters(conjs, itemsOf)...)
 	used := make([]bool, len(conjs))
 	// Single-item filters.
 	plans := make([]Node, len(items))
