@@ -449,14 +449,54 @@ func appendDecimal128(dst []byte, n decimal128.Num, scale int32) []byte {
 			}
 			return dst
 		}
-		var tmp [24]byte
-		digits := strconv.AppendUint(tmp[:0], absInt64(v), 10)
 		if v < 0 {
 			dst = append(dst, '-')
 		}
-		return appendScaled(dst, digits, int(scale))
+		if scale <= maxFastScale {
+			return appendScaledUint(dst, absInt64(v), int(scale))
+		}
+		var tmp [24]byte
+		return appendScaled(dst, strconv.AppendUint(tmp[:0], absInt64(v), 10), int(scale))
 	}
 	return append(dst, n.ToString(scale)...)
+}
+
+// maxFastScale is the largest scale appendScaledUint renders.
+const maxFastScale = 38
+
+// appendScaledUint appends u with a decimal point scale (1..maxFastScale)
+// digits from the right and at least one digit before it: the digits are
+// written right to left, two at a time, into a buffer on the stack.
+func appendScaledUint(dst []byte, u uint64, scale int) []byte {
+	var tmp [maxFastScale + 22]byte
+	i := len(tmp)
+	for k := scale; k >= 2; k -= 2 {
+		r := u % 100
+		u /= 100
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+	}
+	if scale&1 == 1 {
+		i--
+		tmp[i] = byte('0' + u%10)
+		u /= 10
+	}
+	i--
+	tmp[i] = '.'
+	for u >= 100 {
+		r := u % 100
+		u /= 100
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+	}
+	if u >= 10 {
+		i -= 2
+		tmp[i], tmp[i+1] = digitPairs[2*u], digitPairs[2*u+1]
+	} else {
+		i--
+		tmp[i] = byte('0' + u)
+	}
+	return append(dst, tmp[i:]...)
 }
 
 func absInt64(v int64) uint64 {

@@ -296,3 +296,26 @@ func TestAppendCivilDateMatchesTime(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendDecimalMatchesToString compares decimal text with arrow-go's
+// decimal128.Num.ToString for values around powers of ten, of both signs,
+// at scales 0..38 (Decimal128's range).
+func TestAppendDecimalMatchesToString(t *testing.T) {
+	var vals []int64
+	for p := int64(1); p > 0 && p <= math.MaxInt64/10; p *= 10 {
+		vals = append(vals, p-1, p, p+1, p*7+3)
+	}
+	vals = append(vals, 0, math.MaxInt64, math.MinInt64, math.MinInt64+1)
+	var buf []byte
+	for _, v := range vals {
+		for _, sign := range []int64{1, -1} {
+			n := decimal128.FromI64(v * sign)
+			for _, scale := range []int32{0, 1, 2, 3, 4, 5, 9, 17, 18, 19, 20, 21, 37, 38} {
+				want := n.ToString(scale)
+				if buf = appendDecimal128(buf[:0], n, scale); string(buf) != want {
+					t.Fatalf("%d at scale %d: got %s, want %s", v*sign, scale, buf, want)
+				}
+			}
+		}
+	}
+}
