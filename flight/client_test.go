@@ -2,6 +2,7 @@ package flight
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -97,8 +98,21 @@ func TestIngestClientWritesNothingOnFailure(t *testing.T) {
 		t.Errorf("batch of another schema: %v, want a schema error", err)
 	}
 
+	// The server refuses the second batch (a duplicate key) while the
+	// client may still be sending: the first is not written either.
+	e.exec(t, "CREATE TABLE pk (id BIGINT NOT NULL PRIMARY KEY, v DOUBLE)")
+	dup := append(narrowBatches(e.client.Alloc, 0, 20_000, 10_000), narrowBatches(e.client.Alloc, 19_999, 20_000, 20_000)...)
+	pkPath := &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{"pk"}}
+	_, err := Ingest(e.ctx, e.client.Client, pkPath, recordReader(t, narrowSchema, dup), opts)
+	if st, _ := status.FromError(err); !strings.HasPrefix(st.Message(), "23505") {
+		t.Errorf("duplicate key: %v, want 23505", err)
+	}
+	if got := e.count(t, "pk"); got != "0" {
+		t.Errorf("pk holds %s rows after a failed ingest, want 0", got)
+	}
+
 	missing := &arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{"nope"}}
-	_, err := Ingest(e.ctx, e.client.Client, missing, recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, 0, 10, 10)), opts)
+	_, err = Ingest(e.ctx, e.client.Client, missing, recordReader(t, narrowSchema, narrowBatches(e.client.Alloc, 0, 10, 10)), opts)
 	if st, _ := status.FromError(err); st.Code() != codes.NotFound || !strings.HasPrefix(st.Message(), "42P01") {
 		t.Errorf("missing table: %v, want NotFound 42P01", err)
 	}
@@ -126,3 +140,42 @@ func (r *batchList) Next() bool                     { r.i++; return r.i <= len(r
 func (r *batchList) RecordBatch() arrow.RecordBatch { return r.recs[r.i-1] }
 func (r *batchList) Record() arrow.RecordBatch      { return r.RecordBatch() }
 func (r *batchList) Err() error                     { return nil }
+
+// TestIngestClientDictionary sends a dictionary-encoded column, which
+// Ingest writes with arrow-go's writer: the server must answer exactly as
+// it answers arrow-go's own ExecuteIngest of the same batch.
+func TestIngestClientDictionary(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE d (s VARCHAR)")
+	dt := &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int32, ValueType: arrow.BinaryTypes.String}
+	sch := arrow.NewSchema([]arrow.Field{{Name: "s", Type: dt, Nullable: true}}, nil)
+	batch := func() []arrow.RecordBatch {
+		b := array.NewDictionaryBuilder(e.client.Alloc, dt).(*array.BinaryDictionaryBuilder)
+		defer b.Release()
+		for _, v := range []string{"a", "b", "a", "c"} {
+			if err := b.AppendString(v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		col := b.NewArray()
+		defer col.Release()
+		return []arrow.RecordBatch{array.NewRecordBatch(sch, []arrow.Array{col}, 4)}
+	}
+	opts := ingestOpts("d", flightsql.TableDefinitionOptionsTableNotExistOptionFail, flightsql.TableDefinitionOptionsTableExistsOptionAppend)
+	wantN, wantErr := e.client.ExecuteIngest(e.ctx, recordReader(t, sch, batch()), opts)
+	desc, err := IngestDescriptor(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotN, gotErr := Ingest(e.ctx, e.client.Client, desc, recordReader(t, sch, batch()), &IngestOptions{Allocator: e.client.Alloc})
+	if gotN != wantN || status.Code(gotErr) != status.Code(wantErr) || fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+		t.Errorf("Ingest: %d, %v; ExecuteIngest: %d, %v", gotN, gotErr, wantN, wantErr)
+	}
+	if wantErr == nil {
+		_, res := e.query(t, "SELECT s, count(*) FROM d GROUP BY s ORDER BY s")
+		if got := strings.Join(rowStrings(res), ";"); got != "a|4;b|2;c|2" {
+			t.Errorf("d holds %q after both ingests, want a|4;b|2;c|2", got)
+		}
+		releaseAll(res)
+	}
+}
