@@ -196,8 +196,9 @@
 // (TestIngestMillionRows, TestIngestTableOptions, TestIngestFailureWritesNothing,
 // TestIngestBrokenStreamWritesNothing, TestDoPutPath), the FlightData codec and
 // its body pool (TestCodecUnmarshalFlightData, TestCodecUnmarshalErrors,
-// TestBodyClass, TestIngestReusesBodies, TestFramePool), the Ingest client (TestIngestClient,
-// TestIngestClientWritesNothingOnFailure, TestIngestClientDictionary), a transaction committed and one rolled back
+// TestBodyClass, TestIngestReusesBodies, TestFramePool), the Ingest client
+// (TestIngestClient, TestIngestClientWritesNothingOnFailure,
+// TestIngestClientDictionary), a transaction committed and one rolled back
 // (TestTransactions), DoGet's send path byte for byte equal to arrow-go's
 // Flight writer and releasing every batch, also when the connection dies
 // (TestOutDataBytes, TestWriteStream, TestStopMidStreamReleasesBatches).
