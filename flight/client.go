@@ -65,6 +65,9 @@ func Ingest(ctx context.Context, client arrowflight.Client, desc *arrowflight.Fl
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
 	}
+	if desc == nil {
+		return 0, errors.New("flight: Ingest needs a descriptor")
+	}
 	sch := rdr.Schema()
 	if sch == nil {
 		return 0, errors.New("flight: Ingest needs a reader with a schema")

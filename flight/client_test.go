@@ -120,6 +120,9 @@ func TestIngestClientWritesNothingOnFailure(t *testing.T) {
 		t.Errorf("t holds %s rows after failed ingests, want 0", got)
 	}
 
+	if _, err := Ingest(e.ctx, e.client.Client, nil, recordReader(t, narrowSchema, nil), opts); err == nil {
+		t.Error("Ingest without a descriptor: no error")
+	}
 	if _, err := IngestDescriptor(&flightsql.ExecuteIngestOpts{Table: "t"}); err == nil {
 		t.Error("IngestDescriptor without TableDefinitionOptions: no error")
 	}
