@@ -3,7 +3,6 @@ package rest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
@@ -124,7 +123,7 @@ func BenchmarkQueryAnswer(b *testing.B) {
 	h := NewHandler(db, &Options{Logger: quiet})
 	for _, f := range resultFormats {
 		b.Run(formatShortName(f.media), func(b *testing.B) {
-			var bytes int64
+			var body int64
 			b.ReportAllocs()
 			cpu0, t0 := cpuTime(), time.Now()
 			for b.Loop() {
@@ -134,13 +133,13 @@ func BenchmarkQueryAnswer(b *testing.B) {
 				w := &discardResponse{h: http.Header{}}
 				h.ServeHTTP(w, req)
 				if w.status != http.StatusOK {
-					b.Fatal(fmt.Errorf("HTTP %d", w.status))
+					b.Fatalf("HTTP %d", w.status)
 				}
-				bytes += w.n
+				body += w.n
 			}
 			cpu, wall := cpuTime()-cpu0, time.Since(t0)
 			rows := float64(b.N * batches * rowsPerBatch)
-			b.SetBytes(bytes / int64(b.N))
+			b.SetBytes(body / int64(b.N))
 			b.ReportMetric(rows/wall.Seconds(), "rows/s")
 			b.ReportMetric(float64(cpu.Nanoseconds())/rows, "cpu-ns/row")
 		})
