@@ -33,13 +33,20 @@ func (g *intGroups) len() int { return g.tab.len() }
 
 func (g *intGroups) bytes() int64 { return g.tab.bytes() }
 
-// find sets gids[i] to the group of row i of key, adding new groups.
+// find sets gids[i] to the group of row i of key, adding new groups. A
+// row with the key of the row before it takes its group without a probe:
+// tables are often sorted or clustered by the keys they are grouped by
+// (lineitem by l_orderkey: four rows per order on average).
 func (g *intGroups) find(key arrow.Array, gids []int32) {
 	keys, buf, _ := intKeys(key, g.buf)
 	g.buf = buf
 	if key.NullN() == 0 {
+		last, lastG := int64(0), int32(-1)
 		for i, k := range keys {
-			gids[i], _ = g.tab.find(k)
+			if k != last || lastG < 0 {
+				last, lastG = k, g.find1(k)
+			}
+			gids[i] = lastG
 		}
 		return
 	}
@@ -50,6 +57,11 @@ func (g *intGroups) find(key arrow.Array, gids []int32) {
 		}
 		gids[i], _ = g.tab.find(k)
 	}
+}
+
+func (g *intGroups) find1(k int64) int32 {
+	gid, _ := g.tab.find(k)
+	return gid
 }
 
 func (g *intGroups) nullGroup() int32 {

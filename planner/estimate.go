@@ -62,7 +62,14 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 				return r, true
 			}
 			l, lok := walk(x.Left)
-			if x.Type == sql.JoinSemi || x.Type == sql.JoinAnti || x.Type == sql.JoinAntiNullAware || x.Type.IsMark() {
+			if x.Type == sql.JoinSemi {
+				// At most one row per right row when the keys are unique.
+				if r, rok := walk(x.Right); rok {
+					return min(l, r), lok
+				}
+				return l, lok
+			}
+			if x.Type == sql.JoinAnti || x.Type == sql.JoinAntiNullAware || x.Type.IsMark() {
 				return l, lok
 			}
 			r, rok := walk(x.Right)

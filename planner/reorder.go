@@ -38,13 +38,13 @@ type joinInput struct {
 	pk    []int // its output columns that make its table's primary key, in key order; nil when unknown
 }
 
-// reorderJoins returns n with its inner join trees reordered. Without a
-// RowEstimator it returns n.
+// reorderJoins returns n with semi joins pushed down (pushSemiJoins) and
+// its inner join trees reordered. Without a RowEstimator it returns n.
 func (b *builder) reorderJoins(n sql.Node) sql.Node {
 	if _, ok := b.src.(RowEstimator); !ok || n == nil {
 		return n
 	}
-	return b.reorderNode(n)
+	return b.reorderNode(b.pushSemiJoins(n))
 }
 
 func (b *builder) reorderNode(n sql.Node) sql.Node {
@@ -109,7 +109,7 @@ func (b *builder) reorderTree(j *sql.Join) (sql.Node, bool) {
 			return nil, false
 		}
 		in.rows, in.base = max(rows, 1), max(rows, 1)
-		if scan, _ := scanBelow(in.n); scan != nil {
+		if scan := rowScan(in.n); scan != nil {
 			if base, ok := b.estimateRows(scan); ok {
 				in.base = max(base, in.rows)
 			}
@@ -370,6 +370,27 @@ func coversKey(key, cols []int) bool {
 		}
 	}
 	return true
+}
+
+// rowScan returns the scan whose rows n is a subset of, with the same
+// columns: n itself, or a scan under filters and semi and anti joins; nil
+// when there is none.
+func rowScan(n sql.Node) *sql.Scan {
+	for {
+		switch x := n.(type) {
+		case *sql.Scan:
+			return x
+		case *sql.Filter:
+			n = x.Input
+		case *sql.Join:
+			if !isFilterJoin(x.Type) {
+				return nil
+			}
+			n = x.Left
+		default:
+			return nil
+		}
+	}
 }
 
 // scanKey returns the output columns of scan that hold its table's primary

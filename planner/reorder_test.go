@@ -49,6 +49,10 @@ func TestReorderJoins(t *testing.T) {
 		{`select f.id, da.name, db.kind from f, db, da where f.a = da.id and db.id = f.b and da.name = 'n1' order by 1`, "da", "db"},
 		{`select count(*), sum(f.v) from f, da, db where f.a = da.id and f.b = db.id
 			and ((da.name = 'n1' and db.kind = 'x') or (da.name = 'n2' and db.kind = 'y'))`, "", ""},
+		// The IN below the inner join, on f (pushSemiJoins).
+		{`select da.name, count(*) from f, da where f.a = da.id and f.b in (select id from db where kind = 'x')
+			group by da.name order by 1`, "semi", ""},
+		{`select count(*) from f, da where f.a = da.id and f.b not in (select id from db where kind = 'x')`, "semi", ""},
 	} {
 		s.src = nil
 		want, wantSch, err := s.run(tc.q)
@@ -68,6 +72,12 @@ func TestReorderJoins(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan := describe((&builder{src: estimating{s}}).reorderJoins(p.plan))
+		if tc.before == "semi" {
+			if strings.Index(plan, "Join Inner") > strings.Index(plan, "Join Anti") && strings.Index(plan, "Join Inner") > strings.Index(plan, "Join Semi") {
+				t.Errorf("%s: the semi or anti join is not below the inner join:\n%s", tc.q, plan)
+			}
+			continue
+		}
 		// Inputs joined earlier are printed first in a left-deep tree.
 		if tc.before != "" && strings.Index(plan, "Scan "+tc.before+" ") > strings.Index(plan, "Scan "+tc.dim+" ") {
 			t.Errorf("%s: %s is not joined before %s:\n%s", tc.q, tc.before, tc.dim, plan)
