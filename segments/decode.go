@@ -106,6 +106,9 @@ type colDecoder struct {
 	// dataHint is the size of the previous batch's string data, the first
 	// guess for the next one.
 	dataHint int
+	// pages, when not nil, decodes a string column of a dense scan
+	// instead of cr (decodebytes.go).
+	pages *bytesPages
 }
 
 // newRGDecoder returns a decoder of file columns fileCols; kinds gives
@@ -119,17 +122,29 @@ func newRGDecoder(kinds []directKind, schema *arrow.Schema, mem memory.Allocator
 }
 
 // open prepares the decoding of row group rg of pr, after the previous
-// row group was released.
-func (d *rgDecoder) open(pr *file.Reader, rg int, fileCols []int) error {
+// row group was released. Decoders opened with dense read the row group
+// from its first row to its last: they cannot seek, and string columns are
+// decoded page by page (bytesPages).
+func (d *rgDecoder) open(pr *file.Reader, rg int, fileCols []int, dense bool) error {
 	rgr := pr.RowGroup(rg)
 	d.left = rgr.NumRows()
 	for i, fc := range fileCols {
+		c := &d.cols[i]
+		if dense && c.kind == directBytes {
+			pages, err := rgr.GetColumnPageReader(fc)
+			if err != nil {
+				d.release()
+				return err
+			}
+			c.pages = newBytesPages(pages, pr.MetaData().Schema.Column(fc).MaxDefinitionLevel())
+			continue
+		}
 		cr, err := rgr.Column(fc)
 		if err != nil {
 			d.release()
 			return err
 		}
-		d.cols[i].cr, d.cols[i].maxDef = cr, cr.Descriptor().MaxDefinitionLevel()
+		c.cr, c.maxDef = cr, cr.Descriptor().MaxDefinitionLevel()
 	}
 	return nil
 }
@@ -138,6 +153,9 @@ func (d *rgDecoder) open(pr *file.Reader, rg int, fileCols []int) error {
 // row pos, through the page index: the next batch starts there.
 func (d *rgDecoder) seek(pos, rows int64) error {
 	for i := range d.cols {
+		if d.cols[i].pages != nil {
+			return errors.New("segments: seek in a dense scan")
+		}
 		if err := d.cols[i].cr.SeekToRow(pos); err != nil {
 			return fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
 		}
@@ -153,7 +171,10 @@ func (d *rgDecoder) release() {
 		if c, ok := d.cols[i].cr.(io.Closer); ok {
 			_ = c.Close()
 		}
-		d.cols[i].cr = nil
+		if d.cols[i].pages != nil {
+			_ = d.cols[i].pages.close()
+		}
+		d.cols[i].cr, d.cols[i].pages = nil, nil
 	}
 	d.left = 0
 }
@@ -206,6 +227,11 @@ func (c *colDecoder) decode(mem memory.Allocator, n int) (arrow.Array, error) {
 	case directFloat64:
 		return decodeFixed[float64](mem, c.dt, c.cr.(*file.Float64ColumnChunkReader), n, defs)
 	case directBytes:
+		if c.pages != nil {
+			a, size, err := c.pages.decode(mem, c.dt, n, c.dataHint)
+			c.dataHint = size + size/8
+			return a, err
+		}
 		return c.decodeBytes(mem, n, defs)
 	case directDecimal64:
 		return c.decodeDecimal64(mem, n, defs)

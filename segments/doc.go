@@ -81,6 +81,13 @@
 // the rows a scan returns, in order, so callers can build row keys under
 // any pruning.
 //
+// Dense scans of the column types the writer produces decode each column
+// chunk straight into Arrow buffers (decode.go); their string columns are
+// read page by page, PLAIN values and dictionary indices (the RLE /
+// bit-packed hybrid) decoded into the batch's offsets and data without an
+// intermediate value per row (decodebytes.go). Pages that do not parse
+// fail the scan with ErrCorruption.
+//
 // Reader.Lookup finds a row by its full sort key (primary key probes and
 // uniqueness checks): key range, bloom filter or bitmap of the first key
 // column, zone maps, then binary search in the decoded key columns of the

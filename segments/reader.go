@@ -812,7 +812,7 @@ func (s *Scanner) openRG(rg int) error {
 			s.points = true
 			return nil
 		}
-		if err := s.dec.open(s.fr.ParquetReader(), rg, s.fileCols); err != nil {
+		if err := s.dec.open(s.fr.ParquetReader(), rg, s.fileCols, !s.sparse); err != nil {
 			return err
 		}
 		s.decOpen = true

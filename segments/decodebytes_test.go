@@ -1,0 +1,188 @@
+package segments
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+)
+
+// rleRun is one run of an RLE / bit-packed hybrid stream to encode.
+type rleRun struct {
+	packed bool
+	vals   []uint32 // packed: the values (padded to a multiple of 8 with 0); else one value
+	count  int      // RLE: repeats
+}
+
+// encodeRLE encodes runs at bit width w the way the Parquet spec says.
+func encodeRLE(w uint, runs []rleRun) []byte {
+	var out []byte
+	for _, r := range runs {
+		if !r.packed {
+			out = binary.AppendUvarint(out, uint64(r.count)<<1)
+			for i := uint(0); i < (w+7)/8; i++ {
+				out = append(out, byte(r.vals[0]>>(8*i)))
+			}
+			continue
+		}
+		vals := r.vals
+		for len(vals)%8 != 0 {
+			vals = append(vals, 0)
+		}
+		out = binary.AppendUvarint(out, uint64(len(vals)/8)<<1|1)
+		packed := make([]byte, len(vals)*int(w)/8)
+		for i, v := range vals {
+			for b := uint(0); b < w; b++ {
+				if v>>b&1 != 0 {
+					bit := uint(i)*w + b
+					packed[bit/8] |= 1 << (bit % 8)
+				}
+			}
+		}
+		out = append(out, packed...)
+	}
+	return out
+}
+
+// TestRLEDecoder decodes hand-made and random RLE / bit-packed hybrid
+// streams of every bit width, in steps of several sizes (a run's state
+// carries from one step to the next).
+func TestRLEDecoder(t *testing.T) {
+	// The example of the Parquet spec: 0..7 bit-packed at width 3.
+	var d rleDecoder
+	d.reset([]byte{3, 0x88, 0xC6, 0xFA}, 3)
+	got := make([]uint32, 8)
+	if err := d.decode(got); err != nil || !slices.Equal(got, []uint32{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("spec example: %v, %v", got, err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for w := uint(0); w <= 32; w++ {
+		max := uint64(1)<<w - 1
+		var runs []rleRun
+		var want []uint32
+		for range 20 {
+			if rng.IntN(2) == 0 {
+				v := uint32(rng.Uint64N(max + 1))
+				n := 1 + rng.IntN(300)
+				runs = append(runs, rleRun{vals: []uint32{v}, count: n})
+				for range n {
+					want = append(want, v)
+				}
+				continue
+			}
+			vals := make([]uint32, 8*(1+rng.IntN(20)))
+			for i := range vals {
+				vals[i] = uint32(rng.Uint64N(max + 1))
+			}
+			runs = append(runs, rleRun{packed: true, vals: vals})
+			want = append(want, vals...)
+		}
+		data := encodeRLE(w, runs)
+		for _, step := range []int{1, 7, 64, len(want)} {
+			t.Run(fmt.Sprintf("width=%d/step=%d", w, step), func(t *testing.T) {
+				var d rleDecoder
+				d.reset(data, w)
+				got := make([]uint32, len(want))
+				for i := 0; i < len(got); i += step {
+					if err := d.decode(got[i:min(i+step, len(got))]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !slices.Equal(got, want) {
+					t.Fatalf("decoded %v\nwant %v", got, want)
+				}
+			})
+		}
+	}
+}
+
+// TestRLEDecoderErrors feeds malformed streams: each fails with
+// ErrCorruption, none panics.
+func TestRLEDecoderErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		width uint
+		data  []byte
+		n     int
+	}{
+		{"empty", 3, nil, 1},
+		{"unterminated header", 3, []byte{0x80}, 1},
+		{"bit-packed past the end", 3, []byte{5, 0x88, 0xC6, 0xFA}, 16},
+		{"zero groups", 3, []byte{1}, 1},
+		{"RLE value missing", 16, []byte{4, 1}, 2},
+		{"RLE value too wide", 3, []byte{4, 9}, 2},
+		{"zero repeats", 3, []byte{0, 1}, 1},
+		{"stream shorter than asked", 3, []byte{4, 1}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var d rleDecoder
+			d.reset(tc.data, tc.width)
+			err := d.decode(make([]uint32, tc.n))
+			if !errors.Is(err, ErrCorruption) {
+				t.Fatalf("got %v, want ErrCorruption", err)
+			}
+		})
+	}
+}
+
+// TestBytesPagesErrors gives the page decoder values that do not parse:
+// each fails with ErrCorruption.
+func TestBytesPagesErrors(t *testing.T) {
+	plain := func(vals ...string) []byte {
+		var b []byte
+		for _, v := range vals {
+			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+			b = append(b, v...)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name   string
+		enc    parquet.Encoding
+		dict   []byte // a plain dictionary page's values
+		values []byte
+		n      int
+	}{
+		{"plain value past the page", parquet.Encodings.Plain, nil, plain("abc")[:5], 1},
+		{"plain length past the page", parquet.Encodings.Plain, nil, []byte{1, 2}, 1},
+		{"fewer plain values than levels", parquet.Encodings.Plain, nil, plain("a", "b"), 3},
+		{"dictionary page missing", parquet.Encodings.RLEDict, nil, []byte{1, 4, 0}, 2},
+		{"index past the dictionary", parquet.Encodings.RLEDict, plain("x", "y"), []byte{2, 4, 2}, 2},
+		{"bit width above 32", parquet.Encodings.RLEDict, plain("x"), []byte{33, 4, 0}, 2},
+		{"unknown encoding", parquet.Encodings.DeltaByteArray, nil, nil, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &bytesPages{}
+			if tc.dict != nil {
+				if err := p.readDictionaryValues(tc.dict, countPlain(tc.dict)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := p.startPage(tc.n, tc.enc, nil, tc.values)
+			if err == nil {
+				var out byteSink
+				out.data = memory.NewResizableBuffer(memory.DefaultAllocator)
+				defer out.data.Release()
+				err = p.values(&out, make([]int32, tc.n))
+			}
+			if !errors.Is(err, ErrCorruption) {
+				t.Fatalf("got %v, want ErrCorruption", err)
+			}
+		})
+	}
+}
+
+// countPlain counts the plain values of b.
+func countPlain(b []byte) int {
+	n := 0
+	for len(b) >= 4 {
+		b = b[4+binary.LittleEndian.Uint32(b):]
+		n++
+	}
+	return n
+}
