@@ -539,6 +539,11 @@ func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Most text is plain ASCII: skip it eight bytes at a time.
+		if i+8 <= len(s) && jsonPlain8(load64(s, i)) {
+			i += 8
+			continue
+		}
 		b := s[i]
 		if b < utf8.RuneSelf {
 			if jsonSafe[b] {
@@ -581,6 +586,32 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// load64 returns the eight bytes of s at i as a little-endian word (the
+// compiler makes one load of it).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+const (
+	bytesOf1  = 0x0101010101010101
+	bytesOf80 = 0x8080808080808080
+)
+
+// jsonPlain8 reports whether the eight bytes of x are all ASCII that a JSON
+// string holds as they are: none below 0x20, none '"' or '\\', none of
+// 0x80 or more. Each test is the exact "has a byte less than n / equal
+// to zero" word trick (Bit Twiddling Hacks).
+func jsonPlain8(x uint64) bool {
+	less := (x - bytesOf1*0x20) &^ x
+	quote := x ^ (bytesOf1 * '"')
+	quote = (quote - bytesOf1) &^ quote
+	bslash := x ^ (bytesOf1 * '\\')
+	bslash = (bslash - bytesOf1) &^ bslash
+	return (less|quote|bslash|x)&bytesOf80 == 0
 }
 
 // sqlTypeName returns the SQL name of an Arrow type for the "columns" of a

@@ -1,11 +1,14 @@
 package rest
 
 import (
+	"bytes"
 	"encoding/json"
 	"math"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -318,4 +321,84 @@ func TestAppendDecimalMatchesToString(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestAppendJSONStringWords compares appendJSONString, which skips plain
+// ASCII eight bytes at a time, with the byte-by-byte loop it grew from on
+// random strings that put every kind of byte at every offset of a word:
+// each ASCII byte, multi-byte runes, U+2028, invalid UTF-8.
+func TestAppendJSONStringWords(t *testing.T) {
+	pieces := []string{"\u2028", "\u2029", "é", "日本", "🦐", "\xff", "\xe2\x80", "abcdefgh", "        "}
+	for b := 0; b < utf8.RuneSelf; b++ {
+		pieces = append(pieces, string(rune(b)))
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	var s []byte
+	for range 20000 {
+		s = s[:0]
+		for n := rnd.IntN(12); n > 0; n-- {
+			if rnd.IntN(3) > 0 {
+				s = append(s, "plain-text"[:rnd.IntN(11)]...)
+			}
+			s = append(s, pieces[rnd.IntN(len(pieces))]...)
+		}
+		want := appendJSONStringBytewise(nil, string(s))
+		if got := appendJSONString(nil, string(s)); !bytes.Equal(got, want) {
+			t.Fatalf("%q: got %s, want %s", s, got, want)
+		}
+		var back string
+		if err := json.Unmarshal(want, &back); err != nil || back != strings.ToValidUTF8(string(s), "\ufffd") && utf8.ValidString(string(s)) {
+			t.Fatalf("%q: %s decodes to %q (%v)", s, want, back, err)
+		}
+	}
+}
+
+// appendJSONStringBytewise is appendJSONString as it was before it
+// skipped words: the reference of TestAppendJSONStringWords.
+func appendJSONStringBytewise(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if jsonSafe[b] {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
