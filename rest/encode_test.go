@@ -402,3 +402,26 @@ func appendJSONStringBytewise(dst []byte, s string) []byte {
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// TestCSVNeedsQuotesWords compares csvNeedsQuotes, which tests eight bytes
+// at a time, with a byte loop on random strings that put commas, quotes,
+// CR, LF, spaces and other bytes at every offset of a word.
+func TestCSVNeedsQuotesWords(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	var s []byte
+	for range 50000 {
+		s = s[:0]
+		for n := 1 + rnd.IntN(30); n > 0; n-- {
+			if rnd.IntN(8) == 0 {
+				const odd = ",\"\r\n \x00\xff!#-+*"
+				s = append(s, odd[rnd.IntN(len(odd))])
+			} else {
+				s = append(s, byte('a'+rnd.IntN(26)))
+			}
+		}
+		want := s[0] == ' ' || s[len(s)-1] == ' ' || bytes.ContainsAny(s, ",\"\r\n")
+		if got := csvNeedsQuotes(string(s)); got != want {
+			t.Fatalf("csvNeedsQuotes(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -276,7 +276,13 @@ func csvNeedsQuotes(s string) bool {
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return true
 	}
-	for i := 0; i < len(s); i++ {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		if csvSpecial8(load64(s, i)) {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
 		if c := s[i]; c <= '"' || c == ',' {
 			// One comparison keeps the loop cheap: the bytes up to '"'
 			// are rare in text.
@@ -286,6 +292,16 @@ func csvNeedsQuotes(s string) bool {
 		}
 	}
 	return false
+}
+
+// csvSpecial8 reports whether one of the eight bytes of x is a comma,
+// quote, CR or LF (the "has a zero byte" word test of each, exact).
+func csvSpecial8(x uint64) bool {
+	has := func(c uint64) uint64 {
+		v := x ^ (bytesOf1 * c)
+		return (v - bytesOf1) &^ v
+	}
+	return (has(',')|has('"')|has('\r')|has('\n'))&bytesOf80 != 0
 }
 
 // appendCSVField appends s, quoted if it holds a comma, quote, CR or LF or
