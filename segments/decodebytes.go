@@ -447,7 +447,25 @@ func (d *rleDecoder) decode(dst []uint32) error {
 		case d.npack > 0:
 			k := min(d.npack, len(dst))
 			b, pos, w := d.packed, d.pos, d.width
-			for i := range dst[:k] {
+			i := 0
+			if w <= 8 {
+				// Whole groups of 8 values (w bytes, at a byte boundary)
+				// from one 8-byte load each.
+				for ; i+8 <= k && pos&7 == 0 && int(pos>>3)+8 <= len(b); i += 8 {
+					word := binary.LittleEndian.Uint64(b[pos>>3:])
+					g := (*[8]uint32)(dst[i : i+8])
+					g[0] = uint32(word & mask)
+					g[1] = uint32(word >> w & mask)
+					g[2] = uint32(word >> (2 * w) & mask)
+					g[3] = uint32(word >> (3 * w) & mask)
+					g[4] = uint32(word >> (4 * w) & mask)
+					g[5] = uint32(word >> (5 * w) & mask)
+					g[6] = uint32(word >> (6 * w) & mask)
+					g[7] = uint32(word >> (7 * w) & mask)
+					pos += 8 * w
+				}
+			}
+			for ; i < k; i++ {
 				byteAt := pos >> 3
 				var word uint64
 				if int(byteAt)+8 <= len(b) {
