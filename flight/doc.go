@@ -141,12 +141,12 @@
 // Issue #6 asks for DoGet at 0.8 GB/s or more on the bench harness's serve
 // workload (SF1 lineitem compacted into segments, read whole by arrow-go's
 // Flight SQL client in the same process over loopback, 2 cores); the last
-// quiet-machine run measured 525 MB/s before the changes below. The
-// stream's work runs on several goroutines (decoding, sending, the
-// client's reading), so on 2 cores the rate follows the CPU spent per byte
-// by server and client together, and the measure that holds on a shared
-// machine is BenchmarkDoGetLineitem's CPU time per query (500K rows, about
-// 85 MB of Arrow data):
+// quiet-machine run measured 525 MB/s before the changes below and 602
+// MB/s after the send path. The stream's work runs on several goroutines
+// (decoding, sending, the client's reading), so on 2 cores the rate
+// follows the CPU spent per byte by server and client together, and the
+// measure that holds on a shared machine is BenchmarkDoGetLineitem's CPU
+// time per query (500K rows, about 85 MB of Arrow data):
 //
 //	go test ./flight -run '^$' -bench DoGetLineitem -benchtime 20x -cpuprofile cpu.prof
 //
@@ -156,20 +156,34 @@
 // metadata and hands gRPC the batch's buffers by reference (outdata.go),
 // one message of about 1.4 MB per 8192-row batch (Options.MaxBatchBytes
 // bounds it at 2 MiB); gRPC's transport copies the bytes once into a 512
-// KiB write buffer and writes them. Measured on the shared machine, median
-// of three alternating runs: 386 CPU-ms per query before (arrow-go's
-// Flight writer and proto.Marshal copied each body twice), 328 after
-// (-15%; 233 -> 274 MB per CPU-second). Where the 328 ms go: Parquet
-// decoding 132 (LZ4 pages, strings, zeroing of fresh Arrow buffers), the
-// transport's writes 44, the client 92 (gRPC's reader and proto
-// unmarshaling, not the server's to change), opening the query 25 (Pebble
-// reads under the manifest and batch-entry spans), GC 13, DoGet's own
-// encoding under 5. The 0.8 GB/s target needs about a third less CPU per
-// byte than before; the server's share left is mostly decoding. The bench
-// harness's serve workload at SF 0.2, on the same loaded machine, as a
-// ratio to the REST Arrow IPC path measured in the same run (whose code
-// did not change): DoGet read 0.69 and 0.60 times REST's MB/s before, 1.41
-// and 1.39 after (bench -bench serve -sf 0.2 -engines mantisdb).
+// KiB write buffer and writes them. The send path (outdata.go) took the
+// query from 386 to 328 CPU-ms (arrow-go's Flight writer and proto.Marshal
+// copied each body twice); decoding string columns page by page
+// (segments/decodebytes.go) took it from 277 to 254 CPU-ms (-8%, mean of
+// four alternating runs of -benchtime 10x on the loaded machine, where
+// every figure is higher than on a quiet one).
+//
+// Where a query's CPU goes now, from a profile of the query loop alone
+// (30 queries; -cpuprofile also holds the set-up's ingest and compaction,
+// so look at the loop's stacks), as shares of the total: the segment
+// decode 39% (string columns 20%: reading and LZ4 of their pages 6%, the
+// dictionary gather and indices 8%; INT64 and DECIMAL columns 8%, DATE
+// columns 4%; LZ4 of all pages 9%; zeroing and allocating the fresh Arrow
+// buffers of each batch 8%), the transport's writes 19% (most of it the
+// write system call on loopback), arrow-go's client 32% (gRPC's frame
+// reader, which zeroes every pooled buffer it takes, and proto
+// unmarshaling, which copies each body again: not the server's to
+// change), GC 4%, DoGet's own encoding and the Rows hand-over 3%.
+// Left to do for the 0.8 GB/s target: reusing the decoded batches'
+// buffers would remove the 8% of zeroing and most of the GC, but a
+// recycled buffer is only safe where nothing keeps a string (or slice) of
+// a batch past its Release: DoGet of a bare table scan is such a place,
+// an operator tree in general is not, so it needs the planner to say so
+// per query. The bench harness's serve workload at SF 0.2, on the same
+// loaded machine, as a ratio to the REST Arrow IPC path measured in the
+// same run (whose code did not change): DoGet read 0.69 and 0.60 times
+// REST's MB/s before the send path, 1.41 and 1.39 after (bench -bench
+// serve -sf 0.2 -engines mantisdb).
 //
 // # Conformance
 //
