@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -21,6 +22,7 @@ const (
 	likePrefix                   // abc%
 	likeSuffix                   // %abc
 	likeContains                 // %abc%
+	likeSegments                 // literals between '%'s, no '_': %abc%def%, abc%def
 	likeGeneral                  // anything else
 )
 
@@ -29,6 +31,10 @@ const (
 type likePattern struct {
 	kind likeKind
 	lit  []byte // exact/prefix/suffix/contains literal
+	// segments: the literals in order, and whether the pattern starts and
+	// ends with '%'.
+	segs        [][]byte
+	lead, trail bool
 	// general: the pattern as runes with wildcards marked.
 	toks []likeTok
 }
@@ -85,6 +91,19 @@ func compileLike(p string, fold bool) (*likePattern, error) {
 		}
 		lit = utf8.AppendRune(lit, t.r)
 	}
+	if !simple && !slices.ContainsFunc(toks, func(t likeTok) bool { return t.any }) {
+		lp.kind, lp.lead, lp.trail = likeSegments, lead, trail
+		var seg []byte
+		for _, t := range toks[start:end] {
+			if t.pct {
+				lp.segs = append(lp.segs, seg)
+				seg = nil
+				continue
+			}
+			seg = utf8.AppendRune(seg, t.r)
+		}
+		lp.segs = append(lp.segs, seg)
+	}
 	if simple {
 		lp.lit = lit
 		switch {
@@ -111,8 +130,36 @@ func (p *likePattern) match(s []byte) bool {
 		return bytes.HasSuffix(s, p.lit)
 	case likeContains:
 		return bytes.Contains(s, p.lit)
+	case likeSegments:
+		return matchSegments(p.segs, p.lead, p.trail, s)
 	}
 	return matchToks(p.toks, s)
+}
+
+// matchSegments matches literals separated by '%' with byte search: the
+// first literal is a prefix unless the pattern starts with '%', the last a
+// suffix unless it ends with one, and each one between is found leftmost
+// after the one before (leftmost is never worse: a later match leaves less
+// room for the rest).
+func matchSegments(segs [][]byte, lead, trail bool, s []byte) bool {
+	i, first, last := 0, 0, len(segs)
+	if !lead {
+		if !bytes.HasPrefix(s, segs[0]) {
+			return false
+		}
+		i, first = len(segs[0]), 1
+	}
+	if !trail {
+		last--
+	}
+	for _, seg := range segs[first:last] {
+		j := bytes.Index(s[i:], seg)
+		if j < 0 {
+			return false
+		}
+		i += j + len(seg)
+	}
+	return trail || len(s)-i >= len(segs[last]) && bytes.HasSuffix(s, segs[last])
 }
 
 // matchToks is the classic wildcard matcher with one backtrack point (the

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"slices"
+
 	"github.com/mantisdb/mantisdb/sql"
 )
 
@@ -169,8 +171,8 @@ func prune(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
 				}
 			}
 		}
-		l, lm := prune(n.Left, ln)
-		r, rm := prune(n.Right, rn)
+		l, lm := pruneJoinInput(n.Left, ln)
+		r, rm := pruneJoinInput(n.Right, rn)
 		nl2 := len(l.Columns())
 		out := &sql.Join{Type: n.Type, Left: l, Right: r, LeftKeys: remapList(n.LeftKeys, lm), RightKeys: remapList(n.RightKeys, rm)}
 		m := make(map[int]int, len(lm)+len(rm))
@@ -246,4 +248,48 @@ func copySet(s map[int]bool) map[int]bool {
 		out[k] = true
 	}
 	return out
+}
+
+// pruneJoinInput is prune for an input of a join: a filter whose predicate
+// reads columns that the join does not gets a Project that drops them, so
+// that the join's hash table does not hold them (TPC-H Q13 built one of
+// 1.5M order comments that only the filter below reads).
+func pruneJoinInput(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
+	c, m := prune(n, need)
+	if f, ok := c.(*sql.Filter); ok {
+		return dropPredicateColumns(f, need, m)
+	}
+	return c, m
+}
+
+// dropPredicateColumns puts a Project over the filter f that passes on only
+// the columns in need (m maps them into f's output). It returns f itself
+// when there is nothing to drop, or nothing would be left.
+func dropPredicateColumns(f *sql.Filter, need map[int]bool, m map[int]int) (sql.Node, map[int]int) {
+	cols := f.Columns()
+	keep := make([]int, 0, len(need)) // f's columns to pass on, in order
+	for k := range need {
+		if i, ok := m[k]; ok {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == 0 || len(keep) == len(cols) {
+		return f, m
+	}
+	slices.Sort(keep)
+	p := &sql.Project{Input: f, Exprs: make([]sql.Expr, len(keep)), Names: make([]string, len(keep))}
+	pos := make(map[int]int, len(keep))
+	for j, i := range keep {
+		c := cols[i]
+		p.Exprs[j] = &sql.ColumnRef{Idx: i, Name: c.Name, Typ: c.Type, Null: c.Nullable}
+		p.Names[j] = c.Name
+		pos[i] = j
+	}
+	out := make(map[int]int, len(keep))
+	for k := range need {
+		if i, ok := m[k]; ok {
+			out[k] = pos[i]
+		}
+	}
+	return p, out
 }

@@ -109,11 +109,11 @@ func (b *builder) reorderTree(j *sql.Join) (sql.Node, bool) {
 			return nil, false
 		}
 		in.rows, in.base = max(rows, 1), max(rows, 1)
-		if scan := rowScan(in.n); scan != nil {
+		if scan, cols := rowScan(in.n); scan != nil {
 			if base, ok := b.estimateRows(scan); ok {
 				in.base = max(base, in.rows)
 			}
-			in.pk = scanKey(scan)
+			in.pk = scanKey(scan, cols)
 		}
 		in.n = b.reorderNode(in.n)
 	}
@@ -372,37 +372,53 @@ func coversKey(key, cols []int) bool {
 	return true
 }
 
-// rowScan returns the scan whose rows n is a subset of, with the same
-// columns: n itself, or a scan under filters and semi and anti joins; nil
-// when there is none.
-func rowScan(n sql.Node) *sql.Scan {
-	for {
-		switch x := n.(type) {
-		case *sql.Scan:
-			return x
-		case *sql.Filter:
-			n = x.Input
-		case *sql.Join:
-			if !isFilterJoin(x.Type) {
-				return nil
-			}
-			n = x.Left
-		default:
-			return nil
+// rowScan returns the scan whose rows n is a subset of (n itself, or a scan
+// under filters, semi and anti joins and projections of its columns) and,
+// for each column of n, the scan's column it is (-1 for none); nil when
+// there is no such scan.
+func rowScan(n sql.Node) (*sql.Scan, []int) {
+	switch x := n.(type) {
+	case *sql.Scan:
+		cols := make([]int, len(x.Cols))
+		for i := range cols {
+			cols[i] = i
 		}
+		return x, cols
+	case *sql.Filter:
+		return rowScan(x.Input)
+	case *sql.Join:
+		if isFilterJoin(x.Type) {
+			return rowScan(x.Left)
+		}
+	case *sql.Project:
+		scan, in := rowScan(x.Input)
+		if scan == nil {
+			return nil, nil
+		}
+		cols := make([]int, len(x.Exprs))
+		for j, e := range x.Exprs {
+			cols[j] = -1
+			if r, ok := e.(*sql.ColumnRef); ok && r.Idx < len(in) {
+				cols[j] = in[r.Idx]
+			}
+		}
+		return scan, cols
 	}
+	return nil, nil
 }
 
-// scanKey returns the output columns of scan that hold its table's primary
-// key, or nil when the table has none or the scan does not read all of it.
-func scanKey(scan *sql.Scan) []int {
+// scanKey returns the columns of a node (cols: the scan column each one
+// is, from rowScan) that hold the scan's table's primary key, or nil when
+// the table has none or the node does not pass all of it on.
+func scanKey(scan *sql.Scan, cols []int) []int {
 	var out []int
 	for _, k := range scan.Table.PrimaryKey {
 		i := slices.Index(scan.Cols, k)
-		if i < 0 {
+		j := slices.Index(cols, i)
+		if i < 0 || j < 0 {
 			return nil
 		}
-		out = append(out, i)
+		out = append(out, j)
 	}
 	return out
 }
