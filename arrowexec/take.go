@@ -61,8 +61,19 @@ func takeValidity(mem memory.Allocator, a arrow.Array, idx []int32) (*memory.Buf
 func takeFixed[T fixedT](mem memory.Allocator, a arrow.Array, idx []int32) arrow.Array {
 	src := values[T](a)
 	buf, dst := allocFixed[T](mem, len(idx))
-	for i, j := range idx {
-		dst[i] = src[j]
+	// Runs of consecutive indices (a filter that keeps most rows) are
+	// copied whole.
+	for i := 0; i < len(idx); {
+		j, n := idx[i], 1
+		for i+n < len(idx) && idx[i+n] == j+int32(n) {
+			n++
+		}
+		if n == 1 {
+			dst[i] = src[j]
+		} else {
+			copy(dst[i:i+n], src[j:int(j)+n])
+		}
+		i += n
 	}
 	vb, nulls := takeValidity(mem, a, idx)
 	return makeArray(a.DataType(), len(idx), nulls, vb, buf)
@@ -91,9 +102,18 @@ func takeString(mem memory.Allocator, a arrow.Array, idx []int32) arrow.Array {
 	dbuf.Resize(total)
 	data := dbuf.Bytes()
 	pos := int32(0)
-	for i, j := range idx {
-		offs[i] = pos
-		pos += int32(copy(data[pos:], s.data[s.offs[j]:s.offs[j+1]]))
+	for i := 0; i < len(idx); {
+		// A run of consecutive indices is one copy of its bytes.
+		j, n := idx[i], 1
+		for i+n < len(idx) && idx[i+n] == j+int32(n) {
+			n++
+		}
+		base := s.offs[j]
+		for k := range n {
+			offs[i+k] = pos + s.offs[int(j)+k] - base
+		}
+		pos += int32(copy(data[pos:], s.data[base:s.offs[int(j)+n]]))
+		i += n
 	}
 	offs[len(idx)] = pos
 	vb, nulls := takeValidity(mem, a, idx)
