@@ -18,7 +18,7 @@ import (
 // hands out a page's values as a slice of parquet.ByteArray (a 24-byte
 // slice header per value, written by its decoder and read back by
 // decodeBytes) and decodes dictionary indices through a generic gather;
-// for lineitem's strings that was a third of the decoding. bytesPages
+// lineitem's string columns took two thirds of its decoding. bytesPages
 // reads the column chunk's pages itself (parquet's PageReader still reads,
 // decompresses and checks them) and decodes the two encodings the writer
 // produces straight into the batch's offsets and data: PLAIN (a 4-byte
