@@ -51,8 +51,10 @@ type IngestOptions struct {
 // large batches (see client.go). Schemas with dictionary-encoded fields
 // are written by arrow-go's writer.
 //
-// Ingest does not release rdr, and keeps no reference to it or to its
-// batches once it returns. If rdr fails, or a batch's schema differs from
+// Ingest does not release rdr and keeps no reference to it once it
+// returns. After a successful call no batch buffer is retained; after a
+// failed or cancelled one, messages gRPC still had queued may hold the
+// buffers of the last batches until gRPC drops the stream. If rdr fails, or a batch's schema differs from
 // rdr's, the call is cancelled, so a MantisDB server writes none of the
 // rows, and the error is returned. A server error comes back as the
 // server's gRPC status. Ingest is safe for concurrent use, with one

@@ -35,7 +35,10 @@ const (
 	batchHeaderFormat byte = 1
 	// batchBodyFormat is the body format written (see encodeBody);
 	// bodies of formats 1 and 2 are still read.
-	batchBodyFormat byte = 3
+	batchBodyFormat byte = bodyFormatColumns
+	// bodyFormatColumns is the first body format that holds a column
+	// stream (bodycols.go) instead of an Arrow IPC stream.
+	bodyFormatColumns byte = 3
 )
 
 // bloomBitsPerKey and bloomHashes size the bloom filter of a batch entry:
@@ -586,8 +589,8 @@ func (b *encodedBody) release() {
 
 // Codecs of body formats 2 and 3.
 const (
-	bodyRaw byte = 0 // the IPC stream as it is
-	bodyS2  byte = 1 // the IPC stream in S2-compressed blocks
+	bodyRaw byte = 0 // the stream as it is
+	bodyS2  byte = 1 // the stream in S2-compressed blocks
 )
 
 // bodyBlockSize is the stream bytes per S2 block of a body: small enough
@@ -784,7 +787,7 @@ func decodeBody(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) 
 // decodeRaw decodes the body v of batch entry m of t as written (its own
 // columns). The caller releases the result; it does not alias v.
 func decodeRaw(mem memory.Allocator, t *catalog.Table, m *batchMeta, v []byte) (arrow.RecordBatch, error) {
-	if len(v) > 0 && v[0] == 3 {
+	if len(v) > 0 && v[0] >= bodyFormatColumns {
 		// The columns are copied out of the stream: it is scratch.
 		var scratch *[]byte
 		stream, _, err := bodyStream(m.id, v, func(n int) []byte {

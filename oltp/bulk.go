@@ -83,7 +83,7 @@ func (b *EncodedBatch) Release() {
 // key twice) and encodes them as the body of a batch entry, sorted by
 // primary key. It takes no lock and reads nothing of the store but its
 // options, so that the expensive part of a bulk insert (key encoding,
-// sort, bloom filter, IPC encoding and LZ4) runs outside every table lock
+// sort, bloom filter, column stream and S2) runs outside every table lock
 // and concurrently: it is safe for concurrent use. The checks against
 // other rows happen in Txn.InsertEncoded. rows is retained by the result
 // (or a sorted copy is made); the caller releases the result.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/arrow/scalar"
 	"github.com/cockroachdb/pebble/v2"
@@ -675,5 +676,40 @@ func TestLatestBatchesCache(t *testing.T) {
 	same(logs)
 	if n := batchCount(t, s, logs); n != writers*each {
 		t.Fatalf("%d batch entries, want %d", n, writers*each)
+	}
+}
+
+// TestInsertBatchExactTypes: a batch whose column has the table's kind but
+// another Arrow type (a TIMESTAMP in milliseconds for one in microseconds,
+// a DECIMAL of another scale) is refused with 42804, not stored: body
+// format 3 keeps values without their Arrow type.
+func TestInsertBatchExactTypes(t *testing.T) {
+	s, _ := openMem(t, &Options{BulkMinRows: -1})
+	defer s.Close()
+	tbl := finished(&catalog.Table{ID: s.NextTableID(), Name: "ev", Version: 1, PrimaryKey: []int{0}, Columns: []catalog.Column{
+		{Name: "id", Type: catalog.Int},
+		{Name: "at", Type: catalog.Type{Kind: catalog.KindTimestamp}},
+		{Name: "amount", Type: catalog.Type{Kind: catalog.KindDecimal, Precision: 10, Scale: 2}},
+	}})
+	create(t, s, tbl)
+	for _, tc := range []struct {
+		name string
+		at   arrow.DataType
+		amt  arrow.DataType
+	}{
+		{"timestamp unit", &arrow.TimestampType{Unit: arrow.Millisecond}, tbl.Columns[2].Type.ArrowType()},
+		{"decimal scale", tbl.Columns[1].Type.ArrowType(), &arrow.Decimal128Type{Precision: 10, Scale: 3}},
+	} {
+		sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "at", Type: tc.at}, {Name: "amount", Type: tc.amt}}, nil)
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+		b.Field(0).(*array.Int32Builder).Append(1)
+		b.Field(1).(*array.TimestampBuilder).Append(1)
+		b.Field(2).(*array.Decimal128Builder).Append(decimal128.FromI64(1))
+		rec := b.NewRecordBatch()
+		b.Release()
+		tx := s.Begin()
+		wantCode(t, tx.InsertBatch(ctxT(t), tbl, rec), sqlstate.DatatypeMismatch, "was given")
+		tx.Rollback()
+		rec.Release()
 	}
 }

@@ -256,6 +256,13 @@ func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) er
 	for i := range t.Columns {
 		col := &t.Columns[i]
 		arr := rows.Column(i)
+		// Exactly the column's type: body format 3 stores values without
+		// their Arrow type (a TIMESTAMP unit, a DECIMAL scale) and reads
+		// them back as the table's.
+		if want := col.Type.ArrowType(); !arrow.TypeEqual(arr.DataType(), want) {
+			return sqlstate.Errorf(sqlstate.DatatypeMismatch,
+				"column %q of table %q is %s but %s was given", col.Name, t.Name, col.Type, arr.DataType())
+		}
 		if err := cols[i].reset(col.Type, arr); err != nil {
 			return sqlstate.Wrap(err, sqlstate.DatatypeMismatch,
 				"column %q of table %q is %s but %s was given", col.Name, t.Name, col.Type, arr.DataType())

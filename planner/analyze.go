@@ -251,12 +251,14 @@ func (o *explainOp) Schema() *arrow.Schema { return ExplainSchema }
 
 func (o *explainOp) Open(ctx context.Context) error {
 	ex := o.p.Explained
-	text := ex.explain((&builder{src: o.src}).reorderJoins(ex.plan))
+	var text string
 	if o.p.Analyze {
 		var err error
-		if text, err = analyze(ctx, o.p.Explained, o.src); err != nil {
+		if text, err = analyze(ctx, ex, o.src); err != nil {
 			return err
 		}
+	} else {
+		text = ex.explain((&builder{src: o.src}).reorderJoins(ex.plan))
 	}
 	b := array.NewStringBuilder(exec.GetAllocator(ctx))
 	defer b.Release()

@@ -7,8 +7,9 @@ import (
 
 // RowEstimator is optionally implemented by a SourceProvider that knows
 // about how many rows a table holds (from its segments' manifest entries,
-// say). The planner then builds inner hash joins on the input it expects
-// to be smaller.
+// say). The planner then orders joins (reorderJoins), moves semi joins
+// below them (pushSemiJoins) and builds inner hash joins on the input it
+// expects to be smaller.
 type RowEstimator interface {
 	// EstimateRows returns about how many rows t holds; ok is false when
 	// the provider cannot tell cheaply.
@@ -26,8 +27,10 @@ const swapFactor = 4
 
 // estimateRows guesses the rows n produces, or ok false when it cannot:
 // table sizes from the RowEstimator, a quarter of them per Filter, the
-// larger input for joins (key-foreign key joins keep about that many), a
-// tenth of the input for aggregates.
+// larger input for joins (key-foreign key joins keep about that many; the
+// joins reorderJoins built have estimates of their own), the smaller input
+// for a semi join on the left input's primary key, a tenth of the input for
+// aggregates.
 func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 	est, ok := b.src.(RowEstimator)
 	if !ok {
@@ -62,11 +65,14 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 				return r, true
 			}
 			l, lok := walk(x.Left)
-			if x.Type == sql.JoinSemi {
-				// At most one row per right row when the keys are unique.
+			if x.Type == sql.JoinSemi && semiKeysUnique(x) {
+				// Each right row matches at most one left row.
 				if r, rok := walk(x.Right); rok {
 					return min(l, r), lok
 				}
+				return l, lok
+			}
+			if x.Type == sql.JoinSemi {
 				return l, lok
 			}
 			if x.Type == sql.JoinAnti || x.Type == sql.JoinAntiNullAware || x.Type.IsMark() {
@@ -89,4 +95,23 @@ func (b *builder) buildOnLeft(n *sql.Join) bool {
 	l, lok := b.estimateRows(n.Left)
 	r, rok := b.estimateRows(n.Right)
 	return lok && rok && r > swapFactor*max(l, 1)
+}
+
+// semiKeysUnique reports whether the left keys of the semi join s are
+// plain columns that cover the primary key of the table its left input
+// reads (so that each right row matches at most one left row).
+func semiKeysUnique(s *sql.Join) bool {
+	scan, cols := rowScan(s.Left)
+	if scan == nil {
+		return false
+	}
+	var keyCols []int
+	for _, k := range s.LeftKeys {
+		r, ok := k.(*sql.ColumnRef)
+		if !ok {
+			return false
+		}
+		keyCols = append(keyCols, r.Idx)
+	}
+	return coversKey(scanKey(scan, cols), keyCols)
 }

@@ -14,15 +14,19 @@ import (
 // for TPC-H Q7 joins lineitem to supplier, orders and customer before the
 // two nations whose names select 2 of 25 rows. reorderJoins replaces every
 // tree of three or more inner joins by a left-deep one in the order a
-// greedy search finds: start with the input expected to be smallest, then
-// add, of the inputs with an equality to those joined, the one whose join
-// is expected to produce the fewest rows. Estimates come from the source's
+// greedy search finds: from a first input, add the input whose join is
+// best — a join on a primary key before one on other columns before a
+// cross product, and within a kind the one expected to produce the fewest
+// rows. The search runs from every input as the first (from the smallest
+// only above maxReorderStarts inputs) and keeps the order whose joins
+// produce the fewest rows in all, rows of joins on other columns than a
+// key weighted by equiPenalty. Estimates come from the source's
 // RowEstimator, a fixed selectivity per Filter (estimateRows) and primary
 // keys: a join whose equalities cover an input's whole primary key matches
 // each row of the other side with at most one row of it, so it keeps the
-// other side's rows times the fraction of that input its filters keep. A
-// Project on top restores the columns' order, so nothing above the joins
-// changes.
+// other side's rows times the fraction of that input its filters keep.
+// When the order changes, a Project on top restores the columns' order, so
+// nothing above the joins changes.
 
 // minReorderInputs is the fewest inputs of an inner join tree that are
 // reordered; two inputs only need a build side (buildOnLeft).
@@ -108,13 +112,16 @@ func (b *builder) reorderTree(j *sql.Join) (sql.Node, bool) {
 		if !ok {
 			return nil, false
 		}
-		in.rows, in.base = max(rows, 1), max(rows, 1)
+		in.rows = min(max(rows, 1), maxEstimate)
+		in.base = in.rows
 		if scan, cols := rowScan(in.n); scan != nil {
 			if base, ok := b.estimateRows(scan); ok {
-				in.base = max(base, in.rows)
+				in.base = min(max(base, in.rows), maxEstimate)
 			}
 			in.pk = scanKey(scan, cols)
 		}
+	}
+	for _, in := range ins {
 		in.n = b.reorderNode(in.n)
 	}
 	owner := make([]int, 0, len(j.Columns())) // input of each original column
@@ -309,21 +316,31 @@ func (b *builder) joinRows(ins []*joinInput, joined []bool, rows int64, i int, p
 		}
 	}
 	if !connected {
-		return min(rows*in.rows, maxEstimate), joinCross
+		return mulDiv(rows, in.rows, 1), joinCross
 	}
 	// Each joined row meets at most one row of input i: the joined rows,
 	// times the fraction of input i's table that its filters keep.
 	if coversKey(in.pk, inCols) {
-		return max(rows*in.rows/in.base, 1), joinKey
+		return mulDiv(rows, in.rows, in.base), joinKey
 	}
 	// Each row of input i meets at most one row of a joined input o: input
 	// i's rows times the fraction of o's table still in the joined rows.
 	for o, cs := range joinedCols {
 		if coversKey(ins[o].pk, cs) {
-			return max(in.rows*min(rows, ins[o].base)/ins[o].base, 1), joinKey
+			return mulDiv(in.rows, min(rows, ins[o].base), ins[o].base), joinKey
 		}
 	}
 	return max(rows, in.rows), joinEqui
+}
+
+// mulDiv returns a*b/c (c > 0) in floating point, clamped to [1,
+// maxEstimate]: estimates multiply, and must not overflow.
+func mulDiv(a, b, c int64) int64 {
+	v := float64(a) * float64(b) / float64(c)
+	if v >= maxEstimate {
+		return maxEstimate
+	}
+	return max(int64(v), 1)
 }
 
 // replaceInputs returns the inner join tree n with its inputs, in the

@@ -365,7 +365,23 @@ const parquetPageBytes = 256 << 10
 // costs a big-endian copy and a byte compare per value for its statistics,
 // as INT64 neither. String min/max statistics compare every value.
 type parquetEncoder struct {
-	fw *pqarrow.FileWriter
+	fw  *pqarrow.FileWriter
+	out *abortableWriter
+}
+
+// abortableWriter passes writes on until aborted, then drops them: a
+// Parquet answer that fails midway closes its file writer (to release the
+// buffered row group) without a byte of the rest reaching the client.
+type abortableWriter struct {
+	w       io.Writer
+	aborted bool
+}
+
+func (a *abortableWriter) Write(p []byte) (int, error) {
+	if a.aborted {
+		return len(p), nil
+	}
+	return a.w.Write(p)
 }
 
 func (e *parquetEncoder) contentType() string { return mediaParquet }
@@ -386,7 +402,8 @@ func (e *parquetEncoder) begin(w io.Writer, sch *arrow.Schema, h *Handler) error
 		}
 	}
 	props := parquet.NewWriterProperties(opts...)
-	fw, err := pqarrow.NewFileWriter(sch, w, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(h.alloc)))
+	e.out = &abortableWriter{w: w}
+	fw, err := pqarrow.NewFileWriter(sch, e.out, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(h.alloc)))
 	if err != nil {
 		return err
 	}
@@ -397,9 +414,10 @@ func (e *parquetEncoder) begin(w io.Writer, sch *arrow.Schema, h *Handler) error
 func (e *parquetEncoder) batch(rec arrow.RecordBatch) error { return e.fw.WriteBuffered(rec) }
 func (e *parquetEncoder) end() error                        { return e.fw.Close() }
 func (e *parquetEncoder) endWithError(errorJSON) bool {
-	// Close releases the buffered row group; the caller then cuts the
-	// connection without sending the footer, so no reader takes the
-	// partial file for whole.
+	// Close releases the buffered row group; what it writes (the rest of
+	// the row group, the footer) is dropped, and the caller cuts the
+	// connection, so no reader takes the partial file for whole.
+	e.out.aborted = true
 	_ = e.fw.Close()
 	return false
 }

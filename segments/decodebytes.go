@@ -311,8 +311,11 @@ func (s *byteSink) reserve(n int) error {
 		return fmt.Errorf("segments: %d bytes of strings in one batch, more than a string array holds", want)
 	}
 	if want > len(s.buf) {
-		s.data.Reserve(max(want, 2*len(s.buf)))
+		// At most MaxInt32 bytes, so that values written without a call
+		// here (they fit in buf) cannot pass an int32 offset either.
+		s.data.Reserve(min(max(want, 2*len(s.buf)), math.MaxInt32))
 		s.buf = s.data.Buf()
+		s.buf = s.buf[:min(len(s.buf), math.MaxInt32)]
 	}
 	return nil
 }
@@ -499,8 +502,11 @@ func (d *rleDecoder) nextRun() error {
 	d.data = d.data[n:]
 	if h&1 == 1 {
 		groups := h >> 1
-		size := groups * uint64(d.width)
-		if groups == 0 || size > uint64(len(d.data)) {
+		if groups == 0 || groups > math.MaxInt32/8 {
+			return corrupt("bit-packed run of %d groups", groups)
+		}
+		size := groups * uint64(d.width) // no overflow: groups < 2^28, width <= 32
+		if size > uint64(len(d.data)) {
 			return corrupt("bit-packed run of %d groups in %d bytes", groups, len(d.data))
 		}
 		d.packed, d.data = d.data[:size], d.data[size:]

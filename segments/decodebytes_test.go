@@ -118,6 +118,9 @@ func TestRLEDecoderErrors(t *testing.T) {
 		{"RLE value too wide", 3, []byte{4, 9}, 2},
 		{"zero repeats", 3, []byte{0, 1}, 1},
 		{"stream shorter than asked", 3, []byte{4, 1}, 3},
+		// 2^59 groups of width 32: the byte count overflows to 0.
+		{"bit-packed size overflows", 32, []byte{0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10}, 8},
+		{"bit-packed groups of width 0 unbounded", 0, []byte{0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10}, 8},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var d rleDecoder
