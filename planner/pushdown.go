@@ -150,24 +150,31 @@ func withFilter(n sql.Node, conj []sql.Expr) sql.Node {
 // rows to probe with. It needs the source's estimates and is part of
 // reorderJoins.
 func (b *builder) pushSemiJoins(n sql.Node) sql.Node {
+	out := mapInputs(n, b.pushSemiJoins)
+	if j, ok := out.(*sql.Join); ok && isFilterJoin(j.Type) {
+		return b.pushSemiJoin(j)
+	}
+	return out
+}
+
+// mapInputs returns n with each of its inputs replaced by f(input) (a copy
+// of n when it has any; n itself when it has none or cannot be copied).
+func mapInputs(n sql.Node, f func(sql.Node) sql.Node) sql.Node {
 	switch x := n.(type) {
 	case *sql.Join:
 		out := *x
-		out.Left, out.Right = b.pushSemiJoins(x.Left), b.pushSemiJoins(x.Right)
-		if isFilterJoin(out.Type) {
-			return b.pushSemiJoin(&out)
-		}
+		out.Left, out.Right = f(x.Left), f(x.Right)
 		return &out
 	case *sql.UnionAll:
 		out := *x
-		out.Left, out.Right = b.pushSemiJoins(x.Left), b.pushSemiJoins(x.Right)
+		out.Left, out.Right = f(x.Left), f(x.Right)
 		return &out
 	}
 	c := input(n)
 	if c == nil {
 		return n
 	}
-	out, err := mapExprs(n, b.pushSemiJoins(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
+	out, err := mapExprs(n, f(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
 	if err != nil {
 		return n
 	}

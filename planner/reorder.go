@@ -52,30 +52,12 @@ func (b *builder) reorderJoins(n sql.Node) sql.Node {
 }
 
 func (b *builder) reorderNode(n sql.Node) sql.Node {
-	switch x := n.(type) {
-	case *sql.Join:
-		if x.Type == sql.JoinInner {
-			if out, ok := b.reorderTree(x); ok {
-				return out
-			}
+	if j, ok := n.(*sql.Join); ok && j.Type == sql.JoinInner {
+		if out, ok := b.reorderTree(j); ok {
+			return out
 		}
-		out := *x
-		out.Left, out.Right = b.reorderNode(x.Left), b.reorderNode(x.Right)
-		return &out
-	case *sql.UnionAll:
-		out := *x
-		out.Left, out.Right = b.reorderNode(x.Left), b.reorderNode(x.Right)
-		return &out
 	}
-	c := input(n)
-	if c == nil {
-		return n
-	}
-	out, err := mapExprs(n, b.reorderNode(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
-	if err != nil {
-		return n
-	}
-	return out
+	return mapInputs(n, b.reorderNode)
 }
 
 // reorderTree reorders the inner join tree j; ok is false when it has too
