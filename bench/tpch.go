@@ -37,7 +37,7 @@ type tpchResult struct {
 
 // loadResult is one engine's bulk load.
 type loadResult struct {
-	Path       string           `json:"path"`
+	Path       string           `json:"-"` // the database directory, not reported
 	Rows       int64            `json:"rows"`
 	Tables     map[string]int64 `json:"tables"`
 	Seconds    float64          `json:"seconds"`
