@@ -713,3 +713,40 @@ func TestInsertBatchExactTypes(t *testing.T) {
 		rec.Release()
 	}
 }
+
+// TestInsertBatchDecimalPrecision: a DECIMAL value with more digits than
+// the column's precision is refused with 22003; NULL slots are not looked
+// at, whatever they hold.
+func TestInsertBatchDecimalPrecision(t *testing.T) {
+	s, _ := openMem(t, &Options{BulkMinRows: -1})
+	defer s.Close()
+	dt := catalog.Type{Kind: catalog.KindDecimal, Precision: 10, Scale: 2}
+	tbl := finished(&catalog.Table{ID: s.NextTableID(), Name: "pay", Version: 1, PrimaryKey: []int{0}, Columns: []catalog.Column{
+		{Name: "id", Type: catalog.Int},
+		{Name: "amount", Type: dt},
+	}})
+	create(t, s, tbl)
+	sch := arrow.NewSchema([]arrow.Field{{Name: "id", Type: arrow.PrimitiveTypes.Int32}, {Name: "amount", Type: dt.ArrowType(), Nullable: true}}, nil)
+	for _, tc := range []struct {
+		v    int64
+		code sqlstate.Code
+	}{{9_999_999_999, ""}, {-9_999_999_999, ""}, {10_000_000_000, sqlstate.NumericOutOfRange}, {-10_000_000_000, sqlstate.NumericOutOfRange}} {
+		b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+		b.Field(0).(*array.Int32Builder).AppendValues([]int32{1, 2}, nil)
+		// The NULL slot holds an out-of-range value.
+		b.Field(1).(*array.Decimal128Builder).AppendValues([]decimal128.Num{decimal128.FromI64(tc.v), decimal128.FromI64(1e15)}, []bool{true, false})
+		rec := b.NewRecordBatch()
+		b.Release()
+		tx := s.Begin()
+		err := tx.InsertBatch(ctxT(t), tbl, rec)
+		if tc.code == "" {
+			if err != nil {
+				t.Errorf("%d: %v", tc.v, err)
+			}
+		} else {
+			wantCode(t, err, tc.code, "does not fit")
+		}
+		tx.Rollback()
+		rec.Release()
+	}
+}

@@ -267,6 +267,11 @@ func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) er
 			return sqlstate.Wrap(err, sqlstate.DatatypeMismatch,
 				"column %q of table %q is %s but %s was given", col.Name, t.Name, col.Type, arr.DataType())
 		}
+		if col.Type.Kind == catalog.KindDecimal {
+			if err := checkPrecision(col, arr.(*array.Decimal128)); err != nil {
+				return err
+			}
+		}
 		if col.NotNull && arr.NullN() > 0 {
 			return sqlstate.Errorf(sqlstate.NotNullViolation,
 				"null value in column %q of relation %q violates not-null constraint", col.Name, t.Name)
@@ -275,6 +280,20 @@ func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) er
 			if err := checkLength(col, &cols[i], arr.Len()); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// checkPrecision refuses a DECIMAL(p,s) value with more than p digits: a
+// bulk write's Arrow batch can hold one (its type only declares p), and it
+// would be stored as given.
+func checkPrecision(col *catalog.Column, a *array.Decimal128) error {
+	p := col.Type.Precision
+	for i, v := range a.Values() {
+		if !v.FitsInPrecision(p) && a.IsValid(i) {
+			return sqlstate.Errorf(sqlstate.NumericOutOfRange,
+				"value %s of column %q does not fit DECIMAL(%d,%d)", v.ToString(col.Type.Scale), col.Name, p, col.Type.Scale)
 		}
 	}
 	return nil
