@@ -41,7 +41,8 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
 	// A right join builds its left input; so does an inner join whose
 	// right input is expected to be much larger (the binder joins in FROM
-	// order, which may put the largest table on the build side).
+	// order, which may put the largest table on the build side; so may a
+	// join of two inputs, which reorderJoins leaves as written).
 	swapped := n.Type == sql.JoinRight || b.buildOnLeft(n)
 	var typ arrowexec.JoinType
 	switch n.Type {

@@ -19,7 +19,10 @@
 // columns are its items' columns in FROM order. Comma joins are ordered
 // greedily with the WHERE conjuncts (single-item conjuncts filter the item,
 // each next item is the first with an equality to the items joined so far,
-// other conjuncts become join conditions); a Project restores FROM order.
+// other conjuncts become join conditions; an OR over several items also
+// filters each item by what it implies for it, impliedFilters); a Project
+// restores FROM order. The planner reorders the joins by its estimates
+// (planner/reorder.go).
 // WHERE conjuncts EXISTS / NOT EXISTS / IN / NOT IN (subquery) become semi,
 // anti and null-aware anti joins; EXISTS and uncorrelated IN (subquery)
 // elsewhere in a WHERE expression or in a select list become mark joins
