@@ -495,3 +495,30 @@ func TestBackupEndpoint(t *testing.T) {
 		t.Errorf("the backup holds other rows than the table's 2 (err %v)", rows.Err())
 	}
 }
+
+// TestConcurrencyLimitUnreadBody: a request refused by the concurrency
+// limit while its body is still arriving gets its 429 at once, not after
+// net/http has tried to read 256 KiB of the body (the slow request of
+// TestConcurrencyLimit, refused because a probe held the slot, waited for
+// its answer until the test gave up).
+func TestConcurrencyLimitUnreadBody(t *testing.T) {
+	ts := newTestServer(t, &Options{MaxConcurrentRequests: 1})
+	ts.mustSQL("create table ev (id bigint primary key)")
+	h := ts.srv.Config.Handler.(*Handler)
+	h.limit <- struct{}{} // the only slot is taken
+	defer func() { <-h.limit }()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = pw.Write([]byte("{\"id\": 1}\n")) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.srv.URL+"/v1/tables/ev/ingest", pr)
+	resp, err := ts.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("no answer while the body is open: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429", resp.StatusCode)
+	}
+}

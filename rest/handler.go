@@ -202,6 +202,13 @@ func (h *Handler) limitConcurrency(next http.Handler) http.Handler {
 		default:
 			h.metrics.throttled.Inc()
 			w.Header().Set("Retry-After", "1")
+			if r.ContentLength != 0 {
+				// Answer at once and close: without this, net/http reads
+				// up to 256 KiB of the unread body before it writes the
+				// answer, and a client that sends its body slowly (or a
+				// stream that never ends) waits for its 429 as long.
+				w.Header().Set("Connection", "close")
+			}
 			h.writeError(w, r, &requestError{
 				err:     sqlstate.Errorf(sqlstate.TooManyConnections, "too many concurrent requests (limit %d); retry later", cap(h.limit)),
 				status:  http.StatusTooManyRequests,
