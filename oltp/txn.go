@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"unicode/utf8"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -290,7 +291,21 @@ func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) er
 // would be stored as given.
 func checkPrecision(col *catalog.Column, a *array.Decimal128) error {
 	p := col.Type.Precision
+	// |v| < 10^p tested on the low word for the values of an int64's
+	// range (all of them, in practice): FitsInPrecision per value was 8%
+	// of a lineitem batch's encoding.
+	bound := uint64(math.MaxUint64)
+	if p <= 19 {
+		bound = 1
+		for range p {
+			bound *= 10
+		}
+	}
 	for i, v := range a.Values() {
+		hi, lo := v.HighBits(), v.LowBits()
+		if hi == 0 && lo < bound || hi == -1 && lo != 0 && -lo < bound {
+			continue
+		}
 		if !v.FitsInPrecision(p) && a.IsValid(i) {
 			return sqlstate.Errorf(sqlstate.NumericOutOfRange,
 				"value %s of column %q does not fit DECIMAL(%d,%d)", v.ToString(col.Type.Scale), col.Name, p, col.Type.Scale)
