@@ -936,30 +936,15 @@ func appendFixedRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []col
 		c := &cols[k]
 		switch c.kind {
 		case catalog.KindSmallint:
-			for i, v := range c.i16[:n] {
-				binary.BigEndian.PutUint16(out[i*w+pos:], uint16(v)^(1<<15))
-			}
-			pos += 2
+			pos += putKeyColumn(out, w, pos, c.i16[:n])
 		case catalog.KindInt:
-			for i, v := range c.i32[:n] {
-				binary.BigEndian.PutUint32(out[i*w+pos:], uint32(v)^(1<<31))
-			}
-			pos += 4
+			pos += putKeyColumn(out, w, pos, c.i32[:n])
 		case catalog.KindDate:
-			for i, v := range c.d32[:n] {
-				binary.BigEndian.PutUint32(out[i*w+pos:], uint32(v)^(1<<31))
-			}
-			pos += 4
+			pos += putKeyColumn(out, w, pos, c.d32[:n])
 		case catalog.KindBigint:
-			for i, v := range c.i64[:n] {
-				binary.BigEndian.PutUint64(out[i*w+pos:], uint64(v)^(1<<63))
-			}
-			pos += 8
+			pos += putKeyColumn(out, w, pos, c.i64[:n])
 		case catalog.KindTimestamp:
-			for i, v := range c.ts[:n] {
-				binary.BigEndian.PutUint64(out[i*w+pos:], uint64(v)^(1<<63))
-			}
-			pos += 8
+			pos += putKeyColumn(out, w, pos, c.ts[:n])
 		}
 	}
 	offs = append(offs[:0], uint32(start))
@@ -967,6 +952,31 @@ func appendFixedRowKeys(keys []byte, offs []uint32, t *catalog.Table, cols []col
 		offs = append(offs, uint32(start+i*w))
 	}
 	return keys, offs
+}
+
+// putKeyColumn writes vals in the key encoding of their width (sign bit
+// flipped, big-endian: what appendInt16Key, appendInt32Key and
+// appendInt64Key write for one value) at byte pos of each w-byte key in
+// out, and returns that width.
+func putKeyColumn[T ~int16 | ~int32 | ~int64](out []byte, w, pos int, vals []T) int {
+	var zero T
+	switch size := int(unsafe.Sizeof(zero)); size {
+	case 2:
+		for i, v := range vals {
+			binary.BigEndian.PutUint16(out[i*w+pos:], uint16(v)^(1<<15))
+		}
+		return size
+	case 4:
+		for i, v := range vals {
+			binary.BigEndian.PutUint32(out[i*w+pos:], uint32(v)^(1<<31))
+		}
+		return size
+	default:
+		for i, v := range vals {
+			binary.BigEndian.PutUint64(out[i*w+pos:], uint64(v)^(1<<63))
+		}
+		return size
+	}
 }
 
 // loadKeys makes sure the row keys of m, a batch entry of t with a

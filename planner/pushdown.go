@@ -40,20 +40,8 @@ func pushFilters(n sql.Node) sql.Node {
 		out.Cond = andAll(keep)
 		out.Left, out.Right = pushFilters(out.Left), pushFilters(out.Right)
 		return out
-	case *sql.UnionAll:
-		out := *x
-		out.Left, out.Right = pushFilters(x.Left), pushFilters(x.Right)
-		return &out
 	}
-	c := input(n)
-	if c == nil {
-		return n
-	}
-	out, err := mapExprs(n, pushFilters(c), func(e sql.Expr) (sql.Expr, error) { return e, nil })
-	if err != nil {
-		return n
-	}
-	return out
+	return mapInputs(n, pushFilters)
 }
 
 // pushIntoJoin distributes conjuncts over the inputs of j (a copy is
