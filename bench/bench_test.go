@@ -80,8 +80,8 @@ func TestHarness(t *testing.T) {
 	}
 
 	// ingest
-	if rep.Ingest == nil || len(rep.Ingest.Methods) != 12 {
-		t.Fatalf("ingest: want 12 methods, got %+v", rep.Ingest)
+	if rep.Ingest == nil || len(rep.Ingest.Methods) != 14 {
+		t.Fatalf("ingest: want 14 methods, got %+v", rep.Ingest)
 	}
 	for _, m := range rep.Ingest.Methods {
 		if strings.HasPrefix(m.Method, "Flight") && (m.Error != "" || !m.Verified || m.RowsPerSec <= 0) {

@@ -43,6 +43,9 @@ const (
 	methodInsert = "insert"
 )
 
+// ingestMethods lists every ingest method in report order.
+func ingestMethods() []string { return append([]string{methodBulk, methodInsert}, serverMethods...) }
+
 func methodName(engine, method string) string {
 	if n, ok := serverMethodNames[method]; ok {
 		return n
@@ -78,7 +81,7 @@ func runIngest(ctx context.Context, o *options, pr *progress) (*ingestResult, er
 	}
 	bulkRows = min(bulkRows, have)
 	var jobs []ingestParams
-	for _, m := range append([]string{methodBulk, methodInsert}, serverMethods...) {
+	for _, m := range o.IngestPaths {
 		for _, e := range o.Engines {
 			if _, server := serverMethodNames[m]; server && e != engineMantis {
 				continue // DuckDB has no server
@@ -217,11 +220,13 @@ func (r *report) ingestMarkdown() string {
 		"the same dbgen rows for every engine, each path in a fresh process and a fresh database; a write counts when " +
 		"the call returned (MantisDB: synced to its WAL; DuckDB: committed to its WAL). SQL INSERT paths get a tenth of " +
 		"the rows of the bulk paths. Afterwards count(*) is checked. MantisDB's server paths (REST NDJSON, REST Arrow IPC, " +
-		"REST CSV, Flight SQL ExecuteIngest, Flight DoPut; one request per batch, except the 1K-row NDJSON path) run the real handlers inside the measuring process, the client " +
+		"REST CSV, Flight SQL ExecuteIngest, Flight DoPut; one request per batch, except the 1K-row NDJSON path and the Flight rows marked \"every batch in one call\") run the real handlers inside the measuring process, the client " +
 		"over loopback TCP; DuckDB has no server. The Flight rows without a note use arrow-go's stock clients " +
 		"(flightsql.Client.ExecuteIngest; flight.Client.DoPut with flight.NewRecordWriter); the rows marked \"tuned Go " +
 		"client\" make the same calls through MantisDB's flight.Ingest, which hands the batches' Arrow buffers to gRPC " +
-		"instead of copying them twice first (docs/clients.md). The request bodies are encoded before the clock starts. MantisDB runs " +
+		"instead of copying them twice first (docs/clients.md). The rows marked \"every batch in one call\" use the stock clients " +
+		"with all batches streamed in one call, acknowledged once durable at its end, as ADBC's adbc_ingest and pyarrow's " +
+		"do_put writer send a DataFrame: the server encodes each batch while the client writes the next. The request bodies are encoded before the clock starts. MantisDB runs " +
 		"its background compactor with the default options, which compact a burst once it has settled (CompactSettle, " +
 		"2 s after its first row) rather than while it arrives; \"then compacted\" is how long DB.Compact of the " +
 		"ingested rows into a segment took right after the bulk path's ingest, the columnar work that a sustained " +

@@ -44,11 +44,19 @@ const (
 	// client, reported beside the stock one, not instead of it.
 	methodFlightSQLTuned   = "flightsql-tuned"
 	methodFlightDoPutTuned = "flight-doput-tuned"
+	// The stock clients again, with every batch streamed in one call: how
+	// a DataFrame arrives from ADBC's adbc_ingest or pyarrow's do_put
+	// writer. The server encodes each batch as it arrives, while the
+	// client writes the next, and commits once at the end; the call is
+	// acknowledged once durable.
+	methodFlightSQLStream   = "flightsql-stream"
+	methodFlightDoPutStream = "flight-doput-stream"
 )
 
 // serverMethods lists the server ingest methods in report order.
 var serverMethods = []string{methodRESTNDJSON, methodRESTNDJSON1K, methodRESTCSV, methodRESTArrow,
-	methodFlightSQL, methodFlightDoPut, methodFlightSQLTuned, methodFlightDoPutTuned}
+	methodFlightSQL, methodFlightDoPut, methodFlightSQLTuned, methodFlightDoPutTuned,
+	methodFlightSQLStream, methodFlightDoPutStream}
 
 // serverMethodNames are the report names of the server ingest methods.
 var serverMethodNames = map[string]string{
@@ -61,6 +69,9 @@ var serverMethodNames = map[string]string{
 
 	methodFlightSQLTuned:   "Flight SQL ingest, tuned Go client (mantisdb flight.Ingest)",
 	methodFlightDoPutTuned: "Flight DoPut [table], tuned Go client (mantisdb flight.Ingest)",
+
+	methodFlightSQLStream:   "Flight SQL ExecuteIngest, every batch in one call",
+	methodFlightDoPutStream: "Flight DoPut [table], every batch in one call",
 }
 
 // Small-request ingest: the 1K-row method splits every batch into requests
@@ -127,7 +138,8 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 		}
 		send = func() error { return sendAll(bodies, clients, post) }
 		return send, srv.Close, nil
-	case methodFlightDoPut, methodFlightSQL, methodFlightSQLTuned, methodFlightDoPutTuned:
+	case methodFlightDoPut, methodFlightSQL, methodFlightSQLTuned, methodFlightDoPutTuned,
+		methodFlightSQLStream, methodFlightDoPutStream:
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, nil, err
@@ -146,13 +158,14 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 				IfExists:   flightsql.TableDefinitionOptionsTableExistsOptionAppend,
 			},
 		}
-		var put func(rec arrow.RecordBatch) error
+		stop := func() { client.Close(); srv.Stop() }
+		var put func(recs ...arrow.RecordBatch) error
 		switch method {
-		case methodFlightDoPut:
-			put = func(rec arrow.RecordBatch) error { return doPut(ctx, client.Client, table, rec) }
-		case methodFlightSQL:
-			put = func(rec arrow.RecordBatch) error {
-				return withReader(rec, func(rdr array.RecordReader) error {
+		case methodFlightDoPut, methodFlightDoPutStream:
+			put = func(recs ...arrow.RecordBatch) error { return doPut(ctx, client.Client, table, recs) }
+		case methodFlightSQL, methodFlightSQLStream:
+			put = func(recs ...arrow.RecordBatch) error {
+				return withReader(recs, func(rdr array.RecordReader) error {
 					_, err := client.ExecuteIngest(ctx, rdr, opts)
 					return err
 				})
@@ -166,12 +179,15 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 					return nil, nil, err
 				}
 			}
-			put = func(rec arrow.RecordBatch) error {
-				return withReader(rec, func(rdr array.RecordReader) error {
+			put = func(recs ...arrow.RecordBatch) error {
+				return withReader(recs, func(rdr array.RecordReader) error {
 					_, err := flight.Ingest(ctx, client.Client, desc, rdr, nil)
 					return err
 				})
 			}
+		}
+		if method == methodFlightSQLStream || method == methodFlightDoPutStream {
+			return func() error { return put(recs...) }, stop, nil
 		}
 		// One call per batch, each acknowledged once durable.
 		send = func() error {
@@ -182,7 +198,7 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 			}
 			return nil
 		}
-		return send, func() { client.Close(); srv.Stop() }, nil
+		return send, stop, nil
 	}
 	return nil, nil, fmt.Errorf("unknown ingest method %q", method)
 }
@@ -216,9 +232,9 @@ func sendAll(bodies [][]byte, clients int, post func([]byte) error) error {
 	return first
 }
 
-// withReader calls f with a reader of rec alone.
-func withReader(rec arrow.RecordBatch, f func(array.RecordReader) error) error {
-	rdr, err := array.NewRecordReader(rec.Schema(), []arrow.RecordBatch{rec})
+// withReader calls f with a reader of recs (at least one).
+func withReader(recs []arrow.RecordBatch, f func(array.RecordReader) error) error {
+	rdr, err := array.NewRecordReader(recs[0].Schema(), recs)
 	if err != nil {
 		return err
 	}
@@ -226,17 +242,19 @@ func withReader(rec arrow.RecordBatch, f func(array.RecordReader) error) error {
 	return f(rdr)
 }
 
-// doPut writes rec to table with one plain Flight DoPut (descriptor path
-// [table]) and waits for the server's acknowledgement.
-func doPut(ctx context.Context, client arrowflight.Client, table string, rec arrow.RecordBatch) error {
+// doPut writes recs (at least one) to table with one plain Flight DoPut
+// (descriptor path [table]) and waits for the server's acknowledgement.
+func doPut(ctx context.Context, client arrowflight.Client, table string, recs []arrow.RecordBatch) error {
 	stream, err := client.DoPut(ctx)
 	if err != nil {
 		return err
 	}
-	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(rec.Schema()))
+	w := arrowflight.NewRecordWriter(stream, ipc.WithSchema(recs[0].Schema()))
 	w.SetFlightDescriptor(&arrowflight.FlightDescriptor{Type: arrowflight.DescriptorPATH, Path: []string{table}})
-	if err := w.Write(rec); err != nil {
-		return err
+	for _, rec := range recs {
+		if err := w.Write(rec); err != nil {
+			return err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return err

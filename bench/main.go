@@ -36,6 +36,7 @@ type options struct {
 	ChildTimeout time.Duration
 
 	IngestRows     int
+	IngestPaths    []string
 	InsertBatch    int
 	OLTPRows       int
 	OLTPDuration   time.Duration
@@ -89,6 +90,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.QueryTimeout, "query-timeout", 5*time.Minute, "timeout of one query run")
 	fs.DurationVar(&o.ChildTimeout, "child-timeout", 30*time.Minute, "timeout of one measured child process")
 	fs.IntVar(&o.IngestRows, "ingest-rows", 1_000_000, "rows per ingest method (bulk paths; SQL INSERT paths use a tenth)")
+	paths := fs.String("ingest-paths", "all", "ingest paths to measure, comma-separated: "+strings.Join(ingestMethods(), ", ")+" or all")
 	fs.IntVar(&o.InsertBatch, "insert-batch", 1000, "rows per multi-row INSERT statement")
 	fs.IntVar(&o.OLTPRows, "oltp-rows", 100_000, "rows in the OLTP table")
 	fs.DurationVar(&o.OLTPDuration, "oltp-duration", 5*time.Second, "duration of each OLTP measurement")
@@ -112,6 +114,9 @@ func parseFlags(args []string) (*options, error) {
 		return nil, err
 	}
 	if o.Engines, err = parseList(*eng, engines); err != nil {
+		return nil, err
+	}
+	if o.IngestPaths, err = parseList(*paths, ingestMethods()); err != nil {
 		return nil, err
 	}
 	if o.Queries, err = parseRanges(*queries, 1, len(tpchQueries)); err != nil {
