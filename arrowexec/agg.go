@@ -320,23 +320,95 @@ func (a *sumFloatAgg[T]) finish(mem memory.Allocator, n int) arrow.Array {
 	return makeArray(arrow.PrimitiveTypes.Float64, n, nulls, vbuf, buf)
 }
 
+// sumDecAgg sums decimals exactly. A group's sum is sums[g] + small[g]:
+// rows whose values fit in an int64 are added to small[g] (one int64 add
+// with an overflow check), and only a value beyond an int64 or an
+// overflowing small[g] spills into the 128-bit sums[g]. Invariant while not
+// exact: |sums[g]| < 10^37, so every running sum (below 10^37 + 2^63) has
+// at most 38 digits and the 22003 check is needed only at a spill, where it
+// sees the same running sum as a row-by-row 128-bit sum would. A spill that
+// reaches 10^37, and fold, switch the state to exact: every later row is
+// added in 128 bits and checked, as before the int64 path existed.
 type sumDecAgg struct {
 	avg   bool
 	dt    arrow.DataType
 	scale int32
 	sums  []decimal128.Num
+	small []int64
 	cnt   []int64
+	exact bool // small is all zero and unused
 }
 
-func (a *sumDecAgg) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
+func (a *sumDecAgg) resize(n int) {
+	a.sums, a.small, a.cnt = growZero(a.sums, n), growZero(a.small, n), growZero(a.cnt, n)
+}
 
 func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 	v := values[decimal128.Num](arr)
 	bits, off := validity(arr)
+	if a.exact {
+		return a.update128(gids, v, bits, off, 0)
+	}
+	small, cnt := a.small, a.cnt
 	for i, g := range gids {
+		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
+			continue
+		}
+		x := v[i]
+		xl, s := int64(x.LowBits()), small[g]
+		z := s + xl
+		if notInt64(x)|uint64((s^z)&(xl^z))>>63 != 0 {
+			if err := a.spill(g, x); err != nil {
+				return err
+			}
+			if a.exact {
+				return a.update128(gids, v, bits, off, i+1)
+			}
+			continue
+		}
+		small[g] = z
+		cnt[g]++
+	}
+	return nil
+}
+
+// spill adds small[g] and x to sums[g].
+func (a *sumDecAgg) spill(g int32, x decimal128.Num) error {
+	t := a.sums[g].Add(decimal128.FromI64(a.small[g])).Add(x)
+	if !fitsPrecision(t, 38) {
+		return errOverflow("numeric")
+	}
+	a.sums[g], a.small[g] = t, 0
+	a.cnt[g]++
+	if !fitsPrecision(t, 37) {
+		a.fold()
+	}
+	return nil
+}
+
+// fold moves every small[g] into sums[g] and makes the state exact. By the
+// invariant the folded sums fit in 38 digits.
+func (a *sumDecAgg) fold() {
+	if a.exact {
+		return
+	}
+	for g, s := range a.small {
+		if s != 0 {
+			a.sums[g] = a.sums[g].Add(decimal128.FromI64(s))
+			a.small[g] = 0
+		}
+	}
+	a.exact = true
+}
+
+// update128 adds rows from..len(gids)-1 in 128 bits, checking each
+// running sum.
+func (a *sumDecAgg) update128(gids []int32, v []decimal128.Num, bits []byte, off, from int) error {
+	for i := from; i < len(gids); i++ {
 		if !isValid(bits, off, i) {
 			continue
 		}
+		g := gids[i]
 		a.sums[g] = a.sums[g].Add(v[i])
 		a.cnt[g]++
 		if !fitsInt64(a.sums[g]) && !a.sums[g].FitsInPrecision(38) {
@@ -347,6 +419,7 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 }
 
 func (a *sumDecAgg) finish(mem memory.Allocator, n int) arrow.Array {
+	a.fold()
 	vbuf, nulls := seenValidity(mem, a.cnt, n)
 	if a.avg {
 		buf, out := allocFixed[float64](mem, n)

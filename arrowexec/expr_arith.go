@@ -342,9 +342,143 @@ var (
 func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb []byte) (*memory.Buffer, error) {
 	a, b := values[decimal128.Num](l.arr), values[decimal128.Num](r.arr)
 	am, bm := l.mask, r.mask
-	rt := e.dt.(*arrow.Decimal128Type)
 	buf, out := allocFixed[decimal128.Num](mem, n)
-	fail := func(err error) (*memory.Buffer, error) { buf.Release(); return nil, err }
+	if e.arithDecimal64(a, am, b, bm, out) {
+		return buf, nil
+	}
+	if err := e.arithDecimal128(a, am, b, bm, out, vb); err != nil {
+		buf.Release()
+		return nil, err
+	}
+	return buf, nil
+}
+
+// arithDecimal64 is the fast path of arithDecimal for batches whose
+// operands and results fit in an int64 (TPC-H's DECIMAL(15,2) and their
+// products): the low words are added, subtracted or multiplied with
+// branch-free overflow and precision checks over the whole batch, and
+// NULL slots are computed like the others. It reports false, leaving out
+// partly written, when the operator has no fast path, when a vector operand
+// needs rescaling, or when any row (valid or not) leaves the int64 range or
+// the result precision; arithDecimal128 then recomputes the batch, so the
+// results and errors are exactly those of the 128-bit path.
+func (e *arithExpr) arithDecimal64(a []decimal128.Num, am int, b []decimal128.Num, bm int, out []decimal128.Num) bool {
+	if len(out) == 0 {
+		return true
+	}
+	p := e.dt.(*arrow.Decimal128Type).Precision
+	switch e.op {
+	case OpAdd, OpSub:
+		s := max(e.ls, e.rs)
+		var ok bool
+		if a, ok = rescaleBroadcast(a, am, s-e.ls); !ok {
+			return false
+		}
+		if b, ok = rescaleBroadcast(b, bm, s-e.rs); !ok {
+			return false
+		}
+		if e.op == OpAdd {
+			return addDec64(a, am, b, bm, out, p)
+		}
+		return subDec64(a, am, b, bm, out, p)
+	case OpMul:
+		return mulDec64(a, am, b, bm, out, p)
+	}
+	return false
+}
+
+// rescaleBroadcast returns a broadcast operand (mask 0) multiplied by 10^k
+// as a new one-element slice. A vector operand passes only with k == 0.
+func rescaleBroadcast(a []decimal128.Num, mask int, k int32) ([]decimal128.Num, bool) {
+	if k == 0 {
+		return a, true
+	}
+	if mask != 0 {
+		return a, false
+	}
+	x, ok := rescaleUp(a[0], k)
+	return []decimal128.Num{x}, ok
+}
+
+// dec64Limit returns the smallest magnitude that does not fit in precision
+// p, minus one, for the branch-free precision check of the int64 paths
+// (outOfRange); for p >= 19 every int64 fits and the limit is MaxUint64.
+func dec64Limit(p int32) uint64 {
+	if p >= 19 {
+		return math.MaxUint64
+	}
+	return pow10u[max(p, 0)] - 1
+}
+
+// outOfRange returns 1 when |z| > lim (lim < 2^63 or MaxUint64), else 0,
+// without a branch.
+func outOfRange(z int64, lim uint64) uint64 {
+	if lim == math.MaxUint64 {
+		return 0
+	}
+	m := uint64(z >> 63)
+	abs := (uint64(z) ^ m) - m
+	return (lim - abs) >> 63
+}
+
+// notInt64 is nonzero when x does not fit in an int64 (its high word is
+// not the sign extension of its low word).
+func notInt64(x decimal128.Num) uint64 {
+	return uint64(x.HighBits() ^ int64(x.LowBits())>>63)
+}
+
+func addDec64(a []decimal128.Num, am int, b []decimal128.Num, bm int, out []decimal128.Num, p int32) bool {
+	lim := dec64Limit(p)
+	var bad uint64
+	for i := range out {
+		x, y := a[i&am], b[i&bm]
+		xl, yl := int64(x.LowBits()), int64(y.LowBits())
+		z := xl + yl
+		bad |= notInt64(x) | notInt64(y) | uint64((xl^z)&(yl^z))>>63 | outOfRange(z, lim)
+		out[i] = decimal128.New(z>>63, uint64(z))
+	}
+	return bad == 0
+}
+
+func subDec64(a []decimal128.Num, am int, b []decimal128.Num, bm int, out []decimal128.Num, p int32) bool {
+	lim := dec64Limit(p)
+	var bad uint64
+	for i := range out {
+		x, y := a[i&am], b[i&bm]
+		xl, yl := int64(x.LowBits()), int64(y.LowBits())
+		z := xl - yl
+		bad |= notInt64(x) | notInt64(y) | uint64((xl^yl)&(xl^z))>>63 | outOfRange(z, lim)
+		out[i] = decimal128.New(z>>63, uint64(z))
+	}
+	return bad == 0
+}
+
+// mulDec64 multiplies int64 operands into full 128-bit products. Such a
+// product has |z| <= 2^126 < 10^38, so for precision 38 no check is needed;
+// for precisions 19..37 a product must fit in an int64, below 19 also in
+// the precision.
+func mulDec64(a []decimal128.Num, am int, b []decimal128.Num, bm int, out []decimal128.Num, p int32) bool {
+	lim := dec64Limit(p)
+	narrow := p < 38
+	var bad uint64
+	for i := range out {
+		x, y := a[i&am], b[i&bm]
+		xl, yl := int64(x.LowBits()), int64(y.LowBits())
+		hi, lo := bits.Mul64(uint64(xl), uint64(yl))
+		shi := int64(hi) - (xl>>63)&yl - (yl>>63)&xl
+		bad |= notInt64(x) | notInt64(y)
+		if narrow {
+			bad |= uint64(shi^int64(lo)>>63) | outOfRange(int64(lo), lim)
+		}
+		out[i] = decimal128.New(shi, lo)
+	}
+	return bad == 0
+}
+
+// arithDecimal128 computes out = a op b row by row in 128 bits, checking
+// valid rows only; NULL rows get zero.
+func (e *arithExpr) arithDecimal128(a []decimal128.Num, am int, b []decimal128.Num, bm int, out []decimal128.Num, vb []byte) error {
+	rt := e.dt.(*arrow.Decimal128Type)
 	s := max(e.ls, e.rs)
 	// Every int64 has at most 19 digits: results of a wide type that fit
 	// in an int64 need no precision check.
@@ -367,12 +501,13 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 		}
 		for i := range out {
 			if !isValid(vb, 0, i) {
+				out[i] = decimal128.Num{}
 				continue
 			}
 			x, ok1 := rescaleUp(a[i&am], lmul)
 			y, ok2 := rescaleUp(b[i&bm], rmul)
 			if !ok1 || !ok2 {
-				return fail(errOverflow("numeric"))
+				return errOverflow("numeric")
 			}
 			var z decimal128.Num
 			switch e.op {
@@ -382,18 +517,19 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 				z = x.Sub(y)
 			default:
 				if y.Sign() == 0 {
-					return fail(errDivByZero())
+					return errDivByZero()
 				}
 				_, z = decQuoRem(x, y)
 			}
 			if !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
-				return fail(errOverflow("numeric"))
+				return errOverflow("numeric")
 			}
 			out[i] = z
 		}
 	case OpMul:
 		for i := range out {
 			if !isValid(vb, 0, i) {
+				out[i] = decimal128.Num{}
 				continue
 			}
 			x, y := a[i&am], b[i&bm]
@@ -409,7 +545,7 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 				z, ok = decMul(x, y)
 			}
 			if !ok || !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
-				return fail(errOverflow("numeric"))
+				return errOverflow("numeric")
 			}
 			out[i] = z
 		}
@@ -418,20 +554,21 @@ func (e *arithExpr) arithDecimal(mem memory.Allocator, l, r operand, n int, vb [
 		shift := rt.Scale - e.ls + e.rs
 		for i := range out {
 			if !isValid(vb, 0, i) {
+				out[i] = decimal128.Num{}
 				continue
 			}
 			y := b[i&bm]
 			if y.Sign() == 0 {
-				return fail(errDivByZero())
+				return errDivByZero()
 			}
 			z, ok := decDivRound(a[i&am], shift, y)
 			if !ok || !(wide && fitsInt64(z)) && !fitsPrecision(z, rt.Precision) {
-				return fail(errOverflow("numeric"))
+				return errOverflow("numeric")
 			}
 			out[i] = z
 		}
 	}
-	return buf, nil
+	return nil
 }
 
 // fitsInt64 reports whether n is representable as int64.

@@ -100,7 +100,11 @@ func (e *cmpExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arra
 	case arrow.FLOAT64:
 		cmpOrdered(op, values[float64](l.arr), l.mask, values[float64](r.arr), r.mask, ob, n)
 	case arrow.DECIMAL128:
-		cmpDecimal(op, values[decimal128.Num](l.arr), l.mask, ls, values[decimal128.Num](r.arr), r.mask, rs, ob, n)
+		a, b := values[decimal128.Num](l.arr), values[decimal128.Num](r.arr)
+		if !cmpDecimal64(op, a, l.mask, ls, b, r.mask, rs, ob, n) {
+			clear(ob)
+			cmpDecimal(op, a, l.mask, ls, b, r.mask, rs, ob, n)
+		}
 	case arrow.STRING:
 		a, b := stringsOf(l.arr), stringsOf(r.arr)
 		for i := 0; i < n; i++ {
@@ -168,6 +172,70 @@ func cmpOrdered[T numT](op CmpOp, a []T, am int, b []T, bm int, out []byte, n in
 			out[i>>3] |= b2u(a[i&am] >= b[i&bm]) << (i & 7)
 		}
 	}
+}
+
+// cmpDecimal64 is the fast path of decimal comparisons: when both sides
+// have the same scale, or a broadcast constant of the smaller scale can be
+// rescaled once to the other's, and every value fits in an int64 (TPC-H's
+// DECIMAL(15,2) against a constant), it compares the low words. It reports
+// false when it does not apply or some value (NULL slots included) does not
+// fit; the caller then clears out and runs cmpDecimal.
+func cmpDecimal64(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128.Num, bm int, bs int32, out []byte, n int) bool {
+	var ok bool
+	switch {
+	case as == bs:
+	case as > bs:
+		if b, ok = rescaleBroadcast(b, bm, as-bs); !ok {
+			return false
+		}
+	default:
+		if a, ok = rescaleBroadcast(a, am, bs-as); !ok {
+			return false
+		}
+	}
+	if n == 0 {
+		return true
+	}
+	var bad uint64
+	switch op {
+	case OpEq:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) == int64(y.LowBits())) << (i & 7)
+		}
+	case OpNe:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) != int64(y.LowBits())) << (i & 7)
+		}
+	case OpLt:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) < int64(y.LowBits())) << (i & 7)
+		}
+	case OpLe:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) <= int64(y.LowBits())) << (i & 7)
+		}
+	case OpGt:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) > int64(y.LowBits())) << (i & 7)
+		}
+	case OpGe:
+		for i := 0; i < n; i++ {
+			x, y := a[i&am], b[i&bm]
+			bad |= notInt64(x) | notInt64(y)
+			out[i>>3] |= b2u(int64(x.LowBits()) >= int64(y.LowBits())) << (i & 7)
+		}
+	}
+	return bad == 0
 }
 
 func cmpDecimal(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128.Num, bm int, bs int32, out []byte, n int) {

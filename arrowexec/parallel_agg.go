@@ -64,6 +64,8 @@ func (a *sumFloatAgg[T]) merge(o aggState, gmap []int32) error {
 
 func (a *sumDecAgg) merge(o aggState, gmap []int32) error {
 	b := o.(*sumDecAgg)
+	a.fold()
+	b.fold()
 	for g, m := range gmap {
 		s := a.sums[m].Add(b.sums[g])
 		if !fitsPrecision(s, 38) {
