@@ -48,6 +48,17 @@ const (
 	// probe key is NULL or any build key is NULL, FALSE else. It takes
 	// exactly one key and no residual; the mark column is nullable.
 	JoinNullAwareMark
+	// JoinBuildSemi is JoinSemi with the sides' roles swapped: it emits
+	// each build row that has at least one match, once, after the probe
+	// side is exhausted; the output has the build columns only. A semi
+	// join whose preserved side is much smaller than the other builds it
+	// and streams the large side through it.
+	JoinBuildSemi
+	// JoinBuildAnti is JoinAnti with the sides' roles swapped: it emits
+	// each build row without a match (a build row with a NULL key has
+	// none) after the probe side is exhausted; the output has the build
+	// columns only.
+	JoinBuildAnti
 )
 
 func (t JoinType) String() string {
@@ -70,6 +81,10 @@ func (t JoinType) String() string {
 		return "mark"
 	case JoinNullAwareMark:
 		return "null-aware-mark"
+	case JoinBuildSemi:
+		return "build-semi"
+	case JoinBuildAnti:
+		return "build-anti"
 	}
 	return fmt.Sprintf("JoinType(%d)", int(t))
 }
@@ -80,6 +95,10 @@ func (t JoinType) keepsBuild() bool {
 func (t JoinType) mark() bool       { return t == JoinMark || t == JoinNullAwareMark }
 func (t JoinType) probeOuter() bool { return t == JoinProbeOuter || t == JoinFullOuter }
 func (t JoinType) buildOuter() bool { return t == JoinBuildOuter || t == JoinFullOuter }
+
+// onBuild reports whether the join emits build rows alone, once the probe
+// side is exhausted (JoinBuildSemi, JoinBuildAnti).
+func (t JoinType) onBuild() bool { return t == JoinBuildSemi || t == JoinBuildAnti }
 
 // HashJoinOptions configures NewHashJoin.
 type HashJoinOptions struct {
@@ -145,8 +164,9 @@ var _ Operator = (*hashJoin)(nil)
 // NewHashJoin joins probe with build on equal keys (see HashJoinOptions).
 // The output has the probe columns followed by the build columns for inner
 // and outer joins (build columns nullable for probe-outer joins, probe
-// columns nullable for build-outer joins) and the probe columns alone for
-// semi and anti joins. The build side is consumed in Open and accounted
+// columns nullable for build-outer joins), the probe columns alone for
+// semi and anti joins and the build columns alone for build-semi and
+// build-anti joins. The build side is consumed in Open and accounted
 // against the query's Budget; the probe side is streamed.
 func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) {
 	if len(opts.ProbeKeys) != len(opts.BuildKeys) {
@@ -189,6 +209,8 @@ func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) 
 		fields := append(append([]arrow.Field{}, ps.Fields()...),
 			arrow.Field{Name: "mark", Type: arrow.FixedWidthTypes.Boolean, Nullable: opts.Type == JoinNullAwareMark})
 		j.schema = arrow.NewSchema(fields, nil)
+	} else if opts.Type.onBuild() {
+		j.schema = bs
 	} else {
 		j.schema = ps
 	}
@@ -284,7 +306,7 @@ func (j *hashJoin) consumeBuild() error {
 		j.next[i] = j.head[g]
 		j.head[g] = int32(i)
 	}
-	if j.opts.Type.buildOuter() {
+	if j.opts.Type.buildOuter() || j.opts.Type.onBuild() {
 		j.buildMatched = make([]bool, n)
 	}
 	tableBytes := int64(0)
@@ -393,6 +415,22 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 func (j *hashJoin) expand() {
 	j.pIdx, j.bIdx = j.pIdx[:0], j.bIdx[:0]
 	n := len(j.pgroup)
+	// Build-side semi and anti joins without a residual need no pairs:
+	// a probe row's match marks its key's whole chain.
+	if j.opts.Residual == nil && j.opts.Type.onBuild() {
+		for ; j.prow < n; j.prow++ {
+			g := j.pgroup[j.prow]
+			if g < 0 || j.head[g] < 0 {
+				continue
+			}
+			for r := j.head[g]; r >= 0; r = j.next[r] {
+				j.buildMatched[r] = true
+			}
+			// Marked once: later probe rows of the key skip the chain.
+			j.head[g] = -1 - j.head[g]
+		}
+		return
+	}
 	// Semi and anti joins without a residual need no pairs: the first
 	// match decides.
 	if j.opts.Residual == nil && !j.opts.Type.keepsBuild() {
@@ -416,6 +454,11 @@ func (j *hashJoin) expand() {
 			if (j.opts.Type == JoinSemi || j.opts.Type == JoinMark) && j.pmatched[j.prow] {
 				r = -1
 				break
+			}
+			// A build row matched once is decided.
+			if j.opts.Type.onBuild() && j.buildMatched[r] {
+				r = j.next[r]
+				continue
 			}
 			j.pIdx = append(j.pIdx, int32(j.prow))
 			j.bIdx = append(j.bIdx, r)
@@ -609,7 +652,7 @@ func (j *hashJoin) emitProbeTail() (arrow.RecordBatch, error) {
 	j.sel = j.sel[:0]
 	n := len(j.pgroup)
 	switch j.opts.Type {
-	case JoinInner, JoinBuildOuter:
+	case JoinInner, JoinBuildOuter, JoinBuildSemi, JoinBuildAnti:
 		return nil, nil
 	case JoinSemi:
 		for i := 0; i < n; i++ {
@@ -706,14 +749,24 @@ func (j *hashJoin) emitBuildTail() (arrow.RecordBatch, error) {
 	if j.buildMatched == nil {
 		return nil, nil
 	}
+	// Build-outer and build-anti joins emit the unmatched rows, build-semi
+	// joins the matched ones.
+	want := j.opts.Type == JoinBuildSemi
 	j.bIdx = j.bIdx[:0]
 	for ; j.buildTail < j.nbuild && len(j.bIdx) < j.batchSize; j.buildTail++ {
-		if !j.buildMatched[j.buildTail] {
+		if j.buildMatched[j.buildTail] == want {
 			j.bIdx = append(j.bIdx, int32(j.buildTail))
 		}
 	}
 	if len(j.bIdx) == 0 {
 		return nil, nil
+	}
+	if j.opts.Type.onBuild() {
+		rec, err := takeRecord(j.mem, j.brec, j.bIdx)
+		if err != nil {
+			return nil, err
+		}
+		return j.out.set(rec), nil
 	}
 	rec, err := j.pairs(j.schema, nil, j.bIdx)
 	if err != nil {

@@ -108,13 +108,21 @@ func naiveJoin(typ JoinType, probe, build []jrow, withKeys, residual bool) []str
 			}
 		}
 	}
+	if typ.onBuild() {
+		for bi, b := range build {
+			if bm[bi] == (typ == JoinBuildSemi) {
+				out = append(out, cell(b.k)+"|"+cell(b.v))
+			}
+		}
+	}
 	slices.Sort(out)
 	return out
 }
 
 func TestHashJoinMatchesNestedLoops(t *testing.T) {
 	r := rand.New(rand.NewSource(1))
-	types := []JoinType{JoinInner, JoinProbeOuter, JoinBuildOuter, JoinFullOuter, JoinSemi, JoinAnti, JoinNullAwareAnti}
+	types := []JoinType{JoinInner, JoinProbeOuter, JoinBuildOuter, JoinFullOuter, JoinSemi, JoinAnti, JoinNullAwareAnti,
+		JoinBuildSemi, JoinBuildAnti}
 	for iter := 0; iter < 12; iter++ {
 		probe := randRows(r, r.Intn(30), 1+r.Intn(6))
 		build := randRows(r, r.Intn(30), 1+r.Intn(6))

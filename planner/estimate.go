@@ -86,10 +86,15 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 	return walk(n)
 }
 
-// buildOnLeft reports whether the inner join n should build its hash table
-// on the left input: when the right one is expected to be much larger.
+// buildOnLeft reports whether the inner, semi or anti join n should build
+// its hash table on the left input: when the right one is expected to be
+// much larger. (NOT IN's null-aware anti join always builds its subquery
+// side: its answer depends on whether that side has a NULL.)
 func (b *builder) buildOnLeft(n *sql.Join) bool {
-	if n.Type != sql.JoinInner || len(n.LeftKeys) == 0 {
+	switch {
+	case len(n.LeftKeys) == 0:
+		return false
+	case n.Type != sql.JoinInner && n.Type != sql.JoinSemi && n.Type != sql.JoinAnti:
 		return false
 	}
 	l, lok := b.estimateRows(n.Left)

@@ -42,7 +42,9 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 	// A right join builds its left input; so does an inner join whose
 	// right input is expected to be much larger (the binder joins in FROM
 	// order, which may put the largest table on the build side; so may a
-	// join of two inputs, which reorderJoins leaves as written).
+	// join of two inputs, which reorderJoins leaves as written), and a
+	// semi or anti join whose subquery side is (it becomes a build-side
+	// semi or anti join, which emits the left rows alone, in build order).
 	swapped := n.Type == sql.JoinRight || b.buildOnLeft(n)
 	var typ arrowexec.JoinType
 	switch n.Type {
@@ -56,8 +58,14 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 		typ = arrowexec.JoinFullOuter
 	case sql.JoinSemi:
 		typ = arrowexec.JoinSemi
+		if swapped {
+			typ = arrowexec.JoinBuildSemi
+		}
 	case sql.JoinAnti:
 		typ = arrowexec.JoinAnti
+		if swapped {
+			typ = arrowexec.JoinBuildAnti
+		}
 	case sql.JoinAntiNullAware:
 		typ = arrowexec.JoinNullAwareAnti
 	case sql.JoinMark:
@@ -120,7 +128,7 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 	if err != nil {
 		return nil, err
 	}
-	if !swapped {
+	if !swapped || typ == arrowexec.JoinBuildSemi || typ == arrowexec.JoinBuildAnti {
 		return op, nil
 	}
 	sch := op.Schema()
