@@ -337,6 +337,7 @@ func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 		s.db.running.Done()
 		return nil, err
 	}
+	ctx = recycling(ctx, p)
 	op, err := build(ctx, p, scanProvider{&rv})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, s.db.mem))

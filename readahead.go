@@ -116,7 +116,7 @@ func (s *tierSource) decodeUnit(ctx context.Context, u *raUnit, ch chan<- raItem
 	}
 	sc, err := u.seg.h.r.Scan(ctx, segments.ScanOptions{
 		Schema: u.schema, Columns: s.cols, Deleted: u.seg.deleted, Filter: u.filter, Rows: u.rows,
-		BatchSize: s.batch, Allocator: s.mem,
+		BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
 	})
 	if err != nil {
 		send(raItem{err: err})

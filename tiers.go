@@ -384,8 +384,12 @@ func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filt
 // withKey, segment rows carry oltp.AppendSegmentRowKey keys. A filter or a
 // keyAccess only prunes: rows that fail them may still be returned.
 type tierSource struct {
-	ctx     context.Context
-	mem     memory.Allocator
+	ctx context.Context
+	mem memory.Allocator
+	// dataMem allocates the buffers segment decoding writes whole
+	// (segments.ScanOptions.DataAllocator): the query's bufpool.Pool
+	// when its reader lets batches be recycled (recycle.go), else nil.
+	dataMem memory.Allocator
 	batch   int
 	t       *catalog.Table
 	cols    []int
@@ -440,6 +444,9 @@ func (db *DB) newTierSource(ctx context.Context, v *version, t *catalog.Table, c
 	filter segments.Predicate, ka *keyAccess, rs *oltp.Scanner, ents []oltp.SegmentEntry) (*tierSource, error) {
 	s := &tierSource{ctx: ctx, mem: db.mem, batch: db.opts.BatchSize, t: t, cols: cols, withKey: withKey,
 		filter: filter, ka: ka, schema: rs.Schema(), rs: rs, inStore: true, stats: planner.ScanStatsFrom(ctx)}
+	if pool := dataPoolFrom(ctx); pool != nil && !withKey {
+		s.dataMem = pool
+	}
 	if ka != nil && ka.points != nil && len(ka.points) == 0 || ka != nil && len(ka.spans) == 0 {
 		ents = nil // no key can match
 	}
@@ -511,7 +518,7 @@ func (s *tierSource) Next() bool {
 			s.mapped = mapped
 			opts := segments.ScanOptions{
 				Schema: sch, Columns: s.cols, Deleted: s.curSeg.deleted, Filter: filter,
-				BatchSize: s.batch, Allocator: s.mem,
+				BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
 			}
 			if s.ka != nil && s.ka.points != nil {
 				rows, err := s.ka.rows(s.ctx, s.t, s.curSeg.h, s.curSeg.deleted)

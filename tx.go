@@ -174,6 +174,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		return nil, err
 	}
 	defer t.leave()
+	ctx = recycling(ctx, p)
 	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, t.db.mem))

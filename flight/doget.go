@@ -11,6 +11,8 @@ import (
 	"google.golang.org/grpc"
 	protobuf "google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/mantisdb/mantisdb"
 )
 
 // DoGet streams the results of statements and prepared statements with
@@ -30,11 +32,15 @@ func (f *service) DoGet(tkt *arrowflight.Ticket, stream arrowflight.FlightServic
 		sch *arrow.Schema
 		ch  <-chan arrowflight.StreamChunk
 	)
+	// writeStream releases each batch once it is encoded and keeps
+	// nothing of it but the buffers the payload retains until gRPC has
+	// copied them: the query may recycle its batches' memory.
+	ctx := mantisdb.WithRecycledBatches(stream.Context())
 	switch cmd := cmd.(type) {
 	case *flight.TicketStatementQuery:
-		sch, ch, err = f.sql.DoGetStatement(stream.Context(), cmd)
+		sch, ch, err = f.sql.DoGetStatement(ctx, cmd)
 	case *flight.CommandPreparedStatementQuery:
-		sch, ch, err = f.sql.DoGetPreparedStatement(stream.Context(), cmd)
+		sch, ch, err = f.sql.DoGetPreparedStatement(ctx, cmd)
 	default:
 		return f.FlightServer.DoGet(tkt, stream)
 	}

@@ -221,6 +221,28 @@ func arrowType(t catalog.Type) arrow.DataType {
 // EXPLAIN.
 func (p *Prepared) ReturnsRows() bool { return p.Kind == KindQuery || p.Kind == KindExplain }
 
+// StreamsScan reports whether the query's operators are a scan of one
+// table, without row keys, optionally under a projection of its columns:
+// they hand on the scan's batches (or their columns) and keep nothing of a
+// batch once the next one is asked for. The root package recycles the
+// scan's buffers for such queries when their reader allows it.
+func (p *Prepared) StreamsScan() bool {
+	if p.Kind != KindQuery {
+		return false
+	}
+	n := p.plan
+	if pr, ok := n.(*sql.Project); ok {
+		for _, e := range pr.Exprs {
+			if _, ok := e.(*sql.ColumnRef); !ok {
+				return false
+			}
+		}
+		n = pr.Input
+	}
+	s, ok := n.(*sql.Scan)
+	return ok && !s.WithKey
+}
+
 // Explain returns the plan as text, one operator per line, in the join
 // order the binder wrote (EXPLAIN shows the order a source's row estimates
 // give, see reorderJoins).

@@ -87,7 +87,10 @@ func (r *Reader) directKindOf(fc int, dt arrow.DataType) directKind {
 // by batch, one row group at a time; its scratch space lives from one row
 // group to the next. It is not safe for concurrent use.
 type rgDecoder struct {
-	mem    memory.Allocator
+	mem memory.Allocator
+	// data allocates the buffers the decoder writes whole: values,
+	// offsets and string data (ScanOptions.DataAllocator).
+	data   memory.Allocator
 	schema *arrow.Schema // the decoded columns (DECIMALs still INT64)
 	cols   []colDecoder
 	left   int64 // rows of the row group not yet decoded
@@ -112,9 +115,11 @@ type colDecoder struct {
 }
 
 // newRGDecoder returns a decoder of file columns fileCols; kinds gives
-// each one's directKind and schema their decoded types.
-func newRGDecoder(kinds []directKind, schema *arrow.Schema, mem memory.Allocator) *rgDecoder {
-	d := &rgDecoder{mem: mem, schema: schema, cols: make([]colDecoder, len(kinds))}
+// each one's directKind and schema their decoded types. data allocates the
+// buffers the decoder writes whole (values, offsets, string data) and may
+// return uncleared memory; mem allocates the others.
+func newRGDecoder(kinds []directKind, schema *arrow.Schema, mem, data memory.Allocator) *rgDecoder {
+	d := &rgDecoder{mem: mem, data: data, schema: schema, cols: make([]colDecoder, len(kinds))}
 	for i, k := range kinds {
 		d.cols[i] = colDecoder{kind: k, dt: schema.Field(i).Type}
 	}
@@ -188,7 +193,7 @@ func (d *rgDecoder) next(n int) (arrow.RecordBatch, error) {
 	}
 	cols := make([]arrow.Array, len(d.cols))
 	for i := range d.cols {
-		a, err := d.cols[i].decode(d.mem, n)
+		a, err := d.cols[i].decode(d.mem, d.data, n)
 		if err != nil {
 			for _, c := range cols[:i] {
 				c.Release()
@@ -209,7 +214,11 @@ func (d *rgDecoder) next(n int) (arrow.RecordBatch, error) {
 // group has rows.
 var errShortColumn = errors.New("column chunk ends before its row group")
 
-func (c *colDecoder) decode(mem memory.Allocator, n int) (arrow.Array, error) {
+// decode reads the next n values. Buffers that it writes whole (values,
+// offsets, string data) come from data, which may return memory that is
+// not cleared: every byte of them that the array exposes is written here,
+// NULL slots included. Validity bitmaps come from mem.
+func (c *colDecoder) decode(mem, data memory.Allocator, n int) (arrow.Array, error) {
 	var defs []int16
 	if c.maxDef > 0 {
 		if cap(c.defs) < n {
@@ -219,29 +228,29 @@ func (c *colDecoder) decode(mem memory.Allocator, n int) (arrow.Array, error) {
 	}
 	switch c.kind {
 	case directInt32:
-		return decodeFixed[int32](mem, c.dt, c.cr.(*file.Int32ColumnChunkReader), n, defs)
+		return decodeFixed[int32](mem, data, c.dt, c.cr.(*file.Int32ColumnChunkReader), n, defs)
 	case directInt64:
-		return decodeFixed[int64](mem, c.dt, c.cr.(*file.Int64ColumnChunkReader), n, defs)
+		return decodeFixed[int64](mem, data, c.dt, c.cr.(*file.Int64ColumnChunkReader), n, defs)
 	case directFloat32:
-		return decodeFixed[float32](mem, c.dt, c.cr.(*file.Float32ColumnChunkReader), n, defs)
+		return decodeFixed[float32](mem, data, c.dt, c.cr.(*file.Float32ColumnChunkReader), n, defs)
 	case directFloat64:
-		return decodeFixed[float64](mem, c.dt, c.cr.(*file.Float64ColumnChunkReader), n, defs)
+		return decodeFixed[float64](mem, data, c.dt, c.cr.(*file.Float64ColumnChunkReader), n, defs)
 	case directBytes:
 		if c.pages != nil {
-			a, size, err := c.pages.decode(mem, c.dt, n, c.dataHint)
+			a, size, err := c.pages.decode(mem, data, c.dt, n, c.dataHint)
 			c.dataHint = size + size/8
 			return a, err
 		}
-		return c.decodeBytes(mem, n, defs)
+		return c.decodeBytes(mem, data, n, defs)
 	case directDecimal64:
-		return c.decodeDecimal64(mem, n, defs)
+		return c.decodeDecimal64(mem, data, n, defs)
 	}
 	return nil, fmt.Errorf("segments: no direct decoder for %s", c.dt)
 }
 
 // decodeDecimal64 reads n values of a DECIMAL column stored as INT64 into
 // scratch space and widens them into a DECIMAL128 buffer.
-func (c *colDecoder) decodeDecimal64(mem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
+func (c *colDecoder) decodeDecimal64(mem, dataMem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
 	if cap(c.ints) < n {
 		c.ints = make([]int64, n)
 	}
@@ -253,7 +262,7 @@ func (c *colDecoder) decodeDecimal64(mem memory.Allocator, n int, defs []int16) 
 	if valid != nil {
 		defer valid.Release()
 	}
-	data := memory.NewResizableBuffer(mem)
+	data := memory.NewResizableBuffer(dataMem)
 	defer data.Release()
 	data.Resize(n * arrow.Decimal128SizeBytes)
 	dst := arrow.Decimal128Traits.CastFromBytes(data.Bytes())[:n]
@@ -275,11 +284,12 @@ type fixedWidth interface {
 	int32 | int64 | float32 | float64
 }
 
-// decodeFixed reads n values of a fixed-width column into one buffer.
-// defs is nil for a required column, else scratch space for n levels.
-func decodeFixed[T fixedWidth](mem memory.Allocator, dt arrow.DataType, cr pageReader[T], n int, defs []int16) (arrow.Array, error) {
+// decodeFixed reads n values of a fixed-width column into one buffer of
+// dataMem (readFixed writes every value, NULLs as zero). defs is nil for a
+// required column, else scratch space for n levels.
+func decodeFixed[T fixedWidth](mem, dataMem memory.Allocator, dt arrow.DataType, cr pageReader[T], n int, defs []int16) (arrow.Array, error) {
 	var zero T
-	data := memory.NewResizableBuffer(mem)
+	data := memory.NewResizableBuffer(dataMem)
 	defer data.Release()
 	data.Resize(n * int(unsafe.Sizeof(zero)))
 	valid, nulls, err := readFixed(mem, cr, arrow.GetData[T](data.Bytes())[:n], defs)
@@ -343,16 +353,16 @@ func readFixed[T fixedWidth](mem memory.Allocator, cr pageReader[T], vals []T, d
 // (or binary) array: offsets and one data buffer. The values of a page are
 // slices of the page or its dictionary, valid until the next page is read,
 // so each page's values are copied before the next read.
-func (c *colDecoder) decodeBytes(mem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
+func (c *colDecoder) decodeBytes(mem, dataMem memory.Allocator, n int, defs []int16) (arrow.Array, error) {
 	cr := c.cr.(*file.ByteArrayColumnChunkReader)
 	if cap(c.vals) < n {
 		c.vals = make([]parquet.ByteArray, n)
 	}
-	offBuf := memory.NewResizableBuffer(mem)
+	offBuf := memory.NewResizableBuffer(dataMem)
 	defer offBuf.Release()
 	offBuf.Resize((n + 1) * arrow.Int32SizeBytes)
 	offsets := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())[:n+1]
-	data := memory.NewResizableBuffer(mem)
+	data := memory.NewResizableBuffer(dataMem)
 	defer data.Release()
 	data.Reserve(c.dataHint)
 	var valid *memory.Buffer

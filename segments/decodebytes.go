@@ -198,14 +198,17 @@ func plainValue(b []byte) (v, rest []byte, ok bool) {
 	return b[4 : 4+n], b[4+n:], true
 }
 
-// decode reads the next n rows into an Arrow array of type dt.
-func (p *bytesPages) decode(mem memory.Allocator, dt arrow.DataType, n int, dataHint int) (arrow.Array, int, error) {
-	offBuf := memory.NewResizableBuffer(mem)
+// decode reads the next n rows into an Arrow array of type dt. Its
+// offsets and data come from dataMem (every offset and every byte up to
+// the last offset is written; see colDecoder.decode), its validity bitmap
+// from mem.
+func (p *bytesPages) decode(mem, dataMem memory.Allocator, dt arrow.DataType, n int, dataHint int) (arrow.Array, int, error) {
+	offBuf := memory.NewResizableBuffer(dataMem)
 	defer offBuf.Release()
 	offBuf.Resize((n + 1) * arrow.Int32SizeBytes)
 	offsets := arrow.Int32Traits.CastFromBytes(offBuf.Bytes())[:n+1]
 	offsets[0] = 0
-	data := memory.NewResizableBuffer(mem)
+	data := memory.NewResizableBuffer(dataMem)
 	defer data.Release()
 	data.Reserve(dataHint)
 	out := byteSink{data: data, buf: data.Buf()}

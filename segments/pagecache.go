@@ -133,7 +133,8 @@ func (r *Reader) page(pr *file.Reader, rg, fc int, kind directKind, rgRows int64
 		return nil, 0, err
 	}
 	c := colDecoder{kind: kind, dt: r.schema.Field(fc).Type, cr: cr, maxDef: cr.Descriptor().MaxDefinitionLevel()}
-	a, err := c.decode(r.cacheAlloc(), int(end-key.first))
+	alloc := r.cacheAlloc()
+	a, err := c.decode(alloc, alloc, int(end-key.first))
 	if err != nil {
 		return nil, 0, err
 	}

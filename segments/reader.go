@@ -406,6 +406,14 @@ type ScanOptions struct {
 	// Allocator allocates the returned batches. Default
 	// memory.DefaultAllocator.
 	Allocator memory.Allocator
+	// DataAllocator, when not nil, allocates the buffers of the returned
+	// batches that the decoder writes whole: the values of fixed-width
+	// columns (NULL slots included), the offsets and data of string
+	// columns. It may return memory that is not cleared, such as a
+	// bufpool.Pool that recycles the buffers of the query's released
+	// batches. Columns the direct decoder does not read, and every other
+	// buffer, come from Allocator. Nil means Allocator.
+	DataAllocator memory.Allocator
 
 	// noDirect makes the scan decode through pqarrow only (tests compare
 	// the two decoders).
@@ -428,11 +436,12 @@ type ScanStats struct {
 // Scanner yields the batches of a scan. It has the shape of arrowexec.Source
 // (Next, Record, Err, Close). It is not safe for concurrent use.
 type Scanner struct {
-	ctx    context.Context
-	r      *Reader
-	mem    memory.Allocator
-	batch  int
-	schema *arrow.Schema // output schema
+	ctx     context.Context
+	r       *Reader
+	mem     memory.Allocator
+	dataMem memory.Allocator // ScanOptions.DataAllocator
+	batch   int
+	schema  *arrow.Schema // output schema
 	// fileCols lists the segment columns to decode; outSrc maps each output
 	// column to its position in fileCols, or -1 for a NULL-filled column.
 	fileCols []int
@@ -481,9 +490,12 @@ const sparseBatch = 128
 
 // Scan starts a scan. The caller must Close the Scanner.
 func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
-	s := &Scanner{ctx: ctx, r: r, mem: opts.Allocator, batch: opts.BatchSize}
+	s := &Scanner{ctx: ctx, r: r, mem: opts.Allocator, dataMem: opts.DataAllocator, batch: opts.BatchSize}
 	if s.mem == nil {
 		s.mem = memory.DefaultAllocator
+	}
+	if s.dataMem == nil {
+		s.dataMem = s.mem
 	}
 	if s.batch <= 0 {
 		s.batch = DefaultBatchSize
@@ -574,7 +586,7 @@ func (s *Scanner) useDirect() {
 		fields[i] = f
 	}
 	s.direct = kinds
-	s.dec = newRGDecoder(kinds, arrow.NewSchema(fields, nil), s.mem)
+	s.dec = newRGDecoder(kinds, arrow.NewSchema(fields, nil), s.mem, s.dataMem)
 }
 
 // restrict narrows sel to the positions in rows.
