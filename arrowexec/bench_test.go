@@ -2,7 +2,9 @@ package arrowexec
 
 import (
 	"context"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -38,6 +40,7 @@ func reuse(schema *arrow.Schema, recs []arrow.RecordBatch) Operator {
 func runBench(b *testing.B, rows int, build func() Operator) {
 	ctx := exec.WithAllocator(context.Background(), memory.DefaultAllocator)
 	b.ResetTimer()
+	cpu0 := processCPU()
 	for i := 0; i < b.N; i++ {
 		op := build()
 		if err := op.Open(ctx); err != nil {
@@ -55,6 +58,17 @@ func runBench(b *testing.B, rows int, build func() Operator) {
 		op.Close()
 	}
 	b.ReportMetric(float64(rows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	b.ReportMetric(float64(processCPU()-cpu0)/1e6/float64(b.N), "cpu-ms/op")
+}
+
+// processCPU returns the user and system CPU time the process has used:
+// on a shared machine a steadier measure than wall time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkFilterSum10M(b *testing.B) {
