@@ -4,25 +4,35 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
-// intTable maps integer keys to dense group ids 0, 1, 2, ...: the hash
-// table of a join whose only key is an integer column (the common key-
-// foreign key case). The key sits in its slot, so a probe touches one
-// slot, not a slot, a key offset and the key bytes of a groupTable: on
-// tables larger than the caches each of those is a miss. Open addressing
-// with linear probing and Fibonacci hashing; at most half full.
+// intTable maps integer keys to int32 values: dense group ids 0, 1, 2, ...
+// for an aggregate (find), or the first build row of each key's chain for a
+// join whose only key is an integer column (push; the common key-foreign
+// key case). The key and its value sit side by side in one 16-byte slot, so
+// a probe touches one slot, not a slot, a key offset and the key bytes of a
+// groupTable: on tables larger than the caches each of those is a miss.
+// Open addressing with linear probing and Fibonacci hashing over a
+// power-of-two slot array; at most half full.
 type intTable struct {
 	slots []intSlot
 	shift uint // 64 - log2(len(slots))
 	n     int
+	sink  int32 // keeps the loads of touch
 }
 
 type intSlot struct {
 	key int64
-	g   int32 // group + 1; 0 = empty
+	g   int32 // value + 1; 0 = empty
 }
 
-func newIntTable() *intTable {
-	return &intTable{slots: make([]intSlot, 256), shift: 64 - 8}
+func newIntTable() *intTable { return newIntTableSize(0) }
+
+// newIntTableSize returns a table with room for n keys before it grows.
+func newIntTableSize(n int) *intTable {
+	size, bits := 256, uint(8)
+	for size < 2*n {
+		size, bits = size*2, bits+1
+	}
+	return &intTable{slots: make([]intSlot, size), shift: 64 - bits}
 }
 
 func (t *intTable) len() int { return t.n }
@@ -60,6 +70,76 @@ func (t *intTable) next() int32 {
 	g := int32(t.n)
 	t.n++
 	return g
+}
+
+// push sets the value of key to v, adding key when new, and returns its
+// previous value, or -1 when key is new: a join's build prepends row v to
+// the chain of key's rows.
+func (t *intTable) push(key int64, v int32) int32 {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.index(key); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.g == 0 {
+			s.key, s.g = key, v+1
+			t.n++
+			if t.n*2 > len(t.slots) {
+				t.grow()
+			}
+			return -1
+		}
+		if s.key == key {
+			prev := s.g - 1
+			s.g = v + 1
+			return prev
+		}
+	}
+}
+
+// probeBatch is how many keys lookupBatch hashes and touches before it
+// probes them: their slots' cache lines stay in L1.
+const probeBatch = 256
+
+// lookupBatch sets out[i] to lookup(keys[i]). It first computes the slot
+// of every key of a block and loads those slots in a loop without
+// data-dependent branches, so that the CPU has many cache misses in flight
+// at once, instead of one or two in the probe loop, whose branches on the
+// loaded slot stall it: on tables larger than the caches this roughly
+// halves the time of a probe.
+func (t *intTable) lookupBatch(keys []int64, out []int32) {
+	out = out[:len(keys)]
+	mask := uint64(len(t.slots) - 1)
+	for lo := 0; lo < len(keys); lo += probeBatch {
+		ks, os := keys[lo:min(lo+probeBatch, len(keys))], out[lo:min(lo+probeBatch, len(keys))]
+		if len(t.slots) > 1<<12 {
+			t.touch(ks, os)
+		}
+		for j, k := range ks {
+			g := int32(-1)
+			for i := t.index(k); ; i = (i + 1) & mask {
+				s := &t.slots[i]
+				if s.g == 0 {
+					break
+				}
+				if s.key == k {
+					g = s.g - 1
+					break
+				}
+			}
+			os[j] = g
+		}
+	}
+}
+
+// touch loads the home slot of every key of ks, using idx as scratch.
+func (t *intTable) touch(ks []int64, idx []int32) {
+	for j, k := range ks {
+		idx[j] = int32(t.index(k))
+	}
+	var sink int32
+	for _, i := range idx[:len(ks)] {
+		sink |= t.slots[i].g
+	}
+	t.sink = sink
 }
 
 // lookup returns the group of key or -1.

@@ -118,8 +118,10 @@ type HashJoinOptions struct {
 }
 
 // hashJoin holds the build side in one concatenated batch, chained by key
-// in a groupTable (key → group, head[group] → first build row, next[row] →
-// following row), and streams the probe side through it.
+// (next[row] → following row of the same key), and streams the probe side
+// through it. The first row of each chain is found through an intTable
+// (key → first row) when the only key is an integer column, else through a
+// groupTable (key → group, head[group] → first row).
 type hashJoin struct {
 	probe, build Operator
 	opts         HashJoinOptions
@@ -138,16 +140,17 @@ type hashJoin struct {
 	brec         arrow.RecordBatch // nil when the build side is empty
 	nbuild       int
 	table        *groupTable
-	itab         *intTable // instead of table when the only key is an integer column
+	head         []int32   // first row of each group of table
+	itab         *intTable // instead of table and head when the only key is an integer column: key → first row
 	ikeys        []int64   // widened integer keys of a batch
-	head, next   []int32
+	next         []int32   // next row of the same key, -1 at a chain's end
 	buildHasNull bool
 	buildMatched []bool
 	enc          keyEncoder
 
 	// Probe state.
 	prec      arrow.RecordBatch // current probe batch
-	pgroup    []int32           // group per probe row, -1 no match, -2 NULL key
+	pgroup    []int32           // first build row of the chain of each probe row's key, -1 no match, -2 NULL key
 	prow      int               // next probe row to expand
 	pchain    int32             // next build row of prow's chain (-1: start at head)
 	pmatched  []bool
@@ -265,7 +268,6 @@ func (j *hashJoin) consumeBuild() error {
 	j.brec = rec
 	n := int(rec.NumRows())
 	j.nbuild = n
-	j.table = newGroupTable()
 	j.next = make([]int32, n)
 	keys, err := evalAll(j.ctx, j.opts.BuildKeys, rec)
 	if err != nil {
@@ -273,38 +275,32 @@ func (j *hashJoin) consumeBuild() error {
 	}
 	defer releaseAll(keys)
 	nulls := nullRows(keys, n)
-	var ik []int64
 	if len(keys) == 1 {
-		var ok bool
-		if ik, j.ikeys, ok = intKeys(keys[0], j.ikeys); ok {
-			j.itab, j.table = newIntTable(), nil
+		if ik, buf, ok := intKeys(keys[0], j.ikeys); ok {
+			j.ikeys = buf
+			j.buildInts(ik, nulls)
 		}
 	}
 	if j.itab == nil {
 		if err := j.enc.encode(keys, n); err != nil {
 			return err
 		}
-	}
-	// Rows are chained in reverse so that each chain lists its rows in
-	// input order.
-	for i := n - 1; i >= 0; i-- {
-		if nulls != nil && nulls[i] {
-			j.buildHasNull = true
-			j.next[i] = -1
-			continue
+		j.table = newGroupTable()
+		// Rows are chained in reverse so that each chain lists its rows
+		// in input order.
+		for i := n - 1; i >= 0; i-- {
+			if nulls != nil && nulls[i] {
+				j.buildHasNull = true
+				j.next[i] = -1
+				continue
+			}
+			g, added := j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+			if added {
+				j.head = append(j.head, -1)
+			}
+			j.next[i] = j.head[g]
+			j.head[g] = int32(i)
 		}
-		var g int32
-		var added bool
-		if j.itab != nil {
-			g, added = j.itab.find(ik[i])
-		} else {
-			g, added = j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
-		}
-		if added {
-			j.head = append(j.head, -1)
-		}
-		j.next[i] = j.head[g]
-		j.head[g] = int32(i)
 	}
 	if j.opts.Type.buildOuter() || j.opts.Type.onBuild() {
 		j.buildMatched = make([]bool, n)
@@ -313,9 +309,35 @@ func (j *hashJoin) consumeBuild() error {
 	if j.itab != nil {
 		tableBytes = j.itab.bytes()
 	} else {
-		tableBytes = j.table.bytes()
+		tableBytes = j.table.bytes() + int64(4*len(j.head))
 	}
-	return j.acct.grow(tableBytes + int64(8*n))
+	return j.acct.grow(tableBytes + int64(4*n))
+}
+
+// buildInts indexes the integer keys ik of the build rows (NULL where
+// nulls says so) in an intTable whose slots hold the first row of each
+// key's chain. The table is sized once for an upper bound of the distinct
+// keys, the number of runs of equal keys (build sides are often sorted or
+// clustered by their key: lineitem by l_orderkey), so it never rehashes.
+func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
+	n := len(ik)
+	runs := 0
+	for i, k := range ik {
+		if i == 0 || k != ik[i-1] {
+			runs++
+		}
+	}
+	j.itab = newIntTableSize(runs)
+	// Rows are chained in reverse so that each chain lists its rows in
+	// input order.
+	for i := n - 1; i >= 0; i-- {
+		if nulls != nil && nulls[i] {
+			j.buildHasNull = true
+			j.next[i] = -1
+			continue
+		}
+		j.next[i] = j.itab.push(ik[i], int32(i))
+	}
 }
 
 // nullRows returns which rows have a NULL in any key column, or nil when
@@ -378,7 +400,7 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 	nulls := nullRows(keys, n)
 	if len(keys) == 0 {
 		for i := range j.pgroup {
-			j.pgroup[i] = 0
+			j.pgroup[i] = j.head[0]
 		}
 		return nil
 	}
@@ -388,12 +410,11 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 		if !ok {
 			return fmt.Errorf("arrowexec: join probe key %s, build key is an integer", keys[0].DataType())
 		}
-		for i := 0; i < n; i++ {
-			if nulls != nil && nulls[i] {
+		j.itab.lookupBatch(ik[:n], j.pgroup)
+		for i := range nulls {
+			if nulls[i] {
 				j.pgroup[i] = -2
-				continue
 			}
-			j.pgroup[i] = j.itab.lookup(ik[i])
 		}
 		return nil
 	}
@@ -405,7 +426,11 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 			j.pgroup[i] = -2
 			continue
 		}
-		j.pgroup[i] = j.table.lookup(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
+		if g := j.table.lookup(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]]); g >= 0 {
+			j.pgroup[i] = j.head[g]
+		} else {
+			j.pgroup[i] = -1
+		}
 	}
 	return nil
 }
@@ -447,7 +472,7 @@ func (j *hashJoin) expand() {
 		}
 		r := j.pchain
 		if r == -1 {
-			r = j.head[g]
+			r = g
 		}
 		for r >= 0 && len(j.pIdx) < j.batchSize {
 			// A semi join stops at its first (residual-checked) match.
