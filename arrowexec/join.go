@@ -444,15 +444,15 @@ func (j *hashJoin) expand() {
 	// a probe row's match marks its key's whole chain.
 	if j.opts.Residual == nil && j.opts.Type.onBuild() {
 		for ; j.prow < n; j.prow++ {
-			g := j.pgroup[j.prow]
-			if g < 0 || j.head[g] < 0 {
+			// A marked first row means a marked chain: later probe rows
+			// of the key skip it.
+			r := j.pgroup[j.prow]
+			if r < 0 || j.buildMatched[r] {
 				continue
 			}
-			for r := j.head[g]; r >= 0; r = j.next[r] {
+			for ; r >= 0; r = j.next[r] {
 				j.buildMatched[r] = true
 			}
-			// Marked once: later probe rows of the key skip the chain.
-			j.head[g] = -1 - j.head[g]
 		}
 		return
 	}

@@ -83,7 +83,11 @@ func TestHashJoinIntKeysLarge(t *testing.T) {
 					rows[k] = append(rows[k], i)
 				}
 			}
-			for _, typ := range []JoinType{JoinInner, JoinSemi, JoinAnti, JoinProbeOuter, JoinNullAwareAnti} {
+			probed := map[int64]bool{}
+			for _, k := range pkeys {
+				probed[k] = k >= 0
+			}
+			for _, typ := range []JoinType{JoinInner, JoinSemi, JoinAnti, JoinProbeOuter, JoinNullAwareAnti, JoinBuildSemi, JoinBuildAnti} {
 				name := fmt.Sprintf("%s/%s/%s", dt, bname, typ)
 				var want []string
 				for i, k := range pkeys {
@@ -100,6 +104,13 @@ func TestHashJoinIntKeysLarge(t *testing.T) {
 						want = append(want, fmt.Sprintf("%s|%d|NULL|NULL", cellKey(k), i))
 					case typ == JoinSemi && len(m) > 0, typ == JoinAnti && len(m) == 0:
 						want = append(want, fmt.Sprintf("%s|%d", cellKey(k), i))
+					}
+				}
+				if typ.onBuild() {
+					for i, k := range bkeys {
+						if probed[k] == (typ == JoinBuildSemi) {
+							want = append(want, fmt.Sprintf("%s|%d", cellKey(k), i))
+						}
 					}
 				}
 				slices.Sort(want)
