@@ -656,7 +656,8 @@ type hashAggOp struct {
 	ctx    context.Context
 	states []aggState
 	table  *groupTable
-	ints   *intGroups // instead of table when the only key is an integer column
+	ints   *intGroups // instead of table when the only key is an integer column, or packed keys
+	packer *keyPacker // with ints: the keys are packed into int64s
 	enc    keyEncoder
 	gids   []int32
 	result arrow.RecordBatch
@@ -718,6 +719,8 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 	h.table = newGroupTable()
 	if len(h.groupTypes) == 1 && intGroupable(h.groupTypes[0]) {
 		h.table, h.ints = nil, newIntGroups()
+	} else if p := newKeyPacker(h.groupTypes); p != nil && len(h.groupTypes) > 0 {
+		h.table, h.ints, h.packer = nil, newIntGroups(), p
 	}
 	h.states = make([]aggState, len(h.aggs))
 	mem := exec.GetAllocator(ctx)
@@ -759,9 +762,23 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			keys[i] = k
 		}
 		before := h.tableBytes()
-		if h.ints != nil {
+		var packed []int64
+		if h.packer != nil {
+			var ok bool
+			if packed, ok = h.packer.pack(keys, n); !ok {
+				if err := h.unpackGroups(); err != nil {
+					return err
+				}
+			}
+		}
+		switch {
+		case h.packer != nil:
+			a := int64Array(packed)
+			h.ints.find(a, h.gids[:n])
+			a.Release()
+		case h.ints != nil:
 			h.ints.find(keys[0], h.gids[:n])
-		} else {
+		default:
 			if err := h.enc.encode(keys, n); err != nil {
 				return err
 			}
@@ -769,7 +786,9 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 				h.gids[i], _ = h.table.find(h.enc.buf[h.enc.offs[i]:h.enc.offs[i+1]])
 			}
 		}
-		if err := h.acct.grow(h.tableBytes() - before); err != nil {
+		if d := h.tableBytes() - before; d < 0 {
+			h.acct.shrink(-d)
+		} else if err := h.acct.grow(d); err != nil {
 			return err
 		}
 		for _, s := range h.states {
@@ -793,6 +812,46 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// int64Array views keys as an Int64 array without copying them.
+func int64Array(keys []int64) arrow.Array {
+	d := array.NewData(arrow.PrimitiveTypes.Int64, len(keys),
+		[]*memory.Buffer{nil, memory.NewBufferBytes(arrow.Int64Traits.CastToBytes(keys))}, nil, 0, 0)
+	defer d.Release()
+	return array.NewInt64Data(d)
+}
+
+// packedKeys returns the key columns of the groups of packed keys, in
+// group order.
+func (h *hashAggOp) packedKeys(mem memory.Allocator) []arrow.Array {
+	packed := h.ints.decodeKeys(mem, arrow.PrimitiveTypes.Int64)
+	defer packed.Release()
+	return h.packer.unpack(mem, values[int64](packed))
+}
+
+// unpackGroups moves the groups of packed keys into a byte-key table,
+// keeping their ids, for a batch whose keys do not pack. Afterwards the
+// aggregate groups like one that never packed.
+func (h *hashAggOp) unpackGroups() error {
+	if h.packer == nil {
+		return nil
+	}
+	mem := exec.GetAllocator(h.ctx)
+	cols := h.packedKeys(mem)
+	defer releaseAll(cols)
+	n := h.ints.len()
+	if err := h.enc.encode(cols, n); err != nil {
+		return err
+	}
+	t := newGroupTable()
+	for g := 0; g < n; g++ {
+		if id, _ := t.find(h.enc.buf[h.enc.offs[g]:h.enc.offs[g+1]]); id != int32(g) {
+			return fmt.Errorf("arrowexec: packed group %d became group %d", g, id)
+		}
+	}
+	h.table, h.ints, h.packer = t, nil, nil
 	return nil
 }
 
@@ -843,7 +902,9 @@ func (h *hashAggOp) finishResult() error {
 	mem := exec.GetAllocator(h.ctx)
 	ng := h.groupCount()
 	var cols []arrow.Array
-	if h.ints != nil {
+	if h.packer != nil {
+		cols = h.packedKeys(mem)
+	} else if h.ints != nil {
 		cols = []arrow.Array{h.ints.decodeKeys(mem, h.groupTypes[0])}
 	} else {
 		var err error

@@ -221,6 +221,15 @@ func (p *parallelAggOp) run() error {
 		n := w.groupCount()
 		gmap = growInt32(gmap, n)
 		before := main.tableBytes()
+		// Partitions whose keys stopped packing merge through byte keys.
+		if (main.packer == nil) != (w.packer == nil) {
+			if err := main.unpackGroups(); err != nil {
+				return err
+			}
+			if err := w.unpackGroups(); err != nil {
+				return err
+			}
+		}
 		if main.ints != nil {
 			main.ints.merge(w.ints, gmap)
 		} else {

@@ -1,0 +1,215 @@
+package arrowexec
+
+import (
+	"math/bits"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// keyPacker packs the group keys of a row into one int64 when every key
+// column is a short string, a boolean or a small integer, so that an
+// aggregate grouped by, say, TPC-H Q1's two one-letter flags probes the
+// integer group table (intGroups) instead of encoding byte keys for the
+// groupTable (the keyEncoder and the byte-key probe were a fifth of Q1).
+//
+// Each column owns a bit field of the key at a fixed shift: a validity bit,
+// then for a valid value the value itself (integers as their two's
+// complement bits, booleans as one bit, strings as their length followed by
+// their bytes). Equal keys pack to equal int64s and different keys to
+// different ones. A string column packs values of at most maxLen bytes;
+// pack reports false for a batch holding a longer one, and the aggregate
+// then moves its groups to the byte-key table (see hashAggOp.unpackGroups).
+type keyPacker struct {
+	cols []packedCol
+	keys []int64 // scratch for pack, reused across batches
+}
+
+type packedCol struct {
+	dt      arrow.DataType
+	shift   uint
+	lenBits uint // strings: width of the length field
+	maxLen  int  // strings: longest value that packs
+}
+
+// newKeyPacker returns a packer for keys of the given types, or nil when
+// they do not fit in 64 bits with at least one byte per string column.
+func newKeyPacker(types []arrow.DataType) *keyPacker {
+	fixed, strs := 0, 0
+	for _, dt := range types {
+		switch dt.ID() {
+		case arrow.BOOL:
+			fixed += 2
+		case arrow.INT16:
+			fixed += 17
+		case arrow.INT32, arrow.DATE32:
+			fixed += 33
+		case arrow.STRING:
+			strs++
+		default:
+			return nil
+		}
+	}
+	if fixed > 64 {
+		return nil
+	}
+	p := &keyPacker{}
+	var strBits int
+	if strs > 0 {
+		strBits = (64 - fixed) / strs
+	}
+	// The longest string of strBits bits: 1 validity bit, the length, the
+	// bytes.
+	maxLen := 0
+	for l := 1; 1+bits.Len(uint(l))+8*l <= strBits; l++ {
+		maxLen = l
+	}
+	if strs > 0 && maxLen == 0 {
+		return nil
+	}
+	shift := uint(0)
+	for _, dt := range types {
+		c := packedCol{dt: dt, shift: shift}
+		switch dt.ID() {
+		case arrow.BOOL:
+			shift += 2
+		case arrow.INT16:
+			shift += 17
+		case arrow.INT32, arrow.DATE32:
+			shift += 33
+		case arrow.STRING:
+			c.maxLen, c.lenBits = maxLen, uint(bits.Len(uint(maxLen)))
+			shift += uint(strBits)
+		}
+		p.cols = append(p.cols, c)
+	}
+	return p
+}
+
+// pack returns the packed key of every row of cols (n rows), or false when
+// a string is longer than its column packs. The slice is reused by the
+// next call.
+func (p *keyPacker) pack(cols []arrow.Array, n int) ([]int64, bool) {
+	if cap(p.keys) < n {
+		p.keys = make([]int64, n)
+	}
+	keys := p.keys[:n]
+	clear(keys)
+	for ci, c := range p.cols {
+		a := cols[ci]
+		vb, off := validity(a)
+		sh := c.shift
+		switch c.dt.ID() {
+		case arrow.BOOL:
+			d := a.Data()
+			vals, voff := d.Buffers()[1].Bytes(), d.Offset()
+			for i := range keys {
+				if isValid(vb, off, i) {
+					keys[i] |= int64(1|uint64(b2u(bitutil.BitIsSet(vals, voff+i)))<<1) << sh
+				}
+			}
+		case arrow.INT16:
+			v := values[int16](a)
+			for i := range keys {
+				if isValid(vb, off, i) {
+					keys[i] |= int64(1|uint64(uint16(v[i]))<<1) << sh
+				}
+			}
+		case arrow.INT32, arrow.DATE32:
+			v := values[int32](a)
+			for i := range keys {
+				if isValid(vb, off, i) {
+					keys[i] |= int64(1|uint64(uint32(v[i]))<<1) << sh
+				}
+			}
+		case arrow.STRING:
+			s := stringsOf(a)
+			for i := range keys {
+				if !isValid(vb, off, i) {
+					continue
+				}
+				b := s.at(i)
+				if len(b) > c.maxLen {
+					return nil, false
+				}
+				var x uint64
+				for j, ch := range b {
+					x |= uint64(ch) << (8 * j)
+				}
+				keys[i] |= int64(1|uint64(len(b))<<1|x<<(1+c.lenBits)) << sh
+			}
+		}
+	}
+	return keys, true
+}
+
+// unpack returns the key columns of packed keys.
+func (p *keyPacker) unpack(mem memory.Allocator, keys []int64) []arrow.Array {
+	out := make([]arrow.Array, len(p.cols))
+	for ci, c := range p.cols {
+		field := func(k int64) (uint64, bool) {
+			f := uint64(k) >> c.shift
+			return f >> 1, f&1 != 0
+		}
+		switch c.dt.ID() {
+		case arrow.BOOL:
+			b := array.NewBooleanBuilder(mem)
+			for _, k := range keys {
+				if v, ok := field(k); ok {
+					b.Append(v&1 != 0)
+				} else {
+					b.AppendNull()
+				}
+			}
+			out[ci] = b.NewArray()
+			b.Release()
+		case arrow.INT16:
+			b := array.NewInt16Builder(mem)
+			for _, k := range keys {
+				if v, ok := field(k); ok {
+					b.Append(int16(uint16(v)))
+				} else {
+					b.AppendNull()
+				}
+			}
+			out[ci] = b.NewArray()
+			b.Release()
+		case arrow.INT32, arrow.DATE32:
+			b := array.NewBuilder(mem, c.dt)
+			for _, k := range keys {
+				v, ok := field(k)
+				switch {
+				case !ok:
+					b.AppendNull()
+				case c.dt.ID() == arrow.DATE32:
+					b.(*array.Date32Builder).Append(arrow.Date32(int32(uint32(v))))
+				default:
+					b.(*array.Int32Builder).Append(int32(uint32(v)))
+				}
+			}
+			out[ci] = b.NewArray()
+			b.Release()
+		case arrow.STRING:
+			b := array.NewStringBuilder(mem)
+			var buf [8]byte
+			for _, k := range keys {
+				v, ok := field(k)
+				if !ok {
+					b.AppendNull()
+					continue
+				}
+				n := int(v & (1<<c.lenBits - 1))
+				x := v >> c.lenBits
+				for j := 0; j < n; j++ {
+					buf[j] = byte(x >> (8 * j))
+				}
+				b.BinaryBuilder.Append(buf[:n])
+			}
+			out[ci] = b.NewArray()
+			b.Release()
+		}
+	}
+	return out
+}
