@@ -722,6 +722,11 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 	} else if p := newKeyPacker(h.groupTypes); p != nil && len(h.groupTypes) > 0 {
 		h.table, h.ints, h.packer = nil, newIntGroups(), p
 	}
+	// The tables start with room for some groups; later growth is
+	// accounted per batch.
+	if err := h.acct.grow(h.tableBytes()); err != nil {
+		return err
+	}
 	h.states = make([]aggState, len(h.aggs))
 	mem := exec.GetAllocator(ctx)
 	for i, a := range h.aggs {
