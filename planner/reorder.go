@@ -42,13 +42,15 @@ type joinInput struct {
 	pk    []int // its output columns that make its table's primary key, in key order; nil when unknown
 }
 
-// reorderJoins returns n with semi joins pushed down (pushSemiJoins) and
-// its inner join trees reordered. Without a RowEstimator it returns n.
+// reorderJoins returns n with the aggregates joins look up in reduced to
+// the keys they look up (reduceAggregates), semi joins pushed down
+// (pushSemiJoins) and its inner join trees reordered. Without a
+// RowEstimator it returns n.
 func (b *builder) reorderJoins(n sql.Node) sql.Node {
 	if _, ok := b.src.(RowEstimator); !ok || n == nil {
 		return n
 	}
-	return b.reorderNode(b.pushSemiJoins(n))
+	return b.reorderNode(b.pushSemiJoins(b.reduceAggregates(n)))
 }
 
 func (b *builder) reorderNode(n sql.Node) sql.Node {

@@ -341,6 +341,10 @@ type Join struct {
 	Left, Right         Node
 	LeftKeys, RightKeys []Expr
 	Cond                Expr
+	// Reduces marks a semi join the planner added below an aggregate to
+	// keep only the groups a join above it can look up (semi-join
+	// reduction); it changes nothing but what EXPLAIN shows.
+	Reduces bool
 }
 
 var _ Node = (*Join)(nil)
@@ -378,6 +382,9 @@ func (n *Join) String() string {
 	s := fmt.Sprintf("Join %s keys=%s=%s", n.Type, exprList(n.LeftKeys), exprList(n.RightKeys))
 	if n.Cond != nil {
 		s += " cond=" + n.Cond.String()
+	}
+	if n.Reduces {
+		s += " (reduces the aggregate above to the keys its join looks up)"
 	}
 	return s
 }

@@ -462,7 +462,7 @@ func factorOr(e Expr) Expr {
 // pair of nations, Q19's part and quantity conditions). A WHERE keeps the
 // rows whose conditions are all true, and an implied filter is true
 // wherever the OR is, so adding one does not change the result. Only
-// conjuncts that cannot fail are implied (cannotFail).
+// conjuncts that cannot fail are implied (CannotFail).
 func impliedFilters(conjs []Expr, itemsOf func(Expr) map[int]bool) []Expr {
 	var out []Expr
 	for _, c := range conjs {
@@ -479,7 +479,7 @@ func impliedFilters(conjs []Expr, itemsOf func(Expr) map[int]bool) []Expr {
 			for _, d := range disj {
 				var local []Expr
 				for _, x := range splitAnd(d, nil) {
-					if m := itemsOf(x); len(m) == 1 && m[it] && cannotFail(x) {
+					if m := itemsOf(x); len(m) == 1 && m[it] && CannotFail(x) {
 						local = append(local, x)
 					}
 				}
@@ -501,17 +501,17 @@ func impliedFilters(conjs []Expr, itemsOf func(Expr) map[int]bool) []Expr {
 	return out
 }
 
-// cannotFail reports whether evaluating e can raise no error on any row:
+// CannotFail reports whether evaluating e can raise no error on any row:
 // comparisons, IN lists, LIKE and IS NULL of columns, constants, constant
 // sums and products, and casts to VARCHAR, joined by AND, OR and NOT. An implied filter runs on rows
 // that the join would have dropped before the OR saw them, so it must not
 // be able to fail where the query did not (a division by zero, a bad cast).
-func cannotFail(e Expr) bool {
+func CannotFail(e Expr) bool {
 	switch x := e.(type) {
 	case *ColumnRef, *Literal, *Param:
 		return true
 	case *Cast:
-		return x.To.Kind == catalog.KindVarchar && cannotFail(x.Arg)
+		return x.To.Kind == catalog.KindVarchar && CannotFail(x.Arg)
 	case *Arith:
 		// Constant +, - and * (Q19's l_quantity <= 1 + 10, folded later):
 		// whether they overflow does not depend on the row.
@@ -519,21 +519,21 @@ func cannotFail(e Expr) bool {
 		_, rc := x.R.(*Literal)
 		return lc && rc && (x.Op == arrowexec.OpAdd || x.Op == arrowexec.OpSub || x.Op == arrowexec.OpMul)
 	case *Compare:
-		return cannotFail(x.L) && cannotFail(x.R)
+		return CannotFail(x.L) && CannotFail(x.R)
 	case *Logic:
-		return cannotFail(x.L) && cannotFail(x.R)
+		return CannotFail(x.L) && CannotFail(x.R)
 	case *Not:
-		return cannotFail(x.Arg)
+		return CannotFail(x.Arg)
 	case *IsNull:
-		return cannotFail(x.Arg)
+		return CannotFail(x.Arg)
 	case *Like:
-		return cannotFail(x.Arg)
+		return CannotFail(x.Arg)
 	case *In:
-		if !cannotFail(x.Arg) {
+		if !CannotFail(x.Arg) {
 			return false
 		}
 		for _, v := range x.List {
-			if !cannotFail(v) {
+			if !CannotFail(v) {
 				return false
 			}
 		}
