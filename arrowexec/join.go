@@ -135,6 +135,10 @@ type hashJoin struct {
 	acct accounted
 	out  batchHolder
 
+	// shared, when not nil, owns the build operator and the table, built
+	// once for several joins (NewSharedHashJoin).
+	shared *SharedBuild
+
 	// Build state.
 	built        bool
 	brec         arrow.RecordBatch // nil when the build side is empty
@@ -226,14 +230,38 @@ func (j *hashJoin) Open(ctx context.Context) error {
 	j.ctx = ctx
 	j.mem = exec.GetAllocator(ctx)
 	j.acct.budget = BudgetFrom(ctx)
-	if err := j.build.Open(ctx); err != nil {
+	if j.shared != nil {
+		if err := j.shared.open(ctx); err != nil {
+			return err
+		}
+	} else if err := j.build.Open(ctx); err != nil {
 		return err
 	}
 	return j.probe.Open(ctx)
 }
 
-// consumeBuild reads the whole build side and indexes it.
+// consumeBuild reads the whole build side and indexes it, or takes the
+// shared table.
 func (j *hashJoin) consumeBuild() error {
+	if j.shared != nil {
+		return j.shared.consumeShared(j)
+	}
+	return j.consumeOwnBuild()
+}
+
+// adoptBuild makes j probe the table that from built, without copying it:
+// the fields are read-only once built; brec gets a reference of j's own.
+func (j *hashJoin) adoptBuild(from *hashJoin) {
+	j.brec, j.nbuild = from.brec, from.nbuild
+	if j.brec != nil {
+		j.brec.Retain()
+	}
+	j.table, j.itab, j.head, j.next = from.table, from.itab, from.head, from.next
+	j.buildHasNull = from.buildHasNull
+}
+
+// consumeOwnBuild reads the whole build side and indexes it.
+func (j *hashJoin) consumeOwnBuild() error {
 	j.built = true
 	var batches []arrow.RecordBatch
 	defer func() {
@@ -812,7 +840,11 @@ func (j *hashJoin) Close() error {
 	}
 	j.acct.shrink(j.acct.held)
 	err := j.probe.Close()
-	if e := j.build.Close(); err == nil {
+	closeBuild := j.build.Close
+	if j.shared != nil {
+		closeBuild = j.shared.Release
+	}
+	if e := closeBuild(); err == nil {
 		err = e
 	}
 	return err

@@ -2,6 +2,7 @@ package arrowexec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -48,6 +49,18 @@ func batches(t testing.TB, mem memory.Allocator, rows []string, batchSize int) [
 
 // drain runs op and renders all rows as "c1|c2|...;" lines.
 func drain(t *testing.T, ctx context.Context, op Operator) ([]string, error) {
+	out, err := drainRows(ctx, op)
+	if errors.Is(err, errBadBatch) {
+		t.Fatal(err)
+	}
+	return out, err
+}
+
+var errBadBatch = errors.New("bad batch")
+
+// drainRows is drain for any goroutine: it returns errBadBatch (wrapped)
+// for an empty batch or one whose schema is not the operator's.
+func drainRows(ctx context.Context, op Operator) ([]string, error) {
 	defer op.Close()
 	if err := op.Open(ctx); err != nil {
 		return nil, err
@@ -62,10 +75,10 @@ func drain(t *testing.T, ctx context.Context, op Operator) ([]string, error) {
 			return out, nil
 		}
 		if b.NumRows() == 0 {
-			t.Fatal("empty batch")
+			return out, fmt.Errorf("%w: empty batch", errBadBatch)
 		}
 		if !b.Schema().Equal(op.Schema()) {
-			t.Fatalf("batch schema %s, operator schema %s", b.Schema(), op.Schema())
+			return out, fmt.Errorf("%w: batch schema %s, operator schema %s", errBadBatch, b.Schema(), op.Schema())
 		}
 		for r := 0; r < int(b.NumRows()); r++ {
 			var cells []string

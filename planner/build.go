@@ -28,6 +28,10 @@ type builder struct {
 	an *Analysis
 	// joinEst holds the rows reorderJoins expects of the joins it built.
 	joinEst map[*sql.Join]int64
+	// shared holds the build sides that the pipelines of a parallel
+	// aggregate share (buildParallelAggregate): such a join builds only
+	// its probe input.
+	shared map[*sql.Join]*arrowexec.SharedBuild
 }
 
 // build makes the operator of n and its inputs. On error it closes what it

@@ -18,6 +18,9 @@ import (
 // left, semi and anti joins; a right join builds its left input and
 // probes with its right one, then restores the column order.
 func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
+	if sb := b.shared[n]; sb != nil {
+		return b.buildSharedJoin(n, sb)
+	}
 	l, err := b.build(n.Left)
 	if err != nil {
 		return nil, err
@@ -27,7 +30,7 @@ func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
 		l.Close()
 		return nil, err
 	}
-	op, err := b.hashJoin(n, l, r)
+	op, err := b.hashJoin(n, l, r, nil)
 	if err != nil {
 		l.Close()
 		r.Close()
@@ -36,7 +39,45 @@ func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
 	return op, nil
 }
 
-func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Operator, error) {
+// buildSharedJoin makes the hash join n of one pipeline of a parallel
+// aggregate: it builds n's probe input and probes the build side sb that
+// the pipelines share.
+func (b *builder) buildSharedJoin(n *sql.Join, sb *arrowexec.SharedBuild) (arrowexec.Operator, error) {
+	probe, _ := b.sharedJoinProbe(n)
+	p, err := b.build(probe)
+	if err != nil {
+		return nil, err
+	}
+	// The build operator stands in for its side: hashJoin reads its
+	// schema only and makes the join through sb.
+	l, r := p, arrowexec.Operator(schemaOnly{sb.Schema()})
+	if probe == n.Right {
+		l, r = r, l
+	}
+	op, err := b.hashJoin(n, l, r, sb)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	return op, nil
+}
+
+// schemaOnly is an operator that is never run: the stand-in for a shared
+// build side while a join is planned.
+type schemaOnly struct{ sch *arrow.Schema }
+
+func (s schemaOnly) Schema() *arrow.Schema { return s.sch }
+func (schemaOnly) Open(context.Context) error {
+	return fmt.Errorf("planner: a shared build side is opened by its joins")
+}
+func (schemaOnly) Next() (arrow.RecordBatch, error) {
+	return nil, fmt.Errorf("planner: a shared build side is read by its joins")
+}
+func (schemaOnly) Close() error { return nil }
+
+// hashJoin makes the hash join n of l and r; with sb set, the side that n
+// builds is sb, shared with other joins, and its operator only a stand-in.
+func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator, sb *arrowexec.SharedBuild) (arrowexec.Operator, error) {
 	probe, build := l, r
 	probeKeys, buildKeys := n.LeftKeys, n.RightKeys
 	// A right join builds its left input; so does an inner join whose
@@ -124,7 +165,12 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator) (arrowexec.Oper
 			return nil, err
 		}
 	}
-	op, err := arrowexec.NewHashJoin(probe, build, opts)
+	var op arrowexec.Operator
+	if sb != nil {
+		op, err = arrowexec.NewSharedHashJoin(probe, sb, opts)
+	} else {
+		op, err = arrowexec.NewHashJoin(probe, build, opts)
+	}
 	if err != nil {
 		return nil, err
 	}

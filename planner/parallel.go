@@ -29,12 +29,13 @@ type FilteredPartitionedScanner interface {
 	ScanPartitionsFiltered(t *catalog.Table, cols []int, withKey bool, n int, pred ScanPredicate) []arrowexec.OpenSource
 }
 
-// partitions returns the openers of the parts of scan, the input (through
-// Filters and Projects) of in: pruned by the Filters directly above the
-// scan when the provider can.
-func (b *builder) partitions(ps PartitionedScanner, in sql.Node, scan *sql.Scan, n int) []arrowexec.OpenSource {
+// partitions returns the openers of the parts of scan, the last node of
+// path (a parallel chain, see parallelChain): pruned by the Filters
+// directly above the scan when the provider can.
+func (b *builder) partitions(ps PartitionedScanner, path []sql.Node, n int) []arrowexec.OpenSource {
+	scan := path[len(path)-1].(*sql.Scan)
 	if fps, ok := ps.(FilteredPartitionedScanner); ok {
-		for x := in; x != scan; x = input(x) {
+		for _, x := range path {
 			s, filters := scanBelow(x)
 			if s != scan {
 				continue
@@ -56,40 +57,99 @@ func (b *builder) partitions(ps PartitionedScanner, in sql.Node, scan *sql.Scan,
 	return ps.ScanPartitions(scan.Table, scan.Cols, scan.WithKey, n)
 }
 
-// partProvider serves one part of a partitioned scan.
-type partProvider struct{ open arrowexec.OpenSource }
+// partProvider serves one part of a partitioned scan. It estimates rows
+// as the whole source does, so that a pipeline's joins choose their sides
+// as the plan's joins do (the shared build sides were chosen so).
+type partProvider struct {
+	open arrowexec.OpenSource
+	est  RowEstimator // nil: none
+}
 
 func (p partProvider) Scan(*catalog.Table, []int, bool) arrowexec.OpenSource { return p.open }
 
-// parallelInput returns the scan under a chain of Filters and Projects
-// without subqueries (their operators are stateful), or nil.
-func parallelInput(n sql.Node) *sql.Scan {
+func (p partProvider) EstimateRows(t *catalog.Table) (int64, bool) {
+	if p.est == nil {
+		return 0, false
+	}
+	return p.est.EstimateRows(t)
+}
+
+// parallelChain returns the path from n down to the scan that a parallel
+// pipeline partitions: through Filters and Projects, and through hash
+// joins by their probe side, whose build side is built once and shared by
+// the pipelines (sharedJoin). It returns nil when there is no such scan,
+// or when an expression on the path has a subquery (its operators are
+// stateful).
+func (b *builder) parallelChain(n sql.Node) []sql.Node {
+	var path []sql.Node
 	for {
+		path = append(path, n)
 		var es []sql.Expr
 		switch x := n.(type) {
 		case *sql.Scan:
-			return x
+			return path
 		case *sql.Filter:
 			es = []sql.Expr{x.Pred}
 		case *sql.Project:
 			es = x.Exprs
+		case *sql.Join:
+			probe, ok := b.sharedJoinProbe(x)
+			if !ok {
+				return nil
+			}
+			es = append(append(append(es, x.LeftKeys...), x.RightKeys...), x.Cond)
+			n = probe
+			if hasSubquery(es) {
+				return nil
+			}
+			continue
 		default:
 			return nil
 		}
-		for _, e := range es {
-			sub := false
-			sql.Walk(e, func(x sql.Expr) bool {
-				if _, ok := x.(*sql.Subquery); ok {
-					sub = true
-				}
-				return !sub
-			})
-			if sub {
-				return nil
-			}
+		if hasSubquery(es) {
+			return nil
 		}
 		n = input(n)
 	}
+}
+
+// sharedJoinProbe returns the probe input of the hash join that j
+// becomes, when its build can be shared by pipelines that probe it at
+// once: not when the join emits build rows after its probe side ends
+// (full joins, and semi and anti joins that build their left input).
+func (b *builder) sharedJoinProbe(j *sql.Join) (sql.Node, bool) {
+	if len(j.LeftKeys) == 0 {
+		return nil, false
+	}
+	swapped := j.Type == sql.JoinRight || b.buildOnLeft(j)
+	switch j.Type {
+	case sql.JoinFull:
+		return nil, false
+	case sql.JoinSemi, sql.JoinAnti:
+		if swapped {
+			return nil, false
+		}
+	}
+	if swapped {
+		return j.Right, true
+	}
+	return j.Left, true
+}
+
+func hasSubquery(es []sql.Expr) bool {
+	sub := false
+	for _, e := range es {
+		if e == nil {
+			continue
+		}
+		sql.Walk(e, func(x sql.Expr) bool {
+			if _, ok := x.(*sql.Subquery); ok {
+				sub = true
+			}
+			return !sub
+		})
+	}
+	return sub
 }
 
 // buildParallelAggregate builds n over partitions of its scan when the
@@ -110,13 +170,37 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 			return nil, false, nil
 		}
 	}
-	scan := parallelInput(n.Input)
-	if scan == nil {
+	path := b.parallelChain(n.Input)
+	if path == nil {
 		return nil, false, nil
 	}
-	opens := b.partitions(ps, n.Input, scan, workers)
+	opens := b.partitions(ps, path, workers)
 	if len(opens) < 2 {
 		return nil, false, nil
+	}
+	// The build sides of the joins on the path are built once, with the
+	// whole source, and shared by the pipelines.
+	shared := map[*sql.Join]*arrowexec.SharedBuild{}
+	defer func() {
+		for _, sb := range shared {
+			sb.Release()
+		}
+	}()
+	for _, x := range path {
+		j, ok := x.(*sql.Join)
+		if !ok {
+			continue
+		}
+		probe, _ := b.sharedJoinProbe(j)
+		buildSide := j.Right
+		if probe == j.Right {
+			buildSide = j.Left
+		}
+		op, err := b.build(buildSide)
+		if err != nil {
+			return nil, true, err
+		}
+		shared[j] = arrowexec.NewSharedBuild(op)
 	}
 	var ins []arrowexec.Operator
 	closeAll := func() {
@@ -126,7 +210,9 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 	}
 	for _, open := range opens {
 		sub := *b
-		sub.src = partProvider{open: open}
+		est, _ := b.src.(RowEstimator)
+		sub.src = partProvider{open: open, est: est}
+		sub.shared = shared
 		op, err := sub.build(n.Input)
 		if err != nil {
 			closeAll()

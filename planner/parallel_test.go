@@ -30,8 +30,18 @@ func (p *partStore) ScanPartitions(t *catalog.Table, cols []int, withKey bool, n
 	return out
 }
 
+// estPartStore is a partStore that estimates table sizes, so that joins
+// choose their build sides and pipelines share them (sharedJoinProbe).
+type estPartStore struct{ *partStore }
+
+func (e estPartStore) EstimateRows(t *catalog.Table) (int64, bool) {
+	return estimating{e.store}.EstimateRows(t)
+}
+
 // TestParallelTPCH runs the TPC-H queries serially and with partitioned
-// scans and compares the results as multisets.
+// scans (whose pipelines run through hash joins, probing build sides they
+// share) and compares the results as multisets, without and with row
+// estimates.
 func TestParallelTPCH(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
@@ -44,6 +54,15 @@ func TestParallelTPCH(t *testing.T) {
 		s.mustRun(q)
 	}
 	ps := &partStore{store: s}
+	for _, src := range []SourceProvider{ps, estPartStore{ps}} {
+		testParallelTPCH(t, s, src)
+	}
+	if ps.splits == 0 {
+		t.Error("no scan was partitioned")
+	}
+}
+
+func testParallelTPCH(t *testing.T, s *store, src SourceProvider) {
 	for i, q := range tpchQueryTexts {
 		p, err := Prepare(q, s.cat)
 		if err != nil {
@@ -57,20 +76,17 @@ func TestParallelTPCH(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Q%d serial: %v", i+1, err)
 		}
-		par, err := p.Build(ps)
+		par, err := p.Build(src)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got, err := drain(s, par)
 		if err != nil {
-			t.Fatalf("Q%d parallel: %v", i+1, err)
+			t.Fatalf("Q%d parallel (%T): %v", i+1, src, err)
 		}
 		if a, b := sortedRows(got), sortedRows(want); a != b {
-			t.Errorf("Q%d: parallel %s\nserial %s", i+1, a, b)
+			t.Errorf("Q%d (%T): parallel %s\nserial %s", i+1, src, a, b)
 		}
-	}
-	if ps.splits == 0 {
-		t.Error("no scan was partitioned")
 	}
 }
 
