@@ -10,8 +10,20 @@
 // aggregates and projections), filters directly above the scan, ORDER BY +
 // LIMIT as a top-N, DISTINCT as a hash aggregate (bound that way by sql).
 // Joins become arrowexec hash joins that build on the right input (the
-// left one for RIGHT JOIN, whose columns are then reordered). Scalar
-// subqueries run once, at their first evaluation. Statement parameters stay
+// left one for RIGHT JOIN, whose columns are then reordered), or on the
+// left one when a source's RowEstimator expects the right one to be much
+// larger: inner joins then restore the column order, semi and anti joins
+// become build-side semi and anti joins (estimate.go). Inner-join trees of
+// three or more inputs are reordered by those estimates (reorder.go).
+// Scalar subqueries run once, at their first evaluation.
+//
+// Parallelism (parallel.go): when the source can split a scan into parts
+// (PartitionedScanner), an aggregate over a chain of filters, projections
+// and hash joins down to that scan runs one pipeline per part, each on its
+// own goroutine, and merges their partial aggregates. The chain follows
+// each join's probe input; its build input is built once and shared by
+// the pipelines (arrowexec.SharedBuild). Joins that emit build rows after
+// their probe side ends (full, build-semi, build-anti) end the chain. Statement parameters stay
 // Param expressions through the rewrites (they are never folded) and
 // become literals when BuildWith is given their values; CURRENT_DATE and
 // NOW() become literals of the time Build or BuildWith is called.
