@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/bufpool"
 	pq "github.com/parquet-go/parquet-go"
 )
 
@@ -160,8 +161,9 @@ func BenchmarkWrite(b *testing.B) {
 	}
 }
 
-// BenchmarkScan measures scans into Arrow batches: all columns, two
-// columns, and a selective predicate on the sort key.
+// BenchmarkScan measures scans into Arrow batches: all columns (with
+// fresh buffers and with recycled ones), two columns, and a selective
+// predicate on the sort key.
 func BenchmarkScan(b *testing.B) {
 	benchSetup(b)
 	cases := []struct {
@@ -169,6 +171,9 @@ func BenchmarkScan(b *testing.B) {
 		opts ScanOptions
 	}{
 		{"all", ScanOptions{}},
+		// all-recycled decodes into the buffers of the batches released
+		// before (as Flight DoGet of a plain scan does).
+		{"all-recycled", ScanOptions{DataAllocator: bufpool.New(0)}},
 		{"2cols", ScanOptions{Columns: []int{4, 10}}},
 		{"key-range", ScanOptions{Columns: []int{4, 10}, Filter: Predicate{
 			{Column: "l_orderkey", Op: OpGe, Value: Int64Value(300_000)},
