@@ -20,6 +20,7 @@ import (
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/bufpool"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/lockmgr"
 	"github.com/mantisdb/mantisdb/oltp"
@@ -337,12 +338,12 @@ func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 		s.db.running.Done()
 		return nil, err
 	}
-	ctx = recycling(ctx, p)
+	ctx, pool := s.db.recycling(ctx, p)
 	op, err := build(ctx, p, scanProvider{&rv})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, s.db.mem))
 	}
-	r := &Rows{rowsImpl{sch: p.Schema, op: op, rv: &rv, db: s.db}}
+	r := &Rows{rowsImpl{sch: p.Schema, op: op, rv: &rv, db: s.db, pool: pool}}
 	if err != nil {
 		r.close()
 		return nil, err
@@ -654,6 +655,7 @@ type rowsImpl struct {
 	op   arrowexec.Operator
 	rv   *readView
 	db   *DB
+	pool *bufpool.Pool // the query's recycled buffers (recycle.go), or nil
 	cur  arrow.RecordBatch
 	err  error
 	done bool
@@ -683,6 +685,10 @@ func (r *Rows) close() error {
 	if r.op != nil {
 		err = r.op.Close()
 		r.op = nil
+	}
+	if r.pool != nil {
+		r.pool.Close()
+		r.pool = nil
 	}
 	if r.rv != nil {
 		err = errors.Join(err, r.rv.close())

@@ -3,6 +3,8 @@ package mantisdb
 import (
 	"context"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
 	"github.com/mantisdb/mantisdb/internal/bufpool"
 	"github.com/mantisdb/mantisdb/planner"
 )
@@ -18,7 +20,10 @@ import (
 // instead: the query gets its own bufpool.Pool, which the segment
 // decoder's value, offset and string buffers come from
 // (segments.ScanOptions.DataAllocator), and a buffer goes back to it when
-// its last reference is released. Only plans whose operators keep no part
+// its last reference is released. The pool takes its memory from the DB's
+// allocator and gives it back when the query's Rows is closed (buffers
+// still held then, by gRPC say, go back when they are released), so the
+// DB's accounting sees every byte. Only plans whose operators keep no part
 // of a batch past the next one use it (planner.Prepared.StreamsScan: a
 // scan, optionally projected); every other plan, and a caller that did
 // not opt in, allocates as before. A pool lives as long as the query's
@@ -44,17 +49,19 @@ func WithRecycledBatches(ctx context.Context) context.Context {
 	return context.WithValue(ctx, recycleKey{}, true)
 }
 
-// recycling returns ctx with a new pool for the scans of p when the
-// caller opted in (WithRecycledBatches) and p's operators allow it.
-func recycling(ctx context.Context, p *planner.Prepared) context.Context {
+// recycling returns ctx with a new pool for the scans of p, and the pool,
+// when the caller opted in (WithRecycledBatches) and p's operators allow
+// it; else ctx and nil. The Rows of the query closes the pool.
+func (db *DB) recycling(ctx context.Context, p *planner.Prepared) (context.Context, *bufpool.Pool) {
 	if on, _ := ctx.Value(recycleKey{}).(bool); !on || !p.StreamsScan() {
-		return ctx
+		return ctx, nil
 	}
-	return context.WithValue(ctx, dataPoolKey{}, newDataPool())
+	pool := newDataPool(db.mem)
+	return context.WithValue(ctx, dataPoolKey{}, pool), pool
 }
 
 // newDataPool returns the pool of one query (a variable for tests).
-var newDataPool = func() *bufpool.Pool { return bufpool.New(0) }
+var newDataPool = func(parent memory.Allocator) *bufpool.Pool { return bufpool.New(parent, 0) }
 
 // dataPoolFrom returns the pool of the query ctx belongs to, or nil.
 func dataPoolFrom(ctx context.Context) *bufpool.Pool {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb/internal/bufpool"
 	"github.com/mantisdb/mantisdb/segments"
@@ -94,13 +95,20 @@ func ipcStream(t *testing.T, ctx context.Context, db *DB, query string) []byte {
 // TestRecycledBatches: a scan that decodes into the recycled (and, here,
 // poisoned) buffers of its earlier batches yields the same bytes as one
 // that allocates fresh buffers, with and without readahead and through a
-// projection; plans with other operators do not recycle.
+// projection; plans with other operators do not recycle. The pools give
+// every byte back to the DB's allocator.
 func TestRecycledBatches(t *testing.T) {
 	db := recycleDB(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	db.mem = mem // the scans' batches and the pools' memory
+	defer mem.AssertSize(t, 0)
 	var pools []*bufpool.Pool
-	defer func(f func() *bufpool.Pool) { newDataPool = f }(newDataPool)
-	newDataPool = func() *bufpool.Pool {
-		p := bufpool.New(0)
+	defer func(f func(memory.Allocator) *bufpool.Pool) { newDataPool = f }(newDataPool)
+	newDataPool = func(parent memory.Allocator) *bufpool.Pool {
+		if parent != mem {
+			t.Errorf("pool over %T, not the DB's allocator", parent)
+		}
+		p := bufpool.New(parent, 0)
 		p.SetPoison(0xAA)
 		pools = append(pools, p)
 		return p

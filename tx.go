@@ -174,7 +174,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		return nil, err
 	}
 	defer t.leave()
-	ctx = recycling(ctx, p)
+	ctx, pool := t.db.recycling(ctx, p)
 	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
 	if err == nil {
 		err = op.Open(compute.WithAllocator(ctx, t.db.mem))
@@ -183,13 +183,16 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 		if op != nil {
 			_ = op.Close()
 		}
+		if pool != nil {
+			pool.Close()
+		}
 		return nil, t.fail(err)
 	}
 	// The Rows counts as a running statement of the DB until closed, like
 	// any query's; it reads scanners of the Txn, so Commit and Rollback
 	// close it first.
 	t.db.running.Add(1)
-	r := &Rows{rowsImpl{sch: p.Schema, op: op, db: t.db}}
+	r := &Rows{rowsImpl{sch: p.Schema, op: op, db: t.db, pool: pool}}
 	t.rows = append(t.rows, r)
 	return r, nil
 }

@@ -173,7 +173,7 @@ func BenchmarkScan(b *testing.B) {
 		{"all", ScanOptions{}},
 		// all-recycled decodes into the buffers of the batches released
 		// before (as Flight DoGet of a plain scan does).
-		{"all-recycled", ScanOptions{DataAllocator: bufpool.New(0)}},
+		{"all-recycled", ScanOptions{DataAllocator: bufpool.New(nil, 0)}},
 		{"2cols", ScanOptions{Columns: []int{4, 10}}},
 		{"key-range", ScanOptions{Columns: []int{4, 10}, Filter: Predicate{
 			{Column: "l_orderkey", Op: OpGe, Value: Int64Value(300_000)},

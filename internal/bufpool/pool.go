@@ -19,7 +19,6 @@ package bufpool
 import (
 	"math/bits"
 	"sync"
-	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
@@ -31,21 +30,26 @@ const (
 	minShift   = 12 // 4 KiB
 	maxShift   = 24 // 16 MiB
 	numClasses = maxShift - minShift + 1
-	alignment  = 64 // Arrow's buffer alignment
 )
 
 // DefaultMaxIdle is the default bound of the bytes a Pool keeps for reuse.
 const DefaultMaxIdle = 64 << 20
 
 // Pool is a memory.Allocator that recycles freed memory without clearing
-// it (see the package documentation for when that is safe). It is safe
-// for concurrent use: decoding goroutines allocate while the network
-// goroutines free. The zero value is not usable; call New.
+// it (see the package documentation for when that is safe). Its memory
+// comes from a parent allocator and goes back to it when the pool holds
+// more than its bound and when it is closed, so the parent's accounting
+// (a memory.CheckedAllocator's, say) sees every buffer. It is safe for
+// concurrent use: decoding goroutines allocate while network goroutines
+// free. The zero value is not usable; call New.
 type Pool struct {
-	mu      sync.Mutex
-	free    [numClasses][][]byte
-	idle    int64 // bytes in free
+	parent  memory.Allocator
 	maxIdle int64
+
+	mu     sync.Mutex
+	free   [numClasses][][]byte
+	idle   int64 // bytes in free
+	closed bool
 	// Counters for tests and metrics.
 	allocs, reused int64
 	poison         byte
@@ -54,14 +58,17 @@ type Pool struct {
 
 var _ memory.Allocator = (*Pool)(nil)
 
-// New returns a Pool that keeps at most maxIdle bytes of freed memory
-// (DefaultMaxIdle when maxIdle <= 0); memory freed beyond that is left to
-// the garbage collector.
-func New(maxIdle int64) *Pool {
+// New returns a Pool over parent (memory.DefaultAllocator when nil) that
+// keeps at most maxIdle bytes of freed memory (DefaultMaxIdle when
+// maxIdle <= 0). The caller must Close it.
+func New(parent memory.Allocator, maxIdle int64) *Pool {
+	if parent == nil {
+		parent = memory.DefaultAllocator
+	}
 	if maxIdle <= 0 {
 		maxIdle = DefaultMaxIdle
 	}
-	return &Pool{maxIdle: maxIdle}
+	return &Pool{parent: parent, maxIdle: maxIdle}
 }
 
 // class returns the size class of an allocation of size bytes, or -1 when
@@ -77,12 +84,19 @@ func class(size int) int {
 	return shift - minShift
 }
 
-// Allocate returns size bytes aligned to 64 bytes. Memory that comes from
-// an earlier Free is not cleared.
+// pooled reports whether b is an allocation of the pool's classes (else
+// the parent's own, passed through): its capacity is a class size.
+func pooled(b []byte) bool {
+	c := class(cap(b))
+	return c >= 0 && cap(b) == 1<<(c+minShift)
+}
+
+// Allocate returns size bytes aligned as the parent aligns them. Memory
+// that comes from an earlier Free is not cleared.
 func (p *Pool) Allocate(size int) []byte {
 	c := class(size)
 	if c < 0 {
-		return memory.DefaultAllocator.Allocate(size)
+		return p.parent.Allocate(size)
 	}
 	p.mu.Lock()
 	p.allocs++
@@ -96,20 +110,20 @@ func (p *Pool) Allocate(size int) []byte {
 		return b[:size]
 	}
 	p.mu.Unlock()
-	n := 1 << (c + minShift)
-	raw := make([]byte, n+alignment)
-	shift := 0
-	if r := int(uintptr(unsafe.Pointer(unsafe.SliceData(raw))) % alignment); r != 0 {
-		shift = alignment - r
-	}
-	// The capacity is the class size: Free finds the class from it.
-	return raw[shift : shift+size : shift+n]
+	// The capacity is the class size: Free finds the class from it. The
+	// parent's allocators (Go's, checked ones over it) return slices of
+	// exactly the size asked for.
+	b := p.parent.Allocate(1 << (c + minShift))
+	return b[:size]
 }
 
-// Reallocate returns b grown or shrunk to size bytes, its first bytes
-// kept; b must come from this Pool.
+// Reallocate returns b, which must come from this Pool, grown or shrunk
+// to size bytes, its first bytes kept.
 func (p *Pool) Reallocate(size int, b []byte) []byte {
-	if size <= cap(b) {
+	if !pooled(b) && class(size) < 0 {
+		return p.parent.Reallocate(size, b)
+	}
+	if pooled(b) && size <= cap(b) {
 		return b[:size]
 	}
 	nb := p.Allocate(size)
@@ -118,25 +132,47 @@ func (p *Pool) Reallocate(size int, b []byte) []byte {
 	return nb
 }
 
-// Free gives b, which must come from this Pool, back for reuse.
+// Free gives b, which must come from this Pool, back for reuse, or to
+// the parent when the pool is full or closed.
 func (p *Pool) Free(b []byte) {
-	n := cap(b)
-	c := class(n)
-	if c < 0 || n != 1<<(c+minShift) {
-		return // not a pooled allocation: the garbage collector's
+	if !pooled(b) {
+		p.parent.Free(b)
+		return
 	}
+	n := cap(b)
 	b = b[:n]
 	p.mu.Lock()
+	if p.closed || p.idle+int64(n) > p.maxIdle {
+		p.mu.Unlock()
+		p.parent.Free(b)
+		return
+	}
 	if p.poisoned {
 		for i := range b {
 			b[i] = p.poison
 		}
 	}
-	if p.idle+int64(n) <= p.maxIdle {
-		p.free[c] = append(p.free[c], b)
-		p.idle += int64(n)
-	}
+	c := class(n)
+	p.free[c] = append(p.free[c], b)
+	p.idle += int64(n)
 	p.mu.Unlock()
+}
+
+// Close gives the memory the pool keeps back to the parent; buffers freed
+// later go straight to it. The pool stays usable (Allocate no longer
+// reuses). It is idempotent.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	free := p.free
+	p.free = [numClasses][][]byte{}
+	p.idle = 0
+	p.closed = true
+	p.mu.Unlock()
+	for _, l := range free {
+		for _, b := range l {
+			p.parent.Free(b)
+		}
+	}
 }
 
 // SetPoison makes Free fill memory with b before keeping it, so that a
