@@ -88,6 +88,16 @@
 // intermediate value per row (decodebytes.go). Pages that do not parse
 // fail the scan with ErrCorruption.
 //
+// ScanOptions.DataAllocator, when set, allocates the direct decoder's
+// value, offset and string-data buffers and may hand out memory that is
+// not cleared (the root package's recycled buffers, internal/bufpool).
+// The invariant that makes that safe: the decoder writes every byte of
+// those buffers that the array exposes — every value slot, NULL slots as
+// zero, every offset, the string data up to the last offset — so a batch
+// never shows bytes of an earlier one (TestRecycledBatches in the root
+// package, through poisoned pools). Validity bitmaps, columns decoded by
+// pqarrow and everything else come from ScanOptions.Allocator.
+//
 // Reader.Lookup finds a row by its full sort key (primary key probes and
 // uniqueness checks): key range, bloom filter or bitmap of the first key
 // column, zone maps, then binary search in the decoded key columns of the
