@@ -653,18 +653,22 @@ type hashAggOp struct {
 	groupTypes []arrow.DataType
 	resTypes   []arrow.DataType
 
-	ctx    context.Context
-	states []aggState
-	table  *groupTable
-	ints   *intGroups // instead of table when the only key is an integer column, or packed keys
-	packer *keyPacker // with ints: the keys are packed into int64s
-	enc    keyEncoder
-	gids   []int32
-	result arrow.RecordBatch
-	pos    int64
-	done   bool
-	out    batchHolder
-	acct   accounted
+	ctx context.Context
+	// evalCtx evaluates keys and arguments with rec, whose buffers are
+	// reused from batch to batch: those arrays die within consumeBatch.
+	evalCtx context.Context
+	rec     *recycler
+	states  []aggState
+	table   *groupTable
+	ints    *intGroups // instead of table when the only key is an integer column, or packed keys
+	packer  *keyPacker // with ints: the keys are packed into int64s
+	enc     keyEncoder
+	gids    []int32
+	result  arrow.RecordBatch
+	pos     int64
+	done    bool
+	out     batchHolder
+	acct    accounted
 }
 
 var _ Operator = (*hashAggOp)(nil)
@@ -715,6 +719,8 @@ func (h *hashAggOp) Schema() *arrow.Schema { return h.schema }
 
 func (h *hashAggOp) Open(ctx context.Context) error {
 	h.ctx = ctx
+	h.rec = newRecycler(exec.GetAllocator(ctx))
+	h.evalCtx = exec.WithAllocator(ctx, h.rec)
 	h.acct.budget = BudgetFrom(ctx)
 	h.table = newGroupTable()
 	if len(h.groupTypes) == 1 && intGroupable(h.groupTypes[0]) {
@@ -760,7 +766,7 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 		keys := make([]arrow.Array, len(h.groups))
 		defer releaseAll(keys)
 		for i, g := range h.groups {
-			k, err := g.Eval(h.ctx, b)
+			k, err := g.Eval(h.evalCtx, b)
 			if err != nil {
 				return err
 			}
@@ -803,7 +809,7 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 	for i, a := range h.aggs {
 		var arg arrow.Array
 		if a.Func != AggCountStar {
-			v, err := a.Arg.Eval(h.ctx, b)
+			v, err := a.Arg.Eval(h.evalCtx, b)
 			if err != nil {
 				return err
 			}
@@ -945,5 +951,6 @@ func (h *hashAggOp) Close() error {
 	h.acct.shrink(h.acct.held)
 	h.table, h.ints = nil, nil
 	h.states = nil
+	h.rec.release()
 	return h.in.Close()
 }
