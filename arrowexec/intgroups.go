@@ -15,6 +15,7 @@ type intGroups struct {
 	tab  *intTable
 	null int32 // the NULL key's group; -1 until a NULL key appears
 	buf  []int64
+	idx  [probeBatch]int32 // scratch of intTable.touch
 }
 
 // intGroupable reports whether a single group key of type dt can use an
@@ -42,11 +43,19 @@ func (g *intGroups) find(key arrow.Array, gids []int32) {
 	g.buf = buf
 	if key.NullN() == 0 {
 		last, lastG := int64(0), int32(-1)
-		for i, k := range keys {
-			if k != last || lastG < 0 {
-				last, lastG = k, g.find1(k)
+		for lo := 0; lo < len(keys); lo += probeBatch {
+			hi := min(lo+probeBatch, len(keys))
+			// As in intTable.lookupBatch: load the block's slots first,
+			// many misses in flight at once.
+			if len(g.tab.slots) > 1<<12 {
+				g.tab.touch(keys[lo:hi], g.idx[:])
 			}
-			gids[i] = lastG
+			for i := lo; i < hi; i++ {
+				if k := keys[i]; k != last || lastG < 0 {
+					last, lastG = k, g.find1(k)
+				}
+				gids[i] = lastG
+			}
 		}
 		return
 	}
