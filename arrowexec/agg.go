@@ -191,12 +191,22 @@ func (a *countAgg) finish(mem memory.Allocator, n int) arrow.Array {
 	return makeArray(arrow.PrimitiveTypes.Int64, n, 0, nil, buf)
 }
 
+// growZero extends s with zero values to length n. Capacity doubles, so
+// an aggregate over many groups copies its states a few times, not once
+// per 25% of growth as append's would for large slices.
 func growZero[T any](s []T, n int) []T {
-	for len(s) < n {
-		var z T
-		s = append(s, z)
+	if n <= len(s) {
+		return s
 	}
-	return s
+	if n <= cap(s) {
+		old := len(s)
+		s = s[:n]
+		clear(s[old:])
+		return s
+	}
+	t := make([]T, n, max(n, 2*cap(s)))
+	copy(t, s)
+	return t
 }
 
 // finishWithSeen builds a validity bitmap from seen flags.
@@ -793,9 +803,7 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			if err := h.enc.encode(keys, n); err != nil {
 				return err
 			}
-			for i := 0; i < n; i++ {
-				h.gids[i], _ = h.table.find(h.enc.buf[h.enc.offs[i]:h.enc.offs[i+1]])
-			}
+			h.table.findAll(&h.enc, nil, h.gids[:n])
 		}
 		if d := h.tableBytes() - before; d < 0 {
 			h.acct.shrink(-d)

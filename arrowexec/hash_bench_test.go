@@ -69,3 +69,17 @@ func BenchmarkHashJoinBuildDup(b *testing.B) {
 		return op
 	})
 }
+
+// BenchmarkHashAggTwoKeys groups 3M rows by two integer columns into 800K
+// groups (TPC-H Q20's (l_partkey, l_suppkey)): the groupTable path.
+func BenchmarkHashAggTwoKeys(b *testing.B) {
+	const rows, groups = 3_000_000, 200_000
+	r := rand.New(rand.NewPCG(9, 10))
+	schema, recs := keyBatches(rows, func(int) int64 { return r.Int64N(groups) })
+	k2, _ := Arith(OpMod, Column(1, i64), lit(int64(4)))
+	runBench(b, rows, func() Operator {
+		op, _ := NewHashAggregate(reuse(schema, recs), []Expr{Column(0, i64), k2}, nil,
+			[]Aggregate{{Func: AggCountStar, Name: "n"}})
+		return op
+	})
+}

@@ -202,6 +202,7 @@ type groupTable struct {
 	hashes  []uint64 // full hash per group, for rehashing
 	keyOffs []int32  // group g's key is arena[keyOffs[g]:keyOffs[g+1]]
 	arena   []byte
+	sink    uint64 // keeps the loads of hashBlock
 }
 
 func newGroupTable() *groupTable { return newGroupTableSize(0) }
@@ -230,7 +231,66 @@ func slotTag(h uint64) uint64 { return h &^ slotGroupMask }
 
 // find returns the group of key, adding it when new.
 func (t *groupTable) find(key []byte) (int32, bool) {
-	h := maphash.Bytes(t.seed, key)
+	return t.findHashed(key, maphash.Bytes(t.seed, key))
+}
+
+// hashBlock sets hs[i] to the hash of key lo+i of enc, for the keys of
+// the block [lo, lo+len(hs)), and, when the table is larger than the
+// caches, loads their home slots: many cache misses in flight at once
+// (see intTable.lookupBatch) before the probes, whose branches on the
+// loaded slots would stall on each miss in turn.
+func (t *groupTable) hashBlock(enc *keyEncoder, lo int, hs []uint64) {
+	for i := range hs {
+		hs[i] = maphash.Bytes(t.seed, enc.buf[enc.offs[lo+i]:enc.offs[lo+i+1]])
+	}
+	if len(t.slots) <= 1<<13 {
+		return
+	}
+	mask := uint64(len(t.slots) - 1)
+	var sink uint64
+	for _, h := range hs {
+		sink |= t.slots[h&mask]
+	}
+	t.sink = sink
+}
+
+// findAll sets gids[i] to the group of key i of enc, adding new groups,
+// for the first len(gids) keys; rows for which skip (nil: none) is true
+// get -1 and add nothing.
+func (t *groupTable) findAll(enc *keyEncoder, skip []bool, gids []int32) {
+	var hs [probeBatch]uint64
+	for lo := 0; lo < len(gids); lo += probeBatch {
+		hi := min(lo+probeBatch, len(gids))
+		t.hashBlock(enc, lo, hs[:hi-lo])
+		for i := lo; i < hi; i++ {
+			if skip != nil && skip[i] {
+				gids[i] = -1
+				continue
+			}
+			gids[i], _ = t.findHashed(enc.buf[enc.offs[i]:enc.offs[i+1]], hs[i-lo])
+		}
+	}
+}
+
+// lookupAll sets gids[i] to the group of key i of enc or -1, for the
+// first len(gids) keys; rows for which skip (nil: none) is true get -2.
+func (t *groupTable) lookupAll(enc *keyEncoder, skip []bool, gids []int32) {
+	var hs [probeBatch]uint64
+	for lo := 0; lo < len(gids); lo += probeBatch {
+		hi := min(lo+probeBatch, len(gids))
+		t.hashBlock(enc, lo, hs[:hi-lo])
+		for i := lo; i < hi; i++ {
+			if skip != nil && skip[i] {
+				gids[i] = -2
+				continue
+			}
+			gids[i] = t.lookupHashed(enc.buf[enc.offs[i]:enc.offs[i+1]], hs[i-lo])
+		}
+	}
+}
+
+// findHashed is find of a key whose hash h is known.
+func (t *groupTable) findHashed(key []byte, h uint64) (int32, bool) {
 	tag := slotTag(h)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -258,7 +318,11 @@ func (t *groupTable) find(key []byte) (int32, bool) {
 
 // lookup returns the group of key or -1.
 func (t *groupTable) lookup(key []byte) int32 {
-	h := maphash.Bytes(t.seed, key)
+	return t.lookupHashed(key, maphash.Bytes(t.seed, key))
+}
+
+// lookupHashed is lookup of a key whose hash h is known.
+func (t *groupTable) lookupHashed(key []byte, h uint64) int32 {
 	tag := slotTag(h)
 	mask := uint64(len(t.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {

@@ -314,17 +314,18 @@ func (j *hashJoin) consumeOwnBuild() error {
 			return err
 		}
 		j.table = newGroupTable()
-		// Rows are chained in reverse so that each chain lists its rows
-		// in input order.
+		// next holds each row's group until the rows are chained, in
+		// reverse so that each chain lists its rows in input order.
+		j.table.findAll(&j.enc, nulls, j.next)
+		j.head = make([]int32, j.table.len())
+		for i := range j.head {
+			j.head[i] = -1
+		}
 		for i := n - 1; i >= 0; i-- {
-			if nulls != nil && nulls[i] {
+			g := j.next[i]
+			if g < 0 {
 				j.buildHasNull = true
-				j.next[i] = -1
 				continue
-			}
-			g, added := j.table.find(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]])
-			if added {
-				j.head = append(j.head, -1)
 			}
 			j.next[i] = j.head[g]
 			j.head[g] = int32(i)
@@ -449,15 +450,10 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 	if err := j.enc.encode(keys, n); err != nil {
 		return err
 	}
-	for i := 0; i < n; i++ {
-		if nulls != nil && nulls[i] {
-			j.pgroup[i] = -2
-			continue
-		}
-		if g := j.table.lookup(j.enc.buf[j.enc.offs[i]:j.enc.offs[i+1]]); g >= 0 {
+	j.table.lookupAll(&j.enc, nulls, j.pgroup[:n])
+	for i, g := range j.pgroup[:n] {
+		if g >= 0 {
 			j.pgroup[i] = j.head[g]
-		} else {
-			j.pgroup[i] = -1
 		}
 	}
 	return nil

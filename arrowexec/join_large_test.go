@@ -50,9 +50,10 @@ func intKeyBatches(mem memory.Allocator, dt arrow.DataType, keys []int64, size i
 	return schema, out
 }
 
-// TestHashJoinIntKeysLarge joins builds large enough for the intTable's
-// batched probe (clustered, random and unique keys, with NULLs) against a
-// map-based reference, for every integer key type the intTable serves.
+// TestHashJoinIntKeysLarge joins builds large enough for the hash tables'
+// blockwise probes (clustered, random and unique keys, with NULLs) against
+// a map-based reference, for every integer key type the intTable serves,
+// and (INT32) on two keys through a groupTable.
 func TestHashJoinIntKeysLarge(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const nb, np = 6000, 3000
@@ -118,8 +119,13 @@ func TestHashJoinIntKeysLarge(t *testing.T) {
 				ctx := exec.WithAllocator(context.Background(), mem)
 				ps, pb := intKeyBatches(mem, dt, pkeys, 1000)
 				bs, bb := intKeyBatches(mem, dt, bkeys, 1024)
-				op, err := NewHashJoin(NewValues(ps, pb), NewValues(bs, bb), HashJoinOptions{Type: typ,
-					ProbeKeys: []Expr{Column(0, dt)}, BuildKeys: []Expr{Column(0, dt)}})
+				opts := HashJoinOptions{Type: typ, ProbeKeys: []Expr{Column(0, dt)}, BuildKeys: []Expr{Column(0, dt)}}
+				if dt.ID() == arrow.INT32 && typ != JoinNullAwareAnti {
+					// Two keys (the same column twice): the groupTable path.
+					opts.ProbeKeys = append(opts.ProbeKeys, Column(0, dt))
+					opts.BuildKeys = append(opts.BuildKeys, Column(0, dt))
+				}
+				op, err := NewHashJoin(NewValues(ps, pb), NewValues(bs, bb), opts)
 				if err != nil {
 					t.Fatal(err)
 				}
