@@ -674,6 +674,7 @@ type hashAggOp struct {
 	packer  *keyPacker // with ints: the keys are packed into int64s
 	enc     keyEncoder
 	gids    []int32
+	sink    uint64 // keeps the loads of groupTable.findAll
 	result  arrow.RecordBatch
 	pos     int64
 	done    bool
@@ -803,7 +804,7 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			if err := h.enc.encode(keys, n); err != nil {
 				return err
 			}
-			h.table.findAll(&h.enc, nil, h.gids[:n])
+			h.sink |= h.table.findAll(&h.enc, nil, h.gids[:n])
 		}
 		if d := h.tableBytes() - before; d < 0 {
 			h.acct.shrink(-d)

@@ -202,7 +202,6 @@ type groupTable struct {
 	hashes  []uint64 // full hash per group, for rehashing
 	keyOffs []int32  // group g's key is arena[keyOffs[g]:keyOffs[g+1]]
 	arena   []byte
-	sink    uint64 // keeps the loads of hashBlock
 }
 
 func newGroupTable() *groupTable { return newGroupTableSize(0) }
@@ -238,30 +237,32 @@ func (t *groupTable) find(key []byte) (int32, bool) {
 // the block [lo, lo+len(hs)), and, when the table is larger than the
 // caches, loads their home slots: many cache misses in flight at once
 // (see intTable.lookupBatch) before the probes, whose branches on the
-// loaded slots would stall on each miss in turn.
-func (t *groupTable) hashBlock(enc *keyEncoder, lo int, hs []uint64) {
+// loaded slots would stall on each miss in turn. It returns the OR of the
+// loaded slots, for the caller to keep (see intTable.touch).
+func (t *groupTable) hashBlock(enc *keyEncoder, lo int, hs []uint64) uint64 {
 	for i := range hs {
 		hs[i] = maphash.Bytes(t.seed, enc.buf[enc.offs[lo+i]:enc.offs[lo+i+1]])
 	}
 	if len(t.slots) <= 1<<13 {
-		return
+		return 0
 	}
 	mask := uint64(len(t.slots) - 1)
 	var sink uint64
 	for _, h := range hs {
 		sink |= t.slots[h&mask]
 	}
-	t.sink = sink
+	return sink
 }
 
 // findAll sets gids[i] to the group of key i of enc, adding new groups,
 // for the first len(gids) keys; rows for which skip (nil: none) is true
-// get -1 and add nothing.
-func (t *groupTable) findAll(enc *keyEncoder, skip []bool, gids []int32) {
+// get -1 and add nothing. The caller keeps the result (see hashBlock).
+func (t *groupTable) findAll(enc *keyEncoder, skip []bool, gids []int32) uint64 {
 	var hs [probeBatch]uint64
+	var sink uint64
 	for lo := 0; lo < len(gids); lo += probeBatch {
 		hi := min(lo+probeBatch, len(gids))
-		t.hashBlock(enc, lo, hs[:hi-lo])
+		sink |= t.hashBlock(enc, lo, hs[:hi-lo])
 		for i := lo; i < hi; i++ {
 			if skip != nil && skip[i] {
 				gids[i] = -1
@@ -270,15 +271,19 @@ func (t *groupTable) findAll(enc *keyEncoder, skip []bool, gids []int32) {
 			gids[i], _ = t.findHashed(enc.buf[enc.offs[i]:enc.offs[i+1]], hs[i-lo])
 		}
 	}
+	return sink
 }
 
 // lookupAll sets gids[i] to the group of key i of enc or -1, for the
 // first len(gids) keys; rows for which skip (nil: none) is true get -2.
-func (t *groupTable) lookupAll(enc *keyEncoder, skip []bool, gids []int32) {
+// It only reads the table (concurrent probes of a shared build may call
+// it); the caller keeps the result (see hashBlock).
+func (t *groupTable) lookupAll(enc *keyEncoder, skip []bool, gids []int32) uint64 {
 	var hs [probeBatch]uint64
+	var sink uint64
 	for lo := 0; lo < len(gids); lo += probeBatch {
 		hi := min(lo+probeBatch, len(gids))
-		t.hashBlock(enc, lo, hs[:hi-lo])
+		sink |= t.hashBlock(enc, lo, hs[:hi-lo])
 		for i := lo; i < hi; i++ {
 			if skip != nil && skip[i] {
 				gids[i] = -2
@@ -287,6 +292,7 @@ func (t *groupTable) lookupAll(enc *keyEncoder, skip []bool, gids []int32) {
 			gids[i] = t.lookupHashed(enc.buf[enc.offs[i]:enc.offs[i+1]], hs[i-lo])
 		}
 	}
+	return sink
 }
 
 // findHashed is find of a key whose hash h is known.

@@ -16,6 +16,7 @@ type intGroups struct {
 	null int32 // the NULL key's group; -1 until a NULL key appears
 	buf  []int64
 	idx  [probeBatch]int32 // scratch of intTable.touch
+	sink int32             // keeps the loads of intTable.touch
 }
 
 // intGroupable reports whether a single group key of type dt can use an
@@ -48,7 +49,7 @@ func (g *intGroups) find(key arrow.Array, gids []int32) {
 			// As in intTable.lookupBatch: load the block's slots first,
 			// many misses in flight at once.
 			if len(g.tab.slots) > 1<<12 {
-				g.tab.touch(keys[lo:hi], g.idx[:])
+				g.sink |= g.tab.touch(keys[lo:hi], g.idx[:])
 			}
 			for i := lo; i < hi; i++ {
 				if k := keys[i]; k != last || lastG < 0 {

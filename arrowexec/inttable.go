@@ -16,7 +16,6 @@ type intTable struct {
 	slots []intSlot
 	shift uint // 64 - log2(len(slots))
 	n     int
-	sink  int32 // keeps the loads of touch
 }
 
 type intSlot struct {
@@ -104,14 +103,17 @@ const probeBatch = 256
 // data-dependent branches, so that the CPU has many cache misses in flight
 // at once, instead of one or two in the probe loop, whose branches on the
 // loaded slot stall it: on tables larger than the caches this roughly
-// halves the time of a probe.
-func (t *intTable) lookupBatch(keys []int64, out []int32) {
+// halves the time of a probe. It only reads the table, so concurrent
+// probes of a shared build may call it; the caller keeps the returned
+// value of the loads (see touch).
+func (t *intTable) lookupBatch(keys []int64, out []int32) int32 {
 	out = out[:len(keys)]
+	var sink int32
 	mask := uint64(len(t.slots) - 1)
 	for lo := 0; lo < len(keys); lo += probeBatch {
 		ks, os := keys[lo:min(lo+probeBatch, len(keys))], out[lo:min(lo+probeBatch, len(keys))]
 		if len(t.slots) > 1<<12 {
-			t.touch(ks, os)
+			sink |= t.touch(ks, os)
 		}
 		for j, k := range ks {
 			g := int32(-1)
@@ -128,10 +130,14 @@ func (t *intTable) lookupBatch(keys []int64, out []int32) {
 			os[j] = g
 		}
 	}
+	return sink
 }
 
-// touch loads the home slot of every key of ks, using idx as scratch.
-func (t *intTable) touch(ks []int64, idx []int32) {
+// touch loads the home slot of every key of ks, using idx as scratch, and
+// returns the OR of the loaded values: a caller stores it in a field of its
+// own (not of the table, which concurrent probes may share), or the
+// compiler would drop the loads.
+func (t *intTable) touch(ks []int64, idx []int32) int32 {
 	for j, k := range ks {
 		idx[j] = int32(t.index(k))
 	}
@@ -139,7 +145,7 @@ func (t *intTable) touch(ks []int64, idx []int32) {
 	for _, i := range idx[:len(ks)] {
 		sink |= t.slots[i].g
 	}
-	t.sink = sink
+	return sink
 }
 
 // lookup returns the group of key or -1.

@@ -157,6 +157,7 @@ type hashJoin struct {
 	pgroup    []int32           // first build row of the chain of each probe row's key, -1 no match, -2 NULL key
 	prow      int               // next probe row to expand
 	pchain    int32             // next build row of prow's chain (-1: start at head)
+	sink      uint64            // keeps the loads of the tables' blockwise probes
 	pmatched  []bool
 	pdone     bool // probe side exhausted
 	tailEmit  bool // unmatched probe rows of prec still to emit
@@ -316,7 +317,7 @@ func (j *hashJoin) consumeOwnBuild() error {
 		j.table = newGroupTable()
 		// next holds each row's group until the rows are chained, in
 		// reverse so that each chain lists its rows in input order.
-		j.table.findAll(&j.enc, nulls, j.next)
+		j.sink |= j.table.findAll(&j.enc, nulls, j.next)
 		j.head = make([]int32, j.table.len())
 		for i := range j.head {
 			j.head[i] = -1
@@ -439,7 +440,7 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 		if !ok {
 			return fmt.Errorf("arrowexec: join probe key %s, build key is an integer", keys[0].DataType())
 		}
-		j.itab.lookupBatch(ik[:n], j.pgroup)
+		j.sink |= uint64(j.itab.lookupBatch(ik[:n], j.pgroup))
 		for i := range nulls {
 			if nulls[i] {
 				j.pgroup[i] = -2
@@ -450,7 +451,7 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 	if err := j.enc.encode(keys, n); err != nil {
 		return err
 	}
-	j.table.lookupAll(&j.enc, nulls, j.pgroup[:n])
+	j.sink |= j.table.lookupAll(&j.enc, nulls, j.pgroup[:n])
 	for i, g := range j.pgroup[:n] {
 		if g >= 0 {
 			j.pgroup[i] = j.head[g]

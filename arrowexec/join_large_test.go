@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -171,4 +172,76 @@ func rowNumbers(rows []string) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestSharedHashJoinLargeConcurrent probes one shared build, large enough
+// for the tables' blockwise probes, from several goroutines at once (run
+// it with -race): the probes only read the tables.
+func TestSharedHashJoinLargeConcurrent(t *testing.T) {
+	const nb, np, parts = 20000, 8000, 3
+	bkeys := make([]int64, nb)
+	for i := range bkeys {
+		bkeys[i] = int64((i * 7919) % nb)
+	}
+	pkeys := make([]int64, np)
+	for i := range pkeys {
+		pkeys[i] = int64(i * 3)
+	}
+	want := 0
+	for _, k := range pkeys {
+		if k < nb {
+			want++
+		}
+	}
+	for _, twoKeys := range []bool{false, true} {
+		mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+		ctx := exec.WithAllocator(context.Background(), mem)
+		bs, bb := intKeyBatches(mem, i64, bkeys, 4096)
+		sb := NewSharedBuild(NewValues(bs, bb))
+		opts := HashJoinOptions{Type: JoinSemi, ProbeKeys: []Expr{Column(0, i64)}, BuildKeys: []Expr{Column(0, i64)}}
+		if twoKeys {
+			opts.ProbeKeys = append(opts.ProbeKeys, Column(0, i64))
+			opts.BuildKeys = append(opts.BuildKeys, Column(0, i64))
+		}
+		var ops []Operator
+		for p := 0; p < parts; p++ {
+			ps, pb := intKeyBatches(mem, i64, pkeys, 1000)
+			op, err := NewSharedHashJoin(NewValues(ps, pb), sb, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops = append(ops, op)
+		}
+		if err := sb.Release(); err != nil {
+			t.Fatal(err)
+		}
+		counts := make([]int, parts)
+		errs := make([]error, parts)
+		var wg sync.WaitGroup
+		for p, op := range ops {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer op.Close()
+				if errs[p] = op.Open(ctx); errs[p] != nil {
+					return
+				}
+				for {
+					b, err := op.Next()
+					if err != nil || b == nil {
+						errs[p] = err
+						return
+					}
+					counts[p] += int(b.NumRows())
+				}
+			}()
+		}
+		wg.Wait()
+		for p := range ops {
+			if errs[p] != nil || counts[p] != want {
+				t.Fatalf("twoKeys=%v probe %d: %d rows, %v; want %d rows", twoKeys, p, counts[p], errs[p], want)
+			}
+		}
+		mem.AssertSize(t, 0)
+	}
 }
