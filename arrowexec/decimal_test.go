@@ -417,3 +417,100 @@ func TestSumDecimalMerge(t *testing.T) {
 		t.Fatalf("avg %v, want %v", got, w)
 	}
 }
+
+// TestCompareConst checks the column-against-constant comparison loops
+// (eight rows per byte, then a tail) against the per-row loops, for
+// constants at the ends of each type's range.
+func TestCompareConst(t *testing.T) {
+	const n = 37 // four full bytes and a tail
+	ops := []CmpOp{OpEq, OpNe, OpLt, OpLe, OpGt, OpGe}
+	check := func(t *testing.T, name string, got, want []byte) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if bitutil.BitIsSet(got, i) != bitutil.BitIsSet(want, i) {
+				t.Fatalf("%s: row %d is %v, want %v", name, i, bitutil.BitIsSet(got, i), bitutil.BitIsSet(want, i))
+			}
+		}
+	}
+	ints := make([]int64, n)
+	for i := range ints {
+		ints[i] = int64(i*i*7919%61) - 30
+	}
+	ints[3], ints[9], ints[20] = math.MaxInt64, math.MinInt64, 0
+	t.Run("int64", func(t *testing.T) {
+		for _, c := range []int64{math.MaxInt64, math.MinInt64, 0, -30, 30, 5} {
+			for _, op := range ops {
+				got, want := make([]byte, 5), make([]byte, 5)
+				cmpInt(op, ints, -1, []int64{c}, 0, got, n)
+				cmpOrdered(op, ints, -1, []int64{c}, 0, want, n)
+				check(t, fmt.Sprintf("x %s %d", cmpNames[op], c), got, want)
+			}
+		}
+	})
+	t.Run("int16", func(t *testing.T) {
+		v := make([]int16, n)
+		for i, x := range ints {
+			v[i] = int16(x)
+		}
+		v[3], v[9] = math.MaxInt16, math.MinInt16
+		for _, c := range []int16{math.MaxInt16, math.MinInt16, 0, 7} {
+			for _, op := range ops {
+				got, want := make([]byte, 5), make([]byte, 5)
+				cmpInt(op, v, -1, []int16{c}, 0, got, n)
+				cmpOrdered(op, v, -1, []int16{c}, 0, want, n)
+				check(t, fmt.Sprintf("x %s %d", cmpNames[op], c), got, want)
+			}
+		}
+	})
+	t.Run("decimal", func(t *testing.T) {
+		v := decs(ints...)
+		for _, c := range []int64{math.MaxInt64, math.MinInt64, 0, -30, 5} {
+			for _, op := range ops {
+				got, want := make([]byte, 5), make([]byte, 5)
+				if !cmpDecimal64(op, v, -1, 2, decs(c), 0, 2, got, n) {
+					t.Fatalf("x %s %d: fast path not taken", cmpNames[op], c)
+				}
+				cmpDecimal(op, v, -1, 2, decs(c), 0, 2, want, n)
+				check(t, fmt.Sprintf("x %s %d", cmpNames[op], c), got, want)
+			}
+		}
+		// A value beyond an int64 in a full byte or in the tail.
+		for _, at := range []int{5, 35} {
+			w := append([]decimal128.Num(nil), v...)
+			w[at] = huge
+			if cmpDecimal64(OpLt, w, -1, 2, decs(0), 0, 2, make([]byte, 5), n) {
+				t.Errorf("value beyond int64 at row %d: fast path taken", at)
+			}
+		}
+	})
+}
+
+// BenchmarkCompareConst compares a column of 8192 rows with a constant:
+// the per-row loops (cmpOrdered, cmpDecimal) against the constant paths.
+func BenchmarkCompareConst(b *testing.B) {
+	const n = 8192
+	ints := make([]int32, n)
+	v := make([]decimal128.Num, n)
+	for i := range v {
+		ints[i] = int32(i * 7 % 100)
+		v[i] = decimal128.FromI64(int64(i * 7 % 100))
+	}
+	out := make([]byte, n/8)
+	c := decs(50)
+	for _, bc := range []struct {
+		name string
+		f    func()
+	}{
+		{"int32/rows", func() { cmpOrdered(OpLt, ints, -1, []int32{50}, 0, out, n) }},
+		{"int32/const", func() { cmpInt(OpLt, ints, -1, []int32{50}, 0, out, n) }},
+		{"decimal/rows", func() { cmpDecimal(OpLt, v, -1, 2, c, 0, 2, out, n) }},
+		{"decimal/const", func() { cmpDecimal64(OpLt, v, -1, 2, c, 0, 2, out, n) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			for range b.N {
+				clear(out)
+				bc.f()
+			}
+		})
+	}
+}

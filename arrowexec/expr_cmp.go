@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
@@ -90,11 +92,11 @@ func (e *cmpExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Arra
 	ob := out.Bytes()
 	switch l.arr.DataType().ID() {
 	case arrow.INT16:
-		cmpOrdered(op, values[int16](l.arr), l.mask, values[int16](r.arr), r.mask, ob, n)
+		cmpInt(op, values[int16](l.arr), l.mask, values[int16](r.arr), r.mask, ob, n)
 	case arrow.INT32, arrow.DATE32:
-		cmpOrdered(op, values[int32](l.arr), l.mask, values[int32](r.arr), r.mask, ob, n)
+		cmpInt(op, values[int32](l.arr), l.mask, values[int32](r.arr), r.mask, ob, n)
 	case arrow.INT64, arrow.TIMESTAMP:
-		cmpOrdered(op, values[int64](l.arr), l.mask, values[int64](r.arr), r.mask, ob, n)
+		cmpInt(op, values[int64](l.arr), l.mask, values[int64](r.arr), r.mask, ob, n)
 	case arrow.FLOAT32:
 		cmpOrdered(op, values[float32](l.arr), l.mask, values[float32](r.arr), r.mask, ob, n)
 	case arrow.FLOAT64:
@@ -141,6 +143,95 @@ func cmpResult(op CmpOp, c int) bool {
 		return c > 0
 	}
 	return c >= 0
+}
+
+// cmpInt writes a op b into the bitmap out; a column against a constant
+// takes cmpIntConst.
+func cmpInt[T intT](op CmpOp, a []T, am int, b []T, bm int, out []byte, n int) {
+	if am != 0 && bm == 0 && n > 0 {
+		c := b[0]
+		k, strict, neg, all := constCmpForm(op, int64(c), int64(maxInt[T]()))
+		switch {
+		case all:
+			fillBits(out, n, !neg)
+		case strict:
+			cmpLtConst(a, T(k), neg, out, n)
+		default:
+			cmpEqConst(a, T(k), neg, out, n)
+		}
+		return
+	}
+	cmpOrdered(op, a, am, b, bm, out, n)
+}
+
+func maxInt[T intT]() T { return ^minInt[T]() }
+
+// constCmpForm rewrites x op c for integers x <= maxT as x < k (strict) or
+// x == k, negated when neg: x <= c is x < c+1, x > c is not x < c+1, x >= c
+// is not x < c. all reports a result that holds for every x (x <= maxT is
+// true; with neg, x > maxT is false): then the result is !neg.
+func constCmpForm(op CmpOp, c, maxT int64) (k int64, strict, neg, all bool) {
+	switch op {
+	case OpEq:
+		return c, false, false, false
+	case OpNe:
+		return c, false, true, false
+	case OpLt:
+		return c, true, false, false
+	case OpGe:
+		return c, true, true, false
+	case OpLe:
+		if c == maxT {
+			return 0, false, false, true
+		}
+		return c + 1, true, false, false
+	}
+	// OpGt
+	if c == maxT {
+		return 0, false, true, true
+	}
+	return c + 1, true, true, false
+}
+
+// fillBits sets the first n bits of out to v.
+func fillBits(out []byte, n int, v bool) {
+	bitutil.SetBitsTo(out, 0, int64(n), v)
+}
+
+// cmpLtConst writes a[i] < k (negated when neg) into out. Eight rows make
+// one byte in straight-line code: a loop over the eight kept the byte and
+// the counter on the stack.
+func cmpLtConst[T intT](a []T, k T, neg bool, out []byte, n int) {
+	var flip uint8
+	if neg {
+		flip = 0xff
+	}
+	full := n &^ 7
+	for i := 0; i < full; i += 8 {
+		v := a[i : i+8 : i+8]
+		out[i>>3] = flip ^ (b2u(v[0] < k) | b2u(v[1] < k)<<1 | b2u(v[2] < k)<<2 | b2u(v[3] < k)<<3 |
+			b2u(v[4] < k)<<4 | b2u(v[5] < k)<<5 | b2u(v[6] < k)<<6 | b2u(v[7] < k)<<7)
+	}
+	for i := full; i < n; i++ {
+		out[i>>3] |= (b2u(a[i] < k) ^ flip&1) << (i & 7)
+	}
+}
+
+// cmpEqConst writes a[i] == k (negated when neg) into out.
+func cmpEqConst[T intT](a []T, k T, neg bool, out []byte, n int) {
+	var flip uint8
+	if neg {
+		flip = 0xff
+	}
+	full := n &^ 7
+	for i := 0; i < full; i += 8 {
+		v := a[i : i+8 : i+8]
+		out[i>>3] = flip ^ (b2u(v[0] == k) | b2u(v[1] == k)<<1 | b2u(v[2] == k)<<2 | b2u(v[3] == k)<<3 |
+			b2u(v[4] == k)<<4 | b2u(v[5] == k)<<5 | b2u(v[6] == k)<<6 | b2u(v[7] == k)<<7)
+	}
+	for i := full; i < n; i++ {
+		out[i>>3] |= (b2u(a[i] == k) ^ flip&1) << (i & 7)
+	}
 }
 
 // cmpOrdered writes a op b into the bitmap out. One loop per operator keeps
@@ -196,6 +287,17 @@ func cmpDecimal64(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128
 	if n == 0 {
 		return true
 	}
+	if am != 0 && bm == 0 && notInt64(b[0]) == 0 {
+		k, strict, neg, all := constCmpForm(op, int64(b[0].LowBits()), math.MaxInt64)
+		switch {
+		case all:
+			return cmpDecAll(a, !neg, out, n)
+		case strict:
+			return cmpDecLtConst(a, k, neg, out, n)
+		default:
+			return cmpDecEqConst(a, k, neg, out, n)
+		}
+	}
 	var bad uint64
 	switch op {
 	case OpEq:
@@ -236,6 +338,70 @@ func cmpDecimal64(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128
 		}
 	}
 	return bad == 0
+}
+
+// cmpDecAll sets the first n bits of out to v when every value of a fits
+// in an int64.
+func cmpDecAll(a []decimal128.Num, v bool, out []byte, n int) bool {
+	var bad uint64
+	for _, x := range a[:n] {
+		bad |= notInt64(x)
+	}
+	fillBits(out, n, v)
+	return bad == 0
+}
+
+// decLows returns the low words of decimals as int64s in buf (grown as
+// needed) and whether every value fits in an int64; one pass over the
+// 16-byte values, so that the comparison loops read 8 bytes per row.
+func decLows(a []decimal128.Num, buf []int64) ([]int64, bool) {
+	if cap(buf) < len(a) {
+		buf = make([]int64, len(a))
+	}
+	buf = buf[:len(a)]
+	var bad uint64
+	for i, x := range a {
+		lo := int64(x.LowBits())
+		bad |= uint64(x.HighBits() ^ lo>>63)
+		buf[i] = lo
+	}
+	return buf, bad == 0
+}
+
+// cmpDecLtConst writes a[i] < k (negated when neg) for decimals that fit
+// in an int64; false when one does not fit.
+func cmpDecLtConst(a []decimal128.Num, k int64, neg bool, out []byte, n int) bool {
+	lows, ok := decLows(a[:n], getInt64Scratch())
+	if ok {
+		cmpLtConst(lows, k, neg, out, n)
+	}
+	putInt64Scratch(lows)
+	return ok
+}
+
+// cmpDecEqConst writes a[i] == k (negated when neg) like cmpDecLtConst.
+func cmpDecEqConst(a []decimal128.Num, k int64, neg bool, out []byte, n int) bool {
+	lows, ok := decLows(a[:n], getInt64Scratch())
+	if ok {
+		cmpEqConst(lows, k, neg, out, n)
+	}
+	putInt64Scratch(lows)
+	return ok
+}
+
+// int64Scratch holds the low-word scratch of the decimal comparisons,
+// which run concurrently in parallel pipelines.
+var int64Scratch sync.Pool
+
+func getInt64Scratch() []int64 {
+	if p, ok := int64Scratch.Get().(*[]int64); ok {
+		return *p
+	}
+	return nil
+}
+
+func putInt64Scratch(b []int64) {
+	int64Scratch.Put(&b)
 }
 
 func cmpDecimal(op CmpOp, a []decimal128.Num, am int, as int32, b []decimal128.Num, bm int, bs int32, out []byte, n int) {
