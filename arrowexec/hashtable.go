@@ -82,6 +82,11 @@ func (k *keyEncoder) encode(cols []arrow.Array, n int) error {
 	}
 	k.buf = k.buf[:total]
 	copy(k.pos, k.offs[:n])
+	if n == 0 {
+		// No rows: a column may have no value buffer at all (an empty
+		// BOOLEAN array of a table without groups yet).
+		return nil
+	}
 	// Pass 2: values.
 	for _, c := range cols {
 		bits, off := validity(c)

@@ -101,3 +101,22 @@ func TestGroupTableFindAll(t *testing.T) {
 		})
 	}
 }
+
+// TestKeyEncoderNoRows encodes zero rows of columns without value buffers
+// (an empty BOOLEAN array may have none), which once dereferenced nil.
+func TestKeyEncoderNoRows(t *testing.T) {
+	var cols []arrow.Array
+	for _, dt := range []arrow.DataType{arrow.FixedWidthTypes.Boolean, i64, arrow.BinaryTypes.String} {
+		d := array.NewData(dt, 0, []*memory.Buffer{nil, nil, nil}[:len(dt.Layout().Buffers)], nil, 0, 0)
+		cols = append(cols, array.MakeFromData(d))
+		d.Release()
+	}
+	defer releaseAll(cols)
+	var enc keyEncoder
+	if err := enc.encode(cols, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(enc.offs) != 1 || len(enc.buf) != 0 {
+		t.Fatalf("offs %v, %d key bytes; want one offset and none", enc.offs, len(enc.buf))
+	}
+}
