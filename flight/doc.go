@@ -174,13 +174,31 @@
 // reader, which zeroes every pooled buffer it takes, and proto
 // unmarshaling, which copies each body again: not the server's to
 // change), GC 4%, DoGet's own encoding and the Rows hand-over 3%.
-// Left to do for the 0.8 GB/s target: reusing the decoded batches'
-// buffers would remove the 8% of zeroing and most of the GC, but a
-// recycled buffer is only safe where nothing keeps a string (or slice) of
-// a batch past its Release: DoGet of a bare table scan is such a place,
-// an operator tree in general is not, so it needs the planner to say so
-// per query. The bench harness's serve workload at SF 0.2, on the same
-// loaded machine, as a ratio to the REST Arrow IPC path measured in the
+//
+// Recycled buffers: DoGet runs its statements with
+// mantisdb.WithRecycledBatches, its promise that it keeps nothing of a
+// batch past its Release (the IPC payload retains the buffers it hands to
+// gRPC until they are copied). For plans that pass a scan's batches on
+// unchanged (planner.Prepared.StreamsScan: SELECT of columns of one
+// table) the DB then decodes into the memory of the batches DoGet
+// released earlier in the same query (a per-query internal/bufpool.Pool,
+// given back to the DB's allocator when the query ends) instead of fresh
+// buffers the Go runtime clears first: that took the 8% of zeroing and
+// most of the allocation behind the GC share off the decode
+// (BenchmarkScan/LZ4_RAW/all-recycled against all in package segments:
+// 4.4-5.9M -> 4.9-7.9M segment-rows/cpu-s, five alternating runs on the
+// loaded machine) and BenchmarkDoGetLineitem from a mean of 279 to 266
+// cpu-ms per query (five alternating runs of -benchtime 20x under a load
+// average of 9-10; the pairs ranged from -15% to +19%, so read it as
+// about 5%). TestDoGetRecycledScan streams such scans, two at once, and
+// compares them with the embedded query; it fails when a payload's
+// buffers go back before gRPC has copied them. What is left of the
+// server's share is the decode itself (LZ4 about a tenth of the query,
+// the string gather, page headers) and the transport's copy into its
+// write buffer and the write system call; arrow-go's client, about a
+// third, is not the server's to change.
+//
+// The bench harness's serve workload at SF 0.2, on the same loaded machine, as a ratio to the REST Arrow IPC path measured in the
 // same run (whose code did not change): DoGet read 0.69 and 0.60 times
 // REST's MB/s before the send path, 1.41 and 1.39 after (bench -bench
 // serve -sf 0.2 -engines mantisdb).
@@ -215,5 +233,6 @@
 // TestIngestClientDictionary), a transaction committed and one rolled back
 // (TestTransactions), DoGet's send path byte for byte equal to arrow-go's
 // Flight writer and releasing every batch, also when the connection dies
-// (TestOutDataBytes, TestWriteStream, TestStopMidStreamReleasesBatches).
+// (TestOutDataBytes, TestWriteStream, TestStopMidStreamReleasesBatches),
+// and scans decoded into recycled buffers (TestDoGetRecycledScan).
 package flight
