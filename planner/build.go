@@ -32,6 +32,10 @@ type builder struct {
 	// aggregate share (buildParallelAggregate): such a join builds only
 	// its probe input.
 	shared map[*sql.Join]*arrowexec.SharedBuild
+	// keySets are the key sets of the semi-join reductions built as key
+	// filters that the pipelines of a parallel aggregate share
+	// (prepareKeySets).
+	keySets map[*sql.Join]*keySet
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
@@ -69,6 +73,12 @@ func (b *builder) buildNode(n sql.Node) (arrowexec.Operator, error) {
 	case *sql.Values:
 		return b.newValues(n)
 	case *sql.Join:
+		if n.Reduces {
+			op, ok, err := b.buildKeyFilter(n)
+			if ok || err != nil {
+				return op, err
+			}
+		}
 		return b.buildJoin(n)
 	case *sql.UnionAll:
 		return b.buildUnionAll(n)

@@ -75,9 +75,10 @@ func (p partProvider) EstimateRows(t *catalog.Table) (int64, bool) {
 }
 
 // parallelChain returns the path from n down to the scan that a parallel
-// pipeline partitions: through Filters and Projects, and through hash
-// joins by their probe side, whose build side is built once and shared by
-// the pipelines (sharedJoin). It returns nil when there is no such scan,
+// pipeline partitions: through Filters, Projects and key filters
+// (semi-join reductions, keyfilter.go), and through hash joins by their
+// probe side, whose build side is built once and shared by the pipelines
+// (sharedJoin). It returns nil when there is no such scan,
 // or when an expression on the path has a subquery (its operators are
 // stateful).
 func (b *builder) parallelChain(n sql.Node) []sql.Node {
@@ -93,6 +94,11 @@ func (b *builder) parallelChain(n sql.Node) []sql.Node {
 		case *sql.Project:
 			es = x.Exprs
 		case *sql.Join:
+			if keyFilterKey(x) >= 0 {
+				// A key filter: its key set is shared (prepareKeySets).
+				es = x.LeftKeys
+				break
+			}
 			probe, ok := b.sharedJoinProbe(x)
 			if !ok {
 				return nil
@@ -186,9 +192,12 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 			sb.Release()
 		}
 	}()
+	if err := b.prepareKeySets(path); err != nil {
+		return nil, true, err
+	}
 	for _, x := range path {
 		j, ok := x.(*sql.Join)
-		if !ok {
+		if !ok || keyFilterKey(j) >= 0 {
 			continue
 		}
 		probe, _ := b.sharedJoinProbe(j)

@@ -65,15 +65,16 @@ import (
 //
 // The copy is evaluated once more, so the rewrite applies only when the
 // planner expects the subtree to produce far fewer rows than the
-// aggregate's input (reduceFactor) and to read less than half as many
-// table rows. It needs the source's estimates and is part of
+// aggregate's input (reduceFactor), fewer than its tables hold (the keys of
+// a whole table, Q18's orders, are likely all the aggregate's groups) and
+// to read less than half as many table rows. It needs the source's estimates and is part of
 // reorderJoins, before pushSemiJoins, which moves the new semi join down
 // to the table it filters (Q2's partsupp under its joins).
 
 // reduceFactor is how many times more rows than the key subtree the
 // aggregate's input must be expected to produce for a semi-join
 // reduction.
-const reduceFactor = 8
+const reduceFactor = 4
 
 // reduceAggregates returns n with its joins' aggregate inputs reduced to
 // the keys the joins look up, where that applies.
@@ -138,11 +139,11 @@ func (b *builder) reduceAggregate(side sql.Node, keys []sql.Expr, other sql.Node
 	if !copyable(src) {
 		return nil, false
 	}
-	srcRows, ok1 := b.estimateRows(src)
+	srcRows, ok1 := b.keyRows(src)
 	aggRows, ok2 := b.estimateRows(agg.Input)
 	srcRead, ok3 := b.tableRows(src)
 	aggRead, ok4 := b.tableRows(agg.Input)
-	if !ok1 || !ok2 || !ok3 || !ok4 || max(srcRows, 1)*reduceFactor > aggRows || 2*srcRead > aggRead {
+	if !ok1 || !ok2 || !ok3 || !ok4 || srcRows >= srcRead || max(srcRows, 1)*reduceFactor > aggRows || 2*srcRead > aggRead {
 		return nil, false
 	}
 	// The copy reads only the key columns.
@@ -288,6 +289,36 @@ func copyable(n sql.Node) bool {
 	}
 	walk(n)
 	return ok
+}
+
+// keyRows estimates the rows of the key subtree n. It is estimateRows,
+// except that a semi join on the primary key of its right input's table
+// (an IN over a filtered dimension, Q20's ps_partkey IN (parts named
+// 'forest%')) keeps the fraction of its left rows that the right input
+// keeps of its table: keys of the left rows are assumed spread over the
+// table's keys like foreign keys.
+func (b *builder) keyRows(n sql.Node) (int64, bool) {
+	j, ok := n.(*sql.Join)
+	if !ok || j.Type != sql.JoinSemi {
+		return b.estimateRows(n)
+	}
+	scan, cols := rowScan(j.Right)
+	var keyCols []int
+	for _, k := range j.RightKeys {
+		if r, ok := k.(*sql.ColumnRef); ok {
+			keyCols = append(keyCols, r.Idx)
+		}
+	}
+	if scan == nil || !coversKey(scanKey(scan, cols), keyCols) {
+		return b.estimateRows(n)
+	}
+	l, lok := b.keyRows(j.Left)
+	r, rok := b.estimateRows(j.Right)
+	base, bok := b.estimateRows(scan)
+	if !lok || !rok || !bok || base <= 0 {
+		return b.estimateRows(n)
+	}
+	return mulDiv(l, min(r, base), base), true
 }
 
 // tableRows returns the rows the scans of n are expected to read.

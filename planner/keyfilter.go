@@ -1,0 +1,269 @@
+package planner
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/bitutil"
+	"github.com/apache/arrow-go/v18/arrow/compute/exec"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/sql"
+)
+
+// Key filters.
+//
+// The semi join of a semi-join reduction (reduce.go) only has to keep a
+// superset of the rows whose keys the other side holds: the aggregate
+// above it computes each group it keeps from all of the group's rows
+// either way. When one of its keys is an integer on both sides, it is
+// built as a Filter whose predicate tests that key against the set of the
+// right input's values, collected once (keySet), instead of a hash join:
+// the test is a bitmap or map lookup, and the filter can run in the
+// pipelines of a parallel aggregate (parallelChain), which all share one
+// set. The other keys are not tested; the aggregate's groups are keyed by
+// all of them, and the join above looks up only the ones it needs.
+
+// keySet is the set of the values of one integer column of a plan, read
+// at its first use. It is safe for concurrent use: the partitions of a
+// parallel aggregate share one.
+type keySet struct {
+	op  arrowexec.Operator // the plan; closed once read
+	col int                // the column of op's output
+
+	once sync.Once
+	err  error
+	// The values: bits[v-lo] when bits is not nil, else m.
+	lo   int64
+	bits []uint64
+	m    map[int64]struct{}
+}
+
+// maxKeyBitmapBits is the widest range of values a keySet holds as a
+// bitmap (16 MiB); wider ranges and sparse ones use a map (see fill).
+const maxKeyBitmapBits = 1 << 27
+
+// read runs the plan and collects its values.
+func (s *keySet) read(ctx context.Context) {
+	defer s.op.Close()
+	if s.err = s.op.Open(ctx); s.err != nil {
+		return
+	}
+	var vals []int64
+	for {
+		rec, err := s.op.Next()
+		if err != nil {
+			s.err = err
+			return
+		}
+		if rec == nil {
+			break
+		}
+		vals = appendInts(vals, rec.Column(s.col))
+	}
+	s.fill(vals)
+}
+
+// fill makes the set of vals.
+func (s *keySet) fill(vals []int64) {
+	if len(vals) == 0 {
+		s.bits = []uint64{}
+		return
+	}
+	lo, hi := vals[0], vals[0]
+	for _, v := range vals {
+		lo, hi = min(lo, v), max(hi, v)
+	}
+	// hi-lo cannot overflow as an unsigned difference.
+	// A bitmap that stays in the L2 cache (128 KiB: Q17's 204 parts among
+	// 200K), or one no larger than 64 bytes per value.
+	if span := uint64(hi) - uint64(lo); span < maxKeyBitmapBits && (span/64 < 1<<14 || span/64 < 8*uint64(len(vals))) {
+		s.lo, s.bits = lo, make([]uint64, span/64+1)
+		for _, v := range vals {
+			d := uint64(v) - uint64(lo)
+			s.bits[d/64] |= 1 << (d % 64)
+		}
+		return
+	}
+	s.m = make(map[int64]struct{}, len(vals))
+	for _, v := range vals {
+		s.m[v] = struct{}{}
+	}
+}
+
+// appendInts appends the non-NULL values of the integer array a.
+func appendInts(dst []int64, a arrow.Array) []int64 {
+	switch a := a.(type) {
+	case *array.Int64:
+		return appendValues(dst, a, a.Int64Values())
+	case *array.Int32:
+		return appendValues(dst, a, a.Int32Values())
+	case *array.Int16:
+		return appendValues(dst, a, a.Int16Values())
+	case *array.Int8:
+		return appendValues(dst, a, a.Int8Values())
+	}
+	return dst
+}
+
+func appendValues[T int8 | int16 | int32 | int64](dst []int64, a arrow.Array, vs []T) []int64 {
+	for i, v := range vs {
+		if a.IsValid(i) {
+			dst = append(dst, int64(v))
+		}
+	}
+	return dst
+}
+
+// keyIn is the predicate of a key filter: whether key's value is in set
+// (false for NULL).
+type keyIn struct {
+	key arrowexec.Expr
+	set *keySet
+}
+
+var _ arrowexec.Expr = (*keyIn)(nil)
+
+func (k *keyIn) DataType() arrow.DataType { return arrow.FixedWidthTypes.Boolean }
+func (k *keyIn) String() string           { return fmt.Sprintf("%s IN (keys)", k.key) }
+
+// Eval implements arrowexec.Expr.
+func (k *keyIn) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array, error) {
+	k.set.once.Do(func() { k.set.read(ctx) })
+	if k.set.err != nil {
+		return nil, k.set.err
+	}
+	a, err := k.key.Eval(ctx, batch)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	n := a.Len()
+	buf := memory.NewResizableBuffer(exec.GetAllocator(ctx))
+	buf.Resize(int(bitutil.BytesForBits(int64(n))))
+	out := buf.Bytes()
+	clear(out)
+	switch a := a.(type) {
+	case *array.Int64:
+		markIn(out, a, a.Int64Values(), k.set)
+	case *array.Int32:
+		markIn(out, a, a.Int32Values(), k.set)
+	case *array.Int16:
+		markIn(out, a, a.Int16Values(), k.set)
+	case *array.Int8:
+		markIn(out, a, a.Int8Values(), k.set)
+	default:
+		buf.Release()
+		return nil, fmt.Errorf("planner: key filter on %s", a.DataType())
+	}
+	data := array.NewData(arrow.FixedWidthTypes.Boolean, n, []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	defer data.Release()
+	return array.NewBooleanData(data), nil
+}
+
+// markIn sets the bit of every row of a whose value is in set.
+func markIn[T int8 | int16 | int32 | int64](out []byte, a arrow.Array, vs []T, set *keySet) {
+	nulls := a.NullN() > 0
+	if set.bits != nil {
+		lo, bits := uint64(set.lo), set.bits
+		for i, v := range vs {
+			d := uint64(int64(v)) - lo
+			if d/64 < uint64(len(bits)) && bits[d/64]&(1<<(d%64)) != 0 && (!nulls || a.IsValid(i)) {
+				out[i/8] |= 1 << (i % 8)
+			}
+		}
+		return
+	}
+	for i, v := range vs {
+		if _, ok := set.m[int64(v)]; ok && (!nulls || a.IsValid(i)) {
+			out[i/8] |= 1 << (i % 8)
+		}
+	}
+}
+
+// keyFilterKey returns the key of the semi-join reduction n that a key
+// filter tests: the first one that is an integer on both sides; -1 when
+// n is not a reduction or has no such key.
+func keyFilterKey(n *sql.Join) int {
+	if !n.Reduces || n.Type != sql.JoinSemi || n.Cond != nil {
+		return -1
+	}
+	for i, k := range n.LeftKeys {
+		if k.Type().IsInteger() && n.RightKeys[i].Type().IsInteger() {
+			return i
+		}
+	}
+	return -1
+}
+
+// newKeySet builds the plan of the right input of the reduction n, whose
+// key i a key filter tests.
+func (b *builder) newKeySet(n *sql.Join, i int) (*keySet, error) {
+	op, err := b.build(n.Right)
+	if err != nil {
+		return nil, err
+	}
+	r, ok := n.RightKeys[i].(*sql.ColumnRef)
+	if !ok {
+		op.Close()
+		return nil, fmt.Errorf("planner: key filter on %s", n.RightKeys[i])
+	}
+	return &keySet{op: op, col: r.Idx}, nil
+}
+
+// buildKeyFilter builds the reduction n as a key filter; ok is false when
+// it cannot be one. The key set is the one prepared for n
+// (prepareKeySets) or a new one.
+func (b *builder) buildKeyFilter(n *sql.Join) (op arrowexec.Operator, ok bool, err error) {
+	i := keyFilterKey(n)
+	if i < 0 {
+		return nil, false, nil
+	}
+	set := b.keySets[n]
+	if set == nil {
+		if set, err = b.newKeySet(n, i); err != nil {
+			return nil, true, err
+		}
+	}
+	in, err := b.build(n.Left)
+	if err != nil {
+		return nil, true, err
+	}
+	key, err := b.compile(n.LeftKeys[i], in.Schema())
+	if err != nil {
+		in.Close()
+		return nil, true, err
+	}
+	return arrowexec.NewFilter(in, &keyIn{key: key, set: set}), true, nil
+}
+
+// prepareKeySets makes the key sets of the key filters on path (the nodes
+// a parallel aggregate's pipelines run), so that the pipelines, built
+// with a provider of their own part, share them; they are built with b's
+// provider.
+func (b *builder) prepareKeySets(path []sql.Node) error {
+	for _, n := range path {
+		j, ok := n.(*sql.Join)
+		if !ok {
+			continue
+		}
+		i := keyFilterKey(j)
+		if i < 0 || b.keySets[j] != nil {
+			continue
+		}
+		set, err := b.newKeySet(j, i)
+		if err != nil {
+			return err
+		}
+		if b.keySets == nil {
+			b.keySets = map[*sql.Join]*keySet{}
+		}
+		b.keySets[j] = set
+	}
+	return nil
+}
