@@ -447,6 +447,25 @@ func TestCompareConst(t *testing.T) {
 			}
 		}
 	})
+	t.Run("int64 columns", func(t *testing.T) {
+		other := make([]int64, n)
+		for i := range other {
+			other[i] = ints[(i*5+3)%n]
+		}
+		other[4], other[11] = ints[4], math.MinInt64 // equal rows
+		for _, op := range ops {
+			for _, swap := range []bool{false, true} {
+				a, b := ints, other
+				if swap {
+					a, b = b, a
+				}
+				got, want := make([]byte, 5), make([]byte, 5)
+				cmpInt(op, a, -1, b, -1, got, n)
+				cmpOrdered(op, a, -1, b, -1, want, n)
+				check(t, fmt.Sprintf("x %s y (swapped %v)", cmpNames[op], swap), got, want)
+			}
+		}
+	})
 	t.Run("int16", func(t *testing.T) {
 		v := make([]int16, n)
 		for i, x := range ints {
@@ -489,10 +508,10 @@ func TestCompareConst(t *testing.T) {
 // the per-row loops (cmpOrdered, cmpDecimal) against the constant paths.
 func BenchmarkCompareConst(b *testing.B) {
 	const n = 8192
-	ints := make([]int32, n)
+	ints, ints2 := make([]int32, n), make([]int32, n)
 	v := make([]decimal128.Num, n)
 	for i := range v {
-		ints[i] = int32(i * 7 % 100)
+		ints[i], ints2[i] = int32(i*7%100), int32(i*13%100)
 		v[i] = decimal128.FromI64(int64(i * 7 % 100))
 	}
 	out := make([]byte, n/8)
@@ -503,6 +522,8 @@ func BenchmarkCompareConst(b *testing.B) {
 	}{
 		{"int32/rows", func() { cmpOrdered(OpLt, ints, -1, []int32{50}, 0, out, n) }},
 		{"int32/const", func() { cmpInt(OpLt, ints, -1, []int32{50}, 0, out, n) }},
+		{"int32/columns-rows", func() { cmpOrdered(OpLe, ints, -1, ints2, -1, out, n) }},
+		{"int32/columns", func() { cmpInt(OpLe, ints, -1, ints2, -1, out, n) }},
 		{"decimal/rows", func() { cmpDecimal(OpLt, v, -1, 2, c, 0, 2, out, n) }},
 		{"decimal/const", func() { cmpDecimal64(OpLt, v, -1, 2, c, 0, 2, out, n) }},
 	} {

@@ -161,7 +161,55 @@ func cmpInt[T intT](op CmpOp, a []T, am int, b []T, bm int, out []byte, n int) {
 		}
 		return
 	}
+	if am != 0 && bm != 0 {
+		// Two columns: a > b is b < a, a >= b is not a < b, a <= b is
+		// not b < a, a <> b is not a = b.
+		switch op {
+		case OpEq:
+			cmpEqVec(a, b, 0, out, n)
+		case OpNe:
+			cmpEqVec(a, b, 0xff, out, n)
+		case OpLt:
+			cmpLtVec(a, b, 0, out, n)
+		case OpGe:
+			cmpLtVec(a, b, 0xff, out, n)
+		case OpGt:
+			cmpLtVec(b, a, 0, out, n)
+		case OpLe:
+			cmpLtVec(b, a, 0xff, out, n)
+		}
+		return
+	}
 	cmpOrdered(op, a, am, b, bm, out, n)
+}
+
+// cmpLtVec writes a[i] < b[i] (inverted by flip 0xff) into out, eight
+// rows per byte.
+func cmpLtVec[T intT](a, b []T, flip uint8, out []byte, n int) {
+	a, b = a[:n], b[:n]
+	full := n &^ 7
+	for i := 0; i < full; i += 8 {
+		x, y := a[i:i+8:i+8], b[i:i+8:i+8]
+		out[i>>3] = flip ^ (b2u(x[0] < y[0]) | b2u(x[1] < y[1])<<1 | b2u(x[2] < y[2])<<2 | b2u(x[3] < y[3])<<3 |
+			b2u(x[4] < y[4])<<4 | b2u(x[5] < y[5])<<5 | b2u(x[6] < y[6])<<6 | b2u(x[7] < y[7])<<7)
+	}
+	for i := full; i < n; i++ {
+		out[i>>3] |= (b2u(a[i] < b[i]) ^ flip&1) << (i & 7)
+	}
+}
+
+// cmpEqVec writes a[i] == b[i] (inverted by flip 0xff) into out.
+func cmpEqVec[T intT](a, b []T, flip uint8, out []byte, n int) {
+	a, b = a[:n], b[:n]
+	full := n &^ 7
+	for i := 0; i < full; i += 8 {
+		x, y := a[i:i+8:i+8], b[i:i+8:i+8]
+		out[i>>3] = flip ^ (b2u(x[0] == y[0]) | b2u(x[1] == y[1])<<1 | b2u(x[2] == y[2])<<2 | b2u(x[3] == y[3])<<3 |
+			b2u(x[4] == y[4])<<4 | b2u(x[5] == y[5])<<5 | b2u(x[6] == y[6])<<6 | b2u(x[7] == y[7])<<7)
+	}
+	for i := full; i < n; i++ {
+		out[i>>3] |= (b2u(a[i] == b[i]) ^ flip&1) << (i & 7)
+	}
 }
 
 func maxInt[T intT]() T { return ^minInt[T]() }
