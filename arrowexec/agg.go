@@ -858,14 +858,18 @@ func (h *hashAggOp) unpackGroups() error {
 	if h.packer == nil {
 		return nil
 	}
+	t := newGroupTable()
+	n := h.ints.len()
+	if n == 0 {
+		h.table, h.ints, h.packer = t, nil, nil
+		return nil
+	}
 	mem := exec.GetAllocator(h.ctx)
 	cols := h.packedKeys(mem)
 	defer releaseAll(cols)
-	n := h.ints.len()
 	if err := h.enc.encode(cols, n); err != nil {
 		return err
 	}
-	t := newGroupTable()
 	for g := 0; g < n; g++ {
 		if id, _ := t.find(h.enc.buf[h.enc.offs[g]:h.enc.offs[g+1]]); id != int32(g) {
 			return fmt.Errorf("arrowexec: packed group %d became group %d", g, id)

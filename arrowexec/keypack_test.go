@@ -241,3 +241,27 @@ func TestPackedGroups(t *testing.T) {
 		})
 	}
 }
+
+// TestPackedGroupsFirstBatch stops packing before any group exists, with a
+// boolean key (whose empty unpacked column has no value buffer).
+func TestPackedGroupsFirstBatch(t *testing.T) {
+	ctx, mem := testCtx(t)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "p", Type: boolT, Nullable: true}, {Name: "s", Type: str, Nullable: true}}, nil)
+	recs := []arrow.RecordBatch{
+		recFromJSON(t, mem, schema, `[{"p": true, "s": "a much longer string"}, {"p": null, "s": "x"}]`),
+		recFromJSON(t, mem, schema, `[{"p": true, "s": "a much longer string"}, {"p": false, "s": "x"}]`),
+	}
+	op, err := NewHashAggregate(NewValues(schema, recs), []Expr{Column(0, boolT), Column(1, str)}, []string{"p", "s"},
+		[]Aggregate{{Func: AggCountStar, Name: "n"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := drain(t, ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(got)
+	if want := "NULL|x|1 false|x|1 true|a much longer string|2"; strings.Join(got, " ") != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
