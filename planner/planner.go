@@ -15,6 +15,12 @@
 // larger: inner joins then restore the column order, semi and anti joins
 // become build-side semi and anti joins (estimate.go). Inner-join trees of
 // three or more inputs are reordered by those estimates (reorder.go).
+// An aggregate that a join looks up by its group keys (a decorrelated
+// scalar subquery, a grouped IN, a grouped derived table) is reduced to
+// the groups the join can find when the other side's keys are expected to
+// be few: a semi join under it against a second evaluation of the subtree
+// that produces those keys (reduce.go), run as a key filter when a key is
+// an integer (keyfilter.go).
 // Scalar subqueries run once, at their first evaluation.
 //
 // Parallelism (parallel.go): when the source can split a scan into parts
@@ -23,7 +29,8 @@
 // own goroutine, and merges their partial aggregates. The chain follows
 // each join's probe input; its build input is built once and shared by
 // the pipelines (arrowexec.SharedBuild). Joins that emit build rows after
-// their probe side ends (full, build-semi, build-anti) end the chain. Statement parameters stay
+// their probe side ends (full, build-semi, build-anti) end the chain; key
+// filters are part of it, their key sets shared like build inputs. Statement parameters stay
 // Param expressions through the rewrites (they are never folded) and
 // become literals when BuildWith is given their values; CURRENT_DATE and
 // NOW() become literals of the time Build or BuildWith is called.
