@@ -23,6 +23,17 @@
 //     a literal operand is broadcast, never materialised.
 //   - Errors caused by data (overflow, division by zero, bad text) are
 //     *sqlstate.Error; a NULL slot never raises one, whatever garbage it holds.
+//   - DECIMAL kernels try an int64 path first (values and results that fit
+//     in 64 bits: +, -, *, comparisons, SUM/AVG) and fall back to the
+//     128-bit path for the whole batch (or, for SUM, the row) where it does
+//     not apply, so results and 22003 errors are those of the 128-bit path.
+//   - Group keys that fit in 64 bits (short strings, booleans, small
+//     integers) are packed into int64s (keyPacker) and grouped in the
+//     integer table; a batch whose keys do not pack moves the groups to the
+//     byte-key table with their ids.
+//   - Arrays an aggregate evaluates (its keys and arguments) come from a
+//     per-operator recycler and must not outlive the batch they were
+//     evaluated for: no aggregate state keeps a reference to them.
 //   - Context cancellation is checked between batches.
 //   - Blocking operators account the bytes they hold against the query's
 //     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
