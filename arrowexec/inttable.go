@@ -1,6 +1,8 @@
 package arrowexec
 
 import (
+	"math"
+
 	"github.com/apache/arrow-go/v18/arrow"
 )
 
@@ -12,10 +14,18 @@ import (
 // groupTable: on tables larger than the caches each of those is a miss.
 // Open addressing with linear probing and Fibonacci hashing over a
 // power-of-two slot array; at most half full.
+//
+// A join's table whose keys span a range not much wider than their number
+// (TPC-H's keys, surrogate keys in general) is dense instead: value + 1 of
+// key k at dense[k-dmin], 4 bytes per possible key and one access per
+// probe without a compare, in no more memory than the slots would take.
+// newDenseIntTable makes one; it serves push, lookup and lookupBatch only.
 type intTable struct {
 	slots []intSlot
 	shift uint // 64 - log2(len(slots))
 	n     int
+	dense []int32 // non-nil: the dense form; slots is unused
+	dmin  int64
 }
 
 type intSlot struct {
@@ -34,10 +44,53 @@ func newIntTableSize(n int) *intTable {
 	return &intTable{slots: make([]intSlot, size), shift: 64 - bits}
 }
 
+// newDenseIntTable returns a dense table for the keys min .. min+span-1.
+func newDenseIntTable(min int64, span int) *intTable {
+	return &intTable{dense: make([]int32, span), dmin: min}
+}
+
+// denseSpan returns the span of the dense table for keys ik (NULL where
+// nulls says so) of which at most distinct are distinct, and their
+// minimum; ok is false when a dense table would take more memory than the
+// slots of a hash table (16 bytes a slot, at least two slots a key), or
+// there are no keys.
+func denseSpan(ik []int64, nulls []bool, distinct int) (min int64, span int, ok bool) {
+	lo, hi, any := int64(math.MaxInt64), int64(math.MinInt64), false
+	for i, k := range ik {
+		if nulls != nil && nulls[i] {
+			continue
+		}
+		lo, hi, any = mmin(lo, k), mmax(hi, k), true
+	}
+	if !any {
+		return 0, 0, false
+	}
+	// hi-lo in uint64 is exact for every lo <= hi.
+	d := uint64(hi) - uint64(lo)
+	if d >= uint64(8*distinct+1024) {
+		return 0, 0, false
+	}
+	return lo, int(d) + 1, true
+}
+
+func mmin(a, b int64) int64 {
+	if b < a {
+		return b
+	}
+	return a
+}
+
+func mmax(a, b int64) int64 {
+	if b > a {
+		return b
+	}
+	return a
+}
+
 func (t *intTable) len() int { return t.n }
 
 // bytes estimates the table's memory.
-func (t *intTable) bytes() int64 { return int64(len(t.slots)) * 16 }
+func (t *intTable) bytes() int64 { return int64(len(t.slots))*16 + int64(len(t.dense))*4 }
 
 func (t *intTable) index(key int64) uint64 {
 	return (uint64(key) * 0x9E3779B97F4A7C15) >> t.shift
@@ -75,6 +128,16 @@ func (t *intTable) next() int32 {
 // previous value, or -1 when key is new: a join's build prepends row v to
 // the chain of key's rows.
 func (t *intTable) push(key int64, v int32) int32 {
+	if t.dense != nil {
+		// The caller passes keys in the table's range only.
+		d := &t.dense[uint64(key)-uint64(t.dmin)]
+		prev := *d - 1
+		if prev < 0 {
+			t.n++
+		}
+		*d = v + 1
+		return prev
+	}
 	mask := uint64(len(t.slots) - 1)
 	for i := t.index(key); ; i = (i + 1) & mask {
 		s := &t.slots[i]
@@ -108,6 +171,18 @@ const probeBatch = 256
 // value of the loads (see touch).
 func (t *intTable) lookupBatch(keys []int64, out []int32) int32 {
 	out = out[:len(keys)]
+	if t.dense != nil {
+		// No branch on loaded data: the misses overlap by themselves.
+		dense, span := t.dense, uint64(len(t.dense))
+		for i, k := range keys {
+			v := int32(0)
+			if d := uint64(k) - uint64(t.dmin); d < span {
+				v = dense[d]
+			}
+			out[i] = v - 1
+		}
+		return 0
+	}
 	var sink int32
 	mask := uint64(len(t.slots) - 1)
 	for lo := 0; lo < len(keys); lo += probeBatch {
@@ -150,6 +225,12 @@ func (t *intTable) touch(ks []int64, idx []int32) int32 {
 
 // lookup returns the group of key or -1.
 func (t *intTable) lookup(key int64) int32 {
+	if t.dense != nil {
+		if d := uint64(key) - uint64(t.dmin); d < uint64(len(t.dense)) {
+			return t.dense[d] - 1
+		}
+		return -1
+	}
 	mask := uint64(len(t.slots) - 1)
 	for i := t.index(key); ; i = (i + 1) & mask {
 		s := &t.slots[i]

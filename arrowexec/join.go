@@ -346,9 +346,10 @@ func (j *hashJoin) consumeOwnBuild() error {
 
 // buildInts indexes the integer keys ik of the build rows (NULL where
 // nulls says so) in an intTable whose slots hold the first row of each
-// key's chain. The table is sized once for an upper bound of the distinct
-// keys, the number of runs of equal keys (build sides are often sorted or
-// clustered by their key: lineitem by l_orderkey), so it never rehashes.
+// key's chain: a dense one when the keys' range allows, else a hash table
+// sized once for an upper bound of the distinct keys, the number of runs of
+// equal keys (build sides are often sorted or clustered by their key:
+// lineitem by l_orderkey), so that it never rehashes.
 func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 	n := len(ik)
 	runs := 0
@@ -357,7 +358,11 @@ func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 			runs++
 		}
 	}
-	j.itab = newIntTableSize(runs)
+	if min, span, ok := denseSpan(ik, nulls, runs); ok {
+		j.itab = newDenseIntTable(min, span)
+	} else {
+		j.itab = newIntTableSize(runs)
+	}
 	// Rows are chained in reverse so that each chain lists its rows in
 	// input order.
 	for i := n - 1; i >= 0; i-- {

@@ -62,6 +62,8 @@ func TestHashJoinIntKeysLarge(t *testing.T) {
 		"clustered": func(i int) int64 { return int64(i / 3) },
 		"random":    func(int) int64 { return r.Int64N(2000) },
 		"unique":    func(i int) int64 { return int64((i * 7919) % nb) },
+		// Keys far apart: a hash table, not a dense one.
+		"sparse": func(i int) int64 { return int64(i%2000) * 100_003 },
 	}
 	for _, dt := range []arrow.DataType{i64, arrow.PrimitiveTypes.Int32, arrow.FixedWidthTypes.Date32} {
 		for bname, bk := range builds {
@@ -75,6 +77,9 @@ func TestHashJoinIntKeysLarge(t *testing.T) {
 			pkeys := make([]int64, np)
 			for i := range pkeys {
 				pkeys[i] = r.Int64N(2500)
+				if bname == "sparse" && i%2 == 0 {
+					pkeys[i] *= 100_003
+				}
 				if i%23 == 1 {
 					pkeys[i] = -1
 				}
