@@ -360,8 +360,28 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 		return a.update128(gids, v, bits, off, 0)
 	}
 	small, cnt := a.small, a.cnt
+	if bits == nil {
+		v = v[:len(gids)]
+		for i, g := range gids {
+			xl, hi := int64(v[i].LowBits()), v[i].HighBits()
+			s := small[g]
+			z := s + xl
+			if uint64(hi^xl>>63)|uint64((s^z)&(xl^z))>>63 != 0 {
+				if err := a.spill(g, v[i]); err != nil {
+					return err
+				}
+				if a.exact {
+					return a.update128(gids, v, bits, off, i+1)
+				}
+				continue
+			}
+			small[g] = z
+			cnt[g]++
+		}
+		return nil
+	}
 	for i, g := range gids {
-		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
+		if !bitutil.BitIsSet(bits, off+i) {
 			continue
 		}
 		x := v[i]

@@ -535,3 +535,26 @@ func BenchmarkCompareConst(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSumDecimal folds 8192 DECIMAL(15,2) rows into 4 groups (TPC-H
+// Q1's shape).
+func BenchmarkSumDecimal(b *testing.B) {
+	const n = 8192
+	mem := memory.NewGoAllocator()
+	vals := make([]decimal128.Num, n)
+	gids := make([]int32, n)
+	for i := range vals {
+		vals[i] = decimal128.FromI64(int64(i*7919%1000000) + 100)
+		gids[i] = int32(i * 31 % 7 % 4)
+	}
+	arr := decArray(mem, dec15_2, vals, nil)
+	defer arr.Release()
+	a := &sumDecAgg{dt: dec38_2, scale: 2}
+	a.resize(4)
+	b.ResetTimer()
+	for range b.N {
+		if err := a.update(gids, arr); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
