@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -123,6 +124,60 @@ func TestParallelHashAggregate(t *testing.T) {
 		want, got := run(serial), run(par)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("grouped by %s:\n got %v\nwant %v", grouped, got, want)
+		}
+	}
+}
+
+// TestParallelHashAggregateManyGroups merges partial intGroups tables large
+// enough for the blockwise merge, with groups shared by partitions, groups
+// of one partition and a NULL key, against a map.
+func TestParallelHashAggregateManyGroups(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := exec.WithAllocator(context.Background(), mem)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "k", Type: i64, Nullable: true}, {Name: "v", Type: i64}}, nil)
+	type acc struct{ n, sum int64 }
+	want := map[string]acc{}
+	var ins []Operator
+	for p := 0; p < 3; p++ {
+		b := array.NewRecordBuilder(mem, schema)
+		var recs []arrow.RecordBatch
+		for i := 0; i < 30000; i++ {
+			k := int64((i*7 + p*10000) % 25000)
+			name := fmt.Sprint(k)
+			if i%997 == 0 {
+				b.Field(0).AppendNull()
+				name = "NULL"
+			} else {
+				b.Field(0).(*array.Int64Builder).Append(k)
+			}
+			b.Field(1).(*array.Int64Builder).Append(int64(i))
+			a := want[name]
+			want[name] = acc{a.n + 1, a.sum + int64(i)}
+			if i%4096 == 4095 || i == 29999 {
+				recs = append(recs, b.NewRecordBatch())
+			}
+		}
+		b.Release()
+		ins = append(ins, NewValues(schema, recs))
+	}
+	op, err := NewParallelHashAggregate(ins, []Expr{Column(0, i64)}, []string{"k"},
+		[]Aggregate{{Func: AggCountStar, Name: "n"}, {Func: AggSum, Arg: Column(1, i64), Name: "s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := drain(t, ctx, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d groups, want %d", len(got), len(want))
+	}
+	for _, row := range got {
+		cells := strings.Split(row, "|")
+		a := want[cells[0]]
+		if cells[1] != fmt.Sprint(a.n) || cells[2] != fmt.Sprint(a.sum) {
+			t.Fatalf("group %s: %s, want count %d sum %d", cells[0], row, a.n, a.sum)
 		}
 	}
 }
