@@ -558,3 +558,47 @@ func BenchmarkSumDecimal(b *testing.B) {
 		}
 	}
 }
+
+// TestInStrings checks string IN lists probed by comparison (small lists)
+// and by the map (larger ones), with NULLs on both sides.
+func TestInStrings(t *testing.T) {
+	ctx, mem := testCtx(t)
+	schema := arrow.NewSchema([]arrow.Field{{Name: "s", Type: str, Nullable: true}}, nil)
+	rec := recFromJSON(t, mem, schema, `[{"s": "MAIL"}, {"s": "SHIP"}, {"s": null}, {"s": ""}, {"s": "MAI"}, {"s": "MAILS"}, {"s": "AIR REG"}]`)
+	defer rec.Release()
+	lits := func(vs ...any) []Expr {
+		var out []Expr
+		for _, v := range vs {
+			if v == nil {
+				out = append(out, Literal(scalar.MakeNullScalar(str)))
+			} else {
+				out = append(out, Literal(scalar.NewStringScalar(v.(string))))
+			}
+		}
+		return out
+	}
+	many := []any{"a", "b", "c", "d", "e", "f", "g", "h", "MAIL", ""}
+	for _, tc := range []struct {
+		list   []any
+		negate bool
+		want   string
+	}{
+		{[]any{"MAIL", "SHIP"}, false, "true,true,NULL,false,false,false,false"},
+		{[]any{"MAIL", "SHIP"}, true, "false,false,NULL,true,true,true,true"},
+		{[]any{"", "AIR REG", nil}, false, "NULL,NULL,NULL,true,NULL,NULL,true"},
+		{many, false, "true,false,NULL,true,false,false,false"},
+		{append(many, nil), true, "false,NULL,NULL,false,NULL,NULL,NULL"},
+	} {
+		e, err := In(Column(0, str), lits(tc.list...), tc.negate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := evalOn(t, ctx, e, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("%s: got %s, want %s", e, got, tc.want)
+		}
+	}
+}

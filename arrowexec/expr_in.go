@@ -49,6 +49,7 @@ type inSetExpr struct {
 	hasNull bool
 	ints    map[int64]struct{}
 	strs    map[string]struct{}
+	strList []string // strs as a list when it is small: compared in turn, no hashing
 	text    string
 }
 
@@ -98,6 +99,11 @@ func newInSet(e Expr, list []Expr, negate bool) (Expr, bool, error) {
 	if negate {
 		not = "NOT "
 	}
+	if s.strs != nil && len(s.strs) <= maxInList {
+		for v := range s.strs {
+			s.strList = append(s.strList, v)
+		}
+	}
 	s.text = fmt.Sprintf("(%s %sIN (%s))", e, not, strings.Join(parts, ", "))
 	return s, true, nil
 }
@@ -126,6 +132,10 @@ func (s *inSetExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Ar
 		probeInts(values[int64](a), s.ints, vb)
 	case arrow.STRING:
 		sv := stringsOf(a)
+		if s.strList != nil {
+			probeStrList(sv, s.strList, vb, n)
+			break
+		}
 		for i := 0; i < n; i++ {
 			_, ok := s.strs[string(sv.at(i))] // no allocation: map lookup by []byte conversion
 			vb[i>>3] |= b2u(ok) << (i & 7)
@@ -149,6 +159,25 @@ func (s *inSetExpr) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Ar
 		nulls = n - bitutil.CountSetBits(vbuf.Bytes(), 0, n)
 	}
 	return makeArray(arrow.FixedWidthTypes.Boolean, n, nulls, vbuf, val), nil
+}
+
+// maxInList is the largest string IN list probed by comparing each
+// element (TPC-H's lists have 2-8): below it comparing lengths, then bytes,
+// costs less than hashing the value for a map lookup.
+const maxInList = 8
+
+func probeStrList(sv stringValues, list []string, out []byte, n int) {
+	for i := 0; i < n; i++ {
+		b := sv.at(i)
+		found := false
+		for _, x := range list {
+			if len(b) == len(x) && string(b) == x {
+				found = true
+				break
+			}
+		}
+		out[i>>3] |= b2u(found) << (i & 7)
+	}
 }
 
 func probeInts[T intT](v []T, set map[int64]struct{}, out []byte) {
