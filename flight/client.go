@@ -138,7 +138,7 @@ func sendPayloads(stream grpc.ClientStream, desc *arrowflight.FlightDescriptor, 
 		if err != nil {
 			return err
 		}
-		if err := send(newOutData(p, nil, nil)); err != nil {
+		if err := send(newOutData(p, nil, nil).keep(rec)); err != nil {
 			return err
 		}
 	}

@@ -177,8 +177,9 @@
 //
 // Recycled buffers: DoGet runs its statements with
 // mantisdb.WithRecycledBatches, its promise that it keeps nothing of a
-// batch past its Release (the IPC payload retains the buffers it hands to
-// gRPC until they are copied). For plans that pass a scan's batches on
+// batch past its Release (each message holds a reference of its record
+// batch until gRPC has copied its bytes: outData.keep; the IPC payload
+// alone does not, for sliced buffers and ones longer than their values). For plans that pass a scan's batches on
 // unchanged (planner.Prepared.StreamsScan: SELECT of columns of one
 // table) the DB then decodes into the memory of the batches DoGet
 // released earlier in the same query (a per-query internal/bufpool.Pool,

@@ -140,7 +140,7 @@ func (w *payloadWriter) write(c arrowflight.StreamChunk) error {
 	if err != nil {
 		return err
 	}
-	return w.send(newOutData(p, c.Desc, c.AppMetadata))
+	return w.send(newOutData(p, c.Desc, c.AppMetadata).keep(c.Data))
 }
 
 // send sends m and releases it (the codec owns its payload if it

@@ -3,9 +3,12 @@ package flight
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/mantisdb/mantisdb"
 )
@@ -16,7 +19,27 @@ import (
 // also with two streams at once: a buffer goes back to its query's pool
 // only once gRPC has copied it to the connection.
 func TestDoGetRecycledScan(t *testing.T) {
-	e := startServer(t, nil, &mantisdb.Options{CompactInterval: -1, BatchSize: 1024})
+	t.Run("whole-batches", func(t *testing.T) {
+		testDoGetRecycledScan(t, nil, 1024, 0)
+	})
+	// Batches sliced into messages of at most 16 KiB: arrow-go's IPC
+	// payload of a slice (or of a buffer longer than its values)
+	// references the bytes without holding the buffer. A slow client
+	// with small flow-control windows keeps messages queued in gRPC after
+	// SendMsg returned, while the scan decodes the next batches into
+	// recycled memory.
+	t.Run("sliced-slow-client", func(t *testing.T) {
+		testDoGetRecycledScan(t, &Options{MaxBatchBytes: 16 << 10}, 1024, 200*time.Microsecond,
+			grpc.WithInitialWindowSize(64<<10), grpc.WithInitialConnWindowSize(64<<10))
+	})
+}
+
+// testDoGetRecycledScan compares two DoGets at once of plain scans of
+// lineitem with the embedded query; pause slows the client down between
+// batches.
+func testDoGetRecycledScan(t *testing.T, opts *Options, batchSize int, pause time.Duration, dial ...grpc.DialOption) {
+	dial = append(dial, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	e := startServerDial(t, opts, &mantisdb.Options{CompactInterval: -1, BatchSize: batchSize}, dial...)
 	e.exec(t, tpchLineitemDDL)
 	st, err := e.db.Prepare(e.ctx, "SELECT * FROM lineitem")
 	if err != nil {
@@ -57,7 +80,7 @@ func TestDoGetRecycledScan(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				got[i], errs[i] = doGetRows(e, query)
+				got[i], errs[i] = doGetRows(e, query, pause)
 			}()
 		}
 		wg.Wait()
@@ -79,8 +102,9 @@ func TestDoGetRecycledScan(t *testing.T) {
 	}
 }
 
-// doGetRows runs query over Flight SQL and returns its rows (rowStrings).
-func doGetRows(e *testEnv, query string) ([]string, error) {
+// doGetRows runs query over Flight SQL and returns its rows (rowStrings),
+// pausing after each batch.
+func doGetRows(e *testEnv, query string, pause time.Duration) ([]string, error) {
 	info, err := e.client.Execute(e.ctx, query)
 	if err != nil {
 		return nil, err
@@ -93,6 +117,7 @@ func doGetRows(e *testEnv, query string) ([]string, error) {
 	var rows []string
 	for rdr.Next() {
 		rows = append(rows, rowStrings([]arrow.RecordBatch{rdr.RecordBatch()})...)
+		time.Sleep(pause)
 	}
 	return rows, rdr.Err()
 }

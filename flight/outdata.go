@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -53,8 +54,11 @@ type outData struct {
 	meta    *memory.Buffer // the IPC message metadata: FlightData.data_header
 	payload ipc.Payload
 	body    bodyPieces
-	taken   atomic.Bool // Marshal took the payload
-	freed   atomic.Bool // the payload was released
+	// rec, when not nil, is the record batch of the payload, held until
+	// the payload is freed (see keep).
+	rec   arrow.RecordBatch
+	taken atomic.Bool // Marshal took the payload
+	freed atomic.Bool // the payload was released
 }
 
 // newOutData returns the message for payload p, which it takes over, with
@@ -63,6 +67,20 @@ func newOutData(p ipc.Payload, desc *flight.FlightDescriptor, appMeta []byte) *o
 	m := &outData{desc: desc, appMeta: appMeta, meta: p.Meta(), payload: p}
 	// SerializeBody only fails when its writer does; bodyPieces does not.
 	_ = p.SerializeBody(&m.body)
+	return m
+}
+
+// keep makes m hold a reference of rec, the record batch its payload was
+// made of, until the payload is freed, and returns m. The payload does
+// not always hold its buffers itself: arrow-go's IPC writer wraps the used
+// part of a sliced buffer, or of one longer than its values, in a new
+// Buffer that takes no reference of the original. Without rec, a caller
+// that releases the batch once SendMsg returns would free memory that
+// gRPC has yet to copy, and an allocator that recycles it (a DoGet of a
+// plain scan, mantisdb.WithRecycledBatches) would send other bytes.
+func (m *outData) keep(rec arrow.RecordBatch) *outData {
+	rec.Retain()
+	m.rec = rec
 	return m
 }
 
@@ -84,6 +102,10 @@ func (m *outData) free() {
 		m.meta = nil
 	}
 	m.payload.Release()
+	if m.rec != nil {
+		m.rec.Release()
+		m.rec = nil
+	}
 }
 
 // flightData returns the message as a flight.FlightData, its body copied
