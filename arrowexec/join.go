@@ -138,6 +138,7 @@ type hashJoin struct {
 	// shared, when not nil, owns the build operator and the table, built
 	// once for several joins (NewSharedHashJoin).
 	shared *SharedBuild
+	closed bool
 
 	// Build state.
 	built        bool
@@ -352,16 +353,24 @@ func (j *hashJoin) consumeOwnBuild() error {
 // lineitem by l_orderkey), so that it never rehashes.
 func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 	n := len(ik)
-	runs := 0
+	runs, sorted := 0, true
 	for i, k := range ik {
 		if i == 0 || k != ik[i-1] {
 			runs++
+			sorted = sorted && (i == 0 || k > ik[i-1])
 		}
 	}
-	if min, span, ok := denseSpan(ik, nulls, runs); ok {
-		j.itab = newDenseIntTable(min, span)
+	// Runs count the distinct keys of a sorted build exactly; of an
+	// unsorted one they may count every row, so the estimate is a quarter
+	// of that at most (the hash table grows if it must).
+	distinct := runs
+	if !sorted {
+		distinct = min(runs, max(n/4, 1024))
+	}
+	if lo, span, ok := denseSpan(ik, nulls, distinct); ok {
+		j.itab = newDenseIntTable(lo, span)
 	} else {
-		j.itab = newIntTableSize(runs)
+		j.itab = newIntTableSize(distinct)
 	}
 	// Rows are chained in reverse so that each chain lists its rows in
 	// input order.
@@ -831,6 +840,11 @@ func (j *hashJoin) emitBuildTail() (arrow.RecordBatch, error) {
 }
 
 func (j *hashJoin) Close() error {
+	// Idempotent: a shared build counts one reference per join.
+	if j.closed {
+		return nil
+	}
+	j.closed = true
 	j.out.release()
 	if j.prec != nil {
 		j.prec.Release()

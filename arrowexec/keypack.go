@@ -96,6 +96,10 @@ func (p *keyPacker) pack(cols []arrow.Array, n int) ([]int64, bool) {
 		p.keys = make([]int64, n)
 	}
 	keys := p.keys[:n]
+	if n == 0 {
+		// An empty array may lack its value buffers.
+		return keys, true
+	}
 	clear(keys)
 	for ci, c := range p.cols {
 		a := cols[ci]
@@ -104,6 +108,9 @@ func (p *keyPacker) pack(cols []arrow.Array, n int) ([]int64, bool) {
 		switch c.dt.ID() {
 		case arrow.BOOL:
 			d := a.Data()
+			if d.Buffers()[1] == nil {
+				break // every row is NULL: key 0
+			}
 			vals, voff := d.Buffers()[1].Bytes(), d.Offset()
 			for i := range keys {
 				if isValid(vb, off, i) {

@@ -127,6 +127,14 @@ func TestKeyPacker(t *testing.T) {
 			}
 		})
 	}
+	// Empty arrays may lack their value buffers.
+	empty := newKeyPacker([]arrow.DataType{boolT, str, i32})
+	ecols := []arrow.Array{array.MakeFromData(array.NewData(boolT, 0, []*memory.Buffer{nil, nil}, nil, 0, 0))}
+	ecols = append(ecols, keyColumns(t, mem, []arrow.DataType{str, i32}, nil)...)
+	defer releaseAll(ecols)
+	if keys, ok := empty.pack(ecols, 0); !ok || len(keys) != 0 {
+		t.Errorf("empty batch: %d keys, packed %v", len(keys), ok)
+	}
 	p := newKeyPacker([]arrow.DataType{str, str})
 	cols := keyColumns(t, mem, p.typesOf(), [][]any{{"A", "F"}, {"ABCD", "F"}})
 	defer releaseAll(cols)

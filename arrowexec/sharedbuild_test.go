@@ -67,6 +67,9 @@ func TestSharedHashJoin(t *testing.T) {
 						// One after the other: the join that built the
 						// table is closed before the others take it.
 						outs[i], errs[i] = drainRows(ctx, op)
+						// Close is idempotent: a second one must not drop
+						// another reference of the shared build.
+						op.Close()
 						continue
 					}
 					wg.Add(1)

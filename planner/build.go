@@ -28,6 +28,10 @@ type builder struct {
 	an *Analysis
 	// joinEst holds the rows reorderJoins expects of the joins it built.
 	joinEst map[*sql.Join]int64
+	// est, when not nil, is the source's RowEstimator with each table's
+	// estimate fixed for this build (Prepared.build); copies of the
+	// builder share it.
+	est *memoEstimator
 	// shared holds the build sides that the pipelines of a parallel
 	// aggregate share (buildParallelAggregate): such a join builds only
 	// its probe input.

@@ -1,6 +1,8 @@
 package planner
 
 import (
+	"sync"
+
 	"github.com/mantisdb/mantisdb/catalog"
 	"github.com/mantisdb/mantisdb/sql"
 )
@@ -14,6 +16,52 @@ type RowEstimator interface {
 	// EstimateRows returns about how many rows t holds; ok is false when
 	// the provider cannot tell cheaply.
 	EstimateRows(t *catalog.Table) (rows int64, ok bool)
+}
+
+// estimator returns the RowEstimator of the build: the source's, with
+// each table's estimate taken once (memoEstimator), or nil when the source
+// has none.
+func (b *builder) estimator() RowEstimator {
+	if b.est != nil {
+		return b.est
+	}
+	est, ok := b.src.(RowEstimator)
+	if !ok {
+		return nil
+	}
+	return est
+}
+
+// memoEstimator answers each table's estimate as its first answer. A
+// source's estimates move while rows are written, and one query asks for
+// them many times as it is built: for the join order, then for each
+// join's build side, again in every pipeline of a parallel aggregate. They
+// must agree, or a pipeline would probe the side the others build. It is
+// safe for concurrent use.
+type memoEstimator struct {
+	est  RowEstimator
+	mu   sync.Mutex
+	rows map[*catalog.Table]memoRows
+}
+
+type memoRows struct {
+	n  int64
+	ok bool
+}
+
+func newMemoEstimator(est RowEstimator) *memoEstimator {
+	return &memoEstimator{est: est, rows: map[*catalog.Table]memoRows{}}
+}
+
+func (m *memoEstimator) EstimateRows(t *catalog.Table) (int64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[t]
+	if !ok {
+		r.n, r.ok = m.est.EstimateRows(t)
+		m.rows[t] = r
+	}
+	return r.n, r.ok
 }
 
 // filterSelectivity is the fraction of rows a Filter is assumed to keep:
@@ -32,8 +80,8 @@ const swapFactor = 4
 // for a semi join on the left input's primary key, a tenth of the input for
 // aggregates.
 func (b *builder) estimateRows(n sql.Node) (int64, bool) {
-	est, ok := b.src.(RowEstimator)
-	if !ok {
+	est := b.estimator()
+	if est == nil {
 		return 0, false
 	}
 	var walk func(n sql.Node) (int64, bool)

@@ -187,14 +187,15 @@ func markIn[T int8 | int16 | int32 | int64](out []byte, a arrow.Array, vs []T, s
 }
 
 // keyFilterKey returns the key of the semi-join reduction n that a key
-// filter tests: the first one that is an integer on both sides; -1 when
-// n is not a reduction or has no such key.
+// filter tests: the first one that is an integer on both sides and a
+// column on the right; -1 when n is not a reduction or has no such key
+// (it then runs as a semi join).
 func keyFilterKey(n *sql.Join) int {
 	if !n.Reduces || n.Type != sql.JoinSemi || n.Cond != nil {
 		return -1
 	}
 	for i, k := range n.LeftKeys {
-		if k.Type().IsInteger() && n.RightKeys[i].Type().IsInteger() {
+		if _, col := n.RightKeys[i].(*sql.ColumnRef); col && k.Type().IsInteger() && n.RightKeys[i].Type().IsInteger() {
 			return i
 		}
 	}

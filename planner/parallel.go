@@ -57,22 +57,12 @@ func (b *builder) partitions(ps PartitionedScanner, path []sql.Node, n int) []ar
 	return ps.ScanPartitions(scan.Table, scan.Cols, scan.WithKey, n)
 }
 
-// partProvider serves one part of a partitioned scan. It estimates rows
-// as the whole source does, so that a pipeline's joins choose their sides
-// as the plan's joins do (the shared build sides were chosen so).
-type partProvider struct {
-	open arrowexec.OpenSource
-	est  RowEstimator // nil: none
-}
+// partProvider serves one part of a partitioned scan. The pipeline's
+// builder keeps the whole source's estimates (builder.est), so that its
+// joins choose the sides the shared build sides were chosen for.
+type partProvider struct{ open arrowexec.OpenSource }
 
 func (p partProvider) Scan(*catalog.Table, []int, bool) arrowexec.OpenSource { return p.open }
-
-func (p partProvider) EstimateRows(t *catalog.Table) (int64, bool) {
-	if p.est == nil {
-		return 0, false
-	}
-	return p.est.EstimateRows(t)
-}
 
 // parallelChain returns the path from n down to the scan that a parallel
 // pipeline partitions: through Filters, Projects and key filters
@@ -219,8 +209,7 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 	}
 	for _, open := range opens {
 		sub := *b
-		est, _ := b.src.(RowEstimator)
-		sub.src = partProvider{open: open, est: est}
+		sub.src = partProvider{open: open}
 		sub.shared = shared
 		op, err := sub.build(n.Input)
 		if err != nil {

@@ -319,6 +319,9 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	if len(p.consts) > 0 {
 		b.params = p.consts
 	}
+	if est, ok := b.src.(RowEstimator); ok && b.est == nil {
+		b.est = newMemoEstimator(est)
+	}
 	plan := b.reorderJoins(p.plan)
 	if b.an != nil {
 		b.an.plan = plan

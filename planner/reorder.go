@@ -47,7 +47,7 @@ type joinInput struct {
 // (pushSemiJoins) and its inner join trees reordered. Without a
 // RowEstimator it returns n.
 func (b *builder) reorderJoins(n sql.Node) sql.Node {
-	if _, ok := b.src.(RowEstimator); !ok || n == nil {
+	if b.estimator() == nil || n == nil {
 		return n
 	}
 	return b.reorderNode(b.pushSemiJoins(b.reduceAggregates(n)))

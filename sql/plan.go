@@ -343,7 +343,8 @@ type Join struct {
 	Cond                Expr
 	// Reduces marks a semi join the planner added below an aggregate to
 	// keep only the groups a join above it can look up (semi-join
-	// reduction); it changes nothing but what EXPLAIN shows.
+	// reduction): EXPLAIN says so, and the planner may run it as a filter
+	// of the left rows by the set of the right keys (a key filter).
 	Reduces bool
 }
 
