@@ -187,7 +187,12 @@ func serverIngest(ctx context.Context, db *mantisdb.DB, method, table string, re
 			}
 		}
 		if method == methodFlightSQLStream || method == methodFlightDoPutStream {
-			return func() error { return put(recs...) }, stop, nil
+			return func() error {
+				if len(recs) == 0 {
+					return nil
+				}
+				return put(recs...)
+			}, stop, nil
 		}
 		// One call per batch, each acknowledged once durable.
 		send = func() error {

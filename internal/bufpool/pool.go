@@ -32,8 +32,12 @@ const (
 	numClasses = maxShift - minShift + 1
 )
 
-// DefaultMaxIdle is the default bound of the bytes a Pool keeps for reuse.
-const DefaultMaxIdle = 64 << 20
+// DefaultMaxIdle is the default bound of the bytes a Pool keeps for reuse:
+// about ten batches of 8192 rows of a wide table. A streaming reader
+// frees a batch shortly before the next is decoded, so a few are idle at a
+// time; the bound caps what a burst leaves behind outside any query's
+// budget.
+const DefaultMaxIdle = 16 << 20
 
 // Pool is a memory.Allocator that recycles freed memory without clearing
 // it (see the package documentation for when that is safe). Its memory
