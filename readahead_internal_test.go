@@ -14,24 +14,31 @@ import (
 	"github.com/mantisdb/mantisdb/segments"
 )
 
+// openTestDB opens a DB in a temporary directory, closed when t ends,
+// and returns it with a function that runs a statement or fails t.
+func openTestDB(t *testing.T, opts *Options) (*DB, func(sql string)) {
+	t.Helper()
+	db, err := Open(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db, func(sql string) {
+		t.Helper()
+		if _, err := db.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%.100s: %v", sql, err)
+		}
+	}
+}
+
 // readaheadDB returns a DB whose table t has two segments of 100-row row
 // groups (one of an older layout, after ALTER TABLE), deleted rows in
 // both, and rows in the row store.
 func readaheadDB(t *testing.T) *DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := Open(t.TempDir(), &Options{CompactInterval: -1, BatchSize: 64,
+	db, run := openTestDB(t, &Options{CompactInterval: -1, BatchSize: 64,
 		Segment: &segments.WriterOptions{RowGroupSize: 100}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	run := func(sql string) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql); err != nil {
-			t.Fatalf("%s: %v", sql, err)
-		}
-	}
 	insert := func(from, to int, withNote bool) {
 		var sb strings.Builder
 		for i := from; i < to; i++ {

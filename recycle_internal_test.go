@@ -24,18 +24,8 @@ import (
 func recycleDB(t *testing.T) *DB {
 	t.Helper()
 	ctx := context.Background()
-	db, err := Open(t.TempDir(), &Options{CompactInterval: -1, BatchSize: 600,
+	db, run := openTestDB(t, &Options{CompactInterval: -1, BatchSize: 600,
 		Segment: &segments.WriterOptions{RowGroupSize: 1000}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	run := func(sql string) {
-		t.Helper()
-		if _, err := db.Exec(ctx, sql); err != nil {
-			t.Fatalf("%.100s: %v", sql, err)
-		}
-	}
 	run("create table t (k bigint primary key, s varchar(200), i int, d decimal(12,2), f double, dt date, c varchar(10) not null)")
 	const rows = 5000
 	var sb strings.Builder

@@ -34,22 +34,35 @@ type packedCol struct {
 	maxLen  int  // strings: longest value that packs
 }
 
+// fixedBits returns the bits a packed key gives a column of type dt: a
+// validity bit and the value; 0 for a string (it shares what the fixed
+// columns leave) and -1 for a type that does not pack.
+func fixedBits(dt arrow.DataType) int {
+	switch dt.ID() {
+	case arrow.BOOL:
+		return 2
+	case arrow.INT16:
+		return 17
+	case arrow.INT32, arrow.DATE32:
+		return 33
+	case arrow.STRING:
+		return 0
+	}
+	return -1
+}
+
 // newKeyPacker returns a packer for keys of the given types, or nil when
 // they do not fit in 64 bits with at least one byte per string column.
 func newKeyPacker(types []arrow.DataType) *keyPacker {
 	fixed, strs := 0, 0
 	for _, dt := range types {
-		switch dt.ID() {
-		case arrow.BOOL:
-			fixed += 2
-		case arrow.INT16:
-			fixed += 17
-		case arrow.INT32, arrow.DATE32:
-			fixed += 33
-		case arrow.STRING:
+		switch w := fixedBits(dt); {
+		case w < 0:
+			return nil
+		case w == 0:
 			strs++
 		default:
-			return nil
+			fixed += w
 		}
 	}
 	if fixed > 64 {
@@ -72,14 +85,9 @@ func newKeyPacker(types []arrow.DataType) *keyPacker {
 	shift := uint(0)
 	for _, dt := range types {
 		c := packedCol{dt: dt, shift: shift}
-		switch dt.ID() {
-		case arrow.BOOL:
-			shift += 2
-		case arrow.INT16:
-			shift += 17
-		case arrow.INT32, arrow.DATE32:
-			shift += 33
-		case arrow.STRING:
+		if w := fixedBits(dt); w > 0 {
+			shift += uint(w)
+		} else {
 			c.maxLen, c.lenBits = maxLen, uint(bits.Len(uint(maxLen)))
 			shift += uint(strBits)
 		}

@@ -134,6 +134,12 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 	return walk(n)
 }
 
+// buildsLeft reports whether the hash join of n builds its left input: a
+// right join always does, other joins when buildOnLeft says so.
+func (b *builder) buildsLeft(n *sql.Join) bool {
+	return n.Type == sql.JoinRight || b.buildOnLeft(n)
+}
+
 // buildOnLeft reports whether the inner, semi or anti join n should build
 // its hash table on the left input: when the right one is expected to be
 // much larger. (NOT IN's null-aware anti join always builds its subquery

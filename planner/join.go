@@ -86,7 +86,7 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator, sb *arrowexec.S
 	// join of two inputs, which reorderJoins leaves as written), and a
 	// semi or anti join whose subquery side is (it becomes a build-side
 	// semi or anti join, which emits the left rows alone, in build order).
-	swapped := n.Type == sql.JoinRight || b.buildOnLeft(n)
+	swapped := b.buildsLeft(n)
 	var typ arrowexec.JoinType
 	switch n.Type {
 	case sql.JoinInner:

@@ -76,6 +76,7 @@ func (b *builder) parallelChain(n sql.Node) []sql.Node {
 	for {
 		path = append(path, n)
 		var es []sql.Expr
+		next := input(n)
 		switch x := n.(type) {
 		case *sql.Scan:
 			return path
@@ -85,7 +86,8 @@ func (b *builder) parallelChain(n sql.Node) []sql.Node {
 			es = x.Exprs
 		case *sql.Join:
 			if keyFilterKey(x) >= 0 {
-				// A key filter: its key set is shared (prepareKeySets).
+				// A key filter of its left input: its key set is shared
+				// (prepareKeySets).
 				es = x.LeftKeys
 				break
 			}
@@ -94,18 +96,14 @@ func (b *builder) parallelChain(n sql.Node) []sql.Node {
 				return nil
 			}
 			es = append(append(append(es, x.LeftKeys...), x.RightKeys...), x.Cond)
-			n = probe
-			if hasSubquery(es) {
-				return nil
-			}
-			continue
+			next = probe
 		default:
 			return nil
 		}
 		if hasSubquery(es) {
 			return nil
 		}
-		n = input(n)
+		n = next
 	}
 }
 
@@ -117,7 +115,7 @@ func (b *builder) sharedJoinProbe(j *sql.Join) (sql.Node, bool) {
 	if len(j.LeftKeys) == 0 {
 		return nil, false
 	}
-	swapped := j.Type == sql.JoinRight || b.buildOnLeft(j)
+	swapped := b.buildsLeft(j)
 	switch j.Type {
 	case sql.JoinFull:
 		return nil, false

@@ -72,24 +72,8 @@ func TestReduceAggregates(t *testing.T) {
 		{`select sum(li.x) from li, pt where pt.pk = li.pk and pt.brand = 'b3' and 100 / (pt.pk + 1) > 1
 			and li.q < (select avg(q) from li l2 where l2.pk = pt.pk)`, false},
 	} {
-		s.src = nil
-		want, wantSch, err := s.run(tc.q)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.q, err)
-		}
-		s.src = estimating{s}
-		got, gotSch, err := s.run(tc.q)
-		if err != nil {
-			t.Fatalf("%s (with estimates): %v", tc.q, err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) || !gotSch.Equal(wantSch) {
-			t.Errorf("%s: with estimates\n%v %s\nwant\n%v %s", tc.q, got, gotSch, want, wantSch)
-		}
-		p, err := Prepare(tc.q, s.cat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := describe((&builder{src: estimating{s}}).reorderJoins(p.plan))
+		_, reordered := s.sameWithEstimates(t, tc.q)
+		plan := describe(reordered)
 		if got := strings.Contains(plan, "(reduces the aggregate"); got != tc.reduce {
 			t.Errorf("%s: reduced %v, want %v:\n%s", tc.q, got, tc.reduce, plan)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/sql"
 )
 
 // estimating is a store whose tables report their row counts, so that the
@@ -18,6 +19,32 @@ func (e estimating) EstimateRows(t *catalog.Table) (int64, bool) {
 		n += r.NumRows()
 	}
 	return n, true
+}
+
+// sameWithEstimates runs q without and with row estimates (estimating),
+// fails t unless both give the same rows and schema, and returns the
+// builder with estimates and the plan it reorders q into.
+func (s *store) sameWithEstimates(t *testing.T, q string) (*builder, sql.Node) {
+	t.Helper()
+	s.src = nil
+	want, wantSch, err := s.run(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	s.src = estimating{s}
+	got, gotSch, err := s.run(q)
+	if err != nil {
+		t.Fatalf("%s (with estimates): %v", q, err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) || !gotSch.Equal(wantSch) {
+		t.Errorf("%s: with estimates\n%v %s\nwant\n%v %s", q, got, gotSch, want, wantSch)
+	}
+	p, err := Prepare(q, s.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &builder{src: estimating{s}}
+	return b, b.reorderJoins(p.plan)
 }
 
 // TestReorderJoins checks that joins of three or more inputs are reordered
@@ -54,24 +81,8 @@ func TestReorderJoins(t *testing.T) {
 			group by da.name order by 1`, "semi", ""},
 		{`select count(*) from f, da where f.a = da.id and f.b not in (select id from db where kind = 'x')`, "semi", ""},
 	} {
-		s.src = nil
-		want, wantSch, err := s.run(tc.q)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.q, err)
-		}
-		s.src = estimating{s}
-		got, gotSch, err := s.run(tc.q)
-		if err != nil {
-			t.Fatalf("%s (reordered): %v", tc.q, err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) || !gotSch.Equal(wantSch) {
-			t.Errorf("%s: reordered\n%v %s\nwant\n%v %s", tc.q, got, gotSch, want, wantSch)
-		}
-		p, err := Prepare(tc.q, s.cat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan := describe((&builder{src: estimating{s}}).reorderJoins(p.plan))
+		_, reordered := s.sameWithEstimates(t, tc.q)
+		plan := describe(reordered)
 		if tc.before == "semi" {
 			if strings.Index(plan, "Join Inner") > strings.Index(plan, "Join Anti") && strings.Index(plan, "Join Inner") > strings.Index(plan, "Join Semi") {
 				t.Errorf("%s: the semi or anti join is not below the inner join:\n%s", tc.q, plan)

@@ -45,25 +45,8 @@ func TestSemiJoinBuildsSmallSide(t *testing.T) {
 		{`select count(*) from small where exists (select 1 from big where big.a = small.k and big.a = small.id)`, true},
 	} {
 		q := tc.q
-		s.src = nil
-		want, wantSch, err := s.run(q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		s.src = estimating{s}
-		got, gotSch, err := s.run(q)
-		if err != nil {
-			t.Fatalf("%s (with estimates): %v", q, err)
-		}
-		if fmt.Sprint(got) != fmt.Sprint(want) || !gotSch.Equal(wantSch) {
-			t.Errorf("%s: with estimates\n%v %s\nwant\n%v %s", q, got, gotSch, want, wantSch)
-		}
 		// The join builds its left input once estimates say so.
-		p, err := Prepare(q, s.cat)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := &builder{src: estimating{s}}
+		b, plan := s.sameWithEstimates(t, q)
 		swapped := false
 		var walk func(sql.Node)
 		walk = func(n sql.Node) {
@@ -74,9 +57,9 @@ func TestSemiJoinBuildsSmallSide(t *testing.T) {
 				walk(in)
 			}
 		}
-		walk(b.reorderJoins(p.plan))
+		walk(plan)
 		if swapped != tc.swapped {
-			t.Errorf("%s: builds its left input: %v, want %v:\n%s", q, swapped, tc.swapped, describe(p.plan))
+			t.Errorf("%s: builds its left input: %v, want %v:\n%s", q, swapped, tc.swapped, describe(plan))
 		}
 	}
 }

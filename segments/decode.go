@@ -401,13 +401,10 @@ func (c *colDecoder) decodeBytes(mem, dataMem memory.Allocator, n int, defs []in
 			}
 		} else {
 			if valid == nil {
-				valid = memory.NewResizableBuffer(mem)
-				defer valid.Release()
-				valid.Resize(int(bitutil.BytesForBits(int64(n))))
-				bits = valid.Bytes()
 				// Rows before this page were all valid.
-				clear(bits)
-				bitutil.SetBitsTo(bits, 0, int64(levels), true)
+				valid = newValidity(mem, n, levels)
+				defer valid.Release()
+				bits = valid.Bytes()
 			}
 			j := 0
 			for i := 0; i < rows; i++ {
@@ -431,4 +428,15 @@ func (c *colDecoder) decodeBytes(mem, dataMem memory.Allocator, n int, defs []in
 	d := array.NewData(c.dt, n, []*memory.Buffer{valid, offBuf, data}, nil, nulls, 0)
 	defer d.Release()
 	return array.MakeFromData(d), nil
+}
+
+// newValidity returns a validity bitmap of n rows, cleared but for its
+// first valid rows: those a column decoded before its first NULL.
+func newValidity(mem memory.Allocator, n, valid int) *memory.Buffer {
+	b := memory.NewResizableBuffer(mem)
+	b.Resize(int(bitutil.BytesForBits(int64(n))))
+	bits := b.Bytes()
+	clear(bits)
+	bitutil.SetBitsTo(bits, 0, int64(valid), true)
+	return b
 }

@@ -242,12 +242,9 @@ func (p *bytesPages) decode(mem, dataMem memory.Allocator, dt arrow.DataType, n 
 			if v == k {
 				defs = nil // all valid
 			} else if valid == nil {
-				valid = memory.NewResizableBuffer(mem)
+				valid = newValidity(mem, n, row)
 				defer valid.Release()
-				valid.Resize(int(bitutil.BytesForBits(int64(n))))
 				vbits = valid.Bytes()
-				clear(vbits)
-				bitutil.SetBitsTo(vbits, 0, int64(row), true)
 			}
 		}
 		var err error
