@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -22,6 +23,17 @@ type aggState interface {
 	update(gids []int32, a arrow.Array) error
 	// finish returns the result column of n groups.
 	finish(mem memory.Allocator, n int) arrow.Array
+	// bytes returns the memory the state holds, by capacity: its
+	// per-group slices and whatever grows with its input (a group's
+	// strings, a DISTINCT's seen values). It is O(1): the operator charges
+	// it to the query's budget after every batch.
+	bytes() int64
+}
+
+// sliceBytes returns the memory of s's backing array.
+func sliceBytes[T any](s []T) int64 {
+	var z T
+	return int64(cap(s)) * int64(unsafe.Sizeof(z))
 }
 
 // aggResultType returns the result type of f over arg.
@@ -112,9 +124,12 @@ type stringAgg struct {
 	sep  string
 	bufs [][]byte
 	seen []bool
+	held int64 // the sum of cap(bufs[g])
 }
 
 func (a *stringAgg) resize(n int) { a.bufs, a.seen = growZero(a.bufs, n), growZero(a.seen, n) }
+
+func (a *stringAgg) bytes() int64 { return sliceBytes(a.bufs) + sliceBytes(a.seen) + a.held }
 
 func (a *stringAgg) update(gids []int32, arr arrow.Array) error {
 	s, ok := arr.(*array.String)
@@ -125,10 +140,12 @@ func (a *stringAgg) update(gids []int32, arr arrow.Array) error {
 		if s.IsNull(i) {
 			continue
 		}
+		c := cap(a.bufs[g])
 		if a.seen[g] {
 			a.bufs[g] = append(a.bufs[g], a.sep...)
 		}
 		a.bufs[g] = append(a.bufs[g], s.Value(i)...)
+		a.held += int64(cap(a.bufs[g]) - c)
 		a.seen[g] = true
 	}
 	return nil
@@ -157,6 +174,8 @@ type countAgg struct {
 }
 
 func (a *countAgg) resize(n int) { a.counts = growZero(a.counts, n) }
+
+func (a *countAgg) bytes() int64 { return sliceBytes(a.counts) }
 
 func (a *countAgg) update(gids []int32, arr arrow.Array) error {
 	c := a.counts
@@ -240,6 +259,8 @@ type sumIntAgg[T intT] struct {
 
 func (a *sumIntAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
 
+func (a *sumIntAgg[T]) bytes() int64 { return sliceBytes(a.sums) + sliceBytes(a.cnt) }
+
 func (a *sumIntAgg[T]) update(gids []int32, arr arrow.Array) error {
 	if arr.DataType().ID() == arrow.NULL {
 		return nil
@@ -298,6 +319,8 @@ type sumFloatAgg[T float32 | float64] struct {
 
 func (a *sumFloatAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), growZero(a.cnt, n) }
 
+func (a *sumFloatAgg[T]) bytes() int64 { return sliceBytes(a.sums) + sliceBytes(a.cnt) }
+
 func (a *sumFloatAgg[T]) update(gids []int32, arr arrow.Array) error {
 	v := values[T](arr)
 	bits, off := validity(arr)
@@ -351,6 +374,10 @@ type sumDecAgg struct {
 
 func (a *sumDecAgg) resize(n int) {
 	a.sums, a.small, a.cnt = growZero(a.sums, n), growZero(a.small, n), growZero(a.cnt, n)
+}
+
+func (a *sumDecAgg) bytes() int64 {
+	return sliceBytes(a.sums) + sliceBytes(a.small) + sliceBytes(a.cnt)
 }
 
 func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
@@ -476,6 +503,8 @@ type minMaxAgg[T numT] struct {
 
 func (a *minMaxAgg[T]) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
 
+func (a *minMaxAgg[T]) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
+
 func (a *minMaxAgg[T]) update(gids []int32, arr arrow.Array) error {
 	v := values[T](arr)
 	bits, off := validity(arr)
@@ -508,6 +537,8 @@ type minMaxDecAgg struct {
 }
 
 func (a *minMaxDecAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
+
+func (a *minMaxDecAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
 
 func (a *minMaxDecAgg) update(gids []int32, arr arrow.Array) error {
 	v := values[decimal128.Num](arr)
@@ -544,6 +575,10 @@ type minMaxStrAgg struct {
 
 func (a *minMaxStrAgg) resize(n int) {
 	a.off, a.ln, a.seen = growZero(a.off, n), growZero(a.ln, n), growZero(a.seen, n)
+}
+
+func (a *minMaxStrAgg) bytes() int64 {
+	return sliceBytes(a.arena) + sliceBytes(a.off) + sliceBytes(a.ln) + sliceBytes(a.seen)
 }
 
 func (a *minMaxStrAgg) update(gids []int32, arr arrow.Array) error {
@@ -595,6 +630,8 @@ type minMaxBoolAgg struct {
 
 func (a *minMaxBoolAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), growZero(a.seen, n) }
 
+func (a *minMaxBoolAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
+
 func (a *minMaxBoolAgg) update(gids []int32, arr arrow.Array) error {
 	b := arr.(*array.Boolean)
 	bits, off := validity(arr)
@@ -641,6 +678,11 @@ type distinctAgg struct {
 }
 
 func (a *distinctAgg) resize(n int) { a.inner.resize(n) }
+
+// bytes counts the table of seen (group, value) pairs, which grows with
+// the distinct values, not with the groups. The per-batch buffers (enc,
+// sel, gids) are bounded by a batch and not counted, like the operator's.
+func (a *distinctAgg) bytes() int64 { return a.inner.bytes() + a.seen.bytes() }
 
 func (a *distinctAgg) update(gids []int32, arr arrow.Array) error {
 	n := arr.Len()
@@ -803,7 +845,6 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			}
 			keys[i] = k
 		}
-		before := h.tableBytes()
 		var packed []int64
 		if h.packer != nil {
 			var ok bool
@@ -826,11 +867,6 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			}
 			h.sink |= h.table.findAll(&h.enc, nil, h.gids[:n])
 		}
-		if d := h.tableBytes() - before; d < 0 {
-			h.acct.shrink(-d)
-		} else if err := h.acct.grow(d); err != nil {
-			return err
-		}
 		for _, s := range h.states {
 			s.resize(h.groupCount())
 		}
@@ -851,6 +887,23 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 		if err != nil {
 			return err
 		}
+	}
+	return h.charge()
+}
+
+// charge brings what h holds in the query's budget to the size of its
+// group table and states. It is called once per batch, so the budget is
+// exceeded by at most one batch's growth (and one doubling of a table or
+// state) before the query fails with 53200.
+func (h *hashAggOp) charge() error {
+	n := h.tableBytes()
+	for _, s := range h.states {
+		n += s.bytes()
+	}
+	if d := n - h.acct.held; d < 0 {
+		h.acct.shrink(-d)
+	} else if d > 0 {
+		return h.acct.grow(d)
 	}
 	return nil
 }
@@ -907,12 +960,16 @@ func (h *hashAggOp) groupCount() int {
 	return h.table.len()
 }
 
-// tableBytes estimates the memory of the group table.
+// tableBytes estimates the memory of the group table (0 when it is
+// released).
 func (h *hashAggOp) tableBytes() int64 {
-	if h.ints != nil {
+	switch {
+	case h.ints != nil:
 		return h.ints.bytes()
+	case h.table != nil:
+		return h.table.bytes()
 	}
-	return h.table.bytes()
+	return 0
 }
 
 func (h *hashAggOp) build() error {
@@ -961,6 +1018,13 @@ func (h *hashAggOp) finishResult() error {
 	}
 	h.result = array.NewRecordBatch(h.schema, cols, int64(ng))
 	releaseAll(cols)
+	// The result replaces the table and states in the budget.
+	h.table, h.ints, h.packer, h.states = nil, nil, nil, nil
+	if d := recordBytes(h.result) - h.acct.held; d < 0 {
+		h.acct.shrink(-d)
+	} else if err := h.acct.grow(d); err != nil {
+		return err
+	}
 	return nil
 }
 

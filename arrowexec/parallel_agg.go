@@ -220,7 +220,6 @@ func (p *parallelAggOp) run() error {
 	for _, w := range p.parts[1:] {
 		n := w.groupCount()
 		gmap = growInt32(gmap, n)
-		before := main.tableBytes()
 		// Partitions whose keys stopped packing merge through byte keys.
 		if (main.packer == nil) != (w.packer == nil) {
 			if err := main.unpackGroups(); err != nil {
@@ -237,9 +236,6 @@ func (p *parallelAggOp) run() error {
 				gmap[g], _ = main.table.find(w.table.arena[w.table.keyOffs[g]:w.table.keyOffs[g+1]])
 			}
 		}
-		if err := main.acct.grow(main.tableBytes() - before); err != nil {
-			return err
-		}
 		for i, s := range main.states {
 			s.resize(main.groupCount())
 			if err := s.(mergeable).merge(w.states[i], gmap); err != nil {
@@ -249,6 +245,9 @@ func (p *parallelAggOp) run() error {
 		// The partition's table and states are no longer needed.
 		w.acct.shrink(w.acct.held)
 		w.table, w.ints, w.states = nil, nil, nil
+		if err := main.charge(); err != nil {
+			return err
+		}
 	}
 	return main.finishResult()
 }
