@@ -2,8 +2,10 @@ package planner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -30,10 +32,16 @@ import (
 
 // keySet is the set of the values of one integer column of a plan, read
 // at its first use. It is safe for concurrent use: the partitions of a
-// parallel aggregate share one.
+// parallel aggregate share one. It is reference-counted: the key filters
+// that test it (keyFilter) and the builder that prepared it for them
+// (prepareKeySets) each hold a reference; the last release closes the
+// plan if it was never read and returns the values' memory to the query's
+// budget, which the read charged (in chunks while reading, then the
+// bitmap or map).
 type keySet struct {
-	op  arrowexec.Operator // the plan; closed once read
-	col int                // the column of op's output
+	op   arrowexec.Operator // the plan; closed once read, or by the last release
+	col  int                // the column of op's output
+	refs atomic.Int32
 
 	once sync.Once
 	err  error
@@ -41,15 +49,66 @@ type keySet struct {
 	lo   int64
 	bits []uint64
 	m    map[int64]struct{}
+
+	budget *arrowexec.Budget // of the context of the read
+	held   int64             // the bytes reserved in budget
 }
+
+// newKeySet returns the key set of column col of op, holding one
+// reference for the caller.
+func newKeySet(op arrowexec.Operator, col int) *keySet {
+	s := &keySet{op: op, col: col}
+	s.refs.Store(1)
+	return s
+}
+
+// errKeySetReleased is the error of a key set read after its last
+// release, which cannot happen while a key filter holds a reference.
+var errKeySetReleased = errors.New("planner: key set read after its release")
+
+// retain adds a reference.
+func (s *keySet) retain() { s.refs.Add(1) }
+
+// release drops a reference. The last closes the plan if it was never
+// read and returns the values' memory to the budget.
+func (s *keySet) release() error {
+	if s.refs.Add(-1) != 0 {
+		return nil
+	}
+	var err error
+	s.once.Do(func() { s.err, err = errKeySetReleased, s.op.Close() })
+	s.bits, s.m = nil, nil
+	s.budget.Shrink(s.held)
+	s.held = 0
+	return err
+}
+
+// charge brings the bytes reserved for the set in its budget to n.
+func (s *keySet) charge(n int64) error {
+	if d := n - s.held; d < 0 {
+		s.budget.Shrink(-d)
+	} else if d > 0 {
+		if err := s.budget.Grow(d); err != nil {
+			return err
+		}
+	}
+	s.held = n
+	return nil
+}
+
+// mapEntryBytes estimates the memory of one value in keySet.m (a key of 8
+// bytes, a control byte, and the room a map keeps free).
+const mapEntryBytes = 16
 
 // maxKeyBitmapBits is the widest range of values a keySet holds as a
 // bitmap (16 MiB); wider ranges and sparse ones use a map (see fill).
 const maxKeyBitmapBits = 1 << 27
 
-// read runs the plan and collects its values.
+// read runs the plan and collects its values, charging them to ctx's
+// budget.
 func (s *keySet) read(ctx context.Context) {
 	defer s.op.Close()
+	s.budget = arrowexec.BudgetFrom(ctx)
 	if s.err = s.op.Open(ctx); s.err != nil {
 		return
 	}
@@ -64,15 +123,22 @@ func (s *keySet) read(ctx context.Context) {
 			break
 		}
 		vals = appendInts(vals, rec.Column(s.col))
+		// Charged as the slice grows, so once per doubling.
+		if n := int64(cap(vals)) * 8; n > s.held {
+			if s.err = s.charge(n); s.err != nil {
+				return
+			}
+		}
 	}
-	s.fill(vals)
+	s.err = s.fill(vals)
 }
 
-// fill makes the set of vals.
-func (s *keySet) fill(vals []int64) {
+// fill makes the set of vals, charging it (with vals, which the caller
+// then drops) before it is allocated, and then without vals.
+func (s *keySet) fill(vals []int64) error {
 	if len(vals) == 0 {
 		s.bits = []uint64{}
-		return
+		return s.charge(0)
 	}
 	lo, hi := vals[0], vals[0]
 	for _, v := range vals {
@@ -81,18 +147,29 @@ func (s *keySet) fill(vals []int64) {
 	// hi-lo cannot overflow as an unsigned difference.
 	// A bitmap that stays in the L2 cache (128 KiB: Q17's 204 parts among
 	// 200K), or one no larger than 64 bytes per value.
+	valBytes := int64(cap(vals)) * 8
 	if span := uint64(hi) - uint64(lo); span < maxKeyBitmapBits && (span/64 < 1<<14 || span/64 < 8*uint64(len(vals))) {
+		setBytes := int64(span/64+1) * 8
+		if err := s.charge(valBytes + setBytes); err != nil {
+			return err
+		}
 		s.lo, s.bits = lo, make([]uint64, span/64+1)
 		for _, v := range vals {
 			d := uint64(v) - uint64(lo)
 			s.bits[d/64] |= 1 << (d % 64)
 		}
-		return
+		return s.charge(setBytes)
+	}
+	setBytes := int64(len(vals)) * mapEntryBytes
+	if err := s.charge(valBytes + setBytes); err != nil {
+		return err
 	}
 	s.m = make(map[int64]struct{}, len(vals))
 	for _, v := range vals {
 		s.m[v] = struct{}{}
 	}
+	// The map holds each value once.
+	return s.charge(int64(len(s.m)) * mapEntryBytes)
 }
 
 // appendInts appends the non-NULL values of the integer array a.
@@ -117,6 +194,28 @@ func appendValues[T int8 | int16 | int32 | int64](dst []int64, a arrow.Array, vs
 		}
 	}
 	return dst
+}
+
+// keyFilter is the operator of a key filter: a Filter by keyIn that
+// holds a reference of its key set until it is closed.
+type keyFilter struct {
+	arrowexec.Operator
+	set    *keySet
+	closed bool
+}
+
+var _ arrowexec.Operator = (*keyFilter)(nil)
+
+// Close implements arrowexec.Operator.
+func (f *keyFilter) Close() error {
+	err := f.Operator.Close()
+	if !f.closed {
+		f.closed = true
+		if rerr := f.set.release(); err == nil {
+			err = rerr
+		}
+	}
+	return err
 }
 
 // keyIn is the predicate of a key filter: whether key's value is in set
@@ -214,7 +313,7 @@ func (b *builder) newKeySet(n *sql.Join, i int) (*keySet, error) {
 		op.Close()
 		return nil, fmt.Errorf("planner: key filter on %s", n.RightKeys[i])
 	}
-	return &keySet{op: op, col: r.Idx}, nil
+	return newKeySet(op, r.Idx), nil
 }
 
 // buildKeyFilter builds the reduction n as a key filter; ok is false when
@@ -226,28 +325,40 @@ func (b *builder) buildKeyFilter(n *sql.Join) (op arrowexec.Operator, ok bool, e
 		return nil, false, nil
 	}
 	set := b.keySets[n]
-	if set == nil {
-		if set, err = b.newKeySet(n, i); err != nil {
-			return nil, true, err
-		}
+	if set != nil {
+		set.retain()
+	} else if set, err = b.newKeySet(n, i); err != nil {
+		return nil, true, err
 	}
 	in, err := b.build(n.Left)
 	if err != nil {
+		set.release()
 		return nil, true, err
 	}
 	key, err := b.compile(n.LeftKeys[i], in.Schema())
 	if err != nil {
 		in.Close()
+		set.release()
 		return nil, true, err
 	}
-	return arrowexec.NewFilter(in, &keyIn{key: key, set: set}), true, nil
+	return &keyFilter{Operator: arrowexec.NewFilter(in, &keyIn{key: key, set: set}), set: set}, true, nil
 }
 
 // prepareKeySets makes the key sets of the key filters on path (the nodes
 // a parallel aggregate's pipelines run), so that the pipelines, built
 // with a provider of their own part, share them; they are built with b's
-// provider.
-func (b *builder) prepareKeySets(path []sql.Node) error {
+// provider. The caller calls release once the pipelines are built (also
+// on error): it drops the builder's references, so that the last key
+// filter to close, or release itself when no filter was built, closes a
+// set.
+func (b *builder) prepareKeySets(path []sql.Node) (release func(), err error) {
+	var made []*sql.Join
+	release = func() {
+		for _, j := range made {
+			b.keySets[j].release()
+			delete(b.keySets, j)
+		}
+	}
 	for _, n := range path {
 		j, ok := n.(*sql.Join)
 		if !ok {
@@ -259,12 +370,13 @@ func (b *builder) prepareKeySets(path []sql.Node) error {
 		}
 		set, err := b.newKeySet(j, i)
 		if err != nil {
-			return err
+			return release, err
 		}
 		if b.keySets == nil {
 			b.keySets = map[*sql.Join]*keySet{}
 		}
 		b.keySets[j] = set
+		made = append(made, j)
 	}
-	return nil
+	return release, nil
 }

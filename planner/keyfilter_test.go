@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // TestKeyIn checks the key filter's predicate against a map, for sets held
@@ -84,5 +85,111 @@ func TestKeyIn(t *testing.T) {
 			}
 			out.Release()
 		}
+	}
+}
+
+// countingOp counts the calls of Open and Close of its operator.
+type countingOp struct {
+	arrowexec.Operator
+	opens, closes int
+}
+
+func (c *countingOp) Open(ctx context.Context) error { c.opens++; return c.Operator.Open(ctx) }
+func (c *countingOp) Close() error                   { c.closes++; return c.Operator.Close() }
+
+// TestKeySetBudget checks that a key set charges its values to the query's
+// budget (53200 when they do not fit), returns them when the last key
+// filter closes, and closes its plan also when it is never read.
+func TestKeySetBudget(t *testing.T) {
+	i64 := arrow.PrimitiveTypes.Int64
+	sch := arrow.NewSchema([]arrow.Field{{Name: "k", Type: i64}}, nil)
+	// ints returns a Values operator of vals in batches of 1000.
+	ints := func(mem memory.Allocator, vals []int64) *countingOp {
+		var recs []arrow.RecordBatch
+		for lo := 0; lo < len(vals); lo += 1000 {
+			b := array.NewInt64Builder(mem)
+			b.AppendValues(vals[lo:min(lo+1000, len(vals))], nil)
+			a := b.NewArray()
+			b.Release()
+			recs = append(recs, array.NewRecordBatch(sch, []arrow.Array{a}, int64(a.Len())))
+			a.Release()
+		}
+		return &countingOp{Operator: arrowexec.NewValues(sch, recs)}
+	}
+	seq := func(n int, step int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = int64(i) * step
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		probe, set []int64
+		limit      int64
+		want       int   // rows that pass; -1: 53200
+		minPeak    int64 // the budget's peak is at least this
+		readsSet   bool
+	}{
+		{"map fits", seq(3000, 1), seq(20000, 1<<20), 0, 1, 20000 * mapEntryBytes, true},
+		{"map over budget", seq(3000, 1), seq(20000, 1<<20), 64 << 10, -1, 0, true},
+		{"bitmap fits", seq(3000, 1), seq(20000, 7), 0, 429, 20000 * 8, true},
+		{"bitmap over budget", seq(3000, 1), seq(20000, 7), 64 << 10, -1, 0, true},
+		{"never read", nil, seq(20000, 1), 64 << 10, 0, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			defer mem.AssertSize(t, 0)
+			budget := arrowexec.NewBudget(tc.limit)
+			ctx := arrowexec.WithBudget(exec.WithAllocator(context.Background(), mem), budget)
+			setOp := ints(mem, tc.set)
+			set := newKeySet(setOp, 0)
+			// Two filters share the set, like a parallel aggregate's
+			// pipelines; the builder's reference goes first.
+			var filters []arrowexec.Operator
+			for range 2 {
+				set.retain()
+				filters = append(filters, &keyFilter{Operator: arrowexec.NewFilter(ints(mem, tc.probe), &keyIn{key: arrowexec.Column(0, i64), set: set}), set: set})
+			}
+			set.release()
+			got, err := 0, error(nil)
+			for _, f := range filters {
+				if err != nil {
+					f.Close() // never opened
+					continue
+				}
+				if err = f.Open(ctx); err == nil {
+					for {
+						rec, nerr := f.Next()
+						if nerr != nil || rec == nil {
+							err = nerr
+							break
+						}
+						got += int(rec.NumRows())
+					}
+				}
+				if cerr := f.Close(); cerr != nil {
+					t.Fatal(cerr)
+				}
+			}
+			if tc.want < 0 {
+				if sqlstate.CodeOf(err) != sqlstate.OutOfMemory {
+					t.Fatalf("err = %v, want 53200", err)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			} else if got != 2*tc.want {
+				t.Errorf("%d rows passed, want %d", got, 2*tc.want)
+			}
+			if p := budget.Peak(); p < tc.minPeak {
+				t.Errorf("peak %d, want at least %d", p, tc.minPeak)
+			}
+			if u := budget.Used(); u != 0 {
+				t.Errorf("budget holds %d bytes after Close", u)
+			}
+			if wantOpens := b2i(tc.readsSet); int64(setOp.opens) != wantOpens || setOp.closes != 1 {
+				t.Errorf("set plan opened %d and closed %d times, want %d and 1", setOp.opens, setOp.closes, wantOpens)
+			}
+		})
 	}
 }

@@ -180,7 +180,9 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 			sb.Release()
 		}
 	}()
-	if err := b.prepareKeySets(path); err != nil {
+	releaseKeySets, err := b.prepareKeySets(path)
+	defer releaseKeySets()
+	if err != nil {
 		return nil, true, err
 	}
 	for _, x := range path {
