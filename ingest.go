@@ -3,6 +3,8 @@ package mantisdb
 import (
 	"context"
 	"runtime"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -100,6 +102,12 @@ type ingester struct {
 	staged  int64 // Arrow bytes of pending
 	bulk    bool  // a batch entry was staged: tables with a key need X
 	locked  bool
+	// bulkBatches counts the batches encoded as batch entries; from the
+	// second on, their bodies are synced while the stream goes on
+	// (syncAhead), at most one sync at a time (syncing).
+	bulkBatches int
+	syncing     atomic.Bool
+	syncs       sync.WaitGroup
 }
 
 // pendingBatch is one record being encoded.
@@ -125,12 +133,41 @@ func (in *ingester) add(rec arrow.RecordBatch) {
 		return
 	}
 	in.bulk = true
+	in.bulkBatches++
+	more := in.bulkBatches > 1
 	in.sem <- struct{}{}
 	go func() {
 		defer func() { <-in.sem }()
 		p.b, p.err = st.EncodeBatch(in.t, rec)
 		rec.Release()
+		if p.err == nil {
+			// The body goes to the store now, not with the commit (see
+			// oltp.Store.WriteBody).
+			p.err = st.WriteBody(p.b)
+		}
+		if p.err == nil && more {
+			// Before done: close waits for done, then for the syncs.
+			in.syncAhead()
+		}
 		close(p.done)
+	}()
+}
+
+// syncAhead starts a WAL sync of the bodies written so far, unless one is
+// under way. An ingest of several batches syncs while it streams, so that
+// its commit waits for the sync of its last bodies only, not of all of
+// them: the disk writes while the next batches arrive and encode. A
+// single-batch ingest does not (its commit syncs once).
+func (in *ingester) syncAhead() {
+	if !in.syncing.CompareAndSwap(false, true) {
+		return
+	}
+	in.syncs.Add(1)
+	go func() {
+		defer in.syncs.Done()
+		// An error fails the store, and so the commit.
+		_ = in.db.store.SyncWAL()
+		in.syncing.Store(false)
 	}()
 }
 
@@ -216,6 +253,7 @@ func (in *ingester) close() {
 		}
 	}
 	in.pending = nil
+	in.syncs.Wait()
 }
 
 // recordBytes is the size of rec's Arrow buffers.

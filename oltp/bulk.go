@@ -58,8 +58,12 @@ type EncodedBatch struct {
 	rows  arrow.RecordBatch // retained; in key order for keyed bulk batches
 	cols  []colReader       // over rows
 	meta  *batchMeta        // keys, range, bloom, body length; nil for small batches
-	body  *encodedBody      // the body value, in parts
+	body  *encodedBody      // the body value, in parts; nil once written ahead
 	small bool              // becomes row entries (Insert)
+	// ahead names the body once Store.WriteBody wrote it to store; it
+	// is dropped by Release unless a Txn took it (InsertEncoded).
+	ahead *aheadRef
+	store *Store
 }
 
 // NumRows returns the number of rows of b.
@@ -74,6 +78,10 @@ func (b *EncodedBatch) Release() {
 	if b.body != nil {
 		b.body.release()
 		b.body = nil
+	}
+	if b.ahead != nil {
+		b.store.dropBodies([]aheadRef{*b.ahead})
+		b.ahead = nil
 	}
 	b.cols, b.meta = nil, nil
 }
@@ -213,7 +221,13 @@ func (tx *Txn) InsertEncoded(ctx context.Context, t *catalog.Table, b *EncodedBa
 	}
 	// The entry is the Txn's own from here: a copy of the shared meta
 	// with its id (and hidden row ids).
-	m := &batchMeta{table: t.ID, id: tx.s.NewSegmentID(), rows: b.meta.rows, ncols: b.meta.ncols,
+	id := uint64(0)
+	if b.ahead != nil {
+		id = b.ahead.id
+	} else {
+		id = tx.s.NewSegmentID()
+	}
+	m := &batchMeta{table: t.ID, id: id, rows: b.meta.rows, ncols: b.meta.ncols,
 		hasPK: b.meta.hasPK, bloom: b.meta.bloom, bodyLen: b.meta.bodyLen,
 		keys: b.meta.keys, offs: b.meta.offs, min: b.meta.min, max: b.meta.max}
 	if m.hasPK {
@@ -232,13 +246,24 @@ func (tx *Txn) InsertEncoded(ctx context.Context, t *catalog.Table, b *EncodedBa
 		m.min = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase))
 		m.max = appendInt64Key(appendRowPrefix(nil, t.ID), int64(m.rowIDBase)+int64(n)-1)
 	}
-	// The body goes straight from its encoding buffers into the batch.
-	key := batchBodyKey(t.ID, m.id)
-	op := tx.b.SetDeferred(len(key), b.body.size)
-	copy(op.Key, key)
-	b.body.copyTo(op.Value)
-	if err := op.Finish(); err != nil {
-		return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))
+	if b.ahead != nil {
+		// The body is in the store: the commit takes it by deleting its
+		// marker in the batch that writes the header.
+		if err := tx.b.Delete(aheadKey(t.ID, id), nil); err != nil {
+			return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))
+		}
+		tx.ahead = append(tx.ahead, *b.ahead)
+		b.ahead = nil
+	} else {
+		// The body goes straight from its encoding buffers into the
+		// batch.
+		key := batchBodyKey(t.ID, m.id)
+		op := tx.b.SetDeferred(len(key), b.body.size)
+		copy(op.Key, key)
+		b.body.copyTo(op.Value)
+		if err := op.Finish(); err != nil {
+			return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))
+		}
 	}
 	if err := tx.b.Set(batchKey(t.ID, m.id), m.encodeHeader(), nil); err != nil {
 		return tx.abort(fmt.Errorf("cannot write batch of table %q: %w", t.Name, err))

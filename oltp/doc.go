@@ -16,6 +16,8 @@
 //	0x03 ...                      reserved: store-wide segment manifest and file GC
 //	0x04 <view id>                view descriptor (catalog.View.Encode); ids share the
 //	                              table ID counter
+//	0x05 <table id> <batch>       body of a batch entry written ahead of its header
+//	                              (Store.WriteBody), not committed yet; empty value
 //	0x10 <table id> 0x00          table sequence: next hidden row id (uint64 BE)
 //	0x10 <table id> 0x01 <pk>     row entry: value is an encoded row (see below)
 //	0x10 <table id> 0x02 <batch>  batch entry header (see "Batch entries")

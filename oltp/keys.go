@@ -16,9 +16,12 @@ import (
 
 // Key tags: the first byte of every key (see doc.go).
 const (
-	tagMeta  byte = 0x01
-	tagDesc  byte = 0x02
-	tagView  byte = 0x04
+	tagMeta byte = 0x01
+	tagDesc byte = 0x02
+	tagView byte = 0x04
+	// tagAhead marks the bodies written ahead of their batch entry's
+	// header (Store.WriteBody) that no commit has taken yet.
+	tagAhead byte = 0x05
 	tagTable byte = 0x10
 )
 

@@ -274,6 +274,9 @@ func (s *Store) init() error {
 		}
 	}
 	s.nextTableID.Store(next)
+	if err := s.dropAhead(); err != nil {
+		return err
+	}
 	return s.loadSegmentIDs(tables)
 }
 
@@ -538,6 +541,14 @@ func (s *Store) WaitDurable() error {
 	if s.unsynced.Load() == 0 {
 		return nil
 	}
+	return s.SyncWAL()
+}
+
+// SyncWAL makes everything written to the store so far durable: it writes
+// an empty synced log record, which joins the group commit in flight. A
+// bulk ingest calls it while it streams, so that the bodies it wrote
+// ahead (WriteBody) reach the disk before its commit has to wait for them.
+func (s *Store) SyncWAL() error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {

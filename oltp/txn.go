@@ -58,6 +58,10 @@ type Txn struct {
 
 	// batches holds the batch entries the Txn wrote (InsertBatch).
 	batches []*batchMeta
+	// ahead names the bodies of batches that Store.WriteBody wrote
+	// before the Txn took them: its commit keeps them, else they are
+	// deleted.
+	ahead []aheadRef
 }
 
 // txnTable is a Txn's state of one table it locked.
@@ -614,10 +618,12 @@ func (tx *Txn) Commit(ctx context.Context) error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
+		tx.ahead = nil // the next Open deletes them
 		tx.Rollback()
 		return ErrClosed
 	}
 	if err := s.Err(); err != nil {
+		tx.ahead = nil // the next Open deletes them
 		tx.Rollback()
 		return err
 	}
@@ -652,6 +658,7 @@ func (tx *Txn) Commit(ctx context.Context) error {
 			if seq {
 				s.seqMu.Unlock()
 			}
+			s.dropBodiesLocked(tx.ahead)
 			tx.finish()
 			return fmt.Errorf("cannot commit: %w", err)
 		}
@@ -667,6 +674,7 @@ func (tx *Txn) Commit(ctx context.Context) error {
 		s.seqMu.Unlock()
 	}
 	if err == nil {
+		tx.ahead = nil // committed with their headers
 		// The cache's meta of an entry is the one every reader shares
 		// (a reader may have decoded it from the applied batch first).
 		for i, m := range tx.batches {
@@ -707,6 +715,7 @@ func (tx *Txn) finish() {
 	tx.tables = nil
 	tx.segs = nil
 	tx.batches = nil
+	tx.ahead = nil
 }
 
 // Rollback discards the Txn's writes and releases its locks. It is
@@ -717,5 +726,6 @@ func (tx *Txn) Rollback() {
 	}
 	_ = tx.b.Close()
 	tx.b = nil
+	tx.s.dropBodies(tx.ahead)
 	tx.finish()
 }
