@@ -38,6 +38,9 @@
 //   - Blocking operators account the bytes they hold against the query's
 //     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
 //     the seam for spilling.
+//   - A Spool runs its input once, on the goroutine of the first reader
+//     that asks for a batch, and replays the same batches to every reader;
+//     its batches are accounted like a blocking operator's.
 //
 // The kernels do not use arrow-go's compute package: importing it needs
 // modules (golang.org/x/sync, brotli, thrift) that go.mod does not list.

@@ -103,10 +103,12 @@ type OpStats struct {
 // Analysis collects the statistics of one EXPLAIN ANALYZE execution. It
 // is filled while the operators run and read after they are closed.
 type Analysis struct {
-	plan  sql.Node
-	mu    sync.Mutex
-	nodes map[sql.Node]*OpStats
-	root  *OpStats
+	plan sql.Node
+	// spoolPlans are the plans the spools of plan ran.
+	spoolPlans map[*spoolDef]sql.Node
+	mu         sync.Mutex
+	nodes      map[sql.Node]*OpStats
+	root       *OpStats
 }
 
 // wrap returns op counting for n. Operators built twice for one node (the
@@ -143,7 +145,7 @@ func (p *Prepared) BuildAnalyze(src SourceProvider) (arrowexec.Operator, *Analys
 
 // String renders the plan, each node followed by its statistics.
 func (a *Analysis) String() string {
-	return describeWith(a.plan, func(n sql.Node, indent string) string {
+	return describeSpools(a.plan, a.spoolPlans, func(n sql.Node, indent string) string {
 		a.mu.Lock()
 		st := a.nodes[n]
 		a.mu.Unlock()
@@ -258,7 +260,10 @@ func (o *explainOp) Open(ctx context.Context) error {
 			return err
 		}
 	} else {
-		text = ex.explain((&builder{src: o.src}).reorderJoins(ex.plan))
+		b := &builder{src: o.src, spoolPlans: map[*spoolDef]sql.Node{}}
+		plan := b.reorderJoins(ex.plan)
+		b.collectSpoolPlans(plan)
+		text = ex.explainSpools(plan, b.spoolPlans)
 	}
 	b := array.NewStringBuilder(exec.GetAllocator(ctx))
 	defer b.Release()

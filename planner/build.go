@@ -40,6 +40,11 @@ type builder struct {
 	// filters that the pipelines of a parallel aggregate share
 	// (prepareKeySets).
 	keySets map[*sql.Join]*keySet
+	// spools are the spools of the shared subtrees built so far and
+	// spoolPlans the plans they run (spool.go); copies of the builder
+	// share them.
+	spools     map[*spoolDef]*arrowexec.Spool
+	spoolPlans map[*spoolDef]sql.Node
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
@@ -76,6 +81,8 @@ func (b *builder) buildNode(n sql.Node) (arrowexec.Operator, error) {
 		}
 	case *sql.Values:
 		return b.newValues(n)
+	case *spoolScan:
+		return b.buildSpoolScan(n)
 	case *sql.Join:
 		if n.Reduces {
 			op, ok, err := b.buildKeyFilter(n)

@@ -94,6 +94,8 @@ func (b *builder) estimateRows(n sql.Node) (int64, bool) {
 			return r / filterSelectivity, ok
 		case *sql.Project:
 			return walk(x.Input)
+		case *spoolScan:
+			return walk(x.def.plan)
 		case *sql.Sort:
 			return walk(x.Input)
 		case *sql.Limit:

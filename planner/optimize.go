@@ -34,7 +34,7 @@ func mapExprs(n sql.Node, in sql.Node, f func(sql.Expr) (sql.Expr, error)) (sql.
 		return out, nil
 	}
 	switch n := n.(type) {
-	case *sql.Scan:
+	case *sql.Scan, *spoolScan:
 		return n, nil
 	case *sql.Values:
 		rows := make([][]sql.Expr, len(n.Rows))
@@ -270,10 +270,34 @@ func describe(n sql.Node) string { return describeWith(n, nil) }
 // describeWith is describe with annotate's lines (when not nil) after
 // each node's line, indented one level deeper.
 func describeWith(n sql.Node, annotate func(n sql.Node, indent string) string) string {
+	return describeSpools(n, nil, annotate)
+}
+
+// describeSpools is describeWith where the plan of a spool is spools[def]
+// when present. A spool's plan is shown once, under its first reference
+// ("Spool #i readers=k"); every reference is a "SpoolScan #i" line.
+func describeSpools(n sql.Node, spools map[*spoolDef]sql.Node, annotate func(n sql.Node, indent string) string) string {
 	var b strings.Builder
+	shown := map[*spoolDef]bool{}
 	var rec func(sql.Node, int)
 	rec = func(n sql.Node, depth int) {
 		indent := strings.Repeat("  ", depth)
+		if s, ok := n.(*spoolScan); ok {
+			b.WriteString(indent + s.String() + "\n")
+			if annotate != nil {
+				b.WriteString(annotate(n, indent+"  "))
+			}
+			if !shown[s.def] {
+				shown[s.def] = true
+				fmt.Fprintf(&b, "%s  Spool #%d readers=%d\n", indent, s.def.id, s.def.refs)
+				p, ok := spools[s.def]
+				if !ok {
+					p = s.def.plan
+				}
+				rec(p, depth+2)
+			}
+			return
+		}
 		b.WriteString(indent)
 		if l, ok := n.(*sql.Limit); ok && l.Count >= 0 {
 			if s, ok := l.Input.(*sql.Sort); ok {

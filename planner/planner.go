@@ -22,6 +22,10 @@
 // that produces those keys (reduce.go), run as a key filter when a key is
 // an integer (keyfilter.go).
 // Scalar subqueries run once, at their first evaluation.
+// A subtree the bound plan references more than once (a CTE or a view
+// named twice) that aggregates, sorts or has a window runs once per
+// execution into an arrowexec.Spool that every reference reads; the other
+// rewrites see each reference as a leaf (spool.go).
 //
 // Parallelism (parallel.go): when the source can split a scan into parts
 // (PartitionedScanner), an aggregate over a chain of filters, projections
@@ -213,6 +217,9 @@ func prepareBound(st sql.Statement, version uint64) (*Prepared, error) {
 	}
 	p.params = sql.ParamTypes(st)
 	if p.plan != nil {
+		if p.plan, err = spoolShared(p.plan); err != nil {
+			return nil, err
+		}
 		if p.plan, err = optimize(p.plan); err != nil {
 			return nil, err
 		}
@@ -268,7 +275,11 @@ func (p *Prepared) StreamsScan() bool {
 func (p *Prepared) Explain() string { return p.explain(p.plan) }
 
 // explain renders plan, p's plan or a rewrite of it.
-func (p *Prepared) explain(plan sql.Node) string {
+func (p *Prepared) explain(plan sql.Node) string { return p.explainSpools(plan, nil) }
+
+// explainSpools is explain with the plans of the spools plan reads
+// (builder.spoolPlan); nil: as optimized.
+func (p *Prepared) explainSpools(plan sql.Node, spools map[*spoolDef]sql.Node) string {
 	if plan == nil {
 		switch p.Kind {
 		case KindCreateTable:
@@ -285,7 +296,7 @@ func (p *Prepared) explain(plan sql.Node) string {
 	if p.Table != nil && p.Kind != KindQuery {
 		fmt.Fprintf(&b, "%s %s\n", p.Kind, p.Table.Name)
 	}
-	b.WriteString(describeWith(plan, indexNote))
+	b.WriteString(describeSpools(plan, spools, indexNote))
 	return b.String()
 }
 
@@ -322,13 +333,20 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	if est, ok := b.src.(RowEstimator); ok && b.est == nil {
 		b.est = newMemoEstimator(est)
 	}
+	b.spools = map[*spoolDef]*arrowexec.Spool{}
+	b.spoolPlans = map[*spoolDef]sql.Node{}
 	plan := b.reorderJoins(p.plan)
 	if b.an != nil {
 		b.an.plan = plan
+		b.an.spoolPlans = b.spoolPlans
 	}
 	op, err := b.build(plan)
 	if err != nil {
+		releaseSpools(b.spools)
 		return nil, err
+	}
+	if len(b.spools) > 0 {
+		op = &spoolOwner{Operator: op, spools: b.spools}
 	}
 	want := p.Schema
 	switch p.Kind {

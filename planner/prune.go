@@ -72,6 +72,10 @@ func identityMap(n int) map[int]int {
 
 func prune(n sql.Node, need map[int]bool) (sql.Node, map[int]int) {
 	switch n := n.(type) {
+	case *spoolScan:
+		// The spool keeps all its columns: its references may need
+		// different ones.
+		return n, identityMap(len(n.Columns()))
 	case *sql.Scan:
 		m := make(map[int]int)
 		var cols []int

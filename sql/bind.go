@@ -114,6 +114,10 @@ type binder struct {
 	ctes   []*cte       // CTEs in scope, innermost last
 	params []*paramSlot // statement parameters by index
 	depth  int          // views being expanded around this binder
+	// views holds the plan of every view bound so far in the statement
+	// (the binders of nested views share it), so that a view named twice
+	// is one plan node referenced twice, like a CTE.
+	views map[*catalog.View]Node
 	// constParams: the parameters stand for constants (BindShape), so
 	// they are never NULL.
 	constParams bool

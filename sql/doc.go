@@ -40,7 +40,10 @@
 // USING adds a Project whose USING columns are COALESCE(left, right) in the
 // left column's place, the sides' own columns reachable only qualified.
 // Uncorrelated scalar subqueries anywhere are Subquery expressions
-// that run once. CTEs are inlined at each reference. Every expression in a plan is
+// that run once. A CTE is bound once and every reference to it is the same
+// plan node, and so is a view named more than once in one statement; the
+// planner decides whether such a node runs once for all its references
+// (planner/spool.go) or once per reference. Every expression in a plan is
 // resolved: columns are ordinals into the output of the node's input, every
 // expression has a catalog.Type and a nullability, and the binder has inserted
 // Casts so that both operands of an arithmetic operator or comparison, and

@@ -141,6 +141,12 @@ func (b *binder) bindDropView(d *sqlparser.DDL) (Statement, error) {
 // is parsed and bound again against the catalog, so it sees the tables as
 // they are now.
 func (b *binder) viewItem(v *catalog.View, alias string) (fromItem, error) {
+	if b.views == nil {
+		b.views = map[*catalog.View]Node{}
+	}
+	if plan, ok := b.views[v]; ok {
+		return b.viewCols(v, plan, alias)
+	}
 	if b.depth >= maxViewDepth {
 		return fromItem{}, b.errAt(v.Name, sqlstate.InvalidObjectDefinition, "view %q nests views more than %d deep (does it name itself?)", v.Name, maxViewDepth)
 	}
@@ -152,7 +158,7 @@ func (b *binder) viewItem(v *catalog.View, alias string) (fromItem, error) {
 	if !ok {
 		return fromItem{}, b.errAt(v.Name, sqlstate.InvalidObjectDefinition, "view %q is not a query", v.Name)
 	}
-	vb := &binder{p: p, cat: b.cat, depth: b.depth + 1}
+	vb := &binder{p: p, cat: b.cat, depth: b.depth + 1, views: b.views}
 	plan, err := vb.queryPlan(sel, nil)
 	if err != nil {
 		return fromItem{}, b.viewError(v, err)
@@ -160,6 +166,12 @@ func (b *binder) viewItem(v *catalog.View, alias string) (fromItem, error) {
 	if len(vb.params) > 0 {
 		return fromItem{}, b.errAt(v.Name, sqlstate.InvalidObjectDefinition, "view %q has parameters", v.Name)
 	}
+	b.views[v] = plan
+	return b.viewCols(v, plan, alias)
+}
+
+// viewCols returns the FROM item of view v bound to plan under alias.
+func (b *binder) viewCols(v *catalog.View, plan Node, alias string) (fromItem, error) {
 	cols := colsOf(plan, alias)
 	if len(v.Columns) > 0 {
 		if len(v.Columns) != len(cols) {
