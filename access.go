@@ -242,7 +242,7 @@ func (p scanProvider) ScanKeyRange(t *catalog.Table, cols []int, withKey bool, r
 // rows that cannot satisfy pred are skipped (zone maps, bitmaps, bloom
 // filters); the row store is read whole, so the result is never exact.
 func (p scanProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, pred planner.ScanPredicate) (arrowexec.OpenSource, bool) {
-	return p.scanPruned(t, cols, withKey, segPredicate(t, pred)), false
+	return p.scanPruned(t, cols, withKey, segPredicate(t, pred), pred.Runtime), false
 }
 
 // ScanKeyRange implements planner.KeyRangeScanner.
@@ -270,7 +270,7 @@ func (p txnProvider) ScanKeyRange(t *catalog.Table, cols []int, withKey bool, ra
 // ScanFiltered implements planner.FilteredScanner; see
 // scanProvider.ScanFiltered.
 func (p txnProvider) ScanFiltered(t *catalog.Table, cols []int, withKey bool, pred planner.ScanPredicate) (arrowexec.OpenSource, bool) {
-	return p.scanPruned(t, cols, withKey, segPredicate(t, pred)), false
+	return p.scanPruned(t, cols, withKey, segPredicate(t, pred), pred.Runtime), false
 }
 
 var (

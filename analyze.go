@@ -18,6 +18,9 @@ func (s *tierSource) noteSkipped() {
 // partition of a parallel scan they belong to another partition and are
 // not counted here.
 func (s *tierSource) noteScan() {
+	if s.cur != nil {
+		noteRuntime(s.curRT, s.cur.Stats())
+	}
 	if s.stats == nil || s.cur == nil {
 		return
 	}

@@ -30,17 +30,17 @@ type segPart struct {
 // when the segments are too small to pay for it or their manifest cannot
 // be read (the plain scan then reports the error).
 func (p scanProvider) ScanPartitions(t *catalog.Table, cols []int, withKey bool, n int) []arrowexec.OpenSource {
-	return p.scanPartitions(t, cols, withKey, n, nil)
+	return p.scanPartitions(t, cols, withKey, n, nil, nil)
 }
 
 // ScanPartitionsFiltered implements planner.FilteredPartitionedScanner:
 // the parts of ScanPartitions, whose segment scans prune row groups and
 // rows with pred as ScanFiltered's do.
 func (p scanProvider) ScanPartitionsFiltered(t *catalog.Table, cols []int, withKey bool, n int, pred planner.ScanPredicate) []arrowexec.OpenSource {
-	return p.scanPartitions(t, cols, withKey, n, segPredicate(t, pred))
+	return p.scanPartitions(t, cols, withKey, n, segPredicate(t, pred), pred.Runtime)
 }
 
-func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool, n int, filter segments.Predicate) []arrowexec.OpenSource {
+func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool, n int, filter segments.Predicate, rt []planner.RuntimeKey) []arrowexec.OpenSource {
 	if n < 2 {
 		return nil
 	}
@@ -85,7 +85,7 @@ func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool,
 		if len(ps) == 0 && i > 0 {
 			continue
 		}
-		opens = append(opens, p.partition(t, cols, withKey, filter, ps, i == 0))
+		opens = append(opens, p.partition(t, cols, withKey, filter, rt, ps, i == 0))
 	}
 	if len(opens) < 2 {
 		return nil
@@ -94,8 +94,8 @@ func (p scanProvider) scanPartitions(t *catalog.Table, cols []int, withKey bool,
 }
 
 // partition opens the rows of ps (and of the row store when withStore),
-// pruned by filter.
-func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, ps []segPart, withStore bool) arrowexec.OpenSource {
+// pruned by filter and the runtime filters rt.
+func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, rt []planner.RuntimeKey, ps []segPart, withStore bool) arrowexec.OpenSource {
 	return func(ctx context.Context) (arrowexec.Source, error) {
 		if err := p.rv.checkSchema(t); err != nil {
 			return nil, err
@@ -129,6 +129,7 @@ func (p scanProvider) partition(t *catalog.Table, cols []int, withKey bool, filt
 			return nil, err
 		}
 		s.restrictSegments(kept, restrict)
+		s.runtime = rt
 		return s, nil
 	}
 }

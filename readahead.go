@@ -9,6 +9,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/segments"
 )
@@ -114,15 +115,21 @@ func (s *tierSource) decodeUnit(ctx context.Context, u *raUnit, ch chan<- raItem
 			return false
 		}
 	}
-	sc, err := u.seg.h.r.Scan(ctx, segments.ScanOptions{
+	opts := segments.ScanOptions{
 		Schema: u.schema, Columns: s.cols, Deleted: u.seg.deleted, Filter: u.filter, Rows: u.rows,
 		BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
-	})
+	}
+	var rt *arrowexec.RuntimeFilter
+	if !u.mapped {
+		opts.KeyFilter, rt = s.keyFilter()
+	}
+	sc, err := u.seg.h.r.Scan(ctx, opts)
 	if err != nil {
 		send(raItem{err: err})
 		return false
 	}
 	defer sc.Close()
+	defer func() { noteRuntime(rt, sc.Stats()) }()
 	for sc.Next() {
 		rec := sc.Record()
 		rec.Retain()

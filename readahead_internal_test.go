@@ -76,7 +76,7 @@ func scanRows(t *testing.T, db *DB, readahead int) []string {
 	tbl, _ := db.Table("t")
 	rv := db.snapshot()
 	defer rv.close()
-	src, err := scanProvider{&rv}.scanPruned(tbl, []int{0, 1, 2, 3}, false, nil)(ctx)
+	src, err := scanProvider{&rv}.scanPruned(tbl, []int{0, 1, 2, 3}, false, nil, nil)(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestReadaheadStop(t *testing.T) {
 	for _, cancelFirst := range []bool{false, true} {
 		ctx, cancel := context.WithCancel(context.Background())
 		rv := db.snapshot()
-		src, err := scanProvider{&rv}.scanPruned(tbl, []int{0, 1}, false, nil)(ctx)
+		src, err := scanProvider{&rv}.scanPruned(tbl, []int{0, 1}, false, nil, nil)(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

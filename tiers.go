@@ -318,13 +318,13 @@ func (v *version) handle(table, id uint64) (*segHandle, error) {
 type scanProvider struct{ rv *readView }
 
 func (p scanProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return p.scanPruned(t, cols, withKey, nil)
+	return p.scanPruned(t, cols, withKey, nil, nil)
 }
 
 // scanPruned is Scan with a predicate that segment scans use to prune row
-// groups and rows (zone maps, bitmaps, bloom filters); the row store is
-// read whole.
-func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+// groups and rows (zone maps, bitmaps, bloom filters) and runtime filters
+// (tierSource.runtime); the row store is read whole.
+func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, rt []planner.RuntimeKey) arrowexec.OpenSource {
 	if t.System {
 		return p.rv.db.systemScan(t, cols, withKey)
 	}
@@ -340,7 +340,12 @@ func (p scanProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, fil
 		if err != nil {
 			return nil, err
 		}
-		return p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, nil, rs, ents)
+		s, err := p.rv.db.newTierSource(ctx, p.rv.v, t, cols, withKey, filter, nil, rs, ents)
+		if err != nil {
+			return nil, err
+		}
+		s.runtime = rt
+		return s, nil
 	}
 }
 
@@ -353,12 +358,12 @@ type txnProvider struct {
 }
 
 func (p txnProvider) Scan(t *catalog.Table, cols []int, withKey bool) arrowexec.OpenSource {
-	return p.scanPruned(t, cols, withKey, nil)
+	return p.scanPruned(t, cols, withKey, nil, nil)
 }
 
 // scanPruned is Scan with a pruning predicate; see
 // scanProvider.scanPruned.
-func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate) arrowexec.OpenSource {
+func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filter segments.Predicate, rt []planner.RuntimeKey) arrowexec.OpenSource {
 	if t.System {
 		return p.db.systemScan(t, cols, withKey)
 	}
@@ -374,7 +379,12 @@ func (p txnProvider) scanPruned(t *catalog.Table, cols []int, withKey bool, filt
 		if err != nil {
 			return nil, err
 		}
-		return p.db.newTierSource(ctx, p.v, t, cols, withKey, filter, nil, rs, ents)
+		s, err := p.db.newTierSource(ctx, p.v, t, cols, withKey, filter, nil, rs, ents)
+		if err != nil {
+			return nil, err
+		}
+		s.runtime = rt
+		return s, nil
 	}
 }
 
@@ -395,6 +405,11 @@ type tierSource struct {
 	cols    []int
 	withKey bool
 	filter  segments.Predicate
+	// runtime are the runtime filters of the scan (planner/rtfilter.go):
+	// segment scans that start once a filter's keys are published skip
+	// the rows whose key is not among them (segments.KeyFilter); the row
+	// store is read whole.
+	runtime []planner.RuntimeKey
 	ka      *keyAccess // nil: no primary-key restriction
 	schema  *arrow.Schema
 
@@ -404,7 +419,8 @@ type tierSource struct {
 
 	cur     *segments.Scanner
 	curSeg  *segScan
-	pos     roaring.IntIterable // positions of the rows of cur (withKey)
+	curRT   *arrowexec.RuntimeFilter // the runtime filter cur applies, or nil
+	pos     roaring.IntIterable      // positions of the rows of cur (withKey)
 	keys    *array.BinaryBuilder
 	keyBuf  []byte
 	own     arrow.RecordBatch // a batch built here, released on Next
@@ -519,6 +535,9 @@ func (s *tierSource) Next() bool {
 			opts := segments.ScanOptions{
 				Schema: sch, Columns: s.cols, Deleted: s.curSeg.deleted, Filter: filter,
 				BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
+			}
+			if !mapped {
+				opts.KeyFilter, s.curRT = s.keyFilter()
 			}
 			if s.ka != nil && s.ka.points != nil {
 				rows, err := s.ka.rows(s.ctx, s.t, s.curSeg.h, s.curSeg.deleted)

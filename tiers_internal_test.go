@@ -44,7 +44,7 @@ func TestScanFilteredPrunes(t *testing.T) {
 		// One row group of the segment at most, plus the row store's row.
 		{segments.Predicate{{Column: "k", Op: segments.OpEq, Value: segments.Int64Value(555)}}, 101},
 	} {
-		src, err := scanProvider{&rv}.scanPruned(tbl, []int{0}, false, tc.filter)(ctx)
+		src, err := scanProvider{&rv}.scanPruned(tbl, []int{0}, false, tc.filter, nil)(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}

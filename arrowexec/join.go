@@ -9,6 +9,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/bitutil"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb/internal/keyset"
 )
 
 // JoinType says which rows a hash join emits. The names are relative to the
@@ -115,6 +117,10 @@ type HashJoinOptions struct {
 	Residual Expr
 	// BatchSize bounds the rows of output batches; 0 means 4096.
 	BatchSize int
+	// RuntimeFilters, when not empty, receive the values of their build
+	// keys once the build side is read (rtfilter.go). Only joins that
+	// never emit an unmatched probe row take them.
+	RuntimeFilters []*RuntimeFilter
 }
 
 // hashJoin holds the build side in one concatenated batch, chained by key
@@ -192,6 +198,11 @@ func NewHashJoin(probe, build Operator, opts HashJoinOptions) (Operator, error) 
 	}
 	if (opts.Type == JoinNullAwareAnti || opts.Type == JoinNullAwareMark) && (len(opts.ProbeKeys) != 1 || opts.Residual != nil) {
 		return nil, fmt.Errorf("arrowexec: a %s join takes one key and no residual", opts.Type)
+	}
+	for _, f := range opts.RuntimeFilters {
+		if !opts.Type.canFilterProbe() || f.Key < 0 || f.Key >= len(opts.BuildKeys) {
+			return nil, fmt.Errorf("arrowexec: a %s join cannot filter its probe side on key %d", opts.Type, f.Key)
+		}
 	}
 	if opts.Residual != nil && opts.Residual.DataType().ID() != arrow.BOOL {
 		return nil, fmt.Errorf("arrowexec: join condition must be BOOLEAN, not %s", opts.Residual.DataType())
@@ -293,6 +304,9 @@ func (j *hashJoin) consumeOwnBuild() error {
 		return fmt.Errorf("arrowexec: cannot concatenate the build side of a join: %w", err)
 	}
 	if rec == nil {
+		for _, f := range j.opts.RuntimeFilters {
+			f.publish(keyset.Empty)
+		}
 		return nil
 	}
 	j.brec = rec
@@ -305,6 +319,9 @@ func (j *hashJoin) consumeOwnBuild() error {
 	}
 	defer releaseAll(keys)
 	nulls := nullRows(keys, n)
+	if err := j.publishFilters(keys, nulls); err != nil {
+		return err
+	}
 	if len(keys) == 1 {
 		if ik, buf, ok := intKeys(keys[0], j.ikeys); ok {
 			j.ikeys = buf
@@ -343,6 +360,36 @@ func (j *hashJoin) consumeOwnBuild() error {
 		tableBytes = j.table.bytes() + int64(4*len(j.head))
 	}
 	return j.acct.grow(tableBytes + int64(4*n))
+}
+
+// publishFilters publishes the keys of the build rows without NULL keys
+// to the join's runtime filters.
+func (j *hashJoin) publishFilters(keys []arrow.Array, nulls []bool) error {
+	for _, f := range j.opts.RuntimeFilters {
+		ik, _, ok := intKeys(keys[f.Key], nil)
+		if !ok {
+			continue // not an integer key: the filter stays unpublished
+		}
+		if nulls != nil {
+			vals := make([]int64, 0, len(ik))
+			for i, v := range ik {
+				if !nulls[i] {
+					vals = append(vals, v)
+				}
+			}
+			ik = vals
+		}
+		maxExact := f.MaxExact
+		if maxExact == 0 {
+			maxExact = DefaultRuntimeFilterKeys
+		}
+		s := keyset.New(ik, maxExact)
+		if err := j.acct.grow(s.Bytes()); err != nil {
+			return err
+		}
+		f.publish(s)
+	}
+	return nil
 }
 
 // buildInts indexes the integer keys ik of the build rows (NULL where

@@ -56,6 +56,10 @@ type ColumnPred struct {
 // ScanPredicate is the conjunction (AND) of its column predicates.
 type ScanPredicate struct {
 	Conjuncts []ColumnPred
+	// Runtime holds runtime filters (rtfilter.go): the scan may also
+	// leave out rows whose key is not among a filter's published keys.
+	// They never make a scan exact.
+	Runtime []RuntimeKey
 }
 
 // FilteredScanner is optionally implemented by a SourceProvider whose
@@ -440,7 +444,8 @@ func (b *builder) buildScanAccess(scan *sql.Scan, filters []*sql.Filter) (arrowe
 			preds = append(preds, p)
 		}
 	}
-	if len(preds) == 0 {
+	rtKeys := b.scanRuntimeKeys(scan)
+	if len(preds) == 0 && len(rtKeys) == 0 {
 		return nil, false, nil
 	}
 	var open arrowexec.OpenSource
@@ -452,7 +457,7 @@ func (b *builder) buildScanAccess(scan *sql.Scan, filters []*sql.Filter) (arrowe
 	}
 	if open == nil && isFS {
 		var exact bool
-		open, exact = fs.ScanFiltered(scan.Table, scan.Cols, scan.WithKey, ScanPredicate{Conjuncts: preds})
+		open, exact = fs.ScanFiltered(scan.Table, scan.Cols, scan.WithKey, ScanPredicate{Conjuncts: preds, Runtime: rtKeys})
 		keepFilter = !exact || len(preds) != len(conj)
 	}
 	if open == nil {

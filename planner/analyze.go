@@ -109,6 +109,46 @@ type Analysis struct {
 	mu         sync.Mutex
 	nodes      map[sql.Node]*OpStats
 	root       *OpStats
+	// runtime lists the runtime filters of each scan (rtfilter.go).
+	runtime map[*sql.Scan][]*arrowexec.RuntimeFilter
+}
+
+// addRuntime notes that scan has the runtime filter f.
+func (a *Analysis) addRuntime(scan *sql.Scan, f *arrowexec.RuntimeFilter) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.runtime == nil {
+		a.runtime = map[*sql.Scan][]*arrowexec.RuntimeFilter{}
+	}
+	a.runtime[scan] = append(a.runtime[scan], f)
+}
+
+// runtimeLines renders the runtime filters of n, a line each.
+func (a *Analysis) runtimeLines(n sql.Node, indent string) string {
+	scan, ok := n.(*sql.Scan)
+	if !ok {
+		return ""
+	}
+	a.mu.Lock()
+	fs := a.runtime[scan]
+	a.mu.Unlock()
+	var b strings.Builder
+	for _, f := range fs {
+		keys := "not published"
+		if k := f.Keys(); k != nil {
+			kind := "exact"
+			if !k.Exact() {
+				kind = "range"
+			}
+			keys = fmt.Sprintf("%d build keys in [%d, %d] (%s)", k.Len(), k.Min, k.Max, kind)
+			if k.IsEmpty() {
+				keys = "no build keys"
+			}
+		}
+		fmt.Fprintf(&b, "%sruntime filter on %s: %s, row groups skipped=%d rows dropped=%d\n", indent, f.Label, keys,
+			f.RowGroupsSkipped.Load(), f.RowsDropped.Load())
+	}
+	return b.String()
 }
 
 // wrap returns op counting for n. Operators built twice for one node (the
@@ -150,7 +190,7 @@ func (a *Analysis) String() string {
 		st := a.nodes[n]
 		a.mu.Unlock()
 		if st == nil {
-			return indent + "(executed by the operator above)\n"
+			return indent + "(executed by the operator above)\n" + a.runtimeLines(n, indent)
 		}
 		var b strings.Builder
 		fmt.Fprintf(&b, "%sactual rows=%d batches=%d time=%s", indent, st.Rows.Load(), st.Batches.Load(),
@@ -165,6 +205,7 @@ func (a *Analysis) String() string {
 				sc.RowGroupsRead.Load(), sc.RowGroups.Load(), sc.PrunedZoneMap.Load(), sc.PrunedBloom.Load(),
 				sc.PrunedBitmap.Load(), sc.PrunedKey.Load(), sc.SegmentRows.Load())
 		}
+		b.WriteString(a.runtimeLines(n, indent))
 		return b.String()
 	})
 }

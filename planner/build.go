@@ -45,6 +45,9 @@ type builder struct {
 	// share them.
 	spools     map[*spoolDef]*arrowexec.Spool
 	spoolPlans map[*spoolDef]sql.Node
+	// rt, when not nil, holds the runtime filters of the joins and scans
+	// of the plan (rtfilter.go).
+	rt *rtState
 }
 
 // build makes the operator of n and its inputs. On error it closes what it
@@ -63,6 +66,12 @@ func (b *builder) buildNode(n sql.Node) (arrowexec.Operator, error) {
 	case *sql.Scan:
 		if b.src == nil {
 			return nil, fmt.Errorf("planner: no source provider for a scan of %s", n.Table.Name)
+		}
+		if keys := b.scanRuntimeKeys(n); len(keys) > 0 {
+			if fs, ok := b.src.(FilteredScanner); ok {
+				open, _ := fs.ScanFiltered(n.Table, n.Cols, n.WithKey, ScanPredicate{Runtime: keys})
+				return arrowexec.NewScan(scanSchema(n), open), nil
+			}
 		}
 		return arrowexec.NewScan(scanSchema(n), b.src.Scan(n.Table, n.Cols, n.WithKey)), nil
 	case *sql.Filter:

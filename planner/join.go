@@ -18,6 +18,8 @@ import (
 // left, semi and anti joins; a right join builds its left input and
 // probes with its right one, then restores the column order.
 func (b *builder) buildJoin(n *sql.Join) (arrowexec.Operator, error) {
+	// Plan the join's runtime filters before its probe side is built.
+	b.runtimeFilters(n)
 	if sb := b.shared[n]; sb != nil {
 		return b.buildSharedJoin(n, sb)
 	}
@@ -131,7 +133,7 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator, sb *arrowexec.S
 			})
 		}
 	}
-	opts := arrowexec.HashJoinOptions{Type: typ}
+	opts := arrowexec.HashJoinOptions{Type: typ, RuntimeFilters: b.runtimeFilters(n)}
 	var err error
 	if opts.ProbeKeys, err = b.compileList(probeKeys, probe.Schema()); err != nil {
 		return nil, err

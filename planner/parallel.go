@@ -48,8 +48,8 @@ func (b *builder) partitions(ps PartitionedScanner, path []sql.Node, n int) []ar
 					}
 				}
 			}
-			if len(preds) > 0 {
-				return fps.ScanPartitionsFiltered(scan.Table, scan.Cols, scan.WithKey, n, ScanPredicate{Conjuncts: preds})
+			if rtKeys := b.scanRuntimeKeys(scan); len(preds) > 0 || len(rtKeys) > 0 {
+				return fps.ScanPartitionsFiltered(scan.Table, scan.Cols, scan.WithKey, n, ScanPredicate{Conjuncts: preds, Runtime: rtKeys})
 			}
 			break
 		}
@@ -167,6 +167,13 @@ func (b *builder) buildParallelAggregate(n *sql.Aggregate) (arrowexec.Operator, 
 	path := b.parallelChain(n.Input)
 	if path == nil {
 		return nil, false, nil
+	}
+	// The runtime filters of the joins on the path go to every part of
+	// the scan: plan them before it is partitioned.
+	for _, x := range path {
+		if j, ok := x.(*sql.Join); ok {
+			b.runtimeFilters(j)
+		}
 	}
 	opens := b.partitions(ps, path, workers)
 	if len(opens) < 2 {

@@ -336,6 +336,9 @@ func (p *Prepared) build(b *builder) (arrowexec.Operator, error) {
 	b.spools = map[*spoolDef]*arrowexec.Spool{}
 	b.spoolPlans = map[*spoolDef]sql.Node{}
 	plan := b.reorderJoins(p.plan)
+	if b.rt == nil {
+		b.rt = newRTState(plan)
+	}
 	if b.an != nil {
 		b.an.plan = plan
 		b.an.spoolPlans = b.spoolPlans

@@ -94,6 +94,9 @@ type rgDecoder struct {
 	schema *arrow.Schema // the decoded columns (DECIMALs still INT64)
 	cols   []colDecoder
 	left   int64 // rows of the row group not yet decoded
+	// filter, when not nil, is the key filter of a dense scan
+	// (keyfilter.go, nextFiltered).
+	filter *decFilter
 }
 
 // colDecoder is the state of one column chunk.
@@ -106,6 +109,7 @@ type colDecoder struct {
 	defs []int16
 	vals []parquet.ByteArray
 	ints []int64
+	raw  []byte // scratch of decodeFixedSelected
 	// dataHint is the size of the previous batch's string data, the first
 	// guess for the next one.
 	dataHint int

@@ -187,4 +187,5 @@ type Pruned struct {
 	Bloom   int // a bloom filter ruled out every value asked for
 	Bitmap  int // value bitmaps or the delete bitmap left no row
 	Rows    int // no position of ScanOptions.Rows (key lookups, partitions)
+	Runtime int // ScanOptions.KeyFilter: the zone map misses its keys
 }

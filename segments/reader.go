@@ -401,6 +401,12 @@ type ScanOptions struct {
 	// found by Lookup, say); Filter and Deleted still apply. The Scanner
 	// reads it during Scan only.
 	Rows *roaring.Bitmap
+	// KeyFilter, when not nil, is a runtime filter (keyfilter.go): the
+	// scan may leave out rows whose value of its column is not among its
+	// keys. Unlike Filter it does not make Scanner.Exact false: the rows
+	// it keeps are a superset of those it asks for, and callers that need
+	// exactly those test them again (a join's probe does).
+	KeyFilter *KeyFilter
 	// BatchSize is the largest number of rows per batch. Default 8192.
 	BatchSize int
 	// Allocator allocates the returned batches. Default
@@ -431,6 +437,7 @@ type ScanStats struct {
 	RowGroupsRead    int    // row groups decoded
 	RowsRead         int64  // rows decoded from the Parquet file
 	RowsReturned     int64  // rows in the returned batches
+	RowsFiltered     int64  // rows dropped by ScanOptions.KeyFilter after their key was decoded
 }
 
 // Scanner yields the batches of a scan. It has the shape of arrowexec.Source
@@ -542,6 +549,9 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 	if opts.Rows != nil {
 		sel = r.restrict(sel, opts.Rows)
 	}
+	if opts.KeyFilter != nil {
+		sel = r.pruneKeyFilter(sel, opts.KeyFilter)
+	}
 	s.sel = sel
 	s.stats.RowGroups = r.idx.rowGroups
 	s.stats.RowGroupsSkipped = sel.RowGroupsSkipped
@@ -569,6 +579,9 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		}
 		if !opts.noDirect {
 			s.useDirect()
+			if opts.KeyFilter != nil && !s.sparse {
+				s.setKeyFilter(opts.KeyFilter)
+			}
 		}
 	}
 	return s, nil
@@ -726,6 +739,9 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			s.rgOff = p
 		}
 	}
+	if s.decOpen && s.dec.filter != nil && s.rgPos == nil {
+		return s.stepFiltered()
+	}
 	var in arrow.RecordBatch
 	if s.decOpen {
 		rec, err := s.dec.next(s.batch)
@@ -777,6 +793,29 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	rec := s.assemble(out, len(pos))
 	out.Release()
 	return rec, nil
+}
+
+// stepFiltered is step for a dense scan of every row of a row group
+// through the decoder's key filter.
+func (s *Scanner) stepFiltered() (arrow.RecordBatch, error) {
+	rec, n, err := s.dec.nextFiltered(s.batch)
+	if err != nil || n == 0 {
+		s.closeRG()
+		if err == nil {
+			err = s.checkRowGroupEnd()
+		}
+		return nil, err
+	}
+	s.rgOff += int64(n)
+	s.stats.RowsRead += int64(n)
+	if rec == nil {
+		s.stats.RowsFiltered += int64(n)
+		return nil, nil
+	}
+	defer rec.Release()
+	kept := rec.NumRows()
+	s.stats.RowsFiltered += int64(n) - kept
+	return s.assemble(rec, int(kept)), nil
 }
 
 // checkRowGroupEnd reports, at the end of a row group's decode, a row

@@ -1,0 +1,290 @@
+package segments
+
+import (
+	"context"
+	"fmt"
+	"unsafe"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/compute"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+
+	"github.com/mantisdb/mantisdb/catalog"
+	"github.com/mantisdb/mantisdb/internal/keyset"
+)
+
+// Key filters.
+//
+// A KeyFilter (ScanOptions.KeyFilter) is a runtime filter: the keys of a
+// hash join's build side, known only once the join has built it, passed
+// to the scan of its probe side. It is a superset filter: a row it keeps
+// may still fail the join, a row it drops cannot match (NULL keys never
+// do). The scan applies it in two places:
+//
+//   - row groups whose zone map of the key column misses the keys' range
+//     (or holds only NULLs) are skipped (Pruned.Runtime);
+//   - dense scans through the direct decoder decode the key column of
+//     each batch first, test it against the keys, and decode the other
+//     columns only for the rows that pass: fixed-width columns are read
+//     into scratch space and only the selected values copied out (an
+//     INT64-stored DECIMAL widened), so a batch that the filter empties
+//     costs the key column and a skip of the others. Other scans (sparse
+//     ones, scans with deleted rows, columns pqarrow decodes) return
+//     their rows unfiltered, which the filter's contract allows.
+//
+// ScanStats.RowsFiltered counts the rows dropped.
+
+// KeyFilter restricts a scan to the rows whose value of one integer or
+// DATE column may be a key of Keys. It is read during Scan and by the
+// Scanner; Keys must not change meanwhile.
+type KeyFilter struct {
+	// Column names a column of the scan's schema (case-insensitive).
+	Column string
+	// Keys are the values a row's key may have.
+	Keys *keyset.Set
+}
+
+// String renders f for tests.
+func (f *KeyFilter) String() string {
+	return fmt.Sprintf("%s IN keys[%d..%d]", f.Column, f.Keys.Min, f.Keys.Max)
+}
+
+// keyFilterKind reports whether the filter applies to column typ.
+func keyFilterKind(k catalog.Kind) bool {
+	switch k {
+	case catalog.KindSmallint, catalog.KindInt, catalog.KindBigint, catalog.KindDate:
+		return true
+	}
+	return false
+}
+
+// pruneKeyFilter removes from sel the row groups whose zone map of f's
+// column proves that no row holds a key of f.
+func (r *Reader) pruneKeyFilter(sel Selection, f *KeyFilter) Selection {
+	col := r.idx.column(f.Column)
+	if col == nil || !keyFilterKind(col.typ.Kind) {
+		// A column added after the segment reads as its default: the
+		// filter does not prune what it cannot see.
+		return sel
+	}
+	live := sel.RowGroups[:0]
+	for _, rg := range sel.RowGroups {
+		z := &col.zones[rg]
+		if z.min.Null || f.Keys.IsEmpty() || !f.Keys.Overlaps(z.min.I, z.max.I) {
+			sel.RowGroupsSkipped++
+			sel.Pruned.Runtime++
+			continue
+		}
+		live = append(live, rg)
+	}
+	sel.RowGroups = live
+	return sel
+}
+
+// setKeyFilter prepares the row filter of a dense direct scan: the key
+// column must be one of the decoded columns, read as INT32 or INT64.
+func (s *Scanner) setKeyFilter(f *KeyFilter) {
+	if s.dec == nil || f.Keys.IsEmpty() {
+		return
+	}
+	for i, fc := range s.fileCols {
+		if !equalFold(s.r.schema.Field(fc).Name, f.Column) {
+			continue
+		}
+		if k := s.direct[i]; k == directInt32 || k == directInt64 {
+			s.dec.filter = &decFilter{col: i, keys: f.Keys}
+		}
+		return
+	}
+}
+
+// decFilter is the row filter of an rgDecoder.
+type decFilter struct {
+	col  int // index into the decoder's columns
+	keys *keyset.Set
+	sel  []int32 // scratch: selected rows of the batch
+}
+
+// nextFiltered decodes the next batch of at most n rows of the row group
+// and keeps the rows that pass d.filter. It returns the kept rows (nil
+// when none passed) and how many rows were decoded (0 at the end of the
+// row group).
+func (d *rgDecoder) nextFiltered(n int) (arrow.RecordBatch, int, error) {
+	n = int(min(int64(n), d.left))
+	if n == 0 {
+		return nil, 0, nil
+	}
+	f := d.filter
+	key, err := d.cols[f.col].decode(d.mem, d.data, n)
+	if err != nil {
+		return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(f.col).Name, err)
+	}
+	defer key.Release()
+	var valid []byte
+	if key.NullN() > 0 {
+		valid = key.NullBitmapBytes()
+	}
+	off := key.Data().Offset()
+	sel := f.sel[:0]
+	switch a := key.(type) {
+	case *array.Int32:
+		sel = keyset.Select(sel, f.keys, a.Int32Values(), valid, off)
+	case *array.Date32:
+		sel = keyset.Select(sel, f.keys, a.Date32Values(), valid, off)
+	case *array.Int64:
+		sel = keyset.Select(sel, f.keys, a.Int64Values(), valid, off)
+	default:
+		return nil, 0, fmt.Errorf("segments: key filter on %s", key.DataType())
+	}
+	f.sel = sel
+	d.left -= int64(n)
+	if len(sel) == 0 {
+		for i := range d.cols {
+			if i != f.col {
+				if err := d.cols[i].skip(d.mem, d.data, n); err != nil {
+					return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
+				}
+			}
+		}
+		return nil, n, nil
+	}
+	cols := make([]arrow.Array, len(d.cols))
+	fail := func(i int, err error) (arrow.RecordBatch, int, error) {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+		return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
+	}
+	all := len(sel) == n
+	for i := range d.cols {
+		var a arrow.Array
+		var err error
+		switch {
+		case i == f.col && all:
+			key.Retain()
+			a = key
+		case i == f.col:
+			a, err = takeRows(d.mem, key, sel)
+		case all:
+			a, err = d.cols[i].decode(d.mem, d.data, n)
+		default:
+			a, err = d.cols[i].decodeSelected(d.mem, d.data, n, sel)
+		}
+		if err != nil {
+			return fail(i, err)
+		}
+		cols[i] = a
+	}
+	rec := array.NewRecordBatch(d.schema, cols, int64(len(sel)))
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, n, nil
+}
+
+// skipper is what parquet's typed column chunk readers have for skipping
+// values.
+type skipper interface {
+	Skip(nvalues int64) (int64, error)
+}
+
+// skip moves the column past its next n rows without building them.
+func (c *colDecoder) skip(mem, data memory.Allocator, n int) error {
+	if sk, ok := c.cr.(skipper); ok && c.pages == nil {
+		_, err := sk.Skip(int64(n))
+		return err
+	}
+	a, err := c.decode(mem, data, n)
+	if err != nil {
+		return err
+	}
+	a.Release()
+	return nil
+}
+
+// decodeSelected reads the next n rows and returns those at the indexes
+// sel (ascending, len(sel) < n). Fixed-width columns without NULLs are
+// read into scratch space and only the selected values copied; the others
+// are decoded whole and taken.
+func (c *colDecoder) decodeSelected(mem, dataMem memory.Allocator, n int, sel []int32) (arrow.Array, error) {
+	if c.maxDef == 0 {
+		switch c.kind {
+		case directInt32:
+			return decodeFixedSelected[int32](c, dataMem, c.cr.(*file.Int32ColumnChunkReader), n, sel)
+		case directInt64:
+			return decodeFixedSelected[int64](c, dataMem, c.cr.(*file.Int64ColumnChunkReader), n, sel)
+		case directFloat32:
+			return decodeFixedSelected[float32](c, dataMem, c.cr.(*file.Float32ColumnChunkReader), n, sel)
+		case directFloat64:
+			return decodeFixedSelected[float64](c, dataMem, c.cr.(*file.Float64ColumnChunkReader), n, sel)
+		case directDecimal64:
+			if cap(c.ints) < n {
+				c.ints = make([]int64, n)
+			}
+			ints := c.ints[:n]
+			if _, _, err := readFixed(mem, c.cr.(*file.Int64ColumnChunkReader), ints, nil); err != nil {
+				return nil, err
+			}
+			data := memory.NewResizableBuffer(dataMem)
+			defer data.Release()
+			data.Resize(len(sel) * arrow.Decimal128SizeBytes)
+			dst := arrow.Decimal128Traits.CastFromBytes(data.Bytes())[:len(sel)]
+			for i, j := range sel {
+				v := ints[j]
+				dst[i] = decimal128.New(v>>63, uint64(v))
+			}
+			d := array.NewData(c.dt, len(sel), []*memory.Buffer{nil, data}, nil, 0, 0)
+			defer d.Release()
+			return array.MakeFromData(d), nil
+		}
+	}
+	a, err := c.decode(mem, dataMem, n)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	return takeRows(mem, a, sel)
+}
+
+// decodeFixedSelected reads the next n values of a required fixed-width
+// column into c's scratch space and returns the values at sel.
+func decodeFixedSelected[T fixedWidth](c *colDecoder, dataMem memory.Allocator, cr pageReader[T], n int, sel []int32) (arrow.Array, error) {
+	var zero T
+	size := int(unsafe.Sizeof(zero))
+	if cap(c.raw) < n*size {
+		c.raw = make([]byte, n*size)
+	}
+	vals := unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(c.raw))), n)
+	if _, _, err := readFixed(nil, cr, vals, nil); err != nil {
+		return nil, err
+	}
+	data := memory.NewResizableBuffer(dataMem)
+	defer data.Release()
+	data.Resize(len(sel) * size)
+	dst := arrow.GetData[T](data.Bytes())[:len(sel)]
+	for i, j := range sel {
+		dst[i] = vals[j]
+	}
+	d := array.NewData(c.dt, len(sel), []*memory.Buffer{nil, data}, nil, 0, 0)
+	defer d.Release()
+	return array.MakeFromData(d), nil
+}
+
+// takeRows returns the rows of a at the indexes sel.
+func takeRows(mem memory.Allocator, a arrow.Array, sel []int32) (arrow.Array, error) {
+	buf := memory.NewResizableBuffer(mem)
+	buf.Resize(len(sel) * arrow.Int32SizeBytes)
+	copy(arrow.Int32Traits.CastFromBytes(buf.Bytes()), sel)
+	d := array.NewData(arrow.PrimitiveTypes.Int32, len(sel), []*memory.Buffer{nil, buf}, nil, 0, 0)
+	buf.Release()
+	idx := array.NewInt32Data(d)
+	d.Release()
+	defer idx.Release()
+	ctx := compute.WithAllocator(context.Background(), mem)
+	return compute.TakeArrayOpts(ctx, a, idx, compute.TakeOptions{BoundsCheck: false})
+}
