@@ -135,6 +135,9 @@ func (in *ingester) add(rec arrow.RecordBatch) {
 	in.bulk = true
 	in.bulkBatches++
 	more := in.bulkBatches > 1
+	// The entry's id is taken here, in stream order, not by the encoder
+	// that finishes first: scans return a table's entries by id.
+	id := st.NewSegmentID()
 	in.sem <- struct{}{}
 	go func() {
 		defer func() { <-in.sem }()
@@ -143,7 +146,7 @@ func (in *ingester) add(rec arrow.RecordBatch) {
 		if p.err == nil {
 			// The body goes to the store now, not with the commit (see
 			// oltp.Store.WriteBody).
-			p.err = st.WriteBody(p.b)
+			p.err = st.WriteBody(p.b, id)
 		}
 		if p.err == nil && more {
 			// Before done: close waits for done, then for the syncs.

@@ -186,3 +186,39 @@ func TestIngestBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestKeepsStreamOrder: the batches of one ingest are encoded
+// concurrently, and a small batch after a large one finishes first; the
+// entries still take their ids in stream order, so that a scan of a table
+// without a primary key returns the rows in the order they were ingested.
+func TestIngestKeepsStreamOrder(t *testing.T) {
+	db := open(t, t.TempDir())
+	defer db.Close()
+	exec(t, db, "create table log (id bigint, v varchar)")
+	mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
+	defer mem.AssertSize(t, 0)
+	recs := []arrow.RecordBatch{kvRecord(mem, idRange(0, 200_000), nil)}
+	for lo := int64(200_000); lo < 201_000; lo += 100 {
+		recs = append(recs, kvRecord(mem, idRange(lo, lo+100), nil))
+	}
+	rdr, err := array.NewRecordReader(kvSchema, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if n, err := db.Ingest(context.Background(), "log", rdr); err != nil || n != 201_000 {
+		t.Fatalf("ingest: %d rows, %v", n, err)
+	}
+	rows := query(t, db, "select id from log")
+	if len(rows) != 201_000 {
+		t.Fatalf("%d rows, want 201000", len(rows))
+	}
+	for i, r := range rows {
+		if r[0] != fmt.Sprint(i) {
+			t.Fatalf("row %d is id %v: the rows are not in ingest order", i, r[0])
+		}
+	}
+}

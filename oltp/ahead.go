@@ -45,13 +45,17 @@ func aheadKey(table, id uint64) []byte {
 type aheadRef struct{ table, id uint64 }
 
 // WriteBody writes the body of b to the store now, ahead of the
-// transaction that inserts b (see "Bodies written ahead" above), and
-// frees b's copy of it. It does nothing for batches that become row
-// entries, and for a b whose body is written already. The write is not
-// synced: the commit of the transaction that takes b syncs the WAL, which
-// holds the body before the header. WriteBody is safe for concurrent use
-// with other WriteBody calls on other batches.
-func (s *Store) WriteBody(b *EncodedBatch) error {
+// transaction that inserts b (see "Bodies written ahead" above), as the
+// body of batch entry id, and frees b's copy of it. id comes from
+// NewSegmentID: a caller that writes the bodies of a stream concurrently
+// takes the ids in stream order, so that the entries' ids (the order in
+// which scans return them) follow the stream. WriteBody does nothing for
+// batches that become row entries, and for a b whose body is written
+// already. The write is not synced: the commit of the transaction that
+// takes b syncs the WAL, which holds the body before the header.
+// WriteBody is safe for concurrent use with other WriteBody calls on
+// other batches.
+func (s *Store) WriteBody(b *EncodedBatch, id uint64) error {
 	if b.small || b.meta == nil || b.ahead != nil || b.body == nil {
 		return nil
 	}
@@ -63,7 +67,6 @@ func (s *Store) WriteBody(b *EncodedBatch) error {
 	if err := s.Err(); err != nil {
 		return err
 	}
-	id := s.NewSegmentID()
 	key := batchBodyKey(b.t.ID, id)
 	mark := aheadKey(b.t.ID, id)
 	// Sized for both keys and the body, so that the body is copied once

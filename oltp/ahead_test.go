@@ -21,7 +21,7 @@ func encodeAhead(t testing.TB, s *Store, tbl *catalog.Table, rows ...[]any) *Enc
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.WriteBody(b); err != nil {
+	if err := s.WriteBody(b, s.NewSegmentID()); err != nil {
 		b.Release()
 		t.Fatal(err)
 	}

@@ -204,7 +204,7 @@ func testCrashBatches(t *testing.T, ahead bool) {
 								return err
 							}
 							defer b.Release()
-							if err := s.WriteBody(b); err != nil {
+							if err := s.WriteBody(b, s.NewSegmentID()); err != nil {
 								return err
 							}
 							return tx.InsertEncoded(ctx, tbl, b)
