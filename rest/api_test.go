@@ -522,3 +522,47 @@ func TestConcurrencyLimitUnreadBody(t *testing.T) {
 		t.Fatalf("status %d, want 429", resp.StatusCode)
 	}
 }
+
+// TestIngestEarlyErrorUnreadBody checks that an ingest refused before its
+// body is read to the end (an unknown table, an unsupported Content-Type,
+// a bad first row) is answered at once, with the connection closed after
+// the answer, while the client is still sending the body; net/http would
+// otherwise read up to 256 KiB of it first.
+func TestIngestEarlyErrorUnreadBody(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustSQL("create table ev (id bigint primary key)")
+	for _, tc := range []struct {
+		name, path, ctype, first string
+		status                   int
+	}{
+		{"unknown table", "/v1/tables/nosuch/ingest", "application/x-ndjson", "{\"id\": 1}\n", http.StatusNotFound},
+		{"media type", "/v1/tables/ev/ingest", "application/msword", "{\"id\": 1}\n", http.StatusUnsupportedMediaType},
+		{"bad row", "/v1/tables/ev/ingest", "application/x-ndjson", "{\"id\": \"x\"}\n{\"id\": 2}\n", http.StatusUnprocessableEntity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			go func() { _, _ = pw.Write([]byte(tc.first)) }() // and nothing more
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			// The transport's writer of the body waits in the pipe: end it,
+			// or a request that gets no answer never returns.
+			context.AfterFunc(ctx, func() { pw.CloseWithError(ctx.Err()) })
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.srv.URL+tc.path, pr)
+			req.Header.Set("Content-Type", tc.ctype)
+			resp, err := ts.srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("no answer while the body is open: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !resp.Close {
+				t.Fatalf("status %d (close %v), want %d and the connection closed", resp.StatusCode, resp.Close, tc.status)
+			}
+		})
+	}
+	// A body read to its end keeps the connection.
+	status, hdr, got := ts.post("/v1/tables/ev/ingest", []byte(`{"id": "x"}`))
+	if status != http.StatusUnprocessableEntity || hdr.Get("Connection") == "close" {
+		t.Errorf("whole bad body: %d %q %s", status, hdr.Get("Connection"), got)
+	}
+}

@@ -26,7 +26,13 @@
 // memory up to Options.SpoolBytes and in a temporary file beyond. The first
 // bad row stops the reader and the database writes nothing; a malformed
 // body is a 400, a well-formed row with a bad value a 422, both with the
-// 1-based row number (and line) in the error's details.
+// 1-based row number (and line) in the error's details. The text readers
+// check values as they decode them; Arrow and Parquet batches pass a
+// checkedReader, which checks what the database would refuse for the
+// whole batch (DECIMAL precision, NOT NULL, VARCHAR length) row by row.
+// An answer written before the body was read to its end (an early error,
+// a replay) closes the connection, so that net/http does not read up to
+// 256 KiB of the body before sending it (closeUnread).
 //
 // Text bodies are decoded by hand-written scanners over the bytes, straight
 // into the Arrow builders (ndjson.go, textformats.go): no map, reflection

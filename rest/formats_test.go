@@ -423,3 +423,103 @@ func TestIngestOnConflict(t *testing.T) {
 		t.Errorf("count after idempotent upserts: %s", got)
 	}
 }
+
+// TestIngestArrowBadRow checks that a bad value in an Arrow IPC or Parquet
+// body is answered like one in a text body: 422 with the code, the
+// 1-based row of the body (counted across batches) and the column; and
+// that nothing is written.
+func TestIngestArrowBadRow(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.mustSQL("create table ab (id bigint primary key, amount decimal(5,2), name varchar(3), code int not null)")
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 5, Scale: 2}, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "code", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+	}, nil)
+	// batches returns rows 1..6 in two batches; bad, when set, spoils row 5.
+	batches := func(bad string) []arrow.RecordBatch {
+		var out []arrow.RecordBatch
+		for lo := 1; lo <= 6; lo += 3 {
+			b := array.NewRecordBuilder(memory.DefaultAllocator, sch)
+			for id := lo; id < lo+3; id++ {
+				amount, name, codeNull := decimal128.FromI64(-99999), "日本語", false // the extremes that fit
+				if id == 5 {
+					switch bad {
+					case "amount":
+						amount = decimal128.FromI64(100000) // 1000.00: 6 digits
+					case "name":
+						name = "abcd"
+					case "code":
+						codeNull = true
+					}
+				}
+				b.Field(0).(*array.Int64Builder).Append(int64(id))
+				b.Field(1).(*array.Decimal128Builder).Append(amount)
+				b.Field(2).(*array.StringBuilder).Append(name)
+				b.Field(3).(*array.Int32Builder).AppendValues([]int32{7}, []bool{!codeNull})
+			}
+			out = append(out, b.NewRecordBatch())
+			b.Release()
+		}
+		return out
+	}
+	bodies := func(bad string) map[string][]byte {
+		recs := batches(bad)
+		defer func() {
+			for _, r := range recs {
+				r.Release()
+			}
+		}()
+		var buf bytes.Buffer
+		w := ipc.NewWriter(&buf, ipc.WithSchema(sch))
+		for _, r := range recs {
+			if err := w.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var pq bytes.Buffer
+		pw, err := pqarrow.NewFileWriter(sch, &pq, nil, pqarrow.DefaultWriterProps())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if err := pw.Write(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return map[string][]byte{mediaArrow: buf.Bytes(), mediaParquet: pq.Bytes()}
+	}
+	for _, tc := range []struct {
+		column string
+		code   sqlstate.Code
+	}{
+		{"amount", sqlstate.NumericOutOfRange},
+		{"name", sqlstate.StringDataTooLong},
+		{"code", sqlstate.NotNullViolation},
+	} {
+		for media, body := range bodies(tc.column) {
+			status, _, got := ts.post("/v1/tables/ab/ingest", body, "Content-Type", media)
+			e := errorOf(t, got)
+			if status != 422 || e.Code != tc.code || e.Details["row"] != float64(5) || e.Details["column"] != tc.column ||
+				!strings.HasPrefix(e.Message, `row 5, column "`+tc.column+`": `) {
+				t.Errorf("%s, bad %s: %d %s", media, tc.column, status, got)
+			}
+		}
+		if got := rowsOf(ts.mustSQL("select count(*) from ab")); got != `"rows":[[0]]}` {
+			t.Errorf("bad %s: rows written by a failed ingest: %s", tc.column, got)
+		}
+	}
+	for media, body := range bodies("") {
+		if status, _, got := ts.post("/v1/tables/ab/ingest", body, "Content-Type", media); status != 200 || !strings.Contains(got, `"rows_written":6`) {
+			t.Errorf("%s, good body: %d %s", media, status, got)
+		}
+		ts.mustSQL("delete from ab")
+	}
+}

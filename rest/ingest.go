@@ -104,47 +104,67 @@ func ingestFormatOf(r *http.Request) (ingestFormat, error) {
 // ingest answers POST /v1/tables/{table}/ingest: the body appended to the
 // table in one transaction (see the package documentation).
 func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
+	wire := &countingReader{r: r.Body}
+	// fail answers err; the body is not read further.
+	fail := func(err error) {
+		closeUnread(w, r, wire)
+		h.writeError(w, r, err)
+	}
 	name := chi.URLParam(r, "table")
 	format, err := ingestFormatOf(r)
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	q, err := parseIngestQuery(r)
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	key, err := idempotencyKey(r)
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	if key != "" {
+		closeUnread(w, r, wire) // a replay answers without reading the body
 		if done := h.idem.replay(w, r, h, key, name); done {
 			return
 		}
+		w.Header().Del("Connection")
 	}
 
-	wire := &countingReader{r: r.Body}
 	body, err := h.decodeBody(r, wire)
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	defer body.Close()
 
 	table, ok := h.db.Table(name)
 	if !ok && !q.create {
-		h.writeError(w, r, sqlstate.Errorf(sqlstate.UndefinedTable, "table %q does not exist (add ?create=true to create it from the data)", name))
+		fail(sqlstate.Errorf(sqlstate.UndefinedTable, "table %q does not exist (add ?create=true to create it from the data)", name))
 		return
 	}
 	src, err := h.openSource(r.Context(), format, name, table, body, q)
 	if err != nil {
-		h.writeError(w, r, err)
+		fail(err)
 		return
 	}
 	defer src.close()
+	if format == formatArrow || format == formatParquet {
+		// Bad values are found with their row, as the text readers do.
+		if table == nil {
+			table, _ = h.db.Table(name) // created from the body's schema
+		}
+		chk, readErr := newCheckedReader(src.rdr, table), src.readErr
+		src.rdr, src.readErr = chk, func() error {
+			if chk.err != nil {
+				return chk.err
+			}
+			return readErr()
+		}
+	}
 
 	n, resp, err := h.writeRows(r.Context(), src.rdr, name, key, mantisdb.IngestOptions{OnConflict: q.onConflict})
 	// A decoding error is the cause whatever the database made of it: the
@@ -153,6 +173,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
 		err = rerr
 	}
 	if err != nil {
+		closeUnread(w, r, wire)
 		if key != "" && h.idem.replay(w, r, h, key, name) {
 			// A concurrent request with the same key won the race.
 			return
@@ -514,14 +535,34 @@ func (l *limitReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// countingReader counts the bytes read through it.
+// countingReader counts the bytes read through it and notes the end of
+// its input.
 type countingReader struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	end bool // a Read returned an error (io.EOF or another)
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil {
+		c.end = true
+	}
 	return n, err
+}
+
+// closeUnread makes the answer about to be written close the connection
+// when the request's body (read through wire) has not been read to its
+// end: an early error (415, 404), a bad row in the middle of a stream, a
+// replayed Idempotency-Key. Otherwise net/http reads up to 256 KiB of the
+// rest of the body before it sends the answer, and a client that sends
+// its body slowly, or streams one, waits for it as long. With the
+// header the answer goes out at once; net/http then reads on (at most
+// 256 KiB) or pauses before it closes the connection, so that a client
+// still sending is not reset before it has read the answer.
+func closeUnread(w http.ResponseWriter, r *http.Request, wire *countingReader) {
+	if r.ContentLength != 0 && !wire.end {
+		w.Header().Set("Connection", "close")
+	}
 }
