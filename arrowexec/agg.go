@@ -900,12 +900,7 @@ func (h *hashAggOp) charge() error {
 	for _, s := range h.states {
 		n += s.bytes()
 	}
-	if d := n - h.acct.held; d < 0 {
-		h.acct.shrink(-d)
-	} else if d > 0 {
-		return h.acct.grow(d)
-	}
-	return nil
+	return h.acct.set(n)
 }
 
 // int64Array views keys as an Int64 array without copying them.
@@ -1020,12 +1015,7 @@ func (h *hashAggOp) finishResult() error {
 	releaseAll(cols)
 	// The result replaces the table and states in the budget.
 	h.table, h.ints, h.packer, h.states = nil, nil, nil, nil
-	if d := recordBytes(h.result) - h.acct.held; d < 0 {
-		h.acct.shrink(-d)
-	} else if err := h.acct.grow(d); err != nil {
-		return err
-	}
-	return nil
+	return h.acct.set(recordBytes(h.result))
 }
 
 func (h *hashAggOp) Next() (arrow.RecordBatch, error) {

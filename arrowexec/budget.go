@@ -102,3 +102,13 @@ func (a *accounted) shrink(n int64) {
 	a.budget.Shrink(n)
 	a.held -= n
 }
+
+// set makes what is held n bytes: it grows or shrinks by the difference.
+func (a *accounted) set(n int64) error {
+	if d := n - a.held; d < 0 {
+		a.shrink(-d)
+	} else if d > 0 {
+		return a.grow(d)
+	}
+	return nil
+}

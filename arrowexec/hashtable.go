@@ -25,6 +25,9 @@ type keyEncoder struct {
 	pos  []int32 // write cursor per row
 }
 
+// bytes returns the memory of the encoder's buffers.
+func (e *keyEncoder) bytes() int64 { return sliceBytes(e.offs) + sliceBytes(e.buf) + sliceBytes(e.pos) }
+
 func fixedWidth(dt arrow.DataType) int {
 	switch dt.ID() {
 	case arrow.BOOL:

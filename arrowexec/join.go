@@ -277,6 +277,7 @@ func (j *hashJoin) adoptBuild(from *hashJoin) {
 func (j *hashJoin) consumeOwnBuild() error {
 	j.built = true
 	var batches []arrow.RecordBatch
+	var batchBytes int64
 	defer func() {
 		for _, b := range batches {
 			b.Release()
@@ -293,15 +294,39 @@ func (j *hashJoin) consumeOwnBuild() error {
 		if b == nil {
 			break
 		}
-		if err := j.acct.grow(recordBytes(b)); err != nil {
+		sz := recordBytes(b)
+		if err := j.acct.grow(sz); err != nil {
 			return err
 		}
+		batchBytes += sz
 		b.Retain()
 		batches = append(batches, b)
+	}
+	// Concatenating copies the batches (unless there is one): the copy is
+	// charged before it is made, and the batches' share returned once
+	// they are released.
+	base := j.acct.held - batchBytes // what j held before the build
+	if len(batches) > 1 {
+		if err := j.acct.grow(batchBytes); err != nil {
+			return err
+		}
 	}
 	rec, err := concatBatches(j.mem, j.build.Schema(), batches)
 	if err != nil {
 		return fmt.Errorf("arrowexec: cannot concatenate the build side of a join: %w", err)
+	}
+	for _, b := range batches {
+		b.Release()
+	}
+	batches = nil
+	if rec != nil {
+		base += recordBytes(rec)
+	}
+	if err := j.acct.set(base); err != nil {
+		if rec != nil {
+			rec.Release()
+		}
+		return err
 	}
 	if rec == nil {
 		for _, f := range j.opts.RuntimeFilters {
@@ -359,7 +384,9 @@ func (j *hashJoin) consumeOwnBuild() error {
 	} else {
 		tableBytes = j.table.bytes() + int64(4*len(j.head))
 	}
-	return j.acct.grow(tableBytes + int64(4*n))
+	// The chains, the matched flags, and the key buffers the build sized
+	// to its rows, which the probe reuses.
+	return j.acct.grow(tableBytes + sliceBytes(j.next) + sliceBytes(j.buildMatched) + sliceBytes(j.ikeys) + j.enc.bytes())
 }
 
 // publishFilters publishes the keys of the build rows without NULL keys

@@ -225,8 +225,19 @@ func (s *sortOp) consume() error {
 		}
 	}()
 	keep := s.keep()
+	// rows and bytesHeld are those of buf; s.acct holds bytesHeld and,
+	// within compact, the copies being made (on error, Close returns
+	// whatever is held).
 	var rows, bytesHeld int64
 	compact := func() error {
+		// The concatenation copies the buffered batches (unless there is
+		// one) and the take copies them again in order, with an index
+		// per row: each copy is charged before it is made.
+		if len(buf) > 1 {
+			if err := s.acct.grow(bytesHeld); err != nil {
+				return err
+			}
+		}
 		rec, err := concatBatches(mem, s.in.Schema(), buf)
 		if err != nil {
 			return err
@@ -235,14 +246,20 @@ func (s *sortOp) consume() error {
 			b.Release()
 		}
 		buf = buf[:0]
-		s.acct.shrink(bytesHeld)
-		bytesHeld = 0
 		if rec == nil {
-			return nil
+			bytesHeld = 0
+			return s.acct.set(0)
 		}
 		defer rec.Release()
+		recBytes := recordBytes(rec)
+		if err := s.acct.set(recBytes + 4*rec.NumRows()); err != nil {
+			return err
+		}
 		idx, err := sortIndices(s.ctx, rec, s.keys, keep)
 		if err != nil {
+			return err
+		}
+		if err := s.acct.grow(recBytes); err != nil {
 			return err
 		}
 		out, err := takeRecord(mem, rec, idx)
@@ -252,7 +269,7 @@ func (s *sortOp) consume() error {
 		buf = append(buf, out)
 		rows = out.NumRows()
 		bytesHeld = recordBytes(out)
-		return s.acct.grow(bytesHeld)
+		return s.acct.set(bytesHeld)
 	}
 	for keep != 0 {
 		if err := s.ctx.Err(); err != nil {
@@ -310,10 +327,11 @@ func (s *sortOp) Next() (arrow.RecordBatch, error) {
 func (s *sortOp) Close() error {
 	s.out.release()
 	if s.result != nil {
-		s.acct.shrink(recordBytes(s.result))
 		s.result.Release()
 		s.result = nil
 	}
+	// Everything, also what a failed consume still held.
+	s.acct.shrink(s.acct.held)
 	return s.in.Close()
 }
 

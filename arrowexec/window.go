@@ -202,6 +202,7 @@ func (w *windowOp) Close() error {
 func (w *windowOp) compute() error {
 	mem := exec.GetAllocator(w.ctx)
 	var buf []arrow.RecordBatch
+	var bufBytes int64
 	defer func() {
 		for _, b := range buf {
 			b.Release()
@@ -220,15 +221,37 @@ func (w *windowOp) compute() error {
 		}
 		b.Retain()
 		buf = append(buf, b)
-		if err := w.acct.grow(recordBytes(b)); err != nil {
+		sz := recordBytes(b)
+		if err := w.acct.grow(sz); err != nil {
+			return err
+		}
+		bufBytes += sz
+	}
+	// The input is copied twice, concatenated and then sorted: each copy
+	// is charged before it is made and what it replaces returned once it
+	// is released (on error, Close returns whatever is held).
+	if len(buf) > 1 {
+		if err := w.acct.grow(bufBytes); err != nil {
 			return err
 		}
 	}
 	rec, err := concatBatches(mem, w.in.Schema(), buf)
+	for _, b := range buf {
+		b.Release()
+	}
+	buf = nil
 	if err != nil || rec == nil {
 		return err
 	}
-	defer rec.Release()
+	defer func() {
+		if rec != nil {
+			rec.Release()
+		}
+	}()
+	recBytes := recordBytes(rec)
+	if err := w.acct.set(recBytes + 4*rec.NumRows()); err != nil {
+		return err
+	}
 	keys := make([]SortKey, 0, len(w.partition)+len(w.order))
 	for _, p := range w.partition {
 		keys = append(keys, SortKey{Expr: p})
@@ -238,12 +261,17 @@ func (w *windowOp) compute() error {
 	if err != nil {
 		return err
 	}
+	if err := w.acct.grow(recBytes); err != nil {
+		return err
+	}
 	sorted, err := takeRecord(mem, rec, idx)
 	if err != nil {
 		return err
 	}
 	defer sorted.Release()
-	if err := w.acct.grow(recordBytes(sorted)); err != nil {
+	rec.Release()
+	rec = nil
+	if err := w.acct.set(recordBytes(sorted)); err != nil {
 		return err
 	}
 	n := int(sorted.NumRows())
@@ -255,6 +283,9 @@ func (w *windowOp) compute() error {
 	}
 	peer, err := boundaries(w.ctx, sorted, w.order, part)
 	if err != nil {
+		return err
+	}
+	if err := w.acct.grow(sliceBytes(part) + sliceBytes(peer)); err != nil {
 		return err
 	}
 
