@@ -17,6 +17,13 @@ import (
 // keyFilter returns the segments.KeyFilter for the next segment scan and
 // the runtime filter it comes from, or nils when no filter is published.
 func (s *tierSource) keyFilter() (*segments.KeyFilter, *arrowexec.RuntimeFilter) {
+	if s.withKey {
+		// withKeys numbers the rows of a segment scan by the positions
+		// it selected: a scan that drops rows would key the rows it
+		// returns with the positions of others (the planner gives
+		// such scans no runtime filter either).
+		return nil, nil
+	}
 	var best *keyset.Set
 	var from *arrowexec.RuntimeFilter
 	col := -1

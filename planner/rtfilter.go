@@ -122,7 +122,10 @@ func (b *builder) runtimeFilters(n *sql.Join) []*arrowexec.RuntimeFilter {
 			continue
 		}
 		scan, col, ok := b.traceColumn(probe, r.Idx)
-		if !ok || !filterKind(scan.Table.Columns[col].Type) {
+		if !ok || !filterKind(scan.Table.Columns[col].Type) || scan.WithKey {
+			// A scan with row keys (the target of an UPDATE or
+			// DELETE) numbers its segment rows by position: it must
+			// return every row it selected.
 			continue
 		}
 		f := &arrowexec.RuntimeFilter{Key: i, Label: fmt.Sprintf("%s.%s", scan.Table.Name, scan.Table.Columns[col].Name)}
