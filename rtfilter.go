@@ -43,7 +43,9 @@ func (s *tierSource) keyFilter() (*segments.KeyFilter, *arrowexec.RuntimeFilter)
 }
 
 // narrower reports whether a is expected to keep fewer rows than b: an
-// empty set, then an exact one, then the one of fewer keys.
+// empty set, then an exact one, then the one whose keys are sparser in
+// their range (25 nation keys in [0, 24] drop no customer; 57K of the
+// 150K customer keys drop most).
 func narrower(a, b *keyset.Set) bool {
 	switch {
 	case a.IsEmpty() != b.IsEmpty():
@@ -51,7 +53,16 @@ func narrower(a, b *keyset.Set) bool {
 	case a.Exact() != b.Exact():
 		return a.Exact()
 	}
-	return a.Len() < b.Len()
+	return density(a) < density(b)
+}
+
+// density is the share of the values in s's range that are keys, about
+// (build rows with repeated keys count each time).
+func density(s *keyset.Set) float64 {
+	if !s.Exact() {
+		return 1
+	}
+	return float64(s.Len()) / (float64(s.Max) - float64(s.Min) + 1)
 }
 
 // noteRuntime adds what the scan st dropped to the runtime filter f.

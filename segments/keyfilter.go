@@ -73,7 +73,7 @@ func (r *Reader) pruneKeyFilter(sel Selection, f *KeyFilter) Selection {
 	live := sel.RowGroups[:0]
 	for _, rg := range sel.RowGroups {
 		z := &col.zones[rg]
-		if z.min.Null || f.Keys.IsEmpty() || !f.Keys.Overlaps(z.min.I, z.max.I) {
+		if z.min.Null || f.Keys.IsEmpty() || !f.Keys.AnyIn(z.min.I, z.max.I) {
 			sel.RowGroupsSkipped++
 			sel.Pruned.Runtime++
 			continue
@@ -84,28 +84,119 @@ func (r *Reader) pruneKeyFilter(sel Selection, f *KeyFilter) Selection {
 	return sel
 }
 
-// setKeyFilter prepares the row filter of a dense direct scan: the key
-// column must be one of the decoded columns, read as INT32 or INT64.
+// setKeyFilter prepares the row filter of a scan whose decoded columns
+// include f's: dense direct scans test the key before they decode the
+// other columns (rgDecoder.nextFiltered), the others test the key of the
+// rows they selected before they gather them (filterPositions).
 func (s *Scanner) setKeyFilter(f *KeyFilter) {
-	if s.dec == nil || f.Keys.IsEmpty() {
+	if len(s.fileCols) == 0 || f.Keys.IsEmpty() {
 		return
 	}
 	for i, fc := range s.fileCols {
 		if !equalFold(s.r.schema.Field(fc).Name, f.Column) {
 			continue
 		}
-		if k := s.direct[i]; k == directInt32 || k == directInt64 {
-			s.dec.filter = &decFilter{col: i, keys: f.Keys}
+		switch s.r.schema.Field(fc).Type.ID() {
+		case arrow.INT32, arrow.DATE32, arrow.INT64:
+		default:
+			return
+		}
+		s.keyf = &decFilter{col: i, keys: f.Keys}
+		if s.dec != nil && !s.sparse {
+			if k := s.direct[i]; k == directInt32 || k == directInt64 {
+				s.dec.filter = s.keyf
+			}
 		}
 		return
 	}
 }
 
-// decFilter is the row filter of an rgDecoder.
+// decFilter is the row filter of a Scanner.
 type decFilter struct {
-	col  int // index into the decoder's columns
+	col  int // index into the decoded columns
 	keys *keyset.Set
-	sel  []int32 // scratch: selected rows of the batch
+	sel  []int32  // scratch: selected rows of the batch
+	pos  []uint32 // scratch: selected positions (filterPositions)
+	// seen and kept count the rows tested and kept; off turns the filter
+	// off once it has shown that it keeps most rows (see note).
+	seen, kept int64
+	off        bool
+}
+
+// Rows a key filter tests before it may turn itself off, and the share
+// of them it must drop to stay on: a filter that keeps nearly every row
+// only costs (the key tested, the other columns taken instead of
+// decoded whole).
+const (
+	keyFilterTrial   = 64 << 10
+	keyFilterMinDrop = 8 // drop at least 1/keyFilterMinDrop of the rows
+)
+
+// note counts a batch of seen rows of which kept passed.
+func (f *decFilter) note(seen, kept int) {
+	f.seen += int64(seen)
+	f.kept += int64(kept)
+	if f.seen >= keyFilterTrial && (f.seen-f.kept)*keyFilterMinDrop < f.seen {
+		f.off = true
+	}
+}
+
+// selectRows appends to dst the indexes of the rows of key (an INT32,
+// DATE32 or INT64 array) whose value may be a key of f.
+func (f *decFilter) selectRows(dst []int32, key arrow.Array) ([]int32, error) {
+	var valid []byte
+	if key.NullN() > 0 {
+		valid = key.NullBitmapBytes()
+	}
+	off := key.Data().Offset()
+	switch a := key.(type) {
+	case *array.Int32:
+		return keyset.Select(dst, f.keys, a.Int32Values(), valid, off), nil
+	case *array.Date32:
+		return keyset.Select(dst, f.keys, a.Date32Values(), valid, off), nil
+	case *array.Int64:
+		return keyset.Select(dst, f.keys, a.Int64Values(), valid, off), nil
+	}
+	return nil, fmt.Errorf("segments: key filter on %s", key.DataType())
+}
+
+// filterPositions returns the positions of pos (relative to the row
+// group; the batch in starts at start) whose key passes f, in f's scratch
+// space; pos itself is not modified.
+func (f *decFilter) filterPositions(in arrow.RecordBatch, pos []uint32, start int64) []uint32 {
+	key := in.Column(f.col)
+	var valid []byte
+	if key.NullN() > 0 {
+		valid = key.NullBitmapBytes()
+	}
+	off := key.Data().Offset()
+	out := f.pos[:0]
+	switch a := key.(type) {
+	case *array.Int32:
+		out = keepPositions(out, f.keys, a.Int32Values(), valid, off, pos, start)
+	case *array.Date32:
+		out = keepPositions(out, f.keys, a.Date32Values(), valid, off, pos, start)
+	case *array.Int64:
+		out = keepPositions(out, f.keys, a.Int64Values(), valid, off, pos, start)
+	default:
+		return pos
+	}
+	f.pos = out
+	f.note(len(pos), len(out))
+	return out
+}
+
+func keepPositions[T keyset.Integer](dst []uint32, keys *keyset.Set, vs []T, valid []byte, off int, pos []uint32, start int64) []uint32 {
+	for _, p := range pos {
+		i := int(int64(p) - start)
+		if valid != nil && valid[(off+i)/8]&(1<<((off+i)%8)) == 0 {
+			continue
+		}
+		if keys.Contains(int64(vs[i])) {
+			dst = append(dst, p)
+		}
+	}
+	return dst
 }
 
 // nextFiltered decodes the next batch of at most n rows of the row group
@@ -123,23 +214,12 @@ func (d *rgDecoder) nextFiltered(n int) (arrow.RecordBatch, int, error) {
 		return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(f.col).Name, err)
 	}
 	defer key.Release()
-	var valid []byte
-	if key.NullN() > 0 {
-		valid = key.NullBitmapBytes()
-	}
-	off := key.Data().Offset()
-	sel := f.sel[:0]
-	switch a := key.(type) {
-	case *array.Int32:
-		sel = keyset.Select(sel, f.keys, a.Int32Values(), valid, off)
-	case *array.Date32:
-		sel = keyset.Select(sel, f.keys, a.Date32Values(), valid, off)
-	case *array.Int64:
-		sel = keyset.Select(sel, f.keys, a.Int64Values(), valid, off)
-	default:
-		return nil, 0, fmt.Errorf("segments: key filter on %s", key.DataType())
+	sel, err := f.selectRows(f.sel[:0], key)
+	if err != nil {
+		return nil, 0, err
 	}
 	f.sel = sel
+	f.note(n, len(sel))
 	d.left -= int64(n)
 	if len(sel) == 0 {
 		for i := range d.cols {

@@ -478,6 +478,10 @@ type Scanner struct {
 	points      bool
 	pointStarts [][]int64
 
+	// keyf, when not nil, is the row filter of ScanOptions.KeyFilter
+	// (keyfilter.go); dense direct scans run it in their decoder.
+	keyf *decFilter
+
 	rec   arrow.RecordBatch
 	err   error
 	stats ScanStats
@@ -579,9 +583,9 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		}
 		if !opts.noDirect {
 			s.useDirect()
-			if opts.KeyFilter != nil && !s.sparse {
-				s.setKeyFilter(opts.KeyFilter)
-			}
+		}
+		if opts.KeyFilter != nil {
+			s.setKeyFilter(opts.KeyFilter)
 		}
 	}
 	return s, nil
@@ -739,7 +743,7 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			s.rgOff = p
 		}
 	}
-	if s.decOpen && s.dec.filter != nil && s.rgPos == nil {
+	if s.decOpen && s.dec.filter != nil && !s.dec.filter.off && s.rgPos == nil {
 		return s.stepFiltered()
 	}
 	var in arrow.RecordBatch
@@ -776,6 +780,11 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	lo := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start })
 	hi := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start+n })
 	pos := s.rgPos[lo:hi]
+	if s.keyf != nil && !s.keyf.off && len(pos) > 0 {
+		kept := s.keyf.filterPositions(in, pos, start)
+		s.stats.RowsFiltered += int64(len(pos) - len(kept))
+		pos = kept
+	}
 	switch {
 	case len(pos) == 0:
 		return nil, nil

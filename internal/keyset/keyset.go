@@ -10,6 +10,8 @@
 // [Min, Max]); NULLs are never members (callers leave them out).
 package keyset
 
+import "slices"
+
 // MaxBitmapBits is the widest range of keys a Set holds as a bitmap
 // (16 MiB); wider ranges and sparse ones use a map.
 const MaxBitmapBits = 1 << 27
@@ -25,7 +27,14 @@ type Set struct {
 	lo   int64
 	bits []uint64
 	m    map[int64]struct{}
+	// sorted holds the distinct keys in order when they are few
+	// (MaxSorted), for AnyIn.
+	sorted []int64
 }
+
+// MaxSorted is the most keys (repeats included) of which a Set keeps a
+// sorted copy, so that AnyIn answers exactly.
+const MaxSorted = 64 << 10
 
 // Empty is the set without keys.
 var Empty = &Set{Min: 1, Max: 0, exact: true}
@@ -41,6 +50,9 @@ func New(keys []int64, maxExact int) *Set {
 	s := &Set{Min: keys[0], Max: keys[0], n: len(keys)}
 	for _, v := range keys {
 		s.Min, s.Max = min(s.Min, v), max(s.Max, v)
+	}
+	if len(keys) <= MaxSorted {
+		s.sorted = slices.Compact(slices.Sorted(slices.Values(keys)))
 	}
 	// hi-lo cannot overflow as an unsigned difference. A bitmap that
 	// stays in the L2 cache (128 KiB), or one no larger than 64 bytes per
@@ -75,8 +87,22 @@ func (s *Set) IsEmpty() bool { return s.Min > s.Max }
 // included).
 func (s *Set) Len() int { return s.n }
 
-// Overlaps reports whether some key of the set may lie in [lo, hi].
+// Overlaps reports whether some key of the set may lie in [lo, hi], by
+// the set's range only.
 func (s *Set) Overlaps(lo, hi int64) bool { return s.Min <= hi && lo <= s.Max }
+
+// AnyIn reports whether some key of the set may lie in [lo, hi]: exactly
+// for a set of at most MaxSorted keys, by its range otherwise.
+func (s *Set) AnyIn(lo, hi int64) bool {
+	if !s.Overlaps(lo, hi) {
+		return false
+	}
+	if s.sorted == nil {
+		return true
+	}
+	i, _ := slices.BinarySearch(s.sorted, lo)
+	return i < len(s.sorted) && s.sorted[i] <= hi
+}
 
 // Contains reports whether v may be a key of the set: exactly for an
 // exact set, by the range otherwise.
@@ -141,5 +167,5 @@ func Select[T Integer](dst []int32, s *Set, vs []T, valid []byte, off int) []int
 
 // Bytes returns the memory the set holds, about.
 func (s *Set) Bytes() int64 {
-	return int64(8*len(s.bits)) + int64(16*len(s.m))
+	return int64(8*len(s.bits)) + int64(16*len(s.m)) + int64(8*len(s.sorted))
 }
