@@ -81,6 +81,13 @@
 // the rows a scan returns, in order, so callers can build row keys under
 // any pruning.
 //
+// ScanOptions.KeyFilter is a runtime filter (the keys of a join's build
+// side): row groups whose zone map holds none of its keys are skipped
+// (Pruned.Runtime) and dense direct scans decode the key column of each
+// batch first and the other columns only for the rows whose key may be
+// among the keys (keyfilter.go). It may return more rows than it asks for,
+// never fewer; it leaves Scanner.Exact alone.
+//
 // Dense scans of the column types the writer produces decode each column
 // chunk straight into Arrow buffers (decode.go); their string columns are
 // read page by page, PLAIN values and dictionary indices (the RLE /

@@ -89,7 +89,7 @@ func (s *Set) Len() int { return s.n }
 
 // Overlaps reports whether some key of the set may lie in [lo, hi], by
 // the set's range only.
-func (s *Set) Overlaps(lo, hi int64) bool { return s.Min <= hi && lo <= s.Max }
+func (s *Set) Overlaps(lo, hi int64) bool { return !s.IsEmpty() && s.Min <= hi && lo <= s.Max }
 
 // AnyIn reports whether some key of the set may lie in [lo, hi]: exactly
 // for a set of at most MaxSorted keys, by its range otherwise.
