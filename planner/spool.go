@@ -216,12 +216,14 @@ func (b *builder) collectSpoolPlans(n sql.Node) {
 	}
 }
 
-// buildSpoolScan returns a reader of d's spool, building the spool at d's
-// first reference in this execution. The spool is released when the
+// buildSpoolScan returns a reader of n's spool, building the spool at its
+// def's first reference in this execution. The spool is released when the
 // execution's root operator closes (spoolOwner).
 func (b *builder) buildSpoolScan(n *spoolScan) (arrowexec.Operator, error) {
 	if b.spools == nil {
-		return nil, fmt.Errorf("planner: spool #%d outside an execution", n.def.id)
+		// A builder that is not an execution's (no owner to release a
+		// spool) runs the subtree at each reference, as if inlined.
+		return b.build(b.spoolPlan(n.def))
 	}
 	s, ok := b.spools[n.def]
 	if !ok {

@@ -100,3 +100,27 @@ func TestSpoolExplain(t *testing.T) {
 		}
 	}
 }
+
+// TestSpoolWithoutExecution checks that a builder that is not an
+// execution's (it has no spools to own) runs a shared subtree at each
+// reference instead of failing.
+func TestSpoolWithoutExecution(t *testing.T) {
+	s := setup(t)
+	p, err := Prepare(`WITH t AS (SELECT cat, count(*) AS n FROM items GROUP BY cat)
+		SELECT a.cat, b.n FROM t AS a JOIN t AS b ON a.cat = b.cat ORDER BY a.cat`, s.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.scans = nil
+	op, err := (&builder{src: s}).build(p.plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := drain(s, op)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := format(rows); got != "1,2|2,2" || len(s.scans) != 2 {
+		t.Fatalf("got %s with %d scans, want 1,2|2,2 with 2", got, len(s.scans))
+	}
+}
