@@ -158,6 +158,14 @@ type Options struct {
 	// zero means oltp.DefaultCacheSize (256 MiB), negative Pebble's
 	// default (8 MiB).
 	CacheSize int64
+	// QueryMemory is the memory budget of one statement's execution, in
+	// bytes: the operators that hold data across batches (hash join build
+	// sides, hash aggregates and their states, sorts, windows, spools, key
+	// sets) charge it, and the statement fails with 53200 when it would
+	// exceed it, instead of growing the process. A budget the caller puts
+	// in the statement's context (arrowexec.WithBudget) takes its place.
+	// Zero or negative means no limit.
+	QueryMemory int64
 }
 
 // DB is an open database.

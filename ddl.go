@@ -6,7 +6,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/catalog"
@@ -151,7 +150,7 @@ func (db *DB) fillTable(ctx context.Context, p *planner.Prepared, t *catalog.Tab
 	}
 	rdr := &opReader{op: op, schema: t.Schema()}
 	defer rdr.close()
-	if err := op.Open(compute.WithAllocator(ctx, db.mem)); err != nil {
+	if err := op.Open(db.execCtx(ctx)); err != nil {
 		return 0, err
 	}
 	n, err := db.ingestIn(ctx, tx, t.Name, rdr)

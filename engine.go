@@ -341,7 +341,7 @@ func (s *Stmt) queryOnce(ctx context.Context) (*Rows, error) {
 	ctx, pool := s.db.recycling(ctx, p)
 	op, err := build(ctx, p, scanProvider{&rv})
 	if err == nil {
-		err = op.Open(compute.WithAllocator(ctx, s.db.mem))
+		err = op.Open(s.db.execCtx(ctx))
 	}
 	r := &Rows{rowsImpl{sch: p.Schema, op: op, rv: &rv, db: s.db, pool: pool}}
 	if err != nil {
@@ -393,7 +393,7 @@ func (db *DB) run(ctx context.Context, p *planner.Prepared) (int64, error) {
 			return 0, err
 		}
 		defer op.Close()
-		if err := op.Open(compute.WithAllocator(ctx, db.mem)); err != nil {
+		if err := op.Open(db.execCtx(ctx)); err != nil {
 			return 0, err
 		}
 		for {
@@ -541,7 +541,7 @@ func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, v *version, p *planner.
 		return 0, err
 	}
 	defer op.Close()
-	if err := op.Open(compute.WithAllocator(ctx, db.mem)); err != nil {
+	if err := op.Open(db.execCtx(ctx)); err != nil {
 		return 0, err
 	}
 	var set []arrowexec.Expr
@@ -590,6 +590,17 @@ func applyBatch(ctx context.Context, tx *oltp.Txn, kind planner.Kind, t *catalog
 		return tx.Update(ctx, t, rec.Column(0).(*array.Binary), rows)
 	}
 	return sqlstate.Errorf(sqlstate.Internal, "statement kind %d is not a write", kind)
+}
+
+// execCtx returns the context in which a statement's operators run: ctx
+// with the database's allocator and, unless ctx carries a budget, one of
+// Options.QueryMemory bytes for this statement alone.
+func (db *impl) execCtx(ctx context.Context) context.Context {
+	ctx = compute.WithAllocator(ctx, db.mem)
+	if db.opts.QueryMemory > 0 && arrowexec.BudgetFrom(ctx) == nil {
+		ctx = arrowexec.WithBudget(ctx, arrowexec.NewBudget(db.opts.QueryMemory))
+	}
+	return ctx
 }
 
 // conform returns rec rearranged into t's schema: fields matched to columns

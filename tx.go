@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"github.com/apache/arrow-go/v18/arrow/compute"
 
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
 	"github.com/mantisdb/mantisdb/oltp"
@@ -144,7 +143,7 @@ func (t *Tx) exec(ctx context.Context, s *Stmt) (int64, error) {
 		return 0, t.fail(err)
 	}
 	defer op.Close()
-	if err := op.Open(compute.WithAllocator(ctx, t.db.mem)); err != nil {
+	if err := op.Open(t.db.execCtx(ctx)); err != nil {
 		return 0, t.fail(err)
 	}
 	for {
@@ -177,7 +176,7 @@ func (t *Tx) query(ctx context.Context, s *Stmt) (*Rows, error) {
 	ctx, pool := t.db.recycling(ctx, p)
 	op, err := build(ctx, p, txnProvider{t.db, t.tx, t.v})
 	if err == nil {
-		err = op.Open(compute.WithAllocator(ctx, t.db.mem))
+		err = op.Open(t.db.execCtx(ctx))
 	}
 	if err != nil {
 		if op != nil {

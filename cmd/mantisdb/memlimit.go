@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"math"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -36,6 +37,28 @@ func setMemoryLimit(getenv func(string) string) int64 {
 	limit := int64(float64(avail) * memoryLimitShare)
 	debug.SetMemoryLimit(limit)
 	return limit
+}
+
+// queryMemoryShare is the share of the Go memory limit that one statement
+// may hold by default (--query-memory 0): a runaway query fails with 53200
+// while others, and the server, go on.
+const queryMemoryShare = 4
+
+// queryMemory returns the statement memory budget for the --query-memory
+// flag's value n: n itself when positive, no limit (0) when negative, and
+// for 0 a quarter of the Go runtime's memory limit, or no limit when the
+// runtime has none.
+func queryMemory(n int64) int64 {
+	switch {
+	case n > 0:
+		return n
+	case n < 0:
+		return 0
+	}
+	if gl := debug.SetMemoryLimit(-1); gl > 0 && gl < math.MaxInt64 {
+		return gl / queryMemoryShare
+	}
+	return 0
 }
 
 func readFileOrNil(name string) []byte {

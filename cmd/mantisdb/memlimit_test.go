@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"math"
+	"runtime/debug"
+	"testing"
+)
 
 func TestMemTotal(t *testing.T) {
 	for _, tc := range []struct {
@@ -44,5 +48,23 @@ func TestSetMemoryLimitHonoursGOMEMLIMIT(t *testing.T) {
 	}
 	if got := setMemoryLimit(env); got != 0 {
 		t.Fatalf("set %d with GOMEMLIMIT in the environment", got)
+	}
+}
+
+func TestQueryMemory(t *testing.T) {
+	old := debug.SetMemoryLimit(1 << 30)
+	defer debug.SetMemoryLimit(old)
+	for _, tc := range []struct{ flag, want int64 }{
+		{0, 256 << 20}, // a quarter of the Go memory limit
+		{5 << 20, 5 << 20},
+		{-1, 0},
+	} {
+		if got := queryMemory(tc.flag); got != tc.want {
+			t.Errorf("queryMemory(%d) = %d, want %d", tc.flag, got, tc.want)
+		}
+	}
+	debug.SetMemoryLimit(math.MaxInt64) // none
+	if got := queryMemory(0); got != 0 {
+		t.Errorf("queryMemory(0) without a Go memory limit = %d, want 0", got)
 	}
 }

@@ -47,6 +47,10 @@ type serveConfig struct {
 	LogLevel        slog.Level
 	// CacheSize is the row store's block cache (mantisdb.Options.CacheSize).
 	CacheSize int64
+	// QueryMemory is each statement's memory budget
+	// (mantisdb.Options.QueryMemory); 0 means a quarter of the Go memory
+	// limit (none without one), negative no limit (queryMemory).
+	QueryMemory int64
 	// REST options (see rest.Options).
 	MaxBodyBytes          int64
 	MaxConcurrentRequests int
@@ -79,6 +83,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 30*time.Second, "how long a graceful shutdown waits for running requests (env MANTIS_SHUTDOWN_TIMEOUT)")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error (env MANTIS_LOG_LEVEL)")
 	fs.Int64Var(&cfg.CacheSize, "cache-size", oltp.DefaultCacheSize, "`bytes` of the row store's block cache (env MANTIS_CACHE_SIZE)")
+	fs.Int64Var(&cfg.QueryMemory, "query-memory", 0, "`bytes` one statement's operators may hold before it fails with 53200; 0: a quarter of the Go memory limit; -1: no limit (env MANTIS_QUERY_MEMORY)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
 	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
@@ -214,7 +219,11 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
-	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log, CacheSize: cfg.CacheSize})
+	qm := queryMemory(cfg.QueryMemory)
+	if qm > 0 {
+		log.Info("query memory budget", "bytes", qm)
+	}
+	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log, CacheSize: cfg.CacheSize, QueryMemory: qm})
 	if err != nil {
 		return fmt.Errorf("cannot open database in %s: %w", cfg.DataDir, err)
 	}
