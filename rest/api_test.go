@@ -566,3 +566,34 @@ func TestIngestEarlyErrorUnreadBody(t *testing.T) {
 		t.Errorf("whole bad body: %d %q %s", status, hdr.Get("Connection"), got)
 	}
 }
+
+// TestQueryOverMemoryBudget checks that a query over the database's
+// statement memory budget is answered 507 with 53200, and that the server
+// goes on answering.
+func TestQueryOverMemoryBudget(t *testing.T) {
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{Logger: quiet, QueryMemory: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, db: db, srv: httptest.NewServer(NewHandler(db, &Options{Logger: quiet}))}
+	defer func() {
+		ts.srv.Close()
+		db.Close()
+	}()
+	ts.mustSQL("create table s (id bigint primary key, v varchar)")
+	var body strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&body, "{\"id\": %d, \"v\": \"%0100d\"}\n", i, i)
+	}
+	if status, got := ts.ingest("s", body.String()); status != 200 {
+		t.Fatalf("ingest: %d %s", status, got)
+	}
+	status, got := ts.sql("select string_agg(v, ',') from s")
+	if e := errorOf(t, got); status != http.StatusInsufficientStorage || e.Code != sqlstate.OutOfMemory {
+		t.Errorf("over the budget: %d %s", status, got)
+	}
+	if got := rowsOf(ts.mustSQL("select count(*) from s")); got != `"rows":[[2000]]}` {
+		t.Errorf("after: %s", got)
+	}
+}
