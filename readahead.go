@@ -119,9 +119,9 @@ func (s *tierSource) decodeUnit(ctx context.Context, u *raUnit, ch chan<- raItem
 		Schema: u.schema, Columns: s.cols, Deleted: u.seg.deleted, Filter: u.filter, Rows: u.rows,
 		BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
 	}
-	var rt *arrowexec.RuntimeFilter
+	var rt []*arrowexec.RuntimeFilter
 	if !u.mapped {
-		opts.KeyFilter, rt = s.keyFilter()
+		opts.KeyFilters, rt = s.keyFilters()
 	}
 	sc, err := u.seg.h.r.Scan(ctx, opts)
 	if err != nil {

@@ -419,8 +419,8 @@ type tierSource struct {
 
 	cur     *segments.Scanner
 	curSeg  *segScan
-	curRT   *arrowexec.RuntimeFilter // the runtime filter cur applies, or nil
-	pos     roaring.IntIterable      // positions of the rows of cur (withKey)
+	curRT   []*arrowexec.RuntimeFilter // the runtime filters of cur's KeyFilters
+	pos     roaring.IntIterable        // positions of the rows of cur (withKey)
 	keys    *array.BinaryBuilder
 	keyBuf  []byte
 	own     arrow.RecordBatch // a batch built here, released on Next
@@ -537,7 +537,7 @@ func (s *tierSource) Next() bool {
 				BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
 			}
 			if !mapped {
-				opts.KeyFilter, s.curRT = s.keyFilter()
+				opts.KeyFilters, s.curRT = s.keyFilters()
 			}
 			if s.ka != nil && s.ka.points != nil {
 				rows, err := s.ka.rows(s.ctx, s.t, s.curSeg.h, s.curSeg.deleted)

@@ -94,9 +94,10 @@ type rgDecoder struct {
 	schema *arrow.Schema // the decoded columns (DECIMALs still INT64)
 	cols   []colDecoder
 	left   int64 // rows of the row group not yet decoded
-	// filter, when not nil, is the key filter of a dense scan
-	// (keyfilter.go, nextFiltered).
-	filter *decFilter
+	// filters are the key filters of a dense scan (keyfilter.go,
+	// nextFiltered); sel is their scratch space.
+	filters []*decFilter
+	sel     []int32
 }
 
 // colDecoder is the state of one column chunk.

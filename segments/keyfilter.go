@@ -61,19 +61,33 @@ func keyFilterKind(k catalog.Kind) bool {
 	return false
 }
 
-// pruneKeyFilter removes from sel the row groups whose zone map of f's
-// column proves that no row holds a key of f.
-func (r *Reader) pruneKeyFilter(sel Selection, f *KeyFilter) Selection {
-	col := r.idx.column(f.Column)
-	if col == nil || !keyFilterKind(col.typ.Kind) {
+// pruneKeyFilters removes from sel the row groups whose zone map of a
+// filter's column proves that no row holds one of its keys, and counts
+// them in st (one entry per filter).
+func (r *Reader) pruneKeyFilters(sel Selection, fs []KeyFilter, st []KeyFilterStats) Selection {
+	cols := make([]*columnIndex, len(fs))
+	for i := range fs {
 		// A column added after the segment reads as its default: the
 		// filter does not prune what it cannot see.
-		return sel
+		if col := r.idx.column(fs[i].Column); col != nil && keyFilterKind(col.typ.Kind) {
+			cols[i] = col
+		}
 	}
 	live := sel.RowGroups[:0]
 	for _, rg := range sel.RowGroups {
-		z := &col.zones[rg]
-		if z.min.Null || f.Keys.IsEmpty() || !f.Keys.AnyIn(z.min.I, z.max.I) {
+		skip := false
+		for i, col := range cols {
+			if col == nil {
+				continue
+			}
+			z := &col.zones[rg]
+			if z.min.Null || fs[i].Keys.IsEmpty() || !fs[i].Keys.AnyIn(z.min.I, z.max.I) {
+				st[i].RowGroupsSkipped++
+				skip = true
+				break
+			}
+		}
+		if skip {
 			sel.RowGroupsSkipped++
 			sel.Pruned.Runtime++
 			continue
@@ -84,38 +98,44 @@ func (r *Reader) pruneKeyFilter(sel Selection, f *KeyFilter) Selection {
 	return sel
 }
 
-// setKeyFilter prepares the row filter of a scan whose decoded columns
-// include f's: dense direct scans test the key before they decode the
-// other columns (rgDecoder.nextFiltered), the others test the key of the
-// rows they selected before they gather them (filterPositions).
-func (s *Scanner) setKeyFilter(f *KeyFilter) {
-	if len(s.fileCols) == 0 || f.Keys.IsEmpty() {
-		return
-	}
-	for i, fc := range s.fileCols {
-		if !equalFold(s.r.schema.Field(fc).Name, f.Column) {
+// setKeyFilters prepares the row filters of a scan, one per filter whose
+// column is decoded: dense direct scans test the keys before they decode
+// the other columns (rgDecoder.nextFiltered), the others test the keys of
+// the rows they selected before they gather them (filterPositions).
+func (s *Scanner) setKeyFilters(fs []KeyFilter) {
+	for fi := range fs {
+		f := &fs[fi]
+		if len(s.fileCols) == 0 || f.Keys.IsEmpty() {
 			continue
 		}
-		switch s.r.schema.Field(fc).Type.ID() {
-		case arrow.INT32, arrow.DATE32, arrow.INT64:
-		default:
-			return
-		}
-		s.keyf = &decFilter{col: i, keys: f.Keys}
-		if s.dec != nil && !s.sparse {
-			if k := s.direct[i]; k == directInt32 || k == directInt64 {
-				s.dec.filter = s.keyf
+		for i, fc := range s.fileCols {
+			if !equalFold(s.r.schema.Field(fc).Name, f.Column) {
+				continue
 			}
+			switch s.r.schema.Field(fc).Type.ID() {
+			case arrow.INT32, arrow.DATE32, arrow.INT64:
+			default:
+				continue
+			}
+			df := &decFilter{col: i, keys: f.Keys, stat: &s.stats.KeyFilters[fi], scan: &s.stats}
+			s.keyf = append(s.keyf, df)
+			if s.dec != nil && !s.sparse {
+				if k := s.direct[i]; k == directInt32 || k == directInt64 {
+					s.dec.filters = append(s.dec.filters, df)
+				}
+			}
+			break
 		}
-		return
 	}
 }
 
-// decFilter is the row filter of a Scanner.
+// decFilter is the row filter of one KeyFilter of a Scanner.
 type decFilter struct {
 	col  int // index into the decoded columns
 	keys *keyset.Set
-	sel  []int32  // scratch: selected rows of the batch
+	// stat and scan receive the rows the filter drops.
+	stat *KeyFilterStats
+	scan *ScanStats
 	pos  []uint32 // scratch: selected positions (filterPositions)
 	// seen and kept count the rows tested and kept; off turns the filter
 	// off once it has shown that it keeps most rows (see note).
@@ -134,6 +154,8 @@ const (
 
 // note counts a batch of seen rows of which kept passed.
 func (f *decFilter) note(seen, kept int) {
+	f.stat.RowsDropped += int64(seen - kept)
+	f.scan.RowsFiltered += int64(seen - kept)
 	f.seen += int64(seen)
 	f.kept += int64(kept)
 	if f.seen >= keyFilterTrial && (f.seen-f.kept)*keyFilterMinDrop < f.seen {
@@ -141,9 +163,10 @@ func (f *decFilter) note(seen, kept int) {
 	}
 }
 
-// selectRows appends to dst the indexes of the rows of key (an INT32,
-// DATE32 or INT64 array) whose value may be a key of f.
-func (f *decFilter) selectRows(dst []int32, key arrow.Array) ([]int32, error) {
+// selectRows returns the indexes of the rows of key (an INT32, DATE32 or
+// INT64 array) whose value may be a key of f: appended to dst when first,
+// else those of dst.
+func (f *decFilter) selectRows(dst []int32, key arrow.Array, first bool) ([]int32, error) {
 	var valid []byte
 	if key.NullN() > 0 {
 		valid = key.NullBitmapBytes()
@@ -151,13 +174,20 @@ func (f *decFilter) selectRows(dst []int32, key arrow.Array) ([]int32, error) {
 	off := key.Data().Offset()
 	switch a := key.(type) {
 	case *array.Int32:
-		return keyset.Select(dst, f.keys, a.Int32Values(), valid, off), nil
+		return selectOrRefine(dst, f.keys, a.Int32Values(), valid, off, first), nil
 	case *array.Date32:
-		return keyset.Select(dst, f.keys, a.Date32Values(), valid, off), nil
+		return selectOrRefine(dst, f.keys, a.Date32Values(), valid, off, first), nil
 	case *array.Int64:
-		return keyset.Select(dst, f.keys, a.Int64Values(), valid, off), nil
+		return selectOrRefine(dst, f.keys, a.Int64Values(), valid, off, first), nil
 	}
 	return nil, fmt.Errorf("segments: key filter on %s", key.DataType())
+}
+
+func selectOrRefine[T keyset.Integer](dst []int32, s *keyset.Set, vs []T, valid []byte, off int, first bool) []int32 {
+	if first {
+		return keyset.Select(dst, s, vs, valid, off)
+	}
+	return keyset.Refine(dst, s, vs, valid, off)
 }
 
 // filterPositions returns the positions of pos (relative to the row
@@ -200,30 +230,54 @@ func keepPositions[T keyset.Integer](dst []uint32, keys *keyset.Set, vs []T, val
 }
 
 // nextFiltered decodes the next batch of at most n rows of the row group
-// and keeps the rows that pass d.filter. It returns the kept rows (nil
-// when none passed) and how many rows were decoded (0 at the end of the
-// row group).
+// and keeps the rows that pass the decoder's filters that are on (at
+// least one is). It returns the kept rows (nil when none passed) and how
+// many rows were decoded (0 at the end of the row group).
 func (d *rgDecoder) nextFiltered(n int) (arrow.RecordBatch, int, error) {
 	n = int(min(int64(n), d.left))
 	if n == 0 {
 		return nil, 0, nil
 	}
-	f := d.filter
-	key, err := d.cols[f.col].decode(d.mem, d.data, n)
-	if err != nil {
-		return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(f.col).Name, err)
+	// keys holds the key columns decoded whole, by column.
+	keys := make([]arrow.Array, len(d.cols))
+	defer func() {
+		for _, k := range keys {
+			if k != nil {
+				k.Release()
+			}
+		}
+	}()
+	sel, first := d.sel[:0], true
+	for _, f := range d.filters {
+		if f.off {
+			continue
+		}
+		if keys[f.col] == nil {
+			key, err := d.cols[f.col].decode(d.mem, d.data, n)
+			if err != nil {
+				return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(f.col).Name, err)
+			}
+			keys[f.col] = key
+		}
+		before := len(sel)
+		if first {
+			before = n
+		}
+		var err error
+		if sel, err = f.selectRows(sel, keys[f.col], first); err != nil {
+			return nil, 0, err
+		}
+		first = false
+		f.note(before, len(sel))
+		if len(sel) == 0 {
+			break
+		}
 	}
-	defer key.Release()
-	sel, err := f.selectRows(f.sel[:0], key)
-	if err != nil {
-		return nil, 0, err
-	}
-	f.sel = sel
-	f.note(n, len(sel))
+	d.sel = sel
 	d.left -= int64(n)
 	if len(sel) == 0 {
 		for i := range d.cols {
-			if i != f.col {
+			if keys[i] == nil {
 				if err := d.cols[i].skip(d.mem, d.data, n); err != nil {
 					return nil, 0, fmt.Errorf("column %s: %w", d.schema.Field(i).Name, err)
 				}
@@ -245,11 +299,11 @@ func (d *rgDecoder) nextFiltered(n int) (arrow.RecordBatch, int, error) {
 		var a arrow.Array
 		var err error
 		switch {
-		case i == f.col && all:
-			key.Retain()
-			a = key
-		case i == f.col:
-			a, err = takeRows(d.mem, key, sel)
+		case keys[i] != nil && all:
+			keys[i].Retain()
+			a = keys[i]
+		case keys[i] != nil:
+			a, err = takeRows(d.mem, keys[i], sel)
 		case all:
 			a, err = d.cols[i].decode(d.mem, d.data, n)
 		default:
@@ -265,6 +319,16 @@ func (d *rgDecoder) nextFiltered(n int) (arrow.RecordBatch, int, error) {
 		c.Release()
 	}
 	return rec, n, nil
+}
+
+// filtering reports whether one of the decoder's filters is on.
+func (d *rgDecoder) filtering() bool {
+	for _, f := range d.filters {
+		if !f.off {
+			return true
+		}
+	}
+	return false
 }
 
 // skipper is what parquet's typed column chunk readers have for skipping

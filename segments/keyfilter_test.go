@@ -105,7 +105,7 @@ func TestKeyFilter(t *testing.T) {
 			t.Run(tc.name+"/"+md.name, func(t *testing.T) {
 				opts := md.opts
 				opts.Allocator = mem
-				opts.KeyFilter = &KeyFilter{Column: tc.col, Keys: keys}
+				opts.KeyFilters = []KeyFilter{{Column: tc.col, Keys: keys}}
 				got, st := collect(t, r, opts)
 				// The projected columns of every row, as collect renders them.
 				cols := opts.Columns
@@ -178,7 +178,7 @@ func TestKeyFilterTurnsOff(t *testing.T) {
 		}
 	}
 	rows, st := collect(t, r, ScanOptions{Columns: []int{0}, Allocator: mem,
-		KeyFilter: &KeyFilter{Column: "id", Keys: keyset.New(keys, -1)}})
+		KeyFilters: []KeyFilter{{Column: "id", Keys: keyset.New(keys, -1)}}})
 	if len(rows) != n-1 { // row 10 is dropped while the filter runs, row n-10 after
 		t.Fatalf("%d rows, want %d", len(rows), n-1)
 	}
@@ -189,5 +189,76 @@ func TestKeyFilterTurnsOff(t *testing.T) {
 		if row[0] == fmt.Sprint(20) {
 			t.Fatal("row 10 returned")
 		}
+	}
+}
+
+// TestKeyFilterConjunction scans with two key filters at once: the rows
+// returned are exactly those both keep (dense direct decodes, and rows a
+// bitmap selected), each filter's counters add up to the rows dropped,
+// and a row group one filter's zone maps rule out is skipped.
+func TestKeyFilterConjunction(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	fs := vfs.NewMem()
+	tbl := testTable()
+	const n = 5000
+	m := writeSegment(t, fs, mem, tbl, 1, n, 700, &WriterOptions{RowGroupSize: 1024, Allocator: mem})
+	r, err := Open(fs, "", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	vals := values(tbl, n)
+	var ids, i32s []int64
+	for row := 0; row < 3000; row++ {
+		ids = append(ids, 2*int64(row)) // rows 0..2999: row groups 0-2
+	}
+	for row := 1500; row < n; row += 3 {
+		if v := vals[row][3]; !v.Null {
+			i32s = append(i32s, v.I)
+		}
+	}
+	keys := []KeyFilter{{Column: "i32", Keys: keyset.New(i32s, -1)}, {Column: "id", Keys: keyset.New(ids, -1)}}
+	direct := []int{0, 3, 5, 6, 7, 8}
+	for _, md := range []struct {
+		name string
+		opts ScanOptions
+		keep func(row int) bool
+	}{
+		{"dense", ScanOptions{Columns: direct}, nil},
+		{"bitmap", ScanOptions{Columns: direct, Filter: Predicate{{Column: "cat", Op: OpEq, Value: StringValue("gamma")}}},
+			func(row int) bool { v := vals[row][10]; return !v.Null && v.S == "gamma" }},
+	} {
+		t.Run(md.name, func(t *testing.T) {
+			opts := md.opts
+			opts.Allocator = mem
+			opts.KeyFilters = keys
+			got, st := collect(t, r, opts)
+			in := map[int64]bool{}
+			for _, v := range i32s {
+				in[v] = true
+			}
+			var want []string
+			for row := 0; row < 3000; row++ {
+				v := vals[row][3]
+				if v.Null || !in[v.I] || md.keep != nil && !md.keep(row) {
+					continue
+				}
+				want = append(want, vals[row][0].String())
+			}
+			var gotIDs []string
+			for _, row := range got {
+				gotIDs = append(gotIDs, row[0])
+			}
+			if strings.Join(gotIDs, ",") != strings.Join(want, ",") {
+				t.Fatalf("got ids %v,\nwant %v", gotIDs, want)
+			}
+			if st.KeyFilters[1].RowGroupsSkipped < 2 {
+				t.Errorf("id filter skipped %d row groups, want 2", st.KeyFilters[1].RowGroupsSkipped)
+			}
+			if d := st.KeyFilters[0].RowsDropped + st.KeyFilters[1].RowsDropped; d != st.RowsFiltered || d == 0 {
+				t.Errorf("filters dropped %d rows, scan %d", d, st.RowsFiltered)
+			}
+		})
 	}
 }

@@ -401,12 +401,13 @@ type ScanOptions struct {
 	// found by Lookup, say); Filter and Deleted still apply. The Scanner
 	// reads it during Scan only.
 	Rows *roaring.Bitmap
-	// KeyFilter, when not nil, is a runtime filter (keyfilter.go): the
-	// scan may leave out rows whose value of its column is not among its
-	// keys. Unlike Filter it does not make Scanner.Exact false: the rows
-	// it keeps are a superset of those it asks for, and callers that need
-	// exactly those test them again (a join's probe does).
-	KeyFilter *KeyFilter
+	// KeyFilters are runtime filters (keyfilter.go), a conjunction: the
+	// scan may leave out rows whose value of a filter's column is not
+	// among its keys. Unlike Filter they do not make Scanner.Exact false:
+	// the rows they keep are a superset of those they ask for, and
+	// callers that need exactly those test them again (a join's probe
+	// does). Dense scans test them in order: the most selective first.
+	KeyFilters []KeyFilter
 	// BatchSize is the largest number of rows per batch. Default 8192.
 	BatchSize int
 	// Allocator allocates the returned batches. Default
@@ -437,7 +438,16 @@ type ScanStats struct {
 	RowGroupsRead    int    // row groups decoded
 	RowsRead         int64  // rows decoded from the Parquet file
 	RowsReturned     int64  // rows in the returned batches
-	RowsFiltered     int64  // rows dropped by ScanOptions.KeyFilter after their key was decoded
+	RowsFiltered     int64  // rows dropped by ScanOptions.KeyFilters after their keys were decoded
+	// KeyFilters count, per ScanOptions.KeyFilters entry, what it
+	// dropped.
+	KeyFilters []KeyFilterStats
+}
+
+// KeyFilterStats count what one KeyFilter of a scan dropped.
+type KeyFilterStats struct {
+	RowGroupsSkipped int   // row groups whose zone map holds none of its keys
+	RowsDropped      int64 // rows whose key it rejected
 }
 
 // Scanner yields the batches of a scan. It has the shape of arrowexec.Source
@@ -478,9 +488,10 @@ type Scanner struct {
 	points      bool
 	pointStarts [][]int64
 
-	// keyf, when not nil, is the row filter of ScanOptions.KeyFilter
-	// (keyfilter.go); dense direct scans run it in their decoder.
-	keyf *decFilter
+	// keyf are the row filters of ScanOptions.KeyFilters whose columns
+	// are decoded (keyfilter.go); dense direct scans run them in their
+	// decoder.
+	keyf []*decFilter
 
 	rec   arrow.RecordBatch
 	err   error
@@ -553,8 +564,9 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 	if opts.Rows != nil {
 		sel = r.restrict(sel, opts.Rows)
 	}
-	if opts.KeyFilter != nil {
-		sel = r.pruneKeyFilter(sel, opts.KeyFilter)
+	if len(opts.KeyFilters) > 0 {
+		s.stats.KeyFilters = make([]KeyFilterStats, len(opts.KeyFilters))
+		sel = r.pruneKeyFilters(sel, opts.KeyFilters, s.stats.KeyFilters)
 	}
 	s.sel = sel
 	s.stats.RowGroups = r.idx.rowGroups
@@ -584,8 +596,8 @@ func (r *Reader) Scan(ctx context.Context, opts ScanOptions) (*Scanner, error) {
 		if !opts.noDirect {
 			s.useDirect()
 		}
-		if opts.KeyFilter != nil {
-			s.setKeyFilter(opts.KeyFilter)
+		if len(opts.KeyFilters) > 0 {
+			s.setKeyFilters(opts.KeyFilters)
 		}
 	}
 	return s, nil
@@ -743,7 +755,7 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 			s.rgOff = p
 		}
 	}
-	if s.decOpen && s.dec.filter != nil && !s.dec.filter.off && s.rgPos == nil {
+	if s.decOpen && s.rgPos == nil && s.dec.filtering() {
 		return s.stepFiltered()
 	}
 	var in arrow.RecordBatch
@@ -780,10 +792,10 @@ func (s *Scanner) step() (arrow.RecordBatch, error) {
 	lo := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start })
 	hi := sort.Search(len(s.rgPos), func(i int) bool { return int64(s.rgPos[i]) >= start+n })
 	pos := s.rgPos[lo:hi]
-	if s.keyf != nil && !s.keyf.off && len(pos) > 0 {
-		kept := s.keyf.filterPositions(in, pos, start)
-		s.stats.RowsFiltered += int64(len(pos) - len(kept))
-		pos = kept
+	for _, f := range s.keyf {
+		if !f.off && len(pos) > 0 {
+			pos = f.filterPositions(in, pos, start)
+		}
 	}
 	switch {
 	case len(pos) == 0:
@@ -818,13 +830,10 @@ func (s *Scanner) stepFiltered() (arrow.RecordBatch, error) {
 	s.rgOff += int64(n)
 	s.stats.RowsRead += int64(n)
 	if rec == nil {
-		s.stats.RowsFiltered += int64(n)
 		return nil, nil
 	}
 	defer rec.Release()
-	kept := rec.NumRows()
-	s.stats.RowsFiltered += int64(n) - kept
-	return s.assemble(rec, int(kept)), nil
+	return s.assemble(rec, int(rec.NumRows())), nil
 }
 
 // checkRowGroupEnd reports, at the end of a row group's decode, a row

@@ -165,6 +165,23 @@ func Select[T Integer](dst []int32, s *Set, vs []T, valid []byte, off int) []int
 	return dst[:w]
 }
 
+// Refine keeps, in place, the indexes i of sel whose value vs[i] may be
+// a key of s and whose valid bit is set (when valid is not nil; bit i at
+// offset off), and returns them.
+func Refine[T Integer](sel []int32, s *Set, vs []T, valid []byte, off int) []int32 {
+	w := 0
+	for _, i := range sel {
+		if j := off + int(i); valid != nil && valid[j/8]&(1<<(j%8)) == 0 {
+			continue
+		}
+		if s.Contains(int64(vs[i])) {
+			sel[w] = i
+			w++
+		}
+	}
+	return sel[:w]
+}
+
 // Bytes returns the memory the set holds, about.
 func (s *Set) Bytes() int64 {
 	return int64(8*len(s.bits)) + int64(16*len(s.m)) + int64(8*len(s.sorted))
