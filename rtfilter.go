@@ -18,6 +18,13 @@ import (
 // the sparsest first, and the runtime filters they come from: those whose
 // keys are published by now.
 func (s *tierSource) keyFilters() ([]segments.KeyFilter, []*arrowexec.RuntimeFilter) {
+	if s.withKey {
+		// withKeys numbers the rows of a segment scan by the positions
+		// it selected: a scan that drops rows would key the rows it
+		// returns with the positions of others (the planner gives
+		// such scans no runtime filter either).
+		return nil, nil
+	}
 	var kfs []segments.KeyFilter
 	var from []*arrowexec.RuntimeFilter
 	for _, k := range s.runtime {
