@@ -42,4 +42,6 @@ func (s *tierSource) noteScan() {
 	s.stats.PrunedBloom.Add(int64(st.Pruned.Bloom))
 	s.stats.PrunedBitmap.Add(int64(st.Pruned.Bitmap))
 	s.stats.SegmentRows.Add(st.RowsRead)
+	s.stats.PrunedRuntime.Add(int64(st.Pruned.Runtime))
+	s.stats.RowsFiltered.Add(st.RowsFiltered)
 }

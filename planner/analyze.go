@@ -69,6 +69,12 @@ type ScanStats struct {
 	PrunedZoneMap, PrunedBloom, PrunedBitmap, PrunedKey atomic.Int64
 	// SegmentRows counts the rows decoded from segments.
 	SegmentRows atomic.Int64
+	// PrunedRuntime counts the row groups skipped because their zone map
+	// misses the keys a scan's key filter allows (a join's runtime
+	// filter, or the range of the scan's own predicate in one column);
+	// RowsFiltered the rows such a filter dropped after their key was
+	// decoded, before the other columns were.
+	PrunedRuntime, RowsFiltered atomic.Int64
 }
 
 type scanStatsKey struct{}
@@ -204,6 +210,9 @@ func (a *Analysis) String() string {
 				indent, sc.RowStoreRows.Load(), sc.Segments.Load(), sc.SegmentsSkipped.Load(),
 				sc.RowGroupsRead.Load(), sc.RowGroups.Load(), sc.PrunedZoneMap.Load(), sc.PrunedBloom.Load(),
 				sc.PrunedBitmap.Load(), sc.PrunedKey.Load(), sc.SegmentRows.Load())
+			if p, f := sc.PrunedRuntime.Load(), sc.RowsFiltered.Load(); p > 0 || f > 0 {
+				fmt.Fprintf(&b, "%sscan key filter: row groups skipped=%d rows dropped while decoding=%d\n", indent, p, f)
+			}
 		}
 		b.WriteString(a.runtimeLines(n, indent))
 		return b.String()

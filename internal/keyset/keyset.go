@@ -10,7 +10,10 @@
 // [Min, Max]); NULLs are never members (callers leave them out).
 package keyset
 
-import "slices"
+import (
+	"math"
+	"slices"
+)
 
 // MaxBitmapBits is the widest range of keys a Set holds as a bitmap
 // (16 MiB); wider ranges and sparse ones use a map.
@@ -76,6 +79,20 @@ func New(keys []int64, maxExact int) *Set {
 	return s
 }
 
+// Range returns the set of every key in [lo, hi], inexact (it holds the
+// range only): the keys a scan's own predicate allows in one column,
+// tested like a join's keys (the empty set when lo > hi).
+func Range(lo, hi int64) *Set {
+	if lo > hi {
+		return Empty
+	}
+	n := math.MaxInt
+	if w := uint64(hi) - uint64(lo); w < math.MaxInt {
+		n = int(w) + 1
+	}
+	return &Set{Min: lo, Max: hi, n: n}
+}
+
 // Exact reports whether Contains answers membership exactly; when false
 // it tests the range only.
 func (s *Set) Exact() bool { return s.exact }
@@ -135,7 +152,16 @@ func Select[T Integer](dst []int32, s *Set, vs []T, valid []byte, off int) []int
 		return dst
 	}
 	start := len(dst)
-	if s.bits != nil {
+	switch {
+	case !s.exact:
+		// A range: one unsigned comparison per value.
+		lo, w := s.Min, uint64(s.Max)-uint64(s.Min)
+		for i, v := range vs {
+			if uint64(int64(v))-uint64(lo) <= w {
+				dst = append(dst, int32(i))
+			}
+		}
+	case s.bits != nil:
 		lo, bits := uint64(s.lo), s.bits
 		n := uint64(len(bits))
 		for i, v := range vs {
@@ -144,7 +170,7 @@ func Select[T Integer](dst []int32, s *Set, vs []T, valid []byte, off int) []int
 				dst = append(dst, int32(i))
 			}
 		}
-	} else {
+	default:
 		for i, v := range vs {
 			if s.Contains(int64(v)) {
 				dst = append(dst, int32(i))
