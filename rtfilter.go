@@ -55,9 +55,10 @@ func (s *tierSource) keyFilters() ([]segments.KeyFilter, []*arrowexec.RuntimeFil
 	return kfs, from
 }
 
-// rangeFilter returns a KeyFilter of the range of values that filter (the scan's pushed
-// conditions, each implied by the query's WHERE) allows in one integer or
-// DATE column, or nil. The segment scan then tests that column first and
+// rangeFilter returns a KeyFilter of the range of values that filter (the
+// scan's pushed conditions, each implied by the query's WHERE) allows in
+// one integer or DATE column, or nil; keyFilters adds it to the runtime
+// filters of joins. The segment scan then tests that column first and
 // decodes the other columns only for the rows in the range, as it does
 // for a join's keys: `l_shipdate >= DATE '1994-01-01' AND l_shipdate <
 // DATE '1995-01-01'` keeps 15% of lineitem's rows before its other
