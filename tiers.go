@@ -536,6 +536,7 @@ func (s *tierSource) Next() bool {
 				Schema: sch, Columns: s.cols, Deleted: s.curSeg.deleted, Filter: filter,
 				BatchSize: s.batch, Allocator: s.mem, DataAllocator: s.dataMem,
 			}
+			s.curRT = nil
 			if !mapped {
 				opts.KeyFilters, s.curRT = s.keyFilters()
 			}

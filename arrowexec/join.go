@@ -412,7 +412,10 @@ func (j *hashJoin) publishFilters(keys []arrow.Array, nulls []bool) error {
 		}
 		s := keyset.New(ik, maxExact)
 		if err := j.acct.grow(s.Bytes()); err != nil {
-			return err
+			// A filter only narrows what the probe side reads: over the
+			// budget, publish the keys' range, which holds no memory,
+			// rather than fail the query for want of an optimization.
+			s = keyset.Range(s.Min, s.Max)
 		}
 		f.publish(s)
 	}

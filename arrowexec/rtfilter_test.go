@@ -94,3 +94,34 @@ func TestRuntimeFilterPublish(t *testing.T) {
 		op.Close()
 	}
 }
+
+// TestRuntimeFilterOverBudget: a key set that the query's budget cannot
+// hold is published as its range (no memory) instead of failing the
+// join, which answers as without a filter.
+func TestRuntimeFilterOverBudget(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	// Keys 0 and 1e6 make a bitmap of about 125 KiB.
+	build := []string{`{"k": 0, "v": 1}`, `{"k": 1000000, "v": 2}`}
+	budget := NewBudget(64 << 10)
+	ctx := WithBudget(exec.WithAllocator(context.Background(), mem), budget)
+	f := &RuntimeFilter{Key: 0}
+	opts := HashJoinOptions{ProbeKeys: []Expr{Column(0, i64)}, BuildKeys: []Expr{Column(0, i64)},
+		RuntimeFilters: []*RuntimeFilter{f}}
+	op, err := NewHashJoin(NewValues(joinSchema, jbatches(t, mem, []string{`{"k": 1000000, "v": 7}`, `{"k": 5, "v": 8}`}, 2)),
+		NewValues(joinSchema, jbatches(t, mem, build, 2)), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := drainRows(ctx, op)
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("rows %q, %v; want 1 row", rows, err)
+	}
+	ks := f.Keys()
+	if ks == nil || ks.Exact() || ks.Min != 0 || ks.Max != 1000000 {
+		t.Fatalf("published %+v, want the range [0, 1000000]", ks)
+	}
+	mem.AssertSize(t, 0)
+	if u := budget.Used(); u != 0 {
+		t.Errorf("%d bytes still accounted", u)
+	}
+}
