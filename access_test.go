@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb"
@@ -128,16 +126,7 @@ func TestRuntimeFilterSparesDMLTargets(t *testing.T) {
 	defer db.Close()
 	exec(t, db, "create table t (id bigint primary key, v varchar)")
 	exec(t, db, "create table s (id bigint primary key)")
-	rec := kvRecord(memory.DefaultAllocator, idRange(1, 100_001), nil)
-	rdr, err := array.NewRecordReader(kvSchema, []arrow.RecordBatch{rec})
-	rec.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if _, err := db.Ingest(ctx, "t", rdr); err != nil {
-		t.Fatal(err)
-	}
+	ingestRecords(t, db, "t", kvRecord(memory.DefaultAllocator, idRange(1, 100_001), nil))
 	if _, err := db.Compact(ctx, "t"); err != nil {
 		t.Fatal(err)
 	}
@@ -164,16 +153,7 @@ func TestScanRangeFilter(t *testing.T) {
 	db := open(t, t.TempDir())
 	defer db.Close()
 	exec(t, db, "create table t (id bigint primary key, v varchar, k bigint)")
-	rec := kvRecord(memory.DefaultAllocator, idRange(0, 200_000), func(id int64) bool { return id%7 == 0 })
-	rdr, err := array.NewRecordReader(kvSchema, []arrow.RecordBatch{rec})
-	rec.Release()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if _, err := db.Ingest(ctx, "t", rdr); err != nil {
-		t.Fatal(err)
-	}
+	ingestRecords(t, db, "t", kvRecord(memory.DefaultAllocator, idRange(0, 200_000), func(id int64) bool { return id%7 == 0 }))
 	// k takes 120K distinct values: too many for a bitmap index, so the
 	// segment scan tests its range while it decodes (zone maps and
 	// bitmaps would answer a column of few values before that).

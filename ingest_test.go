@@ -201,17 +201,7 @@ func TestIngestKeepsStreamOrder(t *testing.T) {
 	for lo := int64(200_000); lo < 201_000; lo += 100 {
 		recs = append(recs, kvRecord(mem, idRange(lo, lo+100), nil))
 	}
-	rdr, err := array.NewRecordReader(kvSchema, recs)
-	for _, r := range recs {
-		r.Release()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdr.Release()
-	if n, err := db.Ingest(context.Background(), "log", rdr); err != nil || n != 201_000 {
-		t.Fatalf("ingest: %d rows, %v", n, err)
-	}
+	ingestRecords(t, db, "log", recs...)
 	rows := query(t, db, "select id from log")
 	if len(rows) != 201_000 {
 		t.Fatalf("%d rows, want 201000", len(rows))
@@ -220,5 +210,26 @@ func TestIngestKeepsStreamOrder(t *testing.T) {
 		if r[0] != fmt.Sprint(i) {
 			t.Fatalf("row %d is id %v: the rows are not in ingest order", i, r[0])
 		}
+	}
+}
+
+// ingestRecords ingests recs (of kvSchema) into table in one DB.Ingest
+// and releases them.
+func ingestRecords(t *testing.T, db *mantisdb.DB, table string, recs ...arrow.RecordBatch) {
+	t.Helper()
+	rows := int64(0)
+	for _, r := range recs {
+		rows += r.NumRows()
+	}
+	rdr, err := array.NewRecordReader(kvSchema, recs)
+	for _, r := range recs {
+		r.Release()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdr.Release()
+	if n, err := db.Ingest(context.Background(), table, rdr); err != nil || n != rows {
+		t.Fatalf("ingest into %s: %d rows, %v", table, n, err)
 	}
 }

@@ -61,10 +61,7 @@ func (s *Store) WriteBody(b *EncodedBatch, id uint64) error {
 	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if err := s.Err(); err != nil {
+	if err := s.openErr(); err != nil {
 		return err
 	}
 	key := batchBodyKey(b.t.ID, id)

@@ -497,10 +497,7 @@ func (s *Store) writeSynced(ctx context.Context, fill func(b *pebble.Batch) erro
 	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
-	if s.closed {
-		return ErrClosed
-	}
-	if err := s.Err(); err != nil {
+	if err := s.openErr(); err != nil {
 		return err
 	}
 	b := s.db.NewBatch()
@@ -517,6 +514,15 @@ func (s *Store) writeSynced(ctx context.Context, fill func(b *pebble.Batch) erro
 		return s.fail(err)
 	}
 	return nil
+}
+
+// openErr returns ErrClosed for a closed store, else the error that failed
+// it, if any; the caller holds closeMu.RLock.
+func (s *Store) openErr() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.Err()
 }
 
 // WaitDurable returns once every commit that a snapshot taken before the
