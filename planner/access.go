@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"math"
 	"sort"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -132,6 +133,45 @@ func (b *builder) constValue(e sql.Expr) (scalar.Scalar, bool) {
 	return nil, false
 }
 
+// intConstAs returns the constant of x, a cast of an integer constant to
+// the integer type dt (how the binder types `int_col >= 100000`: the
+// literal is a BIGINT), as a scalar of dt, when its value fits dt; the
+// comparison with it is then exactly the one in the query.
+func (b *builder) intConstAs(x sql.Expr, dt arrow.DataType) (scalar.Scalar, bool) {
+	c, ok := x.(*sql.Cast)
+	if !ok {
+		return nil, false
+	}
+	v, ok := b.constValue(c.Arg)
+	if !ok || v == nil || !v.IsValid() {
+		return nil, false
+	}
+	var n int64
+	switch v := v.(type) {
+	case *scalar.Int64:
+		n = v.Value
+	case *scalar.Int32:
+		n = int64(v.Value)
+	case *scalar.Int16:
+		n = int64(v.Value)
+	default:
+		return nil, false
+	}
+	switch dt.ID() {
+	case arrow.INT64:
+		return scalar.NewInt64Scalar(n), true
+	case arrow.INT32:
+		if n >= math.MinInt32 && n <= math.MaxInt32 {
+			return scalar.NewInt32Scalar(int32(n)), true
+		}
+	case arrow.INT16:
+		if n >= math.MinInt16 && n <= math.MaxInt16 {
+			return scalar.NewInt16Scalar(int16(n)), true
+		}
+	}
+	return nil, false
+}
+
 // columnPred converts a conjunct over scan's output columns into a
 // predicate over table columns, when it is that simple.
 func (b *builder) columnPred(scan *sql.Scan, e sql.Expr) (ColumnPred, bool) {
@@ -146,6 +186,9 @@ func (b *builder) columnPred(scan *sql.Scan, e sql.Expr) (ColumnPred, bool) {
 	}
 	val := func(x sql.Expr, dt arrow.DataType) (scalar.Scalar, bool) {
 		v, ok := b.constValue(x)
+		if !ok {
+			v, ok = b.intConstAs(x, dt)
+		}
 		if !ok || v == nil || !v.IsValid() || !arrow.TypeEqual(v.DataType(), dt) {
 			return nil, false
 		}
