@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb/arrowexec"
+	"github.com/mantisdb/mantisdb/internal/keyset"
 	"github.com/mantisdb/mantisdb/sql"
 )
 
@@ -45,10 +46,8 @@ type keySet struct {
 
 	once sync.Once
 	err  error
-	// The values: bits[v-lo] when bits is not nil, else m.
-	lo   int64
-	bits []uint64
-	m    map[int64]struct{}
+	// The values, exactly (a bitmap over their range, or a map).
+	keys *keyset.Set
 
 	budget *arrowexec.Budget // of the context of the read
 	held   int64             // the bytes reserved in budget
@@ -77,7 +76,7 @@ func (s *keySet) release() error {
 	}
 	var err error
 	s.once.Do(func() { s.err, err = errKeySetReleased, s.op.Close() })
-	s.bits, s.m = nil, nil
+	s.keys = nil
 	s.budget.Shrink(s.held)
 	s.held = 0
 	return err
@@ -95,14 +94,6 @@ func (s *keySet) charge(n int64) error {
 	s.held = n
 	return nil
 }
-
-// mapEntryBytes estimates the memory of one value in keySet.m (a key of 8
-// bytes, a control byte, and the room a map keeps free).
-const mapEntryBytes = 16
-
-// maxKeyBitmapBits is the widest range of values a keySet holds as a
-// bitmap (16 MiB); wider ranges and sparse ones use a map (see fill).
-const maxKeyBitmapBits = 1 << 27
 
 // read runs the plan and collects its values, charging them to ctx's
 // budget.
@@ -133,43 +124,16 @@ func (s *keySet) read(ctx context.Context) {
 	s.err = s.fill(vals)
 }
 
-// fill makes the set of vals, charging it (with vals, which the caller
-// then drops) before it is allocated, and then without vals.
+// fill makes the set of vals (internal/keyset chooses a bitmap or a
+// map), charging it with vals, which the caller then drops, and then
+// without vals.
 func (s *keySet) fill(vals []int64) error {
-	if len(vals) == 0 {
-		s.bits = []uint64{}
-		return s.charge(0)
-	}
-	lo, hi := vals[0], vals[0]
-	for _, v := range vals {
-		lo, hi = min(lo, v), max(hi, v)
-	}
-	// hi-lo cannot overflow as an unsigned difference.
-	// A bitmap that stays in the L2 cache (128 KiB: Q17's 204 parts among
-	// 200K), or one no larger than 64 bytes per value.
-	valBytes := int64(cap(vals)) * 8
-	if span := uint64(hi) - uint64(lo); span < maxKeyBitmapBits && (span/64 < 1<<14 || span/64 < 8*uint64(len(vals))) {
-		setBytes := int64(span/64+1) * 8
-		if err := s.charge(valBytes + setBytes); err != nil {
-			return err
-		}
-		s.lo, s.bits = lo, make([]uint64, span/64+1)
-		for _, v := range vals {
-			d := uint64(v) - uint64(lo)
-			s.bits[d/64] |= 1 << (d % 64)
-		}
-		return s.charge(setBytes)
-	}
-	setBytes := int64(len(vals)) * mapEntryBytes
-	if err := s.charge(valBytes + setBytes); err != nil {
+	s.keys = keyset.New(vals, -1)
+	set := s.keys.Bytes()
+	if err := s.charge(int64(cap(vals))*8 + set); err != nil {
 		return err
 	}
-	s.m = make(map[int64]struct{}, len(vals))
-	for _, v := range vals {
-		s.m[v] = struct{}{}
-	}
-	// The map holds each value once.
-	return s.charge(int64(len(s.m)) * mapEntryBytes)
+	return s.charge(set)
 }
 
 // appendInts appends the non-NULL values of the integer array a.
@@ -266,22 +230,13 @@ func (k *keyIn) Eval(ctx context.Context, batch arrow.RecordBatch) (arrow.Array,
 }
 
 // markIn sets the bit of every row of a whose value is in set.
-func markIn[T int8 | int16 | int32 | int64](out []byte, a arrow.Array, vs []T, set *keySet) {
-	nulls := a.NullN() > 0
-	if set.bits != nil {
-		lo, bits := uint64(set.lo), set.bits
-		for i, v := range vs {
-			d := uint64(int64(v)) - lo
-			if d/64 < uint64(len(bits)) && bits[d/64]&(1<<(d%64)) != 0 && (!nulls || a.IsValid(i)) {
-				out[i/8] |= 1 << (i % 8)
-			}
-		}
-		return
+func markIn[T keyset.Integer](out []byte, a arrow.Array, vs []T, set *keySet) {
+	var valid []byte
+	if a.NullN() > 0 {
+		valid = a.NullBitmapBytes()
 	}
-	for i, v := range vs {
-		if _, ok := set.m[int64(v)]; ok && (!nulls || a.IsValid(i)) {
-			out[i/8] |= 1 << (i % 8)
-		}
+	for _, i := range keyset.Select(make([]int32, 0, len(vs)), set.keys, vs, valid, a.Data().Offset()) {
+		out[i/8] |= 1 << (i % 8)
 	}
 }
 

@@ -28,7 +28,7 @@ func TestKeyIn(t *testing.T) {
 		set    []int64
 		bitmap bool
 	}{
-		{"empty", nil, true},
+		{"empty", nil, false}, // keyset.Empty: no bitmap, no map
 		{"dense", []int64{3, 5, 7, 64, 65, 127, 128, 1000}, true},
 		{"negative", []int64{-100, -1, 0, 1, 99}, true},
 		{"sparse", []int64{1, 1 << 40, -1 << 40}, false},
@@ -37,7 +37,7 @@ func TestKeyIn(t *testing.T) {
 		set := &keySet{}
 		set.fill(tc.set)
 		set.once.Do(func() {})
-		if got := set.bits != nil; got != tc.bitmap {
+		if got := set.keys.Bitmap(); got != tc.bitmap {
 			t.Errorf("%s: bitmap %v, want %v", tc.name, got, tc.bitmap)
 		}
 		want := map[int64]bool{}
@@ -131,7 +131,7 @@ func TestKeySetBudget(t *testing.T) {
 		minPeak    int64 // the budget's peak is at least this
 		readsSet   bool
 	}{
-		{"map fits", seq(3000, 1), seq(20000, 1<<20), 0, 1, 20000 * mapEntryBytes, true},
+		{"map fits", seq(3000, 1), seq(20000, 1<<20), 0, 1, 20000 * 16, true}, // 16 bytes per map entry (keyset.Set.Bytes),
 		{"map over budget", seq(3000, 1), seq(20000, 1<<20), 64 << 10, -1, 0, true},
 		{"bitmap fits", seq(3000, 1), seq(20000, 7), 0, 429, 20000 * 8, true},
 		{"bitmap over budget", seq(3000, 1), seq(20000, 7), 64 << 10, -1, 0, true},

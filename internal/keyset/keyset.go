@@ -97,6 +97,10 @@ func Range(lo, hi int64) *Set {
 // it tests the range only.
 func (s *Set) Exact() bool { return s.exact }
 
+// Bitmap reports whether the set holds its keys as a bitmap over their
+// range (else as a map, or as their range only).
+func (s *Set) Bitmap() bool { return s.bits != nil }
+
 // IsEmpty reports whether the set has no key.
 func (s *Set) IsEmpty() bool { return s.Min > s.Max }
 
