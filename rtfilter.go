@@ -69,10 +69,9 @@ func rangeFilter(filter segments.Predicate) *segments.KeyFilter {
 	type bounds struct {
 		col    string
 		lo, hi int64
-		eq     bool
-		two    bool // bounded below and above
-		lower  bool
-		upper  bool
+		eq     bool // an equality
+		lower  bool // bounded below
+		upper  bool // bounded above
 	}
 	var cols []bounds
 	for _, c := range filter {
@@ -114,14 +113,14 @@ func rangeFilter(filter segments.Predicate) *segments.KeyFilter {
 		default:
 			continue
 		}
-		b.two = b.lower && b.upper
 	}
+	two := func(b bounds) bool { return b.lower && b.upper }
 	best := -1
 	for i, b := range cols {
 		if b.lo == math.MinInt64 && b.hi == math.MaxInt64 {
 			continue
 		}
-		if best < 0 || b.eq && !cols[best].eq || b.two && !cols[best].two && !cols[best].eq {
+		if best < 0 || b.eq && !cols[best].eq || two(b) && !two(cols[best]) && !cols[best].eq {
 			best = i
 		}
 	}
