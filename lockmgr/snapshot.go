@@ -49,8 +49,10 @@ func (m *Manager) Snapshot() []LockInfo {
 			}
 			slices.SortFunc(out[start:], func(a, b LockInfo) int { return cmp.Compare(a.Txn, b.Txn) })
 			for r := h.qFirst; r != nil; r = r.qNext {
+				// A waiter queued after now was read has waited no
+				// time as of now (not a negative time).
 				out = append(out, LockInfo{Resource: res, Txn: r.txn.id, Mode: r.want,
-					WaitStart: r.waitStart, Wait: now.Sub(r.waitStart)})
+					WaitStart: r.waitStart, Wait: max(0, now.Sub(r.waitStart))})
 			}
 		})
 		sh.mu.Unlock()
