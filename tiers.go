@@ -98,13 +98,15 @@ func (ts *tierSet) acquireLocked() *version {
 	return v
 }
 
-// current returns the handles of table in the current version, without a
-// reference: only for callers that keep the table's manifest from changing
-// (a writer holding the table's IX lock).
-func (ts *tierSet) current(table uint64) []*segHandle {
+// current returns the handles of table in the current version and the
+// version, referenced, for the caller to release. A writer's IX lock does
+// not keep the list from changing: a compaction installs its new segment
+// before it waits for the table's S lock, and removes it again (closing
+// it) when that wait times out; the reference keeps it open meanwhile.
+func (ts *tierSet) current(table uint64) ([]*segHandle, *version) {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return ts.cur.tables[table]
+	return ts.cur.tables[table], ts.acquireLocked()
 }
 
 // install makes a copy of the current version with edit applied current.
@@ -667,7 +669,8 @@ func segmentErr(err error) error {
 // probe is the oltp.SegmentProbe of the DB: it finds a primary key in the
 // current segments of t by key range, bloom filter and binary search.
 func (db *DB) probe(ctx context.Context, t *catalog.Table, rows arrow.RecordBatch, row int, dst []oltp.SegmentPos) ([]oltp.SegmentPos, error) {
-	hs := db.tiers.current(t.ID)
+	hs, v := db.tiers.current(t.ID)
+	defer db.tiers.release(v)
 	if len(hs) == 0 {
 		return dst, nil
 	}
@@ -691,7 +694,8 @@ func (db *DB) probe(ctx context.Context, t *catalog.Table, rows arrow.RecordBatc
 // key range from row first to row last of rows meets the key range of a
 // current segment of t.
 func (db *DB) probeRange(_ context.Context, t *catalog.Table, rows arrow.RecordBatch, first, last int) (bool, error) {
-	hs := db.tiers.current(t.ID)
+	hs, v := db.tiers.current(t.ID)
+	defer db.tiers.release(v)
 	if len(hs) == 0 {
 		return false, nil
 	}
