@@ -623,13 +623,24 @@ func (j *hashJoin) pairs(schema *arrow.Schema, pIdx, bIdx []int32) (arrow.Record
 	if n == 0 {
 		n = len(bIdx)
 	}
+	// When every row of the probe batch is in the output once, in order
+	// (each has one match: the common case behind a selective build side
+	// whose runtime filter the probe scan applied), the output shares the
+	// probe batch's columns instead of copying them.
+	whole := pIdx != nil && isIdentity(pIdx, int(j.prec.NumRows()))
 	for c := 0; c < j.nprobe; c++ {
 		var a arrow.Array
 		var err error
-		if pIdx == nil {
+		switch {
+		case pIdx == nil:
 			a = array.MakeArrayOfNull(j.mem, j.probe.Schema().Field(c).Type, n)
-		} else if a, err = take(j.mem, j.prec.Column(c), pIdx); err != nil {
-			return nil, err
+		case whole:
+			a = j.prec.Column(c)
+			a.Retain()
+		default:
+			if a, err = take(j.mem, j.prec.Column(c), pIdx); err != nil {
+				return nil, err
+			}
 		}
 		cols = append(cols, a)
 	}
@@ -644,6 +655,19 @@ func (j *hashJoin) pairs(schema *arrow.Schema, pIdx, bIdx []int32) (arrow.Record
 	}
 	out := array.NewRecordBatch(schema, cols, int64(n))
 	return out, nil
+}
+
+// isIdentity reports whether idx is 0, 1, …, n-1.
+func isIdentity(idx []int32, n int) bool {
+	if len(idx) != n {
+		return false
+	}
+	for i, v := range idx {
+		if v != int32(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // takeOrNull gathers rows idx of column c of rec, where -1 (or a nil rec)

@@ -186,3 +186,57 @@ func TestHashJoinBudget(t *testing.T) {
 	}
 	mem.AssertSize(t, 0)
 }
+
+// TestHashJoinSharesProbeColumns checks that an inner join passes on the
+// columns of a probe batch whose rows each match once instead of copying
+// them, and still copies (correctly) a batch where they do not.
+func TestHashJoinSharesProbeColumns(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := exec.WithAllocator(context.Background(), mem)
+	probe := []arrow.RecordBatch{
+		// Every row has one match: shared.
+		recFromJSON(t, mem, joinSchema, `[{"k": 1, "v": 10}, {"k": 2, "v": 20}, {"k": 3, "v": 30}]`),
+		// Row 0 has two matches, row 1 none: copied.
+		recFromJSON(t, mem, joinSchema, `[{"k": 4, "v": 40}, {"k": 9, "v": 90}, {"k": 1, "v": 11}]`),
+		// A NULL key has no match: copied.
+		recFromJSON(t, mem, joinSchema, `[{"k": null, "v": 50}, {"k": 2, "v": 21}]`),
+	}
+	build := []arrow.RecordBatch{recFromJSON(t, mem, joinSchema,
+		`[{"k": 1, "v": 100}, {"k": 2, "v": 200}, {"k": 3, "v": 300}, {"k": 4, "v": 400}, {"k": 4, "v": 401}]`)}
+	var inputs [][]*memory.Buffer
+	for _, b := range probe {
+		inputs = append(inputs, b.Column(1).Data().Buffers())
+	}
+	op, err := NewHashJoin(NewValues(joinSchema, probe), NewValues(joinSchema, build), HashJoinOptions{
+		ProbeKeys: []Expr{Column(0, i64)}, BuildKeys: []Expr{Column(0, i64)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if err := op.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := 0; ; i++ {
+		rec, err := op.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec == nil {
+			break
+		}
+		shared := rec.Column(1).Data().Buffers()[1] == inputs[i][1]
+		if want := i == 0; shared != want {
+			t.Errorf("batch %d: probe column shared=%v, want %v", i, shared, want)
+		}
+		for r := 0; r < int(rec.NumRows()); r++ {
+			got = append(got, fmt.Sprintf("%v %v %v %v", rec.Column(0).ValueStr(r), rec.Column(1).ValueStr(r),
+				rec.Column(2).ValueStr(r), rec.Column(3).ValueStr(r)))
+		}
+	}
+	want := []string{"1 10 1 100", "2 20 2 200", "3 30 3 300", "4 40 4 400", "4 40 4 401", "1 11 1 100", "2 21 2 200"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
