@@ -19,8 +19,11 @@ import (
 type aggState interface {
 	// resize makes room for groups 0..n-1.
 	resize(n int)
-	// update folds rows of a (nil for COUNT(*)) into groups gids.
-	update(gids []int32, a arrow.Array) error
+	// update folds rows of a (nil for COUNT(*)) into groups gids: row i
+	// of a into group gids[i] when sel is nil, else row sel[i] (sel
+	// ascending, as long as gids) into group gids[i]. Rows of a that sel
+	// leaves out are not read, so they cannot raise an error.
+	update(gids, sel []int32, a arrow.Array) error
 	// finish returns the result column of n groups.
 	finish(mem memory.Allocator, n int) arrow.Array
 	// bytes returns the memory the state holds, by capacity: its
@@ -131,12 +134,15 @@ func (a *stringAgg) resize(n int) { a.bufs, a.seen = growZero(a.bufs, n), growZe
 
 func (a *stringAgg) bytes() int64 { return sliceBytes(a.bufs) + sliceBytes(a.seen) + a.held }
 
-func (a *stringAgg) update(gids []int32, arr arrow.Array) error {
+func (a *stringAgg) update(gids, sel []int32, arr arrow.Array) error {
 	s, ok := arr.(*array.String)
 	if !ok {
 		return nil // an all-NULL argument
 	}
 	for i, g := range gids {
+		if sel != nil {
+			i = int(sel[i])
+		}
 		if s.IsNull(i) {
 			continue
 		}
@@ -177,7 +183,7 @@ func (a *countAgg) resize(n int) { a.counts = growZero(a.counts, n) }
 
 func (a *countAgg) bytes() int64 { return sliceBytes(a.counts) }
 
-func (a *countAgg) update(gids []int32, arr arrow.Array) error {
+func (a *countAgg) update(gids, sel []int32, arr arrow.Array) error {
 	c := a.counts
 	if a.star || arr == nil {
 		for _, g := range gids {
@@ -192,6 +198,12 @@ func (a *countAgg) update(gids []int32, arr arrow.Array) error {
 	if bits == nil {
 		for _, g := range gids {
 			c[g]++
+		}
+		return nil
+	}
+	if sel != nil {
+		for i, g := range gids {
+			c[g] += int64(b2u(bitutil.BitIsSet(bits, off+int(sel[i]))))
 		}
 		return nil
 	}
@@ -261,7 +273,7 @@ func (a *sumIntAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), grow
 
 func (a *sumIntAgg[T]) bytes() int64 { return sliceBytes(a.sums) + sliceBytes(a.cnt) }
 
-func (a *sumIntAgg[T]) update(gids []int32, arr arrow.Array) error {
+func (a *sumIntAgg[T]) update(gids, sel []int32, arr arrow.Array) error {
 	if arr.DataType().ID() == arrow.NULL {
 		return nil
 	}
@@ -269,7 +281,20 @@ func (a *sumIntAgg[T]) update(gids []int32, arr arrow.Array) error {
 	bits, off := validity(arr)
 	s, c := a.sums, a.cnt
 	var ovf int64
-	if bits == nil {
+	switch {
+	case sel != nil:
+		for i, g := range gids {
+			r := int(sel[i])
+			if bits != nil && !bitutil.BitIsSet(bits, off+r) {
+				continue
+			}
+			x, y := s[g], int64(v[r])
+			z := x + y
+			ovf |= (x ^ z) & (y ^ z)
+			s[g] = z
+			c[g]++
+		}
+	case bits == nil:
 		for i, g := range gids {
 			x, y := s[g], int64(v[i])
 			z := x + y
@@ -277,7 +302,7 @@ func (a *sumIntAgg[T]) update(gids []int32, arr arrow.Array) error {
 			s[g] = z
 			c[g]++
 		}
-	} else {
+	default:
 		for i, g := range gids {
 			if !bitutil.BitIsSet(bits, off+i) {
 				continue
@@ -321,10 +346,20 @@ func (a *sumFloatAgg[T]) resize(n int) { a.sums, a.cnt = growZero(a.sums, n), gr
 
 func (a *sumFloatAgg[T]) bytes() int64 { return sliceBytes(a.sums) + sliceBytes(a.cnt) }
 
-func (a *sumFloatAgg[T]) update(gids []int32, arr arrow.Array) error {
+func (a *sumFloatAgg[T]) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[T](arr)
 	bits, off := validity(arr)
 	s, c := a.sums, a.cnt
+	if sel != nil {
+		for i, g := range gids {
+			r := int(sel[i])
+			if bits == nil || bitutil.BitIsSet(bits, off+r) {
+				s[g] += float64(v[r])
+				c[g]++
+			}
+		}
+		return nil
+	}
 	if bits == nil {
 		for i, g := range gids {
 			s[g] += float64(v[i])
@@ -380,14 +415,33 @@ func (a *sumDecAgg) bytes() int64 {
 	return sliceBytes(a.sums) + sliceBytes(a.small) + sliceBytes(a.cnt)
 }
 
-func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
+func (a *sumDecAgg) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[decimal128.Num](arr)
 	bits, off := validity(arr)
 	if a.exact {
-		return a.update128(gids, v, bits, off, 0)
+		return a.update128(gids, sel, v, bits, off, 0)
 	}
 	small, cnt := a.small, a.cnt
-	if bits == nil {
+	if sel != nil && bits == nil {
+		for i, g := range gids {
+			x := v[sel[i]]
+			xl, s := int64(x.LowBits()), small[g]
+			z := s + xl
+			if notInt64(x)|uint64((s^z)&(xl^z))>>63 != 0 {
+				if err := a.spill(g, x); err != nil {
+					return err
+				}
+				if a.exact {
+					return a.update128(gids, sel, v, bits, off, i+1)
+				}
+				continue
+			}
+			small[g] = z
+			cnt[g]++
+		}
+		return nil
+	}
+	if sel == nil && bits == nil {
 		v = v[:len(gids)]
 		for i, g := range gids {
 			xl, hi := int64(v[i].LowBits()), v[i].HighBits()
@@ -398,7 +452,7 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 					return err
 				}
 				if a.exact {
-					return a.update128(gids, v, bits, off, i+1)
+					return a.update128(gids, sel, v, bits, off, i+1)
 				}
 				continue
 			}
@@ -408,10 +462,14 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 		return nil
 	}
 	for i, g := range gids {
-		if !bitutil.BitIsSet(bits, off+i) {
+		r := i
+		if sel != nil {
+			r = int(sel[i])
+		}
+		if !bitutil.BitIsSet(bits, off+r) {
 			continue
 		}
-		x := v[i]
+		x := v[r]
 		xl, s := int64(x.LowBits()), small[g]
 		z := s + xl
 		if notInt64(x)|uint64((s^z)&(xl^z))>>63 != 0 {
@@ -419,7 +477,7 @@ func (a *sumDecAgg) update(gids []int32, arr arrow.Array) error {
 				return err
 			}
 			if a.exact {
-				return a.update128(gids, v, bits, off, i+1)
+				return a.update128(gids, sel, v, bits, off, i+1)
 			}
 			continue
 		}
@@ -458,15 +516,19 @@ func (a *sumDecAgg) fold() {
 	a.exact = true
 }
 
-// update128 adds rows from..len(gids)-1 in 128 bits, checking each
-// running sum.
-func (a *sumDecAgg) update128(gids []int32, v []decimal128.Num, bits []byte, off, from int) error {
+// update128 adds rows from..len(gids)-1 (rows sel[from:] with sel) in
+// 128 bits, checking each running sum.
+func (a *sumDecAgg) update128(gids, sel []int32, v []decimal128.Num, bits []byte, off, from int) error {
 	for i := from; i < len(gids); i++ {
-		if !isValid(bits, off, i) {
+		r := i
+		if sel != nil {
+			r = int(sel[i])
+		}
+		if !isValid(bits, off, r) {
 			continue
 		}
 		g := gids[i]
-		a.sums[g] = a.sums[g].Add(v[i])
+		a.sums[g] = a.sums[g].Add(v[r])
 		a.cnt[g]++
 		if !fitsInt64(a.sums[g]) && !a.sums[g].FitsInPrecision(38) {
 			return errOverflow("numeric")
@@ -505,11 +567,14 @@ func (a *minMaxAgg[T]) resize(n int) { a.vals, a.seen = growZero(a.vals, n), gro
 
 func (a *minMaxAgg[T]) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
 
-func (a *minMaxAgg[T]) update(gids []int32, arr arrow.Array) error {
+func (a *minMaxAgg[T]) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[T](arr)
 	bits, off := validity(arr)
 	m, seen := a.vals, a.seen
 	for i, g := range gids {
+		if sel != nil {
+			i = int(sel[i])
+		}
 		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
 			continue
 		}
@@ -540,10 +605,13 @@ func (a *minMaxDecAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), gro
 
 func (a *minMaxDecAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
 
-func (a *minMaxDecAgg) update(gids []int32, arr arrow.Array) error {
+func (a *minMaxDecAgg) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[decimal128.Num](arr)
 	bits, off := validity(arr)
 	for i, g := range gids {
+		if sel != nil {
+			i = int(sel[i])
+		}
 		if !isValid(bits, off, i) {
 			continue
 		}
@@ -581,10 +649,13 @@ func (a *minMaxStrAgg) bytes() int64 {
 	return sliceBytes(a.arena) + sliceBytes(a.off) + sliceBytes(a.ln) + sliceBytes(a.seen)
 }
 
-func (a *minMaxStrAgg) update(gids []int32, arr arrow.Array) error {
+func (a *minMaxStrAgg) update(gids, sel []int32, arr arrow.Array) error {
 	s := stringsOf(arr)
 	bits, off := validity(arr)
 	for i, g := range gids {
+		if sel != nil {
+			i = int(sel[i])
+		}
 		if !isValid(bits, off, i) {
 			continue
 		}
@@ -632,10 +703,13 @@ func (a *minMaxBoolAgg) resize(n int) { a.vals, a.seen = growZero(a.vals, n), gr
 
 func (a *minMaxBoolAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.seen) }
 
-func (a *minMaxBoolAgg) update(gids []int32, arr arrow.Array) error {
+func (a *minMaxBoolAgg) update(gids, sel []int32, arr arrow.Array) error {
 	b := arr.(*array.Boolean)
 	bits, off := validity(arr)
 	for i, g := range gids {
+		if sel != nil {
+			i = int(sel[i])
+		}
 		if !isValid(bits, off, i) {
 			continue
 		}
@@ -684,7 +758,15 @@ func (a *distinctAgg) resize(n int) { a.inner.resize(n) }
 // sel, gids) are bounded by a batch and not counted, like the operator's.
 func (a *distinctAgg) bytes() int64 { return a.inner.bytes() + a.seen.bytes() }
 
-func (a *distinctAgg) update(gids []int32, arr arrow.Array) error {
+func (a *distinctAgg) update(gids, sel []int32, arr arrow.Array) error {
+	if sel != nil {
+		sub, err := take(a.mem, arr, sel)
+		if err != nil {
+			return err
+		}
+		defer sub.Release()
+		arr = sub
+	}
 	n := arr.Len()
 	if err := a.enc.encode([]arrow.Array{arr}, n); err != nil {
 		return err
@@ -710,7 +792,7 @@ func (a *distinctAgg) update(gids []int32, arr arrow.Array) error {
 		return err
 	}
 	defer sub.Release()
-	return a.inner.update(a.gids, sub)
+	return a.inner.update(a.gids, nil, sub)
 }
 
 func (a *distinctAgg) finish(mem memory.Allocator, n int) arrow.Array { return a.inner.finish(mem, n) }
@@ -718,7 +800,10 @@ func (a *distinctAgg) finish(mem memory.Allocator, n int) arrow.Array { return a
 // ---- operator ----
 
 type hashAggOp struct {
-	in         Operator
+	in Operator
+	// pred is the condition of a filter the aggregate took over from its
+	// input (see NewHashAggregate), nil without one.
+	pred       Expr
 	groups     []Expr
 	aggs       []Aggregate
 	schema     *arrow.Schema
@@ -736,7 +821,9 @@ type hashAggOp struct {
 	packer  *keyPacker // with ints: the keys are packed into int64s
 	enc     keyEncoder
 	gids    []int32
-	sink    uint64 // keeps the loads of groupTable.findAll
+	sel     []int32       // the rows of the batch that pass pred
+	args    []arrow.Array // the arguments of the batch being consumed
+	sink    uint64        // keeps the loads of groupTable.findAll
 	result  arrow.RecordBatch
 	pos     int64
 	done    bool
@@ -751,8 +838,15 @@ var _ Operator = (*hashAggOp)(nil)
 // Without groups it returns exactly one row, also over empty input. NULL
 // group keys form one group. Output comes in batches of up to 4096 rows,
 // groups in order of first appearance.
+//
+// When in is a filter (NewFilter), the aggregate evaluates its condition
+// itself: a batch where most rows pass is aggregated through a selection
+// of its rows instead of a copy of every column (consumeBatch).
 func NewHashAggregate(in Operator, groups []Expr, groupNames []string, aggs []Aggregate) (Operator, error) {
 	op := &hashAggOp{in: in, groups: groups, aggs: aggs}
+	if f, ok := in.(*filterOp); ok {
+		op.in, op.pred = f.in, f.pred
+	}
 	fields := make([]arrow.Field, 0, len(groups)+len(aggs))
 	for i, g := range groups {
 		dt := g.DataType()
@@ -792,6 +886,9 @@ func (h *hashAggOp) Schema() *arrow.Schema { return h.schema }
 
 func (h *hashAggOp) Open(ctx context.Context) error {
 	h.ctx = ctx
+	if h.pred != nil && h.pred.DataType().ID() != arrow.BOOL && !isNullType(h.pred.DataType()) {
+		return errMismatch("argument of WHERE must be type boolean, not %s", h.pred.DataType())
+	}
 	h.rec = newRecycler(exec.GetAllocator(ctx))
 	h.evalCtx = exec.WithAllocator(ctx, h.rec)
 	h.acct.budget = BudgetFrom(ctx)
@@ -828,9 +925,84 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 	return h.in.Open(ctx)
 }
 
+// selectMin is the fraction of a batch's rows (selectMin/8) that must pass
+// the aggregate's filter for the aggregate to work through a selection:
+// below it, copying the passing rows costs less than evaluating keys and
+// arguments over the rows that do not pass.
+const selectMin = 4
+
+// consumeBatch folds the rows of b that pass h.pred (all rows without one)
+// into the table and states.
 func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
+	if h.pred == nil {
+		_, err := h.consume(b, nil)
+		return err
+	}
 	n := int(b.NumRows())
-	h.gids = growInt32(h.gids, n)
+	m, err := h.pred.Eval(h.evalCtx, b)
+	if err != nil {
+		return err
+	}
+	mask, ok := m.(*array.Boolean)
+	if !ok {
+		m.Release()
+		return nil // NULL-typed condition: no row passes
+	}
+	bm, cnt := trueMask(h.rec, mask)
+	m.Release()
+	switch {
+	case cnt == 0:
+		bm.Release()
+		return nil
+	case cnt == n:
+		bm.Release()
+		_, err := h.consume(b, nil)
+		return err
+	}
+	h.sel = selectionOf(h.sel[:0], bm.Bytes(), n)
+	bm.Release()
+	if cnt*8 >= n*selectMin {
+		if done, err := h.consume(b, h.sel); done || err != nil {
+			return err
+		}
+	}
+	// The copy dies within this call, so its buffers are recycled.
+	t, err := takeRecord(h.rec, b, h.sel)
+	if err != nil {
+		return err
+	}
+	defer t.Release()
+	_, err = h.consume(t, nil)
+	return err
+}
+
+// consume folds rows of b into the table and states: every row when sel
+// is nil, else the rows sel (ascending). With sel, keys and arguments are
+// evaluated over every row of b, and an evaluation error may come from a
+// row that sel leaves out: consume then returns false without having
+// changed anything, and the caller consumes a copy of the rows instead, so
+// that only errors of rows that pass are reported. It returns true when
+// the rows are consumed.
+func (h *hashAggOp) consume(b arrow.RecordBatch, sel []int32) (bool, error) {
+	n := int(b.NumRows())
+	m := n
+	if sel != nil {
+		m = len(sel)
+	}
+	h.args = h.args[:0]
+	defer func() { releaseAll(h.args) }()
+	for _, a := range h.aggs {
+		var arg arrow.Array
+		if a.Func != AggCountStar {
+			v, err := a.Arg.Eval(h.evalCtx, b)
+			if err != nil {
+				return false, evalErr(sel, err)
+			}
+			arg = v
+		}
+		h.args = append(h.args, arg)
+	}
+	h.gids = growInt32(h.gids, m)
 	if len(h.groups) == 0 {
 		for i := range h.gids {
 			h.gids[i] = 0
@@ -841,7 +1013,7 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 		for i, g := range h.groups {
 			k, err := g.Eval(h.evalCtx, b)
 			if err != nil {
-				return err
+				return false, evalErr(sel, err)
 			}
 			keys[i] = k
 		}
@@ -850,45 +1022,59 @@ func (h *hashAggOp) consumeBatch(b arrow.RecordBatch) error {
 			var ok bool
 			if packed, ok = h.packer.pack(keys, n); !ok {
 				if err := h.unpackGroups(); err != nil {
-					return err
+					return true, err
 				}
+			} else if sel != nil {
+				// sel ascends, so the keys move down in place.
+				for i, r := range sel {
+					packed[i] = packed[r]
+				}
+				packed = packed[:m]
+			}
+		}
+		if h.packer == nil && sel != nil {
+			for i, k := range keys {
+				t, err := take(h.rec, k, sel)
+				if err != nil {
+					return true, err
+				}
+				k.Release()
+				keys[i] = t
 			}
 		}
 		switch {
 		case h.packer != nil:
 			a := int64Array(packed)
-			h.ints.find(a, h.gids[:n])
+			h.ints.find(a, h.gids[:m])
 			a.Release()
 		case h.ints != nil:
-			h.ints.find(keys[0], h.gids[:n])
+			h.ints.find(keys[0], h.gids[:m])
 		default:
-			if err := h.enc.encode(keys, n); err != nil {
-				return err
+			if err := h.enc.encode(keys, m); err != nil {
+				return true, err
 			}
-			h.sink |= h.table.findAll(&h.enc, nil, h.gids[:n])
+			h.sink |= h.table.findAll(&h.enc, nil, h.gids[:m])
 		}
 		for _, s := range h.states {
 			s.resize(h.groupCount())
 		}
 	}
-	for i, a := range h.aggs {
-		var arg arrow.Array
-		if a.Func != AggCountStar {
-			v, err := a.Arg.Eval(h.evalCtx, b)
-			if err != nil {
-				return err
-			}
-			arg = v
-		}
-		err := h.states[i].update(h.gids, arg)
-		if arg != nil {
-			arg.Release()
-		}
-		if err != nil {
-			return err
+	for i, s := range h.states {
+		if err := s.update(h.gids[:m], sel, h.args[i]); err != nil {
+			return true, err
 		}
 	}
-	return h.charge()
+	return true, h.charge()
+}
+
+// evalErr returns err for an evaluation over the rows of a batch (sel nil)
+// and nil for one over the rows sel among others, which the caller repeats
+// over a copy of the rows sel.
+func evalErr(sel []int32, err error) error {
+	if sel != nil {
+		return nil
+	}
+	return err
 }
 
 // charge brings what h holds in the query's budget to the size of its

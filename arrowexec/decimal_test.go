@@ -360,7 +360,7 @@ func TestSumDecimal(t *testing.T) {
 					}
 					arr := decArray(mem, dt, tc.vals[i:end], nulls)
 					gids := make([]int32, end-i)
-					err = a.update(gids, arr)
+					err = a.update(gids, nil, arr)
 					arr.Release()
 				}
 				if wantFail {
@@ -394,7 +394,7 @@ func TestSumDecimalMerge(t *testing.T) {
 		s := &sumDecAgg{dt: dt, scale: 2, avg: true}
 		s.resize(1)
 		arr := decArray(mem, dt, vals, nil)
-		if err := s.update(make([]int32, len(vals)), arr); err != nil {
+		if err := s.update(make([]int32, len(vals)), nil, arr); err != nil {
 			t.Fatal(err)
 		}
 		arr.Release()
@@ -553,7 +553,7 @@ func BenchmarkSumDecimal(b *testing.B) {
 	a.resize(4)
 	b.ResetTimer()
 	for range b.N {
-		if err := a.update(gids, arr); err != nil {
+		if err := a.update(gids, nil, arr); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -34,6 +34,13 @@
 //   - Arrays an aggregate evaluates (its keys and arguments) come from a
 //     per-operator recycler and must not outlive the batch they were
 //     evaluated for: no aggregate state keeps a reference to them.
+//   - A hash aggregate whose input is a filter evaluates the filter's
+//     condition itself: where most rows of a batch pass, its keys and
+//     arguments are evaluated over the whole batch and folded in through
+//     the selection of passing rows, without copying the batch; an
+//     evaluation error there (which may come from a row that does not pass)
+//     makes it consume a copy of the passing rows instead, so errors are
+//     those of the passing rows only.
 //   - Context cancellation is checked between batches.
 //   - Blocking operators account the bytes they hold against the query's
 //     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
