@@ -26,7 +26,11 @@ import (
 // DB's accounting sees every byte. Only plans whose operators keep no part
 // of a batch past the next one use it (planner.Prepared.StreamsScan: a
 // scan, optionally projected); every other plan, and a caller that did
-// not opt in, allocates as before. A pool lives as long as the query's
+// not opt in, allocates as before. A plan whose scan feeds an aggregate
+// (planner.Prepared.AggregatesScan: a scan under filters and projections
+// under a hash aggregate) uses it whether or not the caller opted in: the
+// aggregate consumes each batch before it asks for the next and keeps
+// nothing of it, and no batch of the scan reaches the caller. A pool lives as long as the query's
 // buffers, so no byte of one query can show in another's.
 
 // recycleKey marks a context whose caller follows the rule of
@@ -50,10 +54,11 @@ func WithRecycledBatches(ctx context.Context) context.Context {
 }
 
 // recycling returns ctx with a new pool for the scans of p, and the pool,
-// when the caller opted in (WithRecycledBatches) and p's operators allow
-// it; else ctx and nil. The Rows of the query closes the pool.
+// when p's scan feeds an aggregate, or when the caller opted in
+// (WithRecycledBatches) and p's operators allow it; else ctx and nil. The Rows of the query closes the pool.
 func (db *DB) recycling(ctx context.Context, p *planner.Prepared) (context.Context, *bufpool.Pool) {
-	if on, _ := ctx.Value(recycleKey{}).(bool); !on || !p.StreamsScan() {
+	on, _ := ctx.Value(recycleKey{}).(bool)
+	if !p.AggregatesScan() && (!on || !p.StreamsScan()) {
 		return ctx, nil
 	}
 	pool := newDataPool(db.mem)

@@ -150,3 +150,59 @@ func withReadahead(on bool, f func() []byte) []byte {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(n))
 	return f()
 }
+
+// TestRecycledAggregateScans: a scan that feeds a hash aggregate decodes
+// into recycled (here poisoned) buffers whether or not the caller opted
+// in, and the results equal those of fresh buffers (a pool that keeps
+// nothing); plans where a scan's batches may outlive the aggregate's use
+// of them do not recycle.
+func TestRecycledAggregateScans(t *testing.T) {
+	db := recycleDB(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	db.mem = mem
+	defer mem.AssertSize(t, 0)
+	var pools []*bufpool.Pool
+	fresh := false
+	defer func(f func(memory.Allocator) *bufpool.Pool) { newDataPool = f }(newDataPool)
+	newDataPool = func(parent memory.Allocator) *bufpool.Pool {
+		if fresh {
+			return bufpool.New(parent, 1) // keeps no buffer: every one is new
+		}
+		p := bufpool.New(parent, 0)
+		p.SetPoison(0xAA)
+		pools = append(pools, p)
+		return p
+	}
+	bg := context.Background()
+	for _, tc := range []struct {
+		query   string
+		recycle bool
+	}{
+		{"SELECT c, count(*), sum(d), min(s), max(s), avg(f), sum(i), min(dt), max(d) FROM t WHERE k % 7 <> 3 GROUP BY c ORDER BY c", true},
+		{"SELECT count(*), sum(d * 2), avg(i) FROM t WHERE i > 100 AND d < 3000", true},
+		{"SELECT k, sum(d), max(s) FROM t GROUP BY k ORDER BY k DESC LIMIT 5", true},
+		{"SELECT s, count(*) FROM t GROUP BY s ORDER BY s LIMIT 7", true},
+		{"SELECT c, count(*) FROM t WHERE k IN (SELECT i FROM t) GROUP BY c ORDER BY c", false},
+		{"SELECT k, s FROM t WHERE k > 4990 ORDER BY k", false},
+	} {
+		fresh = true
+		want := ipcStream(t, bg, db, tc.query)
+		fresh, pools = false, nil
+		got := withReadahead(true, func() []byte { return ipcStream(t, bg, db, tc.query) })
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: recycled stream of %d bytes differs from a fresh one of %d", tc.query, len(got), len(want))
+		}
+		if !tc.recycle {
+			if len(pools) != 0 {
+				t.Fatalf("%s: the query recycled its batches", tc.query)
+			}
+			continue
+		}
+		if len(pools) != 1 {
+			t.Fatalf("%s: %d pools, want 1", tc.query, len(pools))
+		}
+		if allocs, reused := pools[0].Stats(); reused == 0 || reused > allocs {
+			t.Fatalf("%s: %d of %d allocations reused", tc.query, reused, allocs)
+		}
+	}
+}

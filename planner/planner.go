@@ -269,6 +269,81 @@ func (p *Prepared) StreamsScan() bool {
 	return ok && !s.WithKey
 }
 
+// AggregatesScan reports whether the query's one scan feeds a hash
+// aggregate through filters and projections only, under nothing but
+// sorts, limits, filters and projections, without subqueries (TPC-H Q1,
+// Q6): the aggregate consumes each of the scan's batches before it asks
+// for the next and keeps no part of it, and no batch of the scan reaches
+// the query's reader, so the root package recycles the scan's buffers
+// whoever reads the rows.
+func (p *Prepared) AggregatesScan() bool {
+	if p.Kind != KindQuery {
+		return false
+	}
+	n := p.plan
+	for {
+		switch m := n.(type) {
+		case *sql.Sort:
+			for _, k := range m.Keys {
+				if hasSubquery([]sql.Expr{k.Expr}) {
+					return false
+				}
+			}
+			n = m.Input
+			continue
+		case *sql.Limit:
+			n = m.Input
+			continue
+		case *sql.Filter:
+			if hasSubquery([]sql.Expr{m.Pred}) {
+				return false
+			}
+			n = m.Input
+			continue
+		case *sql.Project:
+			if hasSubquery(m.Exprs) {
+				return false
+			}
+			n = m.Input
+			continue
+		case *sql.Aggregate:
+			if hasSubquery(m.Groups) {
+				return false
+			}
+			for _, a := range m.Aggs {
+				if hasSubquery([]sql.Expr{a.Arg}) {
+					return false
+				}
+			}
+			return feedsDirectly(m.Input)
+		}
+		return false
+	}
+}
+
+// feedsDirectly reports whether n is a scan without row keys under
+// filters and projections without subqueries.
+func feedsDirectly(n sql.Node) bool {
+	for {
+		switch m := n.(type) {
+		case *sql.Filter:
+			if hasSubquery([]sql.Expr{m.Pred}) {
+				return false
+			}
+			n = m.Input
+		case *sql.Project:
+			if hasSubquery(m.Exprs) {
+				return false
+			}
+			n = m.Input
+		case *sql.Scan:
+			return !m.WithKey
+		default:
+			return false
+		}
+	}
+}
+
 // Explain returns the plan as text, one operator per line, in the join
 // order the binder wrote (EXPLAIN shows the order a source's row estimates
 // give, see reorderJoins).
