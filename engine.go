@@ -568,7 +568,7 @@ func (db *DB) writeIn(ctx context.Context, tx *oltp.Txn, v *version, p *planner.
 			continue
 		}
 		if err := applyBatch(ctx, tx, p.Kind, t, rec); err != nil {
-			return 0, err
+			return 0, sqlstate.ShiftRows(err, n)
 		}
 		n += rec.NumRows()
 	}
@@ -587,7 +587,13 @@ func applyBatch(ctx context.Context, tx *oltp.Txn, kind planner.Kind, t *catalog
 	case planner.KindUpdate:
 		rows := array.NewRecordBatch(t.Schema(), rec.Columns()[1:], rec.NumRows())
 		defer rows.Release()
-		return tx.Update(ctx, t, rec.Column(0).(*array.Binary), rows)
+		err := tx.Update(ctx, t, rec.Column(0).(*array.Binary), rows)
+		if e := sqlstate.From(err); e != nil && e.Row > 0 {
+			// The rows of an UPDATE are the new versions, in no order the
+			// user wrote: a row number would mislead.
+			return e.InRow(0, "")
+		}
+		return err
 	}
 	return sqlstate.Errorf(sqlstate.Internal, "statement kind %d is not a write", kind)
 }
@@ -650,12 +656,45 @@ func conform(ctx context.Context, t *catalog.Table, rec arrow.RecordBatch) (arro
 		}
 		out, err := compute.CastArray(ctx, in, compute.SafeCastOptions(want))
 		if err != nil {
+			name := t.Columns[c].Name
 			return nil, sqlstate.Wrap(err, sqlstate.DatatypeMismatch,
-				"column %q is of type %s but the data is %s: %v", t.Columns[c].Name, t.Columns[c].Type, in.DataType(), err)
+				"column %q is of type %s but the data is %s: %v", name, t.Columns[c].Type, in.DataType(), err).
+				InRow(firstCastFailure(ctx, in, want), name)
 		}
 		cols[c] = out
 	}
 	return array.NewRecordBatch(sch, cols, n), nil
+}
+
+// firstCastFailure returns the row, 1-based, of the first value of a that
+// does not cast to want (a cast of a fails), or 0 if it finds none. Arrow's
+// cast reports a failure without its row; bisecting the array with casts
+// of slices finds it in about 2·len(a) values cast, on the error path only.
+func firstCastFailure(ctx context.Context, a arrow.Array, want arrow.DataType) int64 {
+	fails := func(lo, hi int) bool {
+		s := array.NewSlice(a, int64(lo), int64(hi))
+		defer s.Release()
+		out, err := compute.CastArray(ctx, s, compute.SafeCastOptions(want))
+		if err != nil {
+			return true
+		}
+		out.Release()
+		return false
+	}
+	// Invariant: [lo, hi) holds a failing value.
+	lo, hi := 0, a.Len()
+	if hi == 0 || !fails(lo, hi) {
+		return 0
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if fails(lo, mid) {
+			hi = mid
+		} else {
+			lo = mid
+		}
+	}
+	return int64(lo) + 1
 }
 
 // emptySchema is the schema of statements without rows.

@@ -72,10 +72,10 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 		}
 		rec, err := conform(ctx, t, rdr.RecordBatch())
 		if err != nil {
-			return 0, err
+			return 0, sqlstate.ShiftRows(err, n)
 		}
+		in.add(rec, n)
 		n += rec.NumRows()
-		in.add(rec)
 		if err := in.poll(ctx); err != nil {
 			return 0, err
 		}
@@ -112,15 +112,18 @@ type ingester struct {
 
 // pendingBatch is one record being encoded.
 type pendingBatch struct {
-	size int64
+	size  int64
+	first int64 // the rows of the stream before it
 	done chan struct{} // closed when b or err is set
 	b    *oltp.EncodedBatch
 	err  error
 }
 
-// add starts encoding rec, which it releases.
-func (in *ingester) add(rec arrow.RecordBatch) {
-	p := &pendingBatch{size: recordBytes(rec), done: make(chan struct{})}
+// add starts encoding rec, which follows first rows of the stream, and
+// releases it. An error about one of its rows (sqlstate.Error.Row) names
+// the row of the stream.
+func (in *ingester) add(rec arrow.RecordBatch, first int64) {
+	p := &pendingBatch{size: recordBytes(rec), first: first, done: make(chan struct{})}
 	in.pending = append(in.pending, p)
 	in.staged += p.size
 	st := in.db.store
@@ -128,6 +131,7 @@ func (in *ingester) add(rec arrow.RecordBatch) {
 		// Rows for row entries are only validated: not worth a
 		// goroutine.
 		p.b, p.err = st.EncodeBatch(in.t, rec)
+		p.err = sqlstate.ShiftRows(p.err, first)
 		rec.Release()
 		close(p.done)
 		return
@@ -142,6 +146,7 @@ func (in *ingester) add(rec arrow.RecordBatch) {
 	go func() {
 		defer func() { <-in.sem }()
 		p.b, p.err = st.EncodeBatch(in.t, rec)
+		p.err = sqlstate.ShiftRows(p.err, first)
 		rec.Release()
 		if p.err == nil {
 			// The body goes to the store now, not with the commit (see
@@ -240,7 +245,7 @@ func (in *ingester) flush(ctx context.Context, keep int64) error {
 		p.b.Release()
 		p.b = nil
 		if err != nil {
-			return err
+			return sqlstate.ShiftRows(err, p.first)
 		}
 	}
 	return nil

@@ -233,3 +233,55 @@ func ingestRecords(t *testing.T, db *mantisdb.DB, table string, recs ...arrow.Re
 		t.Fatalf("ingest into %s: %d rows, %v", table, n, err)
 	}
 }
+
+// TestRowErrorsNameTheRow: a value the table refuses is reported with its
+// row of the write's input, 1-based and counted across batches
+// (sqlstate.Error.Row): of an ingest stream (small batches written as
+// rows, large ones as batch entries), of the rows an INSERT ... SELECT
+// produces, and through an upsert; an UPDATE's error names no row.
+func TestRowErrorsNameTheRow(t *testing.T) {
+	ctx := context.Background()
+	db := open(t, t.TempDir())
+	defer db.Close()
+	exec(t, db, "create table t (id bigint, v varchar not null)")
+	exec(t, db, "create table k (id bigint primary key, v varchar not null)")
+	const bad = 30_007
+	isBad := func(id int64) bool { return id == bad }
+	check := func(what string, err error, row int64) {
+		t.Helper()
+		if e := sqlstate.From(err); e == nil || e.Code != sqlstate.NotNullViolation || e.Row != row || e.Field != "v" {
+			t.Errorf("%s: %v, want 23502 at row %d of v", what, err, row)
+		}
+	}
+	for _, size := range []int64{100, 10_000} { // rows, batch entries
+		var recs []arrow.RecordBatch
+		for lo := int64(1); lo <= 40_000; lo += size {
+			recs = append(recs, kvRecord(memory.DefaultAllocator, idRange(lo, lo+size), isBad))
+		}
+		for _, table := range []string{"t", "k"} {
+			for _, r := range recs {
+				r.Retain()
+			}
+			rdr, _ := array.NewRecordReader(kvSchema, recs)
+			_, err := db.Ingest(ctx, table, rdr)
+			rdr.Release()
+			check(fmt.Sprintf("ingest into %s in batches of %d", table, size), err, bad)
+			rdr, _ = array.NewRecordReader(kvSchema, recs)
+			_, err = db.IngestWith(ctx, table, rdr, mantisdb.IngestOptions{OnConflict: mantisdb.ConflictReplace})
+			rdr.Release()
+			check(fmt.Sprintf("upsert into %s in batches of %d", table, size), err, bad)
+		}
+		for _, r := range recs {
+			r.Release()
+		}
+	}
+	exec(t, db, "create table s (id bigint, v varchar)")
+	ingestRecords(t, db, "s", kvRecord(memory.DefaultAllocator, idRange(1, 40_001), isBad))
+	_, err := db.Exec(ctx, "insert into k select id, v from s order by id")
+	check("insert ... select", err, bad)
+	exec(t, db, "insert into k values (3, 'x')")
+	_, err = db.Exec(ctx, "update k set v = null where id = 3")
+	if e := sqlstate.From(err); e == nil || e.Code != sqlstate.NotNullViolation || e.Row != 0 {
+		t.Errorf("update: %v, want 23502 without a row", err)
+	}
+}

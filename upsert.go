@@ -89,21 +89,23 @@ func (db *DB) upsertIngestIn(ctx context.Context, tx *oltp.Txn, v *version, tabl
 		mode = sql.ConflictUpdate
 	}
 	ctx = compute.WithAllocator(ctx, db.mem)
-	var n int64
+	var n, seen int64 // rows written, rows read
 	for rdr.Next() {
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
 		rec, err := conform(ctx, t, rdr.RecordBatch())
 		if err != nil {
-			return 0, err
+			return 0, sqlstate.ShiftRows(err, seen)
 		}
 		k, err := db.upsertIn(ctx, tx, v, t, rec, mode, nil)
+		rows := rec.NumRows()
 		rec.Release()
 		if err != nil {
-			return 0, err
+			return 0, sqlstate.ShiftRows(err, seen)
 		}
 		n += k
+		seen += rows
 	}
 	if err := rdr.Err(); err != nil {
 		return 0, sqlstate.Wrap(err, sqlstate.InvalidParameterValue, "cannot read ingest data: %v", err)
@@ -263,6 +265,10 @@ func (db *DB) upsertRound(ctx context.Context, tx *oltp.Txn, v *version, t *cata
 		}
 		err = tx.Insert(ctx, t, fresh)
 		fresh.Release()
+		if e := sqlstate.From(err); e != nil && e.Row > 0 && e.Row <= int64(len(ins)) {
+			// Row j of fresh is row ins[j] of rec.
+			return 0, e.InRow(int64(ins[e.Row-1])+1, e.Field)
+		}
 		if err != nil {
 			return 0, err
 		}

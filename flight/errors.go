@@ -85,6 +85,11 @@ func toStatus(log *slog.Logger, method string, err error) error {
 		info.Metadata["line"] = strconv.Itoa(pub.Line)
 		info.Metadata["column"] = strconv.Itoa(pub.Column)
 	}
+	if pub.Row > 0 {
+		// A bad value of an ingest: the row of the stream, 1-based.
+		info.Metadata["row"] = strconv.FormatInt(pub.Row, 10)
+		info.Metadata["column"] = pub.Field
+	}
 	if withInfo, derr := st.WithDetails(info); derr == nil {
 		st = withInfo
 	}

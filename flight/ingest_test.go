@@ -4,19 +4,24 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	arrowflight "github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
 	pb "github.com/apache/arrow-go/v18/arrow/flight/gen/flight"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 )
@@ -208,6 +213,86 @@ func TestIngestFailureWritesNothing(t *testing.T) {
 	}
 	if got := e.count(t, "t"); got != "1" {
 		t.Fatalf("count %s after failed ingest, want 1", got)
+	}
+}
+
+// TestIngestBadRowNamed: a bad value deep in an ingest stream is answered
+// with its row of the stream (1-based, across batches) and column, in the
+// message and in the ErrorInfo, through CommandStatementIngest and a plain
+// DoPut, and nothing is written. The values are those the database
+// checks itself (DECIMAL precision, NOT NULL, VARCHAR length) and one that
+// does not convert to its column's type.
+func TestIngestBadRowNamed(t *testing.T) {
+	e := startServer(t, nil, nil)
+	e.exec(t, "CREATE TABLE b (id BIGINT NOT NULL, amount DECIMAL(5,2), name VARCHAR(3), code INT)")
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64, Nullable: true},
+		{Name: "amount", Type: &arrow.Decimal128Type{Precision: 5, Scale: 2}, Nullable: true},
+		{Name: "name", Type: arrow.BinaryTypes.String, Nullable: true},
+		{Name: "code", Type: arrow.PrimitiveTypes.Int64, Nullable: true}, // cast to INT
+	}, nil)
+	const batchRows, bad = 100, 250 // row 250: the 50th of the third batch
+	batches := func(column string) []arrow.RecordBatch {
+		var out []arrow.RecordBatch
+		b := array.NewRecordBuilder(e.client.Alloc, sch)
+		defer b.Release()
+		for lo := 1; lo <= 4*batchRows; lo += batchRows {
+			for row := lo; row < lo+batchRows; row++ {
+				id, amount, name, code := int64(row), decimal128.FromI64(-99999), "abc", int64(math.MaxInt32)
+				isBad := row == bad
+				switch {
+				case isBad && column == "amount":
+					amount = decimal128.FromI64(100000)
+				case isBad && column == "name":
+					name = "abcd"
+				case isBad && column == "code":
+					code = math.MaxInt32 + 1
+				}
+				b.Field(0).(*array.Int64Builder).AppendValues([]int64{id}, []bool{!(isBad && column == "id")})
+				b.Field(1).(*array.Decimal128Builder).Append(amount)
+				b.Field(2).(*array.StringBuilder).Append(name)
+				b.Field(3).(*array.Int64Builder).Append(code)
+			}
+			out = append(out, b.NewRecordBatch())
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		column string
+		state  string
+	}{
+		{"id", "23502"},
+		{"amount", "22003"},
+		{"name", "22001"},
+		{"code", "42804"},
+	} {
+		for _, path := range []string{"ingest", "doput"} {
+			var err error
+			if path == "ingest" {
+				_, err = e.client.ExecuteIngest(e.ctx, recordReader(t, sch, batches(tc.column)),
+					ingestOpts("b", flightsql.TableDefinitionOptionsTableNotExistOptionFail, flightsql.TableDefinitionOptionsTableExistsOptionAppend))
+			} else {
+				_, err = e.doPutPath(t, []string{"b"}, sch, batches(tc.column))
+			}
+			st := status.Convert(err)
+			where := fmt.Sprintf("(row %d, column %q)", bad, tc.column)
+			if st.Code() != codes.InvalidArgument || !strings.HasPrefix(st.Message(), tc.state) || !strings.Contains(st.Message(), where) {
+				t.Errorf("%s, bad %s: %v %q, want InvalidArgument %s ... %s", path, tc.column, st.Code(), st.Message(), tc.state, where)
+				continue
+			}
+			var info *errdetails.ErrorInfo
+			for _, d := range st.Details() {
+				if i, ok := d.(*errdetails.ErrorInfo); ok {
+					info = i
+				}
+			}
+			if info == nil || info.Metadata["row"] != strconv.Itoa(bad) || info.Metadata["column"] != tc.column {
+				t.Errorf("%s, bad %s: ErrorInfo %v", path, tc.column, info)
+			}
+		}
+	}
+	if got := e.count(t, "b"); got != "0" {
+		t.Fatalf("count %s after failed ingests, want 0", got)
 	}
 }
 

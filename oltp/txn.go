@@ -251,8 +251,10 @@ func (tx *Txn) prepare(ctx context.Context, t *catalog.Table, rows arrow.RecordB
 	return l, nil
 }
 
-// validateRows checks rows against t: column count and types, NOT NULL
-// and VARCHAR lengths. It fills cols (len(t.Columns) readers) over rows.
+// validateRows checks rows against t: column count and types, NOT NULL,
+// DECIMAL precisions and VARCHAR lengths. An error about a value names its
+// row within rows (sqlstate.Error.Row, 1-based) and column. It fills cols
+// (len(t.Columns) readers) over rows.
 func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) error {
 	if int(rows.NumCols()) != len(t.Columns) {
 		return sqlstate.Errorf(sqlstate.DatatypeMismatch,
@@ -279,7 +281,8 @@ func validateRows(t *catalog.Table, rows arrow.RecordBatch, cols []colReader) er
 		}
 		if col.NotNull && arr.NullN() > 0 {
 			return sqlstate.Errorf(sqlstate.NotNullViolation,
-				"null value in column %q of relation %q violates not-null constraint", col.Name, t.Name)
+				"null value in column %q of relation %q violates not-null constraint", col.Name, t.Name).
+				InRow(firstNull(arr), col.Name)
 		}
 		if col.Type.Kind == catalog.KindVarchar && col.Type.Length > 0 {
 			if err := checkLength(col, &cols[i], arr.Len()); err != nil {
@@ -312,7 +315,8 @@ func checkPrecision(col *catalog.Column, a *array.Decimal128) error {
 		}
 		if !v.FitsInPrecision(p) && a.IsValid(i) {
 			return sqlstate.Errorf(sqlstate.NumericOutOfRange,
-				"value %s of column %q does not fit DECIMAL(%d,%d)", v.ToString(col.Type.Scale), col.Name, p, col.Type.Scale)
+				"value %s of column %q does not fit DECIMAL(%d,%d)", v.ToString(col.Type.Scale), col.Name, p, col.Type.Scale).
+				InRow(int64(i)+1, col.Name)
 		}
 	}
 	return nil
@@ -327,10 +331,21 @@ func checkLength(col *catalog.Column, c *colReader, n int) error {
 		}
 		if utf8.RuneCount(c.str(i)) > limit {
 			return sqlstate.Errorf(sqlstate.StringDataTooLong,
-				"value too long for type character varying(%d) in column %q", limit, col.Name)
+				"value too long for type character varying(%d) in column %q", limit, col.Name).
+				InRow(int64(i)+1, col.Name)
 		}
 	}
 	return nil
+}
+
+// firstNull returns the row, 1-based, of a's first NULL (a has one).
+func firstNull(a arrow.Array) int64 {
+	for i := 0; i < a.Len(); i++ {
+		if a.IsNull(i) {
+			return int64(i) + 1
+		}
+	}
+	return 0
 }
 
 // exists reports whether key, which the Txn wrote, exists in its batch.

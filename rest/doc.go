@@ -27,9 +27,10 @@
 // bad row stops the reader and the database writes nothing; a malformed
 // body is a 400, a well-formed row with a bad value a 422, both with the
 // 1-based row number (and line) in the error's details. The text readers
-// check values as they decode them; Arrow and Parquet batches pass a
-// checkedReader, which checks what the database would refuse for the
-// whole batch (DECIMAL precision, NOT NULL, VARCHAR length) row by row.
+// check values as they decode them; for Arrow and Parquet batches the
+// database's own checks (DECIMAL precision, NOT NULL, VARCHAR length,
+// conversion to the column's type) name the row of the stream
+// (sqlstate.Error.Row), which badRow turns into the same 422.
 // An answer written before the body was read to its end (an early error,
 // a replay) closes the connection, so that net/http does not read up to
 // 256 KiB of the body before sending it (closeUnread).

@@ -55,6 +55,25 @@ type requestError struct {
 	details map[string]any // nil: none
 }
 
+// badRow makes the database's error about one row of an ingest body (it
+// checks the DECIMAL precision, NOT NULL and VARCHAR length of every batch,
+// and conversions to the column types, and names the row of the stream)
+// the 422 that the text readers answer for a bad value: with the 1-based
+// row and the column in the message and the details. Other errors are
+// returned as they are.
+func badRow(err error) error {
+	var re *requestError
+	e := sqlstate.From(err)
+	if e == nil || e.Row == 0 || errors.As(err, &re) {
+		return err
+	}
+	return &requestError{
+		err:     sqlstate.Wrap(err, e.Code, "row %d, column %q: %s", e.Row, e.Field, e.Message),
+		status:  http.StatusUnprocessableEntity,
+		details: map[string]any{"row": e.Row, "column": e.Field},
+	}
+}
+
 func (e *requestError) Error() string { return e.err.Error() }
 func (e *requestError) Unwrap() error { return e.err }
 

@@ -152,20 +152,6 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer src.close()
-	if format == formatArrow || format == formatParquet {
-		// Bad values are found with their row, as the text readers do.
-		if table == nil {
-			table, _ = h.db.Table(name) // created from the body's schema
-		}
-		chk, readErr := newCheckedReader(src.rdr, table), src.readErr
-		src.rdr, src.readErr = chk, func() error {
-			if chk.err != nil {
-				return chk.err
-			}
-			return readErr()
-		}
-	}
-
 	n, resp, err := h.writeRows(r.Context(), src.rdr, name, key, mantisdb.IngestOptions{OnConflict: q.onConflict})
 	// A decoding error is the cause whatever the database made of it: the
 	// database saw the reader fail and wrote nothing.
@@ -178,7 +164,7 @@ func (h *Handler) ingest(w http.ResponseWriter, r *http.Request) {
 			// A concurrent request with the same key won the race.
 			return
 		}
-		h.writeError(w, r, err)
+		h.writeError(w, r, badRow(err))
 		return
 	}
 	h.metrics.ingested(format, n, wire.n)

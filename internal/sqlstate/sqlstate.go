@@ -137,14 +137,23 @@ type Error struct {
 	// Line and Column locate the error in the statement text, 1-based; zero
 	// when the error has no position.
 	Line, Column int
+	// Row and Field locate the error in a write's input rows: the row,
+	// 1-based from the start of the input (an ingest stream, an INSERT's
+	// rows), and the name of the column; zero and empty when the error is
+	// not about one row.
+	Row   int64
+	Field string
 	// cause is an optional wrapped error (not shown to clients).
 	cause error
 }
 
 // Error implements error. The format is "CODE: message" plus the position.
 func (e *Error) Error() string {
-	if e.Line > 0 {
+	switch {
+	case e.Line > 0:
 		return fmt.Sprintf("%s: %s (at line %d, column %d)", e.Code, e.Message, e.Line, e.Column)
+	case e.Row > 0:
+		return fmt.Sprintf("%s: %s (row %d, column %q)", e.Code, e.Message, e.Row, e.Field)
 	}
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
@@ -168,6 +177,27 @@ func (e *Error) At(line, column int) *Error {
 	c := *e
 	c.Line, c.Column = line, column
 	return &c
+}
+
+// InRow returns a copy of e located at row (1-based) and field of a
+// write's input.
+func (e *Error) InRow(row int64, field string) *Error {
+	c := *e
+	c.Row, c.Field = row, field
+	return &c
+}
+
+// ShiftRows returns err with the row of its *Error, when it has one,
+// moved on by before rows: a write that checks its input batch by batch
+// finds a row within its batch, and its caller, who knows the rows of the
+// batches before, makes it a row of the whole input. Any other error is
+// returned as it is.
+func ShiftRows(err error, before int64) error {
+	e := From(err)
+	if e == nil || e.Row == 0 || before == 0 {
+		return err
+	}
+	return e.InRow(e.Row+before, e.Field)
 }
 
 // PositionAt converts a byte offset in text into a 1-based line and column.

@@ -61,4 +61,19 @@ func TestErrorText(t *testing.T) {
 	if Public(nil) != nil {
 		t.Error("Public(nil) != nil")
 	}
+	r := Wrap(cause, NotNullViolation, "null value").InRow(3, "v")
+	if got, want := r.Error(), `23502: null value (row 3, column "v")`; got != want {
+		t.Errorf("Error() = %s, want %s", got, want)
+	}
+	// ShiftRows moves a row on, keeping code, field and cause; other
+	// errors pass unchanged.
+	shifted := From(ShiftRows(fmt.Errorf("batch: %w", r), 100))
+	if shifted == nil || shifted.Row != 103 || shifted.Field != "v" || shifted.Code != NotNullViolation || !errors.Is(shifted, cause) || r.Row != 3 {
+		t.Errorf("ShiftRows: %+v (original row %d)", shifted, r.Row)
+	}
+	for _, err := range []error{nil, cause, Errorf(SyntaxError, "x")} {
+		if got := ShiftRows(err, 100); got != err {
+			t.Errorf("ShiftRows(%v) = %v", err, got)
+		}
+	}
 }
