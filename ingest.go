@@ -113,10 +113,10 @@ type ingester struct {
 // pendingBatch is one record being encoded.
 type pendingBatch struct {
 	size  int64
-	first int64 // the rows of the stream before it
-	done chan struct{} // closed when b or err is set
-	b    *oltp.EncodedBatch
-	err  error
+	first int64         // the rows of the stream before it
+	done  chan struct{} // closed when b or err is set
+	b     *oltp.EncodedBatch
+	err   error
 }
 
 // add starts encoding rec, which follows first rows of the stream, and
