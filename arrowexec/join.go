@@ -169,6 +169,7 @@ type hashJoin struct {
 	pdone     bool // probe side exhausted
 	tailEmit  bool // unmatched probe rows of prec still to emit
 	buildTail int  // next build row to consider for build-outer emission
+	tailOwner bool // of the joins sharing the build, this one emits the build rows
 	pIdx      []int32
 	bIdx      []int32
 	sel       []int32
@@ -913,6 +914,15 @@ func (j *hashJoin) markRecord() (arrow.RecordBatch, error) {
 func (j *hashJoin) emitBuildTail() (arrow.RecordBatch, error) {
 	if j.buildMatched == nil {
 		return nil, nil
+	}
+	if j.shared != nil && !j.tailOwner {
+		// Of the joins that share the build, the last to finish emits
+		// the build rows, with the matches of all.
+		if !j.shared.finishProbe(j) {
+			j.buildMatched = nil
+			return nil, nil
+		}
+		j.tailOwner = true
 	}
 	// Build-outer and build-anti joins emit the unmatched rows, build-semi
 	// joins the matched ones.

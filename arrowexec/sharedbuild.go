@@ -2,7 +2,6 @@ package arrowexec
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -32,6 +31,14 @@ type SharedBuild struct {
 	// until the last reference goes.
 	table hashJoin
 	acct  accounted
+
+	// For joins that emit build rows once their probe side ends
+	// (build-outer, full-outer, build-semi, build-anti): joins counts the
+	// joins made, finished those whose probe side ended, and matched holds
+	// the OR of the matched flags of the finished ones. The last join to
+	// finish emits the build rows for all of them (finishProbe).
+	joins, finished int
+	matched         []bool
 }
 
 // NewSharedBuild returns a SharedBuild of build, holding one reference for
@@ -69,11 +76,12 @@ func (s *SharedBuild) open(ctx context.Context) error {
 // joins that run at once (see SharedBuild): all of them must have the same
 // options but for their probe inputs. Join types that emit build rows once
 // the probe side ends (build-outer, full-outer, build-semi, build-anti)
-// need every probe row's matches in one place and cannot share a build.
+// need every probe row's matches: each join keeps its own matched flags,
+// and the last join whose probe side ends merges them and emits the build
+// rows for all (the others end without them). Such joins must all be made
+// before any of them runs, and each must be read to its end for the build
+// rows to be emitted.
 func NewSharedHashJoin(probe Operator, s *SharedBuild, opts HashJoinOptions) (Operator, error) {
-	if opts.Type.buildOuter() || opts.Type.onBuild() {
-		return nil, fmt.Errorf("arrowexec: a %s join cannot share its build side", opts.Type)
-	}
 	op, err := NewHashJoin(probe, s.build, opts)
 	if err != nil {
 		return nil, err
@@ -81,7 +89,38 @@ func NewSharedHashJoin(probe Operator, s *SharedBuild, opts HashJoinOptions) (Op
 	j := op.(*hashJoin)
 	j.shared = s
 	s.refs.Add(1)
+	if opts.Type.buildOuter() || opts.Type.onBuild() {
+		s.mu.Lock()
+		s.joins++
+		s.mu.Unlock()
+	}
 	return j, nil
+}
+
+// finishProbe merges the matched flags of j, whose probe side ended, into
+// the shared ones and reports whether j is the last of the joins to
+// finish; the last gets the merged flags, from which it emits the build
+// rows.
+func (s *SharedBuild) finishProbe(j *hashJoin) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished++
+	if s.matched == nil {
+		// The first to finish hands its flags over: it no longer reads
+		// them.
+		s.matched = j.buildMatched
+	} else {
+		for i, m := range j.buildMatched {
+			if m {
+				s.matched[i] = true
+			}
+		}
+	}
+	if s.finished < s.joins {
+		return false
+	}
+	j.buildMatched = s.matched
+	return true
 }
 
 // consumeShared gives j the shared table, building it if no join has.
@@ -103,5 +142,10 @@ func (s *SharedBuild) consumeShared(j *hashJoin) error {
 	}
 	j.built = true
 	j.adoptBuild(&s.table)
+	if (j.opts.Type.buildOuter() || j.opts.Type.onBuild()) && j.nbuild > 0 {
+		// Each join marks the build rows its own probe rows match.
+		j.buildMatched = make([]bool, j.nbuild)
+		return j.acct.grow(sliceBytes(j.buildMatched))
+	}
 	return nil
 }

@@ -142,21 +142,32 @@ func (b *builder) buildsLeft(n *sql.Join) bool {
 	return n.Type == sql.JoinRight || b.buildOnLeft(n)
 }
 
-// buildOnLeft reports whether the inner, semi or anti join n should build
-// its hash table on the left input: when the right one is expected to be
-// much larger. (NOT IN's null-aware anti join always builds its subquery
-// side: its answer depends on whether that side has a NULL.)
+// buildOnLeft reports whether the inner, left, semi or anti join n should
+// build its hash table on the left input: when the right one is expected
+// to be much larger. (NOT IN's null-aware anti join always builds its
+// subquery side: its answer depends on whether that side has a NULL.) A
+// left join that builds its left input emits the unmatched left rows
+// after its probe side (a build-outer join); it swaps at a smaller margin
+// (outerSwapFactor), since its right input is typically the many side of
+// a one-to-many key (TPC-H Q13's orders per customer), whose build would
+// chain every left row's matches.
 func (b *builder) buildOnLeft(n *sql.Join) bool {
+	factor := int64(swapFactor)
 	switch {
 	case len(n.LeftKeys) == 0:
 		return false
+	case n.Type == sql.JoinLeft:
+		factor = outerSwapFactor
 	case n.Type != sql.JoinInner && n.Type != sql.JoinSemi && n.Type != sql.JoinAnti:
 		return false
 	}
 	l, lok := b.estimateRows(n.Left)
 	r, rok := b.estimateRows(n.Right)
-	return lok && rok && r > swapFactor*max(l, 1)
+	return lok && rok && r > factor*max(l, 1)
 }
+
+// outerSwapFactor is swapFactor for left joins.
+const outerSwapFactor = 2
 
 // semiKeysUnique reports whether the left keys of the semi join s are
 // plain columns that cover the primary key of the table its left input

@@ -87,7 +87,8 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator, sb *arrowexec.S
 	// order, which may put the largest table on the build side; so may a
 	// join of two inputs, which reorderJoins leaves as written), and a
 	// semi or anti join whose subquery side is (it becomes a build-side
-	// semi or anti join, which emits the left rows alone, in build order).
+	// semi or anti join, which emits the left rows alone, in build order),
+	// and a left join whose right input is (a build-outer join).
 	swapped := b.buildsLeft(n)
 	var typ arrowexec.JoinType
 	switch n.Type {
@@ -95,6 +96,9 @@ func (b *builder) hashJoin(n *sql.Join, l, r arrowexec.Operator, sb *arrowexec.S
 		typ = arrowexec.JoinInner
 	case sql.JoinLeft:
 		typ = arrowexec.JoinProbeOuter
+		if swapped {
+			typ = arrowexec.JoinBuildOuter
+		}
 	case sql.JoinRight:
 		typ = arrowexec.JoinProbeOuter
 	case sql.JoinFull:

@@ -108,22 +108,16 @@ func (b *builder) parallelChain(n sql.Node) []sql.Node {
 }
 
 // sharedJoinProbe returns the probe input of the hash join that j
-// becomes, when its build can be shared by pipelines that probe it at
-// once: not when the join emits build rows after its probe side ends
-// (full joins, and semi and anti joins that build their left input).
+// becomes, whose build is shared by the pipelines that probe it at once.
+// Joins that emit build rows after their probe side ends (full joins,
+// left joins that build their left input, semi and anti joins that build
+// their left input) emit them from the last pipeline to finish
+// (arrowexec.NewSharedHashJoin).
 func (b *builder) sharedJoinProbe(j *sql.Join) (sql.Node, bool) {
 	if len(j.LeftKeys) == 0 {
 		return nil, false
 	}
 	swapped := b.buildsLeft(j)
-	switch j.Type {
-	case sql.JoinFull:
-		return nil, false
-	case sql.JoinSemi, sql.JoinAnti:
-		if swapped {
-			return nil, false
-		}
-	}
 	if swapped {
 		return j.Right, true
 	}
