@@ -166,6 +166,12 @@ type Options struct {
 	// in the statement's context (arrowexec.WithBudget) takes its place.
 	// Zero or negative means no limit.
 	QueryMemory int64
+	// TotalQueryMemory bounds the memory that the budgets of all running
+	// statements hold together, in bytes: a statement that would pass it
+	// fails with 53200 even within its own QueryMemory, so that many
+	// large statements at once fail one by one instead of growing the
+	// process until the OS kills it. Zero or negative means no limit.
+	TotalQueryMemory int64
 }
 
 // DB is an open database.

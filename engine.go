@@ -62,6 +62,10 @@ type impl struct {
 	// running counts statements in flight so that Close can wait for them.
 	running sync.WaitGroup
 	closed  atomic.Bool
+
+	// queryPool is the budget the statements' budgets draw from
+	// (Options.TotalQueryMemory), or nil.
+	queryPool *arrowexec.Budget
 }
 
 func open(dir string, opts *Options) (*DB, error) {
@@ -158,6 +162,15 @@ func open(dir string, opts *Options) (*DB, error) {
 	}
 	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers,
 		plans: planner.NewCache(0)}}
+	if o.TotalQueryMemory > 0 || o.QueryMemory > 0 {
+		// With statement budgets only, the pool has no limit of its own
+		// and counts what they hold, for the metric.
+		db.queryPool = arrowexec.NewSharedBudget(o.TotalQueryMemory)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mantis_query_memory_bytes",
+		Help: "Bytes the operators of running statements hold against their memory budgets (0 when statements have none).",
+	}, func() float64 { return float64(db.queryPool.Used()) }))
 	st.SetSegmentProbe(db.probe)
 	st.SetSegmentRangeProbe(db.probeRange)
 	// Rows left in the row store count as fresh from now on.
@@ -600,11 +613,12 @@ func applyBatch(ctx context.Context, tx *oltp.Txn, kind planner.Kind, t *catalog
 
 // execCtx returns the context in which a statement's operators run: ctx
 // with the database's allocator and, unless ctx carries a budget, one of
-// Options.QueryMemory bytes for this statement alone.
+// Options.QueryMemory bytes for this statement alone, drawn from the
+// budget all statements share (Options.TotalQueryMemory).
 func (db *impl) execCtx(ctx context.Context) context.Context {
 	ctx = compute.WithAllocator(ctx, db.mem)
-	if db.opts.QueryMemory > 0 && arrowexec.BudgetFrom(ctx) == nil {
-		ctx = arrowexec.WithBudget(ctx, arrowexec.NewBudget(db.opts.QueryMemory))
+	if db.queryPool != nil && arrowexec.BudgetFrom(ctx) == nil {
+		ctx = arrowexec.WithBudget(ctx, arrowexec.NewBudgetIn(db.opts.QueryMemory, db.queryPool))
 	}
 	return ctx
 }

@@ -54,3 +54,71 @@ func drainQuery(ctx context.Context, db *mantisdb.DB, q string) error {
 	}
 	return rows.Err()
 }
+
+// TestTotalQueryMemory checks Options.TotalQueryMemory: statements that
+// each fit their own budget fail with 53200 when together they would hold
+// more, and the memory comes back when they end (the metric).
+func TestTotalQueryMemory(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	const sorted = "select * from t order by s desc"
+	// The memory one sort holds, with a budget of the caller's.
+	db := open(t, dir)
+	exec(t, db, "create table t (id bigint primary key, s varchar)")
+	var vals []string
+	for i := 0; i < 4000; i++ {
+		vals = append(vals, fmt.Sprintf("(%d, '%0100d')", i, i))
+	}
+	exec(t, db, "insert into t values "+strings.Join(vals, ", "))
+	b := arrowexec.NewBudget(0)
+	if err := drainQuery(arrowexec.WithBudget(ctx, b), db, sorted); err != nil || b.Peak() == 0 {
+		t.Fatalf("sort: peak %d, %v", b.Peak(), err)
+	}
+	peak := b.Peak()
+	db.Close()
+
+	// One sort fits the total, and a sorted one holds over a fifth of its
+	// peak while its rows are read.
+	db, err := mantisdb.Open(dir, &mantisdb.Options{QueryMemory: 2 * peak, TotalQueryMemory: peak * 6 / 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	held, err := db.Query(ctx, sorted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held.Next() {
+		t.Fatalf("first sort: %v", held.Err())
+	}
+	if used := queryMemoryMetric(t, db); used < float64(peak)/4 {
+		t.Errorf("mantis_query_memory_bytes = %v while a sort of %d bytes runs", used, peak)
+	}
+	err = drainQuery(ctx, db, sorted)
+	if e := sqlstate.From(err); e == nil || e.Code != sqlstate.OutOfMemory || !strings.Contains(e.Message, "server's query memory") {
+		t.Errorf("second sort beside the first: %v, want 53200 for the server's query memory", err)
+	}
+	held.Close()
+	if err := drainQuery(ctx, db, sorted); err != nil {
+		t.Errorf("sort after the first ended: %v", err)
+	}
+	if used := queryMemoryMetric(t, db); used != 0 {
+		t.Errorf("mantis_query_memory_bytes = %v after the statements ended", used)
+	}
+}
+
+// queryMemoryMetric reads mantis_query_memory_bytes from db's registry.
+func queryMemoryMetric(t *testing.T, db *mantisdb.DB) float64 {
+	t.Helper()
+	mfs, err := db.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "mantis_query_memory_bytes" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no mantis_query_memory_bytes")
+	return 0
+}

@@ -17,10 +17,23 @@ type Budget struct {
 	used   atomic.Int64
 	peak   atomic.Int64
 	parent *Budget // nil: none
+	shared bool    // the pool of many queries (NewSharedBudget): its error says so
 }
 
 // NewBudget returns a budget of limit bytes; limit <= 0 means unlimited.
 func NewBudget(limit int64) *Budget { return &Budget{limit: limit} }
+
+// NewSharedBudget returns the budget of limit bytes (<= 0: unlimited) that
+// the budgets of many queries draw from (NewBudgetIn): a server's bound on
+// what all its running statements hold together. A query that would pass
+// it fails with 53200 even within its own budget.
+func NewSharedBudget(limit int64) *Budget { return &Budget{limit: limit, shared: true} }
+
+// NewBudgetIn returns a budget of limit bytes (<= 0: unlimited) whose
+// reservations are also reserved in parent (nil: none).
+func NewBudgetIn(limit int64, parent *Budget) *Budget {
+	return &Budget{limit: limit, parent: parent}
+}
 
 // NewChildBudget returns an unlimited budget whose reservations are also
 // reserved in parent (nil: none), so that the parent's limit applies; it
@@ -35,6 +48,10 @@ func (b *Budget) Grow(n int64) error {
 	u := b.used.Add(n)
 	if b.limit > 0 && u > b.limit {
 		b.used.Add(-n)
+		if b.shared {
+			return sqlstate.Errorf(sqlstate.OutOfMemory,
+				"the statements running hold the server's query memory of %d bytes; retry when fewer run", b.limit)
+		}
 		return sqlstate.Errorf(sqlstate.OutOfMemory, "query exceeds its memory budget of %d bytes", b.limit)
 	}
 	if err := b.parent.Grow(n); err != nil {

@@ -39,16 +39,22 @@ func setMemoryLimit(getenv func(string) string) int64 {
 	return limit
 }
 
-// queryMemoryShare is the share of the Go memory limit that one statement
-// may hold by default (--query-memory 0): a runaway query fails with 53200
-// while others, and the server, go on.
-const queryMemoryShare = 4
+// The shares of the Go memory limit that the statements' memory budgets
+// get by default (--query-memory 0, --total-query-memory 0): one statement
+// a quarter, so that a runaway query fails with 53200 while others, and
+// the server, go on; all running statements together three quarters, so
+// that many large ones at once fail one by one instead of growing the
+// process past the limit (the rest is for batches in flight, the row
+// store's memory tables and the garbage collector's headroom).
+const (
+	queryMemoryShare      = 0.25
+	totalQueryMemoryShare = 0.75
+)
 
-// queryMemory returns the statement memory budget for the --query-memory
-// flag's value n: n itself when positive, no limit (0) when negative, and
-// for 0 a quarter of the Go runtime's memory limit, or no limit when the
-// runtime has none.
-func queryMemory(n int64) int64 {
+// queryMemory returns a memory budget for a flag's value n: n itself when
+// positive, no limit (0) when negative, and for 0 share of the Go
+// runtime's memory limit, or no limit when the runtime has none.
+func queryMemory(n int64, share float64) int64 {
 	switch {
 	case n > 0:
 		return n
@@ -56,7 +62,7 @@ func queryMemory(n int64) int64 {
 		return 0
 	}
 	if gl := debug.SetMemoryLimit(-1); gl > 0 && gl < math.MaxInt64 {
-		return gl / queryMemoryShare
+		return int64(float64(gl) * share)
 	}
 	return 0
 }

@@ -54,17 +54,22 @@ func TestSetMemoryLimitHonoursGOMEMLIMIT(t *testing.T) {
 func TestQueryMemory(t *testing.T) {
 	old := debug.SetMemoryLimit(1 << 30)
 	defer debug.SetMemoryLimit(old)
-	for _, tc := range []struct{ flag, want int64 }{
-		{0, 256 << 20}, // a quarter of the Go memory limit
-		{5 << 20, 5 << 20},
-		{-1, 0},
+	for _, tc := range []struct {
+		flag  int64
+		share float64
+		want  int64
+	}{
+		{0, queryMemoryShare, 256 << 20}, // a quarter of the Go memory limit
+		{0, totalQueryMemoryShare, 768 << 20},
+		{5 << 20, queryMemoryShare, 5 << 20},
+		{-1, totalQueryMemoryShare, 0},
 	} {
-		if got := queryMemory(tc.flag); got != tc.want {
-			t.Errorf("queryMemory(%d) = %d, want %d", tc.flag, got, tc.want)
+		if got := queryMemory(tc.flag, tc.share); got != tc.want {
+			t.Errorf("queryMemory(%d, %v) = %d, want %d", tc.flag, tc.share, got, tc.want)
 		}
 	}
 	debug.SetMemoryLimit(math.MaxInt64) // none
-	if got := queryMemory(0); got != 0 {
+	if got := queryMemory(0, queryMemoryShare); got != 0 {
 		t.Errorf("queryMemory(0) without a Go memory limit = %d, want 0", got)
 	}
 }

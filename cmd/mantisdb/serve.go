@@ -51,6 +51,10 @@ type serveConfig struct {
 	// (mantisdb.Options.QueryMemory); 0 means a quarter of the Go memory
 	// limit (none without one), negative no limit (queryMemory).
 	QueryMemory int64
+	// TotalQueryMemory bounds what all running statements' budgets hold
+	// (mantisdb.Options.TotalQueryMemory); 0 means three quarters of the
+	// Go memory limit, negative no limit.
+	TotalQueryMemory int64
 	// REST options (see rest.Options).
 	MaxBodyBytes          int64
 	MaxConcurrentRequests int
@@ -84,6 +88,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error (env MANTIS_LOG_LEVEL)")
 	fs.Int64Var(&cfg.CacheSize, "cache-size", oltp.DefaultCacheSize, "`bytes` of the row store's block cache (env MANTIS_CACHE_SIZE)")
 	fs.Int64Var(&cfg.QueryMemory, "query-memory", 0, "`bytes` one statement's operators may hold before it fails with 53200; 0: a quarter of the Go memory limit; -1: no limit (env MANTIS_QUERY_MEMORY)")
+	fs.Int64Var(&cfg.TotalQueryMemory, "total-query-memory", 0, "`bytes` all running statements' operators may hold together before the next to ask fails with 53200; 0: three quarters of the Go memory limit; -1: no limit (env MANTIS_TOTAL_QUERY_MEMORY)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
 	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
@@ -219,11 +224,12 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("cannot create data directory: %w", err)
 	}
-	qm := queryMemory(cfg.QueryMemory)
-	if qm > 0 {
-		log.Info("query memory budget", "bytes", qm)
+	qm, tqm := queryMemory(cfg.QueryMemory, queryMemoryShare), queryMemory(cfg.TotalQueryMemory, totalQueryMemoryShare)
+	if qm > 0 || tqm > 0 {
+		log.Info("query memory budget", "statement_bytes", qm, "total_bytes", tqm)
 	}
-	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log, CacheSize: cfg.CacheSize, QueryMemory: qm})
+	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log, CacheSize: cfg.CacheSize,
+		QueryMemory: qm, TotalQueryMemory: tqm})
 	if err != nil {
 		return fmt.Errorf("cannot open database in %s: %w", cfg.DataDir, err)
 	}
