@@ -549,13 +549,26 @@ func BenchmarkSumDecimal(b *testing.B) {
 	}
 	arr := decArray(mem, dec15_2, vals, nil)
 	defer arr.Release()
-	a := &sumDecAgg{dt: dec38_2, scale: 2}
-	a.resize(4)
-	b.ResetTimer()
-	for range b.N {
-		if err := a.update(gids, nil, arr); err != nil {
-			b.Fatal(err)
+	// sel keeps 63 rows of 64 (a filter that most rows pass).
+	var sel, selGids []int32
+	for i := range int32(n) {
+		if i%64 != 5 {
+			sel, selGids = append(sel, i), append(selGids, gids[i])
 		}
+	}
+	for _, bc := range []struct {
+		name      string
+		gids, sel []int32
+	}{{"all", gids, nil}, {"sel", selGids, sel}} {
+		b.Run(bc.name, func(b *testing.B) {
+			a := &sumDecAgg{dt: dec38_2, scale: 2}
+			a.resize(4)
+			for range b.N {
+				if err := a.update(bc.gids, bc.sel, arr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -599,6 +612,93 @@ func TestInStrings(t *testing.T) {
 		}
 		if got != tc.want {
 			t.Errorf("%s: got %s, want %s", e, got, tc.want)
+		}
+	}
+}
+
+// TestSumDecimalLanes checks the per-batch lanes of a SUM over few groups
+// (sumLanes) against a row-by-row 128-bit sum: values that are small, near
+// the int64 edge (lanes and group sums overflow an int64), negative and
+// beyond an int64 (the batch falls back to the row loops), with and
+// without a selection of rows, over as many groups as the lanes serve and
+// one more.
+func TestSumDecimalLanes(t *testing.T) {
+	_, mem := testCtx(t)
+	maxI := int64(math.MaxInt64)
+	kinds := []struct {
+		name string
+		val  func(i int) decimal128.Num
+	}{
+		{"small", func(i int) decimal128.Num { return decimal128.FromI64(int64(i*7919%100000 - 30000)) }},
+		{"int64 edge", func(i int) decimal128.Num { return decimal128.FromI64(maxI - int64(i%5)) }},
+		{"negative edge", func(i int) decimal128.Num { return decimal128.FromI64(-maxI + int64(i%3)) }},
+		{"mixed edge", func(i int) decimal128.Num { return decimal128.FromI64((maxI - int64(i)) * int64(1-2*(i/7%2))) }},
+		{"sparse edge", func(i int) decimal128.Num {
+			// One value per lane of a batch: the lanes fit, their sum
+			// does not.
+			if i%251 == 0 {
+				return decimal128.FromI64(maxI/2 + 7)
+			}
+			return decimal128.FromI64(1)
+		}},
+		{"one beyond int64", func(i int) decimal128.Num {
+			for _, r := range []int{7, 1003 + 6, 2006 + 5} { // a different lane in each batch
+				if i == r {
+					return huge
+				}
+			}
+			return decimal128.FromI64(int64(i))
+		}},
+		{"beyond int64", func(i int) decimal128.Num {
+			if i%97 == 13 {
+				return huge
+			}
+			return decimal128.FromI64(int64(i))
+		}},
+	}
+	for _, k := range kinds {
+		for _, groups := range []int{1, 4, laneGroups, laneGroups + 1} {
+			for _, withSel := range []bool{false, true} {
+				name := fmt.Sprintf("%s/groups=%d/sel=%v", k.name, groups, withSel)
+				a := &sumDecAgg{dt: dec38_2, scale: 2}
+				a.resize(groups)
+				want := make([]decimal128.Num, groups)
+				wantCnt := make([]int64, groups)
+				for batch := 0; batch < 3; batch++ {
+					const n = 1003
+					vals := make([]decimal128.Num, n)
+					for i := range vals {
+						vals[i] = k.val(batch*n + i)
+					}
+					arr := decArray(mem, dec38_2, vals, nil)
+					var gids, sel []int32
+					for i := range int32(n) {
+						if withSel && i%5 == 2 {
+							continue
+						}
+						g := (i*31 + int32(batch)) % int32(groups)
+						gids = append(gids, g)
+						if withSel {
+							sel = append(sel, i)
+						}
+						want[g] = want[g].Add(vals[i])
+						wantCnt[g]++
+					}
+					err := a.update(gids, sel, arr)
+					arr.Release()
+					if err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+				}
+				res := a.finish(mem, groups).(*array.Decimal128)
+				for g := range groups {
+					if res.Value(g) != want[g] || a.cnt[g] != wantCnt[g] {
+						t.Errorf("%s: group %d: sum %s count %d, want %s count %d", name, g,
+							res.Value(g).BigInt(), a.cnt[g], want[g].BigInt(), wantCnt[g])
+					}
+				}
+				res.Release()
+			}
 		}
 	}
 }
