@@ -153,7 +153,10 @@ type hashJoin struct {
 	table        *groupTable
 	head         []int32   // first row of each group of table
 	itab         *intTable // instead of table and head when the only key is an integer column: key → first row
-	ikeys        []int64   // widened integer keys of a batch
+	ikeys        []int64   // widened (or packed) integer keys of a batch
+	pack         *joinPack // packs several integer keys into one for itab
+	pmiss        []bool    // probe rows whose keys are outside pack's ranges
+	packBuf      []int64   // pack's scratch space
 	next         []int32   // next row of the same key, -1 at a chain's end
 	buildHasNull bool
 	buildMatched []bool
@@ -271,6 +274,7 @@ func (j *hashJoin) adoptBuild(from *hashJoin) {
 		j.brec.Retain()
 	}
 	j.table, j.itab, j.head, j.next = from.table, from.itab, from.head, from.next
+	j.pack = from.pack
 	j.buildHasNull = from.buildHasNull
 }
 
@@ -353,6 +357,13 @@ func (j *hashJoin) consumeOwnBuild() error {
 			j.ikeys = buf
 			j.buildInts(ik, nulls)
 		}
+	} else if len(keys) > 1 {
+		if p := newJoinPack(keys, nulls, n); p != nil {
+			j.pack = p
+			j.ikeys, j.pmiss = growSlice(j.ikeys, n), growSlice(j.pmiss, n)
+			j.packBuf = p.pack(keys, n, j.ikeys, j.pmiss, j.packBuf)
+			j.buildInts(j.ikeys[:n], nulls)
+		}
 	}
 	if j.itab == nil {
 		if err := j.enc.encode(keys, n); err != nil {
@@ -387,7 +398,8 @@ func (j *hashJoin) consumeOwnBuild() error {
 	}
 	// The chains, the matched flags, and the key buffers the build sized
 	// to its rows, which the probe reuses.
-	return j.acct.grow(tableBytes + sliceBytes(j.next) + sliceBytes(j.buildMatched) + sliceBytes(j.ikeys) + j.enc.bytes())
+	return j.acct.grow(tableBytes + sliceBytes(j.next) + sliceBytes(j.buildMatched) + sliceBytes(j.ikeys) +
+		sliceBytes(j.pmiss) + sliceBytes(j.packBuf) + j.enc.bytes())
 }
 
 // publishFilters publishes the keys of the build rows without NULL keys
@@ -526,6 +538,22 @@ func (j *hashJoin) startProbe(b arrow.RecordBatch) error {
 		}
 		return nil
 	}
+	if j.itab != nil && j.pack != nil {
+		j.ikeys, j.pmiss = growSlice(j.ikeys, n), growSlice(j.pmiss, n)
+		j.packBuf = j.pack.pack(keys, n, j.ikeys, j.pmiss, j.packBuf)
+		j.sink |= uint64(j.itab.lookupBatch(j.ikeys[:n], j.pgroup))
+		for i, m := range j.pmiss[:n] {
+			if m {
+				j.pgroup[i] = -1
+			}
+		}
+		for i := range nulls {
+			if nulls[i] {
+				j.pgroup[i] = -2
+			}
+		}
+		return nil
+	}
 	if j.itab != nil {
 		ik, buf, ok := intKeys(keys[0], j.ikeys)
 		j.ikeys = buf
@@ -656,6 +684,15 @@ func (j *hashJoin) pairs(schema *arrow.Schema, pIdx, bIdx []int32) (arrow.Record
 	}
 	out := array.NewRecordBatch(schema, cols, int64(n))
 	return out, nil
+}
+
+// growSlice returns s with length n, reallocated (not copied) when its
+// capacity is smaller.
+func growSlice[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n, n+n/4)
+	}
+	return s[:n]
 }
 
 // isIdentity reports whether idx is 0, 1, …, n-1.

@@ -240,3 +240,131 @@ func TestHashJoinSharesProbeColumns(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestHashJoinPackedKeys checks joins on two integer keys, which pack
+// them into one (joinPack) when the build keys' ranges fit in 63 bits and
+// fall back to byte keys when not: against nested loops, with NULL keys,
+// probe keys below, inside and above the build's ranges, negative keys,
+// and for each join type, with a shared build too.
+func TestHashJoinPackedKeys(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "a", Type: arrow.PrimitiveTypes.Int32, Nullable: true},
+		{Name: "b", Type: i64, Nullable: true},
+		{Name: "v", Type: i64},
+	}, nil)
+	type row struct {
+		a, b *int64
+		v    int64
+	}
+	r := rand.New(rand.NewSource(7))
+	gen := func(n int, bLo, bSpan int64) []row {
+		out := make([]row, n)
+		for i := range out {
+			if r.Intn(8) != 0 {
+				a := int64(r.Intn(7) - 3)
+				out[i].a = &a
+			}
+			if r.Intn(8) != 0 {
+				b := bLo + r.Int63n(bSpan)
+				out[i].b = &b
+			}
+			out[i].v = int64(i)
+		}
+		return out
+	}
+	render := func(rows []row, size int, mem memory.Allocator) []arrow.RecordBatch {
+		var js []string
+		for _, x := range rows {
+			a, b := "null", "null"
+			if x.a != nil {
+				a = fmt.Sprint(*x.a)
+			}
+			if x.b != nil {
+				b = fmt.Sprint(*x.b)
+			}
+			js = append(js, fmt.Sprintf(`{"a": %s, "b": %s, "v": %d}`, a, b, x.v))
+		}
+		var out []arrow.RecordBatch
+		for i := 0; i < len(js); i += size {
+			out = append(out, recFromJSON(t, mem, sch, "["+strings.Join(js[i:min(i+size, len(js))], ",")+"]"))
+		}
+		return out
+	}
+	eq := func(p, b row) bool {
+		return p.a != nil && b.a != nil && p.b != nil && b.b != nil && *p.a == *b.a && *p.b == *b.b
+	}
+	cellOf := func(p *int64) string {
+		if p == nil {
+			return "NULL"
+		}
+		return fmt.Sprint(*p)
+	}
+	str := func(x row) string { return fmt.Sprintf("%s|%s|%d", cellOf(x.a), cellOf(x.b), x.v) }
+	const nulls = "NULL|NULL|NULL"
+	for iter, tc := range []struct{ bLo, bSpan int64 }{
+		{0, 10}, {-5, 12}, {1 << 40, 6}, {-(1 << 62), 1 << 62}, // the last does not pack
+	} {
+		build := gen(40, tc.bLo, tc.bSpan)
+		probe := gen(60, tc.bLo-3, tc.bSpan+6)
+		for _, typ := range []JoinType{JoinInner, JoinProbeOuter, JoinBuildOuter, JoinSemi, JoinAnti, JoinBuildSemi} {
+			for _, shared := range []bool{false, true} {
+				mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+				ctx := exec.WithAllocator(context.Background(), mem)
+				opts := HashJoinOptions{Type: typ, BatchSize: 16,
+					ProbeKeys: []Expr{Column(0, arrow.PrimitiveTypes.Int32), Column(1, i64)},
+					BuildKeys: []Expr{Column(0, arrow.PrimitiveTypes.Int32), Column(1, i64)}}
+				bop := NewValues(sch, render(build, 9, mem))
+				var op Operator
+				var err error
+				if shared {
+					sb := NewSharedBuild(bop)
+					op, err = NewSharedHashJoin(NewValues(sch, render(probe, 11, mem)), sb, opts)
+					sb.Release()
+				} else {
+					op, err = NewHashJoin(NewValues(sch, render(probe, 11, mem)), bop, opts)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := drain(t, ctx, op)
+				if err != nil {
+					t.Fatal(err)
+				}
+				slices.Sort(got)
+				var want []string
+				bm := make([]bool, len(build))
+				for _, p := range probe {
+					matched := false
+					for bi, b := range build {
+						if !eq(p, b) {
+							continue
+						}
+						matched, bm[bi] = true, true
+						if typ.keepsBuild() {
+							want = append(want, str(p)+"|"+str(b)+"")
+						}
+					}
+					switch {
+					case typ == JoinSemi && matched, typ == JoinAnti && !matched:
+						want = append(want, str(p)+"")
+					case typ == JoinProbeOuter && !matched:
+						want = append(want, str(p)+"|"+nulls+"")
+					}
+				}
+				for bi, b := range build {
+					switch {
+					case typ == JoinBuildOuter && !bm[bi]:
+						want = append(want, nulls+"|"+str(b)+"")
+					case typ == JoinBuildSemi && bm[bi]:
+						want = append(want, str(b)+"")
+					}
+				}
+				slices.Sort(want)
+				if strings.Join(got, "\n") != strings.Join(want, "\n") {
+					t.Fatalf("%d/%s/shared=%v:\ngot  %v\nwant %v", iter, typ, shared, got, want)
+				}
+				mem.AssertSize(t, 0)
+			}
+		}
+	}
+}

@@ -228,3 +228,84 @@ func (p *keyPacker) unpack(mem memory.Allocator, keys []int64) []arrow.Array {
 	}
 	return out
 }
+
+// joinPack packs the integer keys of a hash join on several columns into
+// one int64 per row, so that the join indexes and probes them in an
+// intTable instead of encoding byte keys for the groupTable (TPC-H Q9's
+// join of lineitem with partsupp on part and supplier keys, Q5's with
+// customer on customer and nation keys). Column i owns the bits from
+// shift[i] up, holding the value's offset from the smallest value of the
+// column among the build rows, lo[i]; a build side packs only when the
+// columns' ranges fit in 63 bits together. Equal keys pack to equal
+// int64s and different keys within the ranges to different ones; a probe
+// key outside a column's range matches no build row and is reported as
+// such (pack's miss). A joinPack is read-only once made: joins that
+// share a build share it.
+type joinPack struct {
+	lo, hi []int64
+	shift  []uint
+}
+
+// newJoinPack returns the packing of the build keys cols (n rows, nulls
+// marking the rows with a NULL key, as nullRows returns them), or nil
+// when a column is not an integer or the ranges do not fit.
+func newJoinPack(cols []arrow.Array, nulls []bool, n int) *joinPack {
+	p := &joinPack{lo: make([]int64, len(cols)), hi: make([]int64, len(cols)), shift: make([]uint, len(cols))}
+	var buf []int64
+	width := uint(0)
+	for ci, c := range cols {
+		ik, b, ok := intKeys(c, buf)
+		buf = b
+		if !ok || len(ik) < n {
+			return nil
+		}
+		lo, hi, any := int64(0), int64(0), false
+		for i, v := range ik[:n] {
+			if nulls != nil && nulls[i] {
+				continue
+			}
+			if !any {
+				lo, hi, any = v, v, true
+				continue
+			}
+			lo, hi = min(lo, v), max(hi, v)
+		}
+		if !any {
+			return nil // every key is NULL: nothing to index
+		}
+		p.lo[ci], p.hi[ci], p.shift[ci] = lo, hi, width
+		width += uint(bits.Len64(uint64(hi) - uint64(lo)))
+		if width > 63 {
+			return nil
+		}
+	}
+	return p
+}
+
+// pack writes the packed key of every row of cols (n rows) to dst[:n]
+// and sets miss[i] for the rows with a key outside the build's ranges
+// (and clears it for the others). Rows with a NULL key get some value:
+// the caller knows them from nullRows. buf is scratch space; pack
+// returns it for the next call.
+func (p *joinPack) pack(cols []arrow.Array, n int, dst []int64, miss []bool, buf []int64) []int64 {
+	dst, miss = dst[:n], miss[:n]
+	clear(dst)
+	clear(miss)
+	for ci, c := range cols {
+		ik, b, _ := intKeys(c, buf)
+		buf = b
+		if len(ik) < n {
+			// No value buffer: every row is NULL.
+			continue
+		}
+		lo, hi, sh := p.lo[ci], p.hi[ci], p.shift[ci]
+		for i, v := range ik[:n] {
+			if v < lo || v > hi {
+				miss[i] = true
+				continue
+			}
+			dst[i] |= int64((uint64(v) - uint64(lo)) << sh)
+		}
+	}
+	return buf
+}
