@@ -159,6 +159,7 @@ type hashJoin struct {
 	packBuf      []int64   // pack's scratch space
 	next         []int32   // next row of the same key, -1 at a chain's end
 	buildHasNull bool
+	unique       bool // no two build rows have the same key: no chain goes on
 	buildMatched []bool
 	enc          keyEncoder
 
@@ -274,7 +275,7 @@ func (j *hashJoin) adoptBuild(from *hashJoin) {
 		j.brec.Retain()
 	}
 	j.table, j.itab, j.head, j.next = from.table, from.itab, from.head, from.next
-	j.pack = from.pack
+	j.pack, j.unique = from.pack, from.unique
 	j.buildHasNull = from.buildHasNull
 }
 
@@ -377,6 +378,7 @@ func (j *hashJoin) consumeOwnBuild() error {
 		for i := range j.head {
 			j.head[i] = -1
 		}
+		j.unique = true
 		for i := n - 1; i >= 0; i-- {
 			g := j.next[i]
 			if g < 0 {
@@ -385,6 +387,7 @@ func (j *hashJoin) consumeOwnBuild() error {
 			}
 			j.next[i] = j.head[g]
 			j.head[g] = int32(i)
+			j.unique = j.unique && j.next[i] < 0
 		}
 	}
 	if j.opts.Type.buildOuter() || j.opts.Type.onBuild() {
@@ -464,6 +467,7 @@ func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 	}
 	// Rows are chained in reverse so that each chain lists its rows in
 	// input order.
+	dup := int32(0)
 	for i := n - 1; i >= 0; i-- {
 		if nulls != nil && nulls[i] {
 			j.buildHasNull = true
@@ -471,7 +475,9 @@ func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 			continue
 		}
 		j.next[i] = j.itab.push(ik[i], int32(i))
+		dup |= j.next[i] + 1 // stays 0 while every push starts a chain
 	}
+	j.unique = dup == 0
 }
 
 // nullRows returns which rows have a NULL in any key column, or nil when
@@ -606,6 +612,18 @@ func (j *hashJoin) expand() {
 	if j.opts.Residual == nil && !j.opts.Type.keepsBuild() {
 		for ; j.prow < n; j.prow++ {
 			j.pmatched[j.prow] = j.pgroup[j.prow] >= 0
+		}
+		return
+	}
+	// With unique build keys, a probe row has at most one candidate, the
+	// first row of its key's chain: no chain to walk.
+	if j.unique && j.pchain == -1 {
+		end := min(n, j.prow+j.batchSize)
+		for ; j.prow < end; j.prow++ {
+			if g := j.pgroup[j.prow]; g >= 0 {
+				j.pIdx = append(j.pIdx, int32(j.prow))
+				j.bIdx = append(j.bIdx, g)
+			}
 		}
 		return
 	}

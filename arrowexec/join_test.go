@@ -368,3 +368,44 @@ func TestHashJoinPackedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestHashJoinUniqueBuild checks which builds the join takes for unique
+// keys (whose probe walks no chain): NULL keys, which are not indexed, do
+// not count, and the integer, packed and byte-key tables agree.
+func TestHashJoinUniqueBuild(t *testing.T) {
+	sch := arrow.NewSchema([]arrow.Field{
+		{Name: "k", Type: i64, Nullable: true},
+		{Name: "s", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	for _, tc := range []struct {
+		rows   string
+		unique bool
+	}{
+		{`[{"k": 1, "s": "a"}, {"k": 2, "s": "b"}, {"k": 3, "s": "c"}]`, true},
+		{`[{"k": 1, "s": "a"}, {"k": null, "s": null}, {"k": null, "s": null}]`, true},
+		{`[{"k": 1, "s": "a"}, {"k": 2, "s": "b"}, {"k": 1, "s": "a"}]`, false},
+		{`[]`, false},
+	} {
+		for _, keys := range [][]Expr{
+			{Column(0, i64)},
+			{Column(0, i64), Column(0, i64)},
+			{Column(1, arrow.BinaryTypes.String)},
+		} {
+			mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+			ctx := exec.WithAllocator(context.Background(), mem)
+			build := recFromJSON(t, mem, sch, tc.rows)
+			op, err := NewHashJoin(NewValues(sch, nil), NewValues(sch, []arrow.RecordBatch{build}),
+				HashJoinOptions{ProbeKeys: keys, BuildKeys: keys})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := drain(t, ctx, op); err != nil {
+				t.Fatal(err)
+			}
+			if got := op.(*hashJoin).unique; got != tc.unique {
+				t.Errorf("%s with %d keys %v: unique %v, want %v", tc.rows, len(keys), keys[0], got, tc.unique)
+			}
+			mem.AssertSize(t, 0)
+		}
+	}
+}
