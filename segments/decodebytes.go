@@ -41,6 +41,7 @@ type bytesPages struct {
 	// dictData[dictOff[i]:dictOff[i+1]].
 	dictOff  []int32
 	dictData []byte
+	dictMax  int // the longest value's length
 	hasDict  bool
 
 	// The current data page.
@@ -168,11 +169,13 @@ func (p *bytesPages) readDictionaryValues(data []byte, n int) error {
 	}
 	p.dictOff = append(p.dictOff[:0], 0)
 	p.dictData = p.dictData[:0]
+	p.dictMax = 0
 	for i := 0; i < n; i++ {
 		v, rest, ok := plainValue(data)
 		if !ok {
 			return corrupt("dictionary value %d runs past its page", i)
 		}
+		p.dictMax = max(p.dictMax, len(v))
 		p.dictData = append(p.dictData, v...)
 		if len(p.dictData) > math.MaxInt32 {
 			return corrupt("dictionary of more than 2 GiB")
@@ -360,6 +363,12 @@ func (p *bytesPages) values(out *byteSink, offs []int32) error {
 // gather appends the dictionary values idx, writing their end offsets
 // into offs.
 func (p *bytesPages) gather(out *byteSink, offs []int32, idx []uint32) error {
+	switch {
+	case p.dictMax <= 8:
+		return p.gatherShort(out, offs, idx)
+	case p.dictMax <= wordCopy:
+		return p.gatherWords(out, offs, idx)
+	}
 	dictOff, dictData := p.dictOff, p.dictData
 	nd := uint32(len(dictOff) - 1)
 	for i, x := range idx {
@@ -381,6 +390,61 @@ func (p *bytesPages) gather(out *byteSink, offs []int32, idx []uint32) error {
 		}
 		offs[i] = int32(out.size)
 	}
+	return nil
+}
+
+// gatherShort is gather for a dictionary whose values are at most 8 bytes
+// long (flags, codes, modes: most dictionary-encoded strings): each value
+// moves as one 8-byte load and store, and room for all of idx is made
+// once.
+func (p *bytesPages) gatherShort(out *byteSink, offs []int32, idx []uint32) error {
+	dictOff, dictData := p.dictOff, p.dictData
+	nd := uint32(len(dictOff) - 1)
+	// At most dictMax bytes a value, plus the 8 the last store may
+	// write.
+	if need := p.dictMax*len(idx) + 8; out.size+need > len(out.buf) {
+		if err := out.reserve(need); err != nil {
+			return err
+		}
+	}
+	buf, size := out.buf, out.size
+	for i, x := range idx {
+		if x >= nd {
+			return corrupt("dictionary index %d of %d values", x, nd)
+		}
+		o, e := int(dictOff[x]), int(dictOff[x+1])
+		// dictData has wordCopy (>= 8) bytes of padding past its last
+		// value.
+		binary.LittleEndian.PutUint64(buf[size:size+8], binary.LittleEndian.Uint64(dictData[o:o+8]))
+		size += e - o
+		offs[i] = int32(size)
+	}
+	out.size = size
+	return nil
+}
+
+// gatherWords is gather for a dictionary whose values are at most
+// wordCopy bytes long: each value moves as one copyWord, and room for all
+// of idx is made once.
+func (p *bytesPages) gatherWords(out *byteSink, offs []int32, idx []uint32) error {
+	dictOff, dictData := p.dictOff, p.dictData
+	nd := uint32(len(dictOff) - 1)
+	if need := p.dictMax*len(idx) + wordCopy; out.size+need > len(out.buf) {
+		if err := out.reserve(need); err != nil {
+			return err
+		}
+	}
+	buf, size := out.buf, out.size
+	for i, x := range idx {
+		if x >= nd {
+			return corrupt("dictionary index %d of %d values", x, nd)
+		}
+		o, e := int(dictOff[x]), int(dictOff[x+1])
+		copyWord((*[wordCopy]byte)(buf[size:size+wordCopy]), (*[wordCopy]byte)(dictData[o:o+wordCopy]))
+		size += e - o
+		offs[i] = int32(size)
+	}
+	out.size = size
 	return nil
 }
 

@@ -136,14 +136,7 @@ func TestRLEDecoderErrors(t *testing.T) {
 // TestBytesPagesErrors gives the page decoder values that do not parse:
 // each fails with ErrCorruption.
 func TestBytesPagesErrors(t *testing.T) {
-	plain := func(vals ...string) []byte {
-		var b []byte
-		for _, v := range vals {
-			b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
-			b = append(b, v...)
-		}
-		return b
-	}
+	plain := func(vals ...string) []byte { return plainValues(vals) }
 	for _, tc := range []struct {
 		name   string
 		enc    parquet.Encoding
@@ -188,4 +181,101 @@ func countPlain(b []byte) int {
 		n++
 	}
 	return n
+}
+
+// plainValues encodes vals as a PLAIN byte array page.
+func plainValues(vals []string) []byte {
+	var b []byte
+	for _, v := range vals {
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(v)))
+		b = append(b, v...)
+	}
+	return b
+}
+
+// gatherDict returns n dictionary values whose longest is max bytes (the
+// others shorter, one empty).
+func gatherDict(n, max int) []string {
+	vals := make([]string, n)
+	for i := range vals {
+		l := max * i / (n - 1)
+		vals[i] = fmt.Sprintf("%0*d", l, i)[:l]
+	}
+	return vals
+}
+
+// TestGather: dictionary values gathered onto a sink that already holds
+// bytes, in steps, by each path of gather (values of at most 8 bytes, at
+// most wordCopy, longer), give the values and end offsets; an index past
+// the dictionary is corruption on every path.
+func TestGather(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, max := range []int{0, 1, 8, 9, 31, 32, 33, 200} {
+		t.Run(fmt.Sprint(max), func(t *testing.T) {
+			dict := gatherDict(7, max)
+			p := &bytesPages{}
+			if err := p.readDictionaryValues(plainValues(dict), len(dict)); err != nil {
+				t.Fatal(err)
+			}
+			out := byteSink{data: memory.NewResizableBuffer(memory.DefaultAllocator)}
+			defer out.data.Release()
+			if err := out.reserve(3); err != nil {
+				t.Fatal(err)
+			}
+			out.size += copy(out.buf, "pre")
+			want := "pre"
+			var wantOffs, offs []int32
+			for _, step := range []int{1, 5, 300, 4000} {
+				idx := make([]uint32, step)
+				for i := range idx {
+					idx[i] = uint32(rnd.IntN(len(dict)))
+					want += dict[idx[i]]
+					wantOffs = append(wantOffs, int32(len(want)))
+				}
+				o := make([]int32, step)
+				if err := p.gather(&out, o, idx); err != nil {
+					t.Fatal(err)
+				}
+				offs = append(offs, o...)
+			}
+			if got := string(out.buf[:out.size]); got != want {
+				t.Errorf("bytes differ: %d of %d", len(got), len(want))
+			}
+			if !slices.Equal(offs, wantOffs) {
+				t.Error("end offsets differ")
+			}
+			if err := p.gather(&out, make([]int32, 2), []uint32{0, uint32(len(dict))}); !errors.Is(err, ErrCorruption) {
+				t.Errorf("index past the dictionary: %v", err)
+			}
+		})
+	}
+}
+
+// BenchmarkGather gathers 8192 indices from dictionaries of a few values
+// of at most max bytes (take the minimum of -count runs: the machine is
+// shared).
+func BenchmarkGather(b *testing.B) {
+	for _, max := range []int{1, 8, 17, 100} {
+		b.Run(fmt.Sprint(max), func(b *testing.B) {
+			dict := gatherDict(7, max)
+			p := &bytesPages{}
+			if err := p.readDictionaryValues(plainValues(dict), len(dict)); err != nil {
+				b.Fatal(err)
+			}
+			rnd := rand.New(rand.NewPCG(1, 2))
+			idx := make([]uint32, 8192)
+			for i := range idx {
+				idx[i] = uint32(rnd.IntN(len(dict)))
+			}
+			offs := make([]int32, len(idx))
+			out := byteSink{data: memory.NewResizableBuffer(memory.DefaultAllocator)}
+			defer out.data.Release()
+			for i := 0; i < b.N; i++ {
+				out.size = 0
+				if err := p.gather(&out, offs, idx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
