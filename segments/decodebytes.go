@@ -336,15 +336,22 @@ func (p *bytesPages) values(out *byteSink, offs []int32) error {
 			if m > len(b)-4 {
 				return corrupt("plain value runs past its page")
 			}
-			if out.size+max(m, wordCopy) > len(out.buf) {
-				if err := out.reserve(max(m, wordCopy)); err != nil {
+			if out.size+max(m, 2*wordCopy) > len(out.buf) {
+				if err := out.reserve(max(m, 2*wordCopy)); err != nil {
 					return err
 				}
 			}
-			if m <= wordCopy && 4+wordCopy <= len(b) {
+			switch {
+			case m <= wordCopy && 4+wordCopy <= len(b):
 				copyWord((*[wordCopy]byte)(out.buf[out.size:out.size+wordCopy]), (*[wordCopy]byte)(b[4:4+wordCopy]))
 				out.size += m
-			} else {
+			case m <= 2*wordCopy && 4+2*wordCopy <= len(b):
+				// Comments and names: two words beat a call of memmove.
+				dst, src := out.buf[out.size:out.size+2*wordCopy], b[4:4+2*wordCopy]
+				copyWord((*[wordCopy]byte)(dst), (*[wordCopy]byte)(src))
+				copyWord((*[wordCopy]byte)(dst[wordCopy:]), (*[wordCopy]byte)(src[wordCopy:]))
+				out.size += m
+			default:
 				out.size += copy(out.buf[out.size:], b[4:4+m])
 			}
 			offs[i] = int32(out.size)
