@@ -52,8 +52,10 @@ func newDenseIntTable(min int64, span int) *intTable {
 // denseSpan returns the span of the dense table for keys ik (NULL where
 // nulls says so) of which at most distinct are distinct, and their
 // minimum; ok is false when a dense table would take more memory than the
-// slots of a hash table (16 bytes a slot, at least two slots a key), or
-// there are no keys.
+// slots of a hash table (16 bytes a slot, at least two slots a key,
+// rounded up to a power of two as newIntTableSize does: TPC-H Q21's 729K
+// finished orders, whose keys span 6M, take 24 MB dense or 32 MB of
+// slots), or there are no keys.
 func denseSpan(ik []int64, nulls []bool, distinct int) (min int64, span int, ok bool) {
 	lo, hi, any := int64(math.MaxInt64), int64(math.MinInt64), false
 	for i, k := range ik {
@@ -67,7 +69,11 @@ func denseSpan(ik []int64, nulls []bool, distinct int) (min int64, span int, ok 
 	}
 	// hi-lo in uint64 is exact for every lo <= hi.
 	d := uint64(hi) - uint64(lo)
-	if d >= uint64(8*distinct+1024) {
+	slots := 256
+	for slots < 2*distinct {
+		slots *= 2
+	}
+	if d >= uint64(max(8*distinct+1024, 4*slots)) {
 		return 0, 0, false
 	}
 	return lo, int(d) + 1, true

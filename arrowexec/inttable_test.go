@@ -139,6 +139,9 @@ func TestDenseSpan(t *testing.T) {
 		{"extremes", []int64{math.MinInt64, math.MaxInt64}, nil, 2, 0, 0, false},
 		{"slack", []int64{0, 8*100 + 1023}, nil, 100, 0, 8*100 + 1024, true},
 		{"too-wide", []int64{0, 8*100 + 1024}, nil, 100, 0, 0, false},
+		// 729K keys take 2^21 slots (32 MB), as much as 8M dense keys.
+		{"slots-rounded", []int64{0, 6_000_000}, nil, 729_000, 0, 6_000_001, true},
+		{"slots-too-wide", []int64{0, 4 << 21}, nil, 729_000, 0, 0, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			min, span, ok := denseSpan(tc.keys, tc.nulls, tc.distinct)

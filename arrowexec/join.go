@@ -466,16 +466,26 @@ func (j *hashJoin) buildInts(ik []int64, nulls []bool) {
 		j.itab = newIntTableSize(distinct)
 	}
 	// Rows are chained in reverse so that each chain lists its rows in
-	// input order.
+	// input order. A hash table larger than the caches has its home slots
+	// of a block of keys loaded first, so that their misses overlap (as
+	// lookupBatch does for the probe).
+	touch := j.itab.dense == nil && len(j.itab.slots) > 1<<12
+	var idx [probeBatch]int32
 	dup := int32(0)
-	for i := n - 1; i >= 0; i-- {
-		if nulls != nil && nulls[i] {
-			j.buildHasNull = true
-			j.next[i] = -1
-			continue
+	for hi := n; hi > 0; hi -= probeBatch {
+		lo := max(hi-probeBatch, 0)
+		if touch {
+			j.sink |= uint64(j.itab.touch(ik[lo:hi], idx[:]))
 		}
-		j.next[i] = j.itab.push(ik[i], int32(i))
-		dup |= j.next[i] + 1 // stays 0 while every push starts a chain
+		for i := hi - 1; i >= lo; i-- {
+			if nulls != nil && nulls[i] {
+				j.buildHasNull = true
+				j.next[i] = -1
+				continue
+			}
+			j.next[i] = j.itab.push(ik[i], int32(i))
+			dup |= j.next[i] + 1 // stays 0 while every push starts a chain
+		}
 	}
 	j.unique = dup == 0
 }
