@@ -949,6 +949,7 @@ type hashAggOp struct {
 	enc     keyEncoder
 	gids    []int32
 	sel     []int32       // the rows of the batch that pass pred
+	shared  []*sharedExpr // the subexpressions keys and arguments share
 	args    []arrow.Array // the arguments of the batch being consumed
 	sink    uint64        // keeps the loads of groupTable.findAll
 	result  arrow.RecordBatch
@@ -1006,7 +1007,30 @@ func NewHashAggregate(in Operator, groups []Expr, groupNames []string, aggs []Ag
 		fields = append(fields, arrow.Field{Name: a.Name, Type: rt, Nullable: true})
 	}
 	op.schema = arrow.NewSchema(fields, nil)
+	op.shareCommon()
 	return op, nil
+}
+
+// shareCommon makes the subexpressions that several keys and arguments
+// contain sharedExprs of h, evaluated once per batch. It rewrites copies:
+// the parallel aggregate passes the same expressions to every partition.
+func (h *hashAggOp) shareCommon() {
+	exprs := append([]Expr(nil), h.groups...)
+	for _, a := range h.aggs {
+		exprs = append(exprs, a.Arg)
+	}
+	rew, shared := shareCommon(exprs)
+	if len(shared) == 0 {
+		return
+	}
+	h.shared = shared
+	h.groups = rew[:len(h.groups)]
+	aggs := make([]Aggregate, len(h.aggs))
+	for i, a := range h.aggs {
+		a.Arg = rew[len(h.groups)+i]
+		aggs[i] = a
+	}
+	h.aggs = aggs
 }
 
 func (h *hashAggOp) Schema() *arrow.Schema { return h.schema }
@@ -1117,7 +1141,12 @@ func (h *hashAggOp) consume(b arrow.RecordBatch, sel []int32) (bool, error) {
 		m = len(sel)
 	}
 	h.args = h.args[:0]
-	defer func() { releaseAll(h.args) }()
+	defer func() {
+		releaseAll(h.args)
+		for _, s := range h.shared {
+			s.reset()
+		}
+	}()
 	for _, a := range h.aggs {
 		var arg arrow.Array
 		if a.Func != AggCountStar {

@@ -1,6 +1,7 @@
 package arrowexec
 
 import (
+	"encoding/binary"
 	"math/bits"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -141,6 +142,12 @@ func (p *keyPacker) pack(cols []arrow.Array, n int) ([]int64, bool) {
 			}
 		case arrow.STRING:
 			s := stringsOf(a)
+			if vb == nil {
+				if !packStrings(keys, s, c, sh) {
+					return nil, false
+				}
+				break
+			}
 			for i := range keys {
 				if !isValid(vb, off, i) {
 					continue
@@ -158,6 +165,31 @@ func (p *keyPacker) pack(cols []arrow.Array, n int) ([]int64, bool) {
 		}
 	}
 	return keys, true
+}
+
+// packStrings packs the strings of a column without NULLs into keys,
+// reading each string as one little-endian word where the data buffer has
+// 8 bytes from its start (maxLen is below 8); false when a string is longer
+// than the column packs.
+func packStrings(keys []int64, s stringValues, c packedCol, sh uint) bool {
+	offs := s.offs[:len(keys)+1]
+	for i := range keys {
+		o0, o1 := int(offs[i]), int(offs[i+1])
+		l := o1 - o0
+		if l > c.maxLen {
+			return false
+		}
+		var x uint64
+		if o0+8 <= len(s.data) {
+			x = binary.LittleEndian.Uint64(s.data[o0:]) & (1<<(8*uint(l)) - 1)
+		} else {
+			for j, ch := range s.data[o0:o1] {
+				x |= uint64(ch) << (8 * j)
+			}
+		}
+		keys[i] |= int64(1|uint64(l)<<1|x<<(1+c.lenBits)) << sh
+	}
+	return true
 }
 
 // unpack returns the key columns of packed keys.

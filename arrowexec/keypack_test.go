@@ -97,6 +97,11 @@ func TestKeyPacker(t *testing.T) {
 		{[]arrow.DataType{str, str}, [][]any{{"A", "F"}, {"N", "O"}, {"", ""}, {nil, ""}, {"", nil}, {nil, nil},
 			{"abc", "\xff\xff\xff"}, {"\x00", ""}, {"", "\x00"}, {"\x00\x00", "\x00"}, {"ab", "c"}, {"a", "bc"}}},
 		{[]arrow.DataType{str}, [][]any{{"1234567"}, {"\xff\xff\xff\xff\xff\xff\xff"}, {""}, {nil}, {"\x00"}}},
+		// Without NULLs (packStrings): strings read as words and, near
+		// the end of the data, byte by byte.
+		{[]arrow.DataType{str, str}, [][]any{{"A", "F"}, {"N", "O"}, {"", ""}, {"abc", "\xff\xff\xff"}, {"\x00", ""},
+			{"", "\x00"}, {"ab", "c"}, {"a", "bc"}, {"\xff", "\x00\x00"}}},
+		{[]arrow.DataType{str}, [][]any{{"1234567"}, {"\xff\xff\xff\xff\xff\xff\xff"}, {""}, {"\x00"}, {"123456"}}},
 		{[]arrow.DataType{i32, i16, boolT}, [][]any{{int32(math.MinInt32), int16(math.MaxInt16), true},
 			{int32(math.MaxInt32), int16(math.MinInt16), false}, {int32(-1), int16(-1), nil}, {nil, nil, nil},
 			{int32(0), int16(0), false}, {int32(0), nil, false}}},
