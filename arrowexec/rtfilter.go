@@ -56,6 +56,13 @@ func (f *RuntimeFilter) String() string {
 // publish sets the keys of the filter from the build keys' values.
 func (f *RuntimeFilter) publish(s *keyset.Set) { f.keys.Store(s) }
 
+// Publish sets the keys of a filter whose keys come from something other
+// than a hash join's build (the planner's key filters, which test a key
+// against a set they read before they open their input). s must not
+// change afterwards; the caller keeps it alive, and charged to the query's
+// budget, while scans may read it.
+func (f *RuntimeFilter) Publish(s *keyset.Set) { f.publish(s) }
+
 // canFilterProbe reports whether a join of type t may drop probe rows
 // whose key no build row has: it never emits them.
 func (t JoinType) canFilterProbe() bool {

@@ -161,14 +161,31 @@ func appendValues[T int8 | int16 | int32 | int64](dst []int64, a arrow.Array, vs
 }
 
 // keyFilter is the operator of a key filter: a Filter by keyIn that
-// holds a reference of its key set until it is closed.
+// holds a reference of its key set until it is closed. With runtime
+// filters (of the scan below, rtfilter.go), it reads the set when it
+// opens, before its input, and publishes it to them.
 type keyFilter struct {
 	arrowexec.Operator
 	set    *keySet
+	rt     []*arrowexec.RuntimeFilter
 	closed bool
 }
 
 var _ arrowexec.Operator = (*keyFilter)(nil)
+
+// Open implements arrowexec.Operator.
+func (f *keyFilter) Open(ctx context.Context) error {
+	if len(f.rt) > 0 {
+		f.set.once.Do(func() { f.set.read(ctx) })
+		if f.set.err != nil {
+			return f.set.err
+		}
+		for _, r := range f.rt {
+			r.Publish(f.set.keys)
+		}
+	}
+	return f.Operator.Open(ctx)
+}
 
 // Close implements arrowexec.Operator.
 func (f *keyFilter) Close() error {
@@ -279,6 +296,8 @@ func (b *builder) buildKeyFilter(n *sql.Join) (op arrowexec.Operator, ok bool, e
 	if i < 0 {
 		return nil, false, nil
 	}
+	// Plan the runtime filter of the scan below before the scan is built.
+	rt := b.runtimeFilters(n)
 	set := b.keySets[n]
 	if set != nil {
 		set.retain()
@@ -296,7 +315,7 @@ func (b *builder) buildKeyFilter(n *sql.Join) (op arrowexec.Operator, ok bool, e
 		set.release()
 		return nil, true, err
 	}
-	return &keyFilter{Operator: arrowexec.NewFilter(in, &keyIn{key: key, set: set}), set: set}, true, nil
+	return &keyFilter{Operator: arrowexec.NewFilter(in, &keyIn{key: key, set: set}), set: set, rt: rt}, true, nil
 }
 
 // prepareKeySets makes the key sets of the key filters on path (the nodes
