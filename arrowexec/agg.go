@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -950,13 +951,17 @@ type hashAggOp struct {
 	gids    []int32
 	sel     []int32       // the rows of the batch that pass pred
 	shared  []*sharedExpr // the subexpressions keys and arguments share
-	args    []arrow.Array // the arguments of the batch being consumed
-	sink    uint64        // keeps the loads of groupTable.findAll
-	result  arrow.RecordBatch
-	pos     int64
-	done    bool
-	out     batchHolder
-	acct    accounted
+	// alias[j] >= 0 makes aggregate j (a SUM or AVG) a copy of the sums
+	// of aggregate alias[j] over the same argument, taken when the input
+	// ends (resolveAliases); nil when there is none.
+	alias  []int
+	args   []arrow.Array // the arguments of the batch being consumed
+	sink   uint64        // keeps the loads of groupTable.findAll
+	result arrow.RecordBatch
+	pos    int64
+	done   bool
+	out    batchHolder
+	acct   accounted
 }
 
 var _ Operator = (*hashAggOp)(nil)
@@ -1067,6 +1072,7 @@ func (h *hashAggOp) Open(ctx context.Context) error {
 		}
 		h.states[i] = s
 	}
+	h.findAliases()
 	if len(h.groups) == 0 {
 		h.table.find(nil) // the single group exists even over empty input
 		for _, s := range h.states {
@@ -1147,9 +1153,9 @@ func (h *hashAggOp) consume(b arrow.RecordBatch, sel []int32) (bool, error) {
 			s.reset()
 		}
 	}()
-	for _, a := range h.aggs {
+	for i, a := range h.aggs {
 		var arg arrow.Array
-		if a.Func != AggCountStar {
+		if a.Func != AggCountStar && !h.aliased(i) {
 			v, err := a.Arg.Eval(h.evalCtx, b)
 			if err != nil {
 				return false, evalErr(sel, err)
@@ -1211,16 +1217,100 @@ func (h *hashAggOp) consume(b arrow.RecordBatch, sel []int32) (bool, error) {
 			}
 			h.sink |= h.table.findAll(&h.enc, nil, h.gids[:m])
 		}
-		for _, s := range h.states {
-			s.resize(h.groupCount())
+		for i, s := range h.states {
+			if !h.aliased(i) {
+				s.resize(h.groupCount())
+			}
 		}
 	}
 	for i, s := range h.states {
+		if h.aliased(i) {
+			continue
+		}
 		if err := s.update(h.gids[:m], sel, h.args[i]); err != nil {
 			return true, err
 		}
 	}
 	return true, h.charge()
+}
+
+// sumState is the state of SUM and AVG, which keep the same sums and
+// counts and differ only in their result.
+type sumState interface {
+	aggState
+	// copySums makes the receiver's sums and counts copies of o's, a
+	// state of the same type.
+	copySums(o aggState)
+}
+
+var (
+	_ sumState = (*sumDecAgg)(nil)
+	_ sumState = (*sumIntAgg[int64])(nil)
+	_ sumState = (*sumFloatAgg[float64])(nil)
+)
+
+func (a *sumDecAgg) copySums(o aggState) {
+	b := o.(*sumDecAgg)
+	a.sums, a.small, a.cnt, a.exact = slices.Clone(b.sums), slices.Clone(b.small), slices.Clone(b.cnt), b.exact
+}
+
+func (a *sumIntAgg[T]) copySums(o aggState) {
+	b := o.(*sumIntAgg[T])
+	a.sums, a.cnt = slices.Clone(b.sums), slices.Clone(b.cnt)
+}
+
+func (a *sumFloatAgg[T]) copySums(o aggState) {
+	b := o.(*sumFloatAgg[T])
+	a.sums, a.cnt = slices.Clone(b.sums), slices.Clone(b.cnt)
+}
+
+// findAliases sets h.alias: a SUM or AVG whose argument an earlier SUM or
+// AVG has too (TPC-H Q1's SUM(l_quantity) and AVG(l_quantity)) is not
+// evaluated and folded in again; it copies the earlier one's sums when
+// the input ends.
+func (h *hashAggOp) findAliases() {
+	isSum := func(i int) bool {
+		a := h.aggs[i]
+		if a.Distinct || (a.Func != AggSum && a.Func != AggAvg) {
+			return false
+		}
+		_, ok := h.states[i].(sumState)
+		return ok
+	}
+	for j := range h.aggs {
+		if !isSum(j) {
+			continue
+		}
+		for i := range j {
+			if h.aliased(i) || !isSum(i) || !arrow.TypeEqual(h.aggs[i].Arg.DataType(), h.aggs[j].Arg.DataType()) {
+				continue
+			}
+			if a, b := h.aggs[i].Arg, h.aggs[j].Arg; a == b || sameExpr(a, b) {
+				if h.alias == nil {
+					h.alias = make([]int, len(h.aggs))
+					for k := range h.alias {
+						h.alias[k] = -1
+					}
+				}
+				h.alias[j] = i
+				break
+			}
+		}
+	}
+}
+
+// aliased reports whether aggregate i copies another's sums.
+func (h *hashAggOp) aliased(i int) bool { return h.alias != nil && h.alias[i] >= 0 }
+
+// resolveAliases copies the sums of the aggregates that others alias,
+// once the input has ended; afterwards every state is its own.
+func (h *hashAggOp) resolveAliases() {
+	for j, i := range h.alias {
+		if i >= 0 {
+			h.states[j].(sumState).copySums(h.states[i])
+		}
+	}
+	h.alias = nil
 }
 
 // evalErr returns err for an evaluation over the rows of a batch (sel nil)
@@ -1327,7 +1417,8 @@ func (h *hashAggOp) consumeAll() error {
 			return err
 		}
 		if b == nil {
-			return nil
+			h.resolveAliases()
+			return h.charge()
 		}
 		if err := h.consumeBatch(b); err != nil {
 			return err

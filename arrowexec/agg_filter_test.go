@@ -2,6 +2,7 @@ package arrowexec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -230,4 +231,116 @@ func TestAggregateFilterRejectsNonBoolean(t *testing.T) {
 	if _, err := drain(t, ctx, op); sqlstate.CodeOf(err) != sqlstate.DatatypeMismatch {
 		t.Fatalf("got %v, want 42804", err)
 	}
+}
+
+// TestSumAvgAliases: a SUM or AVG whose argument an earlier SUM or AVG has
+// copies its sums instead of folding the rows in again; every result
+// equals that of an aggregate computed on its own, serially and in
+// parallel.
+func TestSumAvgAliases(t *testing.T) {
+	ctx, mem := testCtx(t)
+	schema, recs := filterAggBatches(t, mem, 0, 600, 128)
+	defer func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	}()
+	col := func(i int) Expr { return Column(i, schema.Field(i).Type) }
+	twice := func() Expr {
+		e, err := Arith(OpMul, col(3), col(3))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	aggs := []Aggregate{
+		{Func: AggSum, Arg: col(3), Name: "sd"}, {Func: AggAvg, Arg: col(3), Name: "ad"},
+		{Func: AggAvg, Arg: col(6), Name: "az"}, {Func: AggSum, Arg: col(6), Name: "sz"},
+		{Func: AggSum, Arg: col(4), Name: "sf"}, {Func: AggAvg, Arg: col(4), Name: "af"},
+		{Func: AggAvg, Arg: col(3), Name: "ad2"},
+		{Func: AggSum, Arg: twice(), Name: "s2"}, {Func: AggAvg, Arg: twice(), Name: "a2"},
+		{Func: AggSum, Arg: col(3), Distinct: true, Name: "sdd"},
+		{Func: AggCount, Arg: col(3), Name: "cd"},
+	}
+	wantAliases := []int{-1, 0, -1, 2, -1, 4, 0, -1, 7, -1, -1}
+	groups := []Expr{col(0)}
+	run := func(op Operator) []string {
+		t.Helper()
+		rows, err := drain(t, ctx, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	op, err := NewHashAggregate(valuesOf(schema, recs), groups, nil, aggs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := op.(*hashAggOp)
+	if err := h.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(h.alias) != fmt.Sprint(wantAliases) {
+		t.Errorf("aliases %v, want %v", h.alias, wantAliases)
+	}
+	h.Close()
+	// The reference: each aggregate on its own, with the group key.
+	keys := []string{}
+	cells := make([][]string, len(aggs))
+	for i, a := range aggs {
+		for _, r := range run(mustAgg(t, valuesOf(schema, recs), groups, []Aggregate{a})) {
+			k := strings.IndexByte(r, '|')
+			if i == 0 {
+				keys = append(keys, r[:k])
+			}
+			cells[i] = append(cells[i], r[k:])
+		}
+		if len(cells[i]) != len(keys) {
+			t.Fatalf("%s: %d groups, want %d", a.Name, len(cells[i]), len(keys))
+		}
+	}
+	want := func(aggs []Aggregate, skip int) string {
+		rows := slices.Clone(keys)
+		for i := range aggs {
+			if i == skip {
+				continue
+			}
+			for g := range rows {
+				rows[g] += cells[i][g]
+			}
+		}
+		return strings.Join(rows, "\n")
+	}
+	serial := run(mustAgg(t, valuesOf(schema, recs), groups, aggs))
+	if got, w := strings.Join(serial, "\n"), want(aggs, -1); got != w {
+		t.Fatalf("with aliases:\n%s\neach on its own:\n%s", got, w)
+	}
+	// DISTINCT does not merge in parallel.
+	const distinct = 9
+	parAggs := slices.Delete(slices.Clone(aggs), distinct, distinct+1)
+	par := run(mustPar(t, []Operator{valuesOf(schema, recs[:2]), valuesOf(schema, recs[2:])}, groups, parAggs))
+	slices.Sort(par)
+	wp := strings.Split(want(aggs, distinct), "\n")
+	slices.Sort(wp)
+	if got, w := strings.Join(par, "\n"), strings.Join(wp, "\n"); got != w {
+		t.Fatalf("parallel, with aliases:\n%s\neach on its own:\n%s", got, w)
+	}
+}
+
+func mustAgg(t *testing.T, in Operator, groups []Expr, aggs []Aggregate) Operator {
+	t.Helper()
+	op, err := NewHashAggregate(in, groups, nil, aggs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
+}
+
+func mustPar(t *testing.T, ins []Operator, groups []Expr, aggs []Aggregate) Operator {
+	t.Helper()
+	op, err := NewParallelHashAggregate(ins, groups, nil, aggs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return op
 }
