@@ -172,6 +172,12 @@ type Options struct {
 	// large statements at once fail one by one instead of growing the
 	// process until the OS kills it. Zero or negative means no limit.
 	TotalQueryMemory int64
+	// SpillDir is where a sort whose input outgrows a quarter of its
+	// statement's budget writes its sorted runs (they are merged at the
+	// end; see QueryMemory). Empty means the data directory's tmp (none
+	// when FS is not the OS's file system), "-" never spilling: the sort
+	// then fails with 53200 at the budget.
+	SpillDir string
 }
 
 // DB is an open database.

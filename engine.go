@@ -66,6 +66,8 @@ type impl struct {
 	// queryPool is the budget the statements' budgets draw from
 	// (Options.TotalQueryMemory), or nil.
 	queryPool *arrowexec.Budget
+	// spillDir is where sorts spill (spill.go), or "".
+	spillDir string
 }
 
 func open(dir string, opts *Options) (*DB, error) {
@@ -162,6 +164,11 @@ func open(dir string, opts *Options) (*DB, error) {
 	}
 	db := &DB{impl{opts: o, log: o.Logger, mem: mem, store: st, cat: cat, reg: reg, txs: map[*Tx]struct{}{}, tiers: tiers,
 		plans: planner.NewCache(0)}}
+	if db.spillDir, err = openSpillDir(dir, &o); err != nil {
+		tiers.close()
+		st.Close()
+		return nil, err
+	}
 	if o.TotalQueryMemory > 0 || o.QueryMemory > 0 {
 		// With statement budgets only, the pool has no limit of its own
 		// and counts what they hold, for the metric.
@@ -619,6 +626,9 @@ func (db *impl) execCtx(ctx context.Context) context.Context {
 	ctx = compute.WithAllocator(ctx, db.mem)
 	if db.queryPool != nil && arrowexec.BudgetFrom(ctx) == nil {
 		ctx = arrowexec.WithBudget(ctx, arrowexec.NewBudgetIn(db.opts.QueryMemory, db.queryPool))
+	}
+	if db.spillDir != "" {
+		ctx = arrowexec.WithSpillDir(ctx, db.spillDir)
 	}
 	return ctx
 }

@@ -3,9 +3,12 @@ package mantisdb_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/mantisdb/mantisdb"
 	"github.com/mantisdb/mantisdb/arrowexec"
 	"github.com/mantisdb/mantisdb/internal/sqlstate"
@@ -15,7 +18,8 @@ import (
 // hold more fails with 53200 and the database goes on serving; a budget in
 // the caller's context takes the option's place.
 func TestQueryMemory(t *testing.T) {
-	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{QueryMemory: 256 << 10})
+	// Sorts do not spill here: TestSortSpills.
+	db, err := mantisdb.Open(t.TempDir(), &mantisdb.Options{QueryMemory: 256 << 10, SpillDir: "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +83,7 @@ func TestTotalQueryMemory(t *testing.T) {
 
 	// One sort fits the total, and a sorted one holds over a fifth of its
 	// peak while its rows are read.
-	db, err := mantisdb.Open(dir, &mantisdb.Options{QueryMemory: 2 * peak, TotalQueryMemory: peak * 6 / 5})
+	db, err := mantisdb.Open(dir, &mantisdb.Options{QueryMemory: 2 * peak, TotalQueryMemory: peak * 6 / 5, SpillDir: "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,4 +125,42 @@ func queryMemoryMetric(t *testing.T, db *mantisdb.DB) float64 {
 	}
 	t.Fatal("no mantis_query_memory_bytes")
 	return 0
+}
+
+// TestSortSpills: with a spill directory (by default the data directory's
+// tmp) an ORDER BY of more rows than its statement's budget holds sorts
+// through runs on disk and answers as an unlimited one does; the directory
+// is empty afterwards.
+func TestSortSpills(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db := open(t, dir)
+	exec(t, db, "create table t (id bigint primary key, v varchar)")
+	// About 4 MB of rows, in batches of 8192 (160 KB each).
+	ingestRecords(t, db, "t", kvRecord(memory.DefaultAllocator, idRange(0, 200_000), func(id int64) bool { return id%17 == 0 }))
+	const q = "select id, v from t order by v desc nulls first, id % 7"
+	want := render(query(t, db, q))
+	db.Close()
+
+	db, err := mantisdb.Open(dir, &mantisdb.Options{QueryMemory: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if got := render(query(t, db, q)); got != want {
+		t.Errorf("spilled sort differs from the unlimited one")
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err != nil || len(ents) != 0 {
+		t.Errorf("spill directory: %d files, %v", len(ents), err)
+	}
+	db.Close()
+	// Without spilling, the same budget does not hold the sort.
+	db, err = mantisdb.Open(dir, &mantisdb.Options{QueryMemory: 1 << 20, SpillDir: "-"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := drainQuery(ctx, db, q); sqlstate.CodeOf(err) != sqlstate.OutOfMemory {
+		t.Errorf("without a spill directory: %v, want 53200", err)
+	}
 }

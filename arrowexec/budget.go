@@ -71,6 +71,21 @@ func (b *Budget) Shrink(n int64) {
 	}
 }
 
+// Avail returns the bytes that can still be reserved in b and its
+// parents, or -1 when none of them has a limit.
+func (b *Budget) Avail() int64 {
+	avail := int64(-1)
+	for ; b != nil; b = b.parent {
+		if b.limit > 0 {
+			left := max(b.limit-b.used.Load(), 0)
+			if avail < 0 || left < avail {
+				avail = left
+			}
+		}
+	}
+	return avail
+}
+
 // Peak returns the most bytes reserved at one time.
 func (b *Budget) Peak() int64 {
 	if b == nil {

@@ -10,6 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/mantisdb/mantisdb/internal/arrowsize"
 )
 
 // outputBatchRows is the number of rows of the batches that blocking
@@ -181,6 +183,13 @@ type sortOp struct {
 	out    batchHolder
 	done   bool
 	acct   accounted
+	// External sort (sortspill.go): runBytes is the input a full sort
+	// buffers before it writes a sorted run (-1: never); runs are those
+	// written, merged by merger once the input ends.
+	runBytes int64
+	runs     []*spillRun
+	merger   *runMerger
+	written  int // runs written, merged ones included
 }
 
 var _ Operator = (*sortOp)(nil)
@@ -206,6 +215,10 @@ func (s *sortOp) Schema() *arrow.Schema { return s.in.Schema() }
 func (s *sortOp) Open(ctx context.Context) error {
 	s.ctx = ctx
 	s.acct.budget = BudgetFrom(ctx)
+	s.runBytes = -1
+	if !s.topN {
+		s.runBytes = spillRunBytes(ctx)
+	}
 	return s.in.Open(ctx)
 }
 
@@ -295,6 +308,33 @@ func (s *sortOp) consume() error {
 				return err
 			}
 		}
+		if s.runBytes > 0 && bytesHeld >= s.runBytes {
+			if err := s.spill(compact, &buf); err != nil {
+				return err
+			}
+			rows, bytesHeld = 0, 0
+		}
+	}
+	if len(s.runs) > 0 {
+		// The rest is a run too; the merge reads them all.
+		if err := s.spill(compact, &buf); err != nil {
+			return err
+		}
+		for len(s.runs) > spillFanIn {
+			// The first runs become one, in their place: equal keys
+			// stay in input order.
+			first := s.runs[:spillFanIn:spillFanIn]
+			s.runs = s.runs[spillFanIn:]
+			run, err := mergeRuns(s.ctx, spillDirFrom(s.ctx), mem, s.in.Schema(), s.keys, first, s.acct.budget)
+			if err != nil {
+				return err
+			}
+			s.written++
+			s.runs = append([]*spillRun{run}, s.runs...)
+		}
+		m, err := newRunMerger(s.ctx, mem, s.in.Schema(), s.keys, s.runs, s.acct.budget)
+		s.runs, s.merger = nil, m // the merger owns the runs, even when it failed
+		return err
 	}
 	if err := compact(); err != nil {
 		return err
@@ -310,6 +350,26 @@ func (s *sortOp) consume() error {
 	return nil
 }
 
+// spill sorts the batches buffered (compact) and writes them as a run,
+// releasing them.
+func (s *sortOp) spill(compact func() error, buf *[]arrow.RecordBatch) error {
+	if err := compact(); err != nil {
+		return err
+	}
+	if len(*buf) == 0 {
+		return nil // no rows
+	}
+	run, err := writeRun(spillDirFrom(s.ctx), (*buf)[0])
+	if err != nil {
+		return err
+	}
+	s.runs = append(s.runs, run)
+	s.written++
+	(*buf)[0].Release()
+	*buf = (*buf)[:0]
+	return s.acct.set(0)
+}
+
 func (s *sortOp) Next() (arrow.RecordBatch, error) {
 	s.out.release()
 	if !s.done {
@@ -321,6 +381,16 @@ func (s *sortOp) Next() (arrow.RecordBatch, error) {
 	if err := s.ctx.Err(); err != nil {
 		return nil, err
 	}
+	if s.merger != nil {
+		b, err := s.merger.next()
+		if err != nil {
+			return nil, err
+		}
+		if b == nil {
+			return nil, nil
+		}
+		return s.out.set(b), nil
+	}
 	return s.out.nextSlice(s.result, &s.pos), nil
 }
 
@@ -330,20 +400,19 @@ func (s *sortOp) Close() error {
 		s.result.Release()
 		s.result = nil
 	}
+	if s.merger != nil {
+		s.merger.close()
+		s.merger = nil
+	}
+	for _, r := range s.runs {
+		r.close()
+	}
+	s.runs = nil
 	// Everything, also what a failed consume still held.
 	s.acct.shrink(s.acct.held)
 	return s.in.Close()
 }
 
-// recordBytes estimates the memory a record holds.
-func recordBytes(r arrow.RecordBatch) int64 {
-	var n int64
-	for _, c := range r.Columns() {
-		for _, b := range c.Data().Buffers() {
-			if b != nil {
-				n += int64(b.Len())
-			}
-		}
-	}
-	return n
-}
+// recordBytes estimates the memory a record holds: its values, not the
+// buffers it may share with other slices (internal/arrowsize).
+func recordBytes(r arrow.RecordBatch) int64 { return arrowsize.Record(r) }

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/internal/arrowsize"
 )
 
 // lineitemSchema is a lineitem-like row: keys, quantities, prices, dates
@@ -53,7 +54,7 @@ func recsBytes(recs []arrow.RecordBatch) int64 {
 	var n int64
 	for _, r := range recs {
 		for _, c := range r.Columns() {
-			n += arraySize(c)
+			n += arrowsize.Array(c)
 		}
 	}
 	return n
@@ -283,7 +284,7 @@ func BenchmarkDoGetLineitem(b *testing.B) {
 			rec := r.RecordBatch()
 			n += rec.NumRows()
 			for _, c := range rec.Columns() {
-				size += arraySize(c)
+				size += arrowsize.Array(c)
 			}
 		}
 		err = r.Err()

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/mantisdb/mantisdb"
+	"github.com/mantisdb/mantisdb/internal/arrowsize"
 )
 
 func TestTransactions(t *testing.T) {
@@ -172,7 +173,7 @@ func TestDoGetSlicesLargeBatches(t *testing.T) {
 		rows += rec.NumRows()
 		size := int64(0)
 		for _, c := range rec.Columns() {
-			size += arraySize(c)
+			size += arrowsize.Array(c)
 		}
 		if size > 80<<10 {
 			t.Fatalf("batch of %d bytes, want about 64 KiB at most", size)
@@ -213,7 +214,7 @@ func TestSliceRows(t *testing.T) {
 	// A slice is measured by its own rows.
 	s := rec.NewSlice(500, 600)
 	defer s.Release()
-	if got := arraySize(s.Column(1)); got != 100*92+13 {
+	if got := arrowsize.Array(s.Column(1)); got != 100*92+13 {
 		t.Errorf("size of sliced strings %d, want %d", got, 100*92+13)
 	}
 }

@@ -15,7 +15,7 @@ const StatusClientClosedRequest = 499
 // StatusOf returns the HTTP status for an error code, by its class:
 // Invalid 400, NotFound 404, Conflict and Retry 409, Unsupported 501,
 // Canceled 408, Unavailable 503, Resource 413 (54000, a limit of the
-// request) or 507 (53200, out of memory), Auth 401, Denied 403, Internal 500.
+// request) or 507 (53200, out of memory; 53100, disk full), Auth 401, Denied 403, Internal 500.
 func StatusOf(code sqlstate.Code) int {
 	switch code.Class() {
 	case sqlstate.ClassInvalid:
@@ -32,7 +32,7 @@ func StatusOf(code sqlstate.Code) int {
 		return http.StatusServiceUnavailable
 	case sqlstate.ClassResource:
 		switch code {
-		case sqlstate.OutOfMemory:
+		case sqlstate.OutOfMemory, sqlstate.DiskFull:
 			return http.StatusInsufficientStorage
 		case sqlstate.TooManyConnections:
 			return http.StatusTooManyRequests

@@ -55,6 +55,9 @@ type serveConfig struct {
 	// (mantisdb.Options.TotalQueryMemory); 0 means three quarters of the
 	// Go memory limit, negative no limit.
 	TotalQueryMemory int64
+	// SpillDir is where sorts spill (mantisdb.Options.SpillDir): empty
+	// for the data directory's tmp, "-" for never.
+	SpillDir string
 	// REST options (see rest.Options).
 	MaxBodyBytes          int64
 	MaxConcurrentRequests int
@@ -89,6 +92,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.Int64Var(&cfg.CacheSize, "cache-size", oltp.DefaultCacheSize, "`bytes` of the row store's block cache (env MANTIS_CACHE_SIZE)")
 	fs.Int64Var(&cfg.QueryMemory, "query-memory", 0, "`bytes` one statement's operators may hold before it fails with 53200; 0: a quarter of the Go memory limit; -1: no limit (env MANTIS_QUERY_MEMORY)")
 	fs.Int64Var(&cfg.TotalQueryMemory, "total-query-memory", 0, "`bytes` all running statements' operators may hold together before the next to ask fails with 53200; 0: three quarters of the Go memory limit; -1: no limit (env MANTIS_TOTAL_QUERY_MEMORY)")
+	fs.StringVar(&cfg.SpillDir, "spill-dir", "", "`directory` where a sort larger than a quarter of its statement's memory budget writes its sorted runs; empty: the data directory's tmp; -: never spill (env MANTIS_SPILL_DIR)")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", rest.DefaultMaxBodyBytes, "largest HTTP request body in `bytes`, as sent; -1: no limit (env MANTIS_MAX_BODY_BYTES)")
 	fs.IntVar(&cfg.MaxConcurrentRequests, "max-concurrent-requests", rest.DefaultMaxConcurrentRequests, "HTTP requests served at once before 429; -1: no limit (env MANTIS_MAX_CONCURRENT_REQUESTS)")
 	fs.DurationVar(&cfg.IdempotencyWindow, "idempotency-window", rest.DefaultIdempotencyWindow, "how long ingest Idempotency-Keys are remembered; -1ns: forever (env MANTIS_IDEMPOTENCY_WINDOW)")
@@ -229,7 +233,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger, ready chan<- 
 		log.Info("query memory budget", "statement_bytes", qm, "total_bytes", tqm)
 	}
 	db, err := mantisdb.Open(cfg.DataDir, &mantisdb.Options{Logger: log, CacheSize: cfg.CacheSize,
-		QueryMemory: qm, TotalQueryMemory: tqm})
+		QueryMemory: qm, TotalQueryMemory: tqm, SpillDir: cfg.SpillDir})
 	if err != nil {
 		return fmt.Errorf("cannot open database in %s: %w", cfg.DataDir, err)
 	}

@@ -64,6 +64,7 @@ const (
 	InvalidObjectDefinition Code = "42P17"
 	WrongObjectType         Code = "42809"
 	ProgramLimitExceeded    Code = "54000"
+	DiskFull                Code = "53100"
 	OutOfMemory             Code = "53200"
 	TooManyConnections      Code = "53300"
 	LockNotAvailable        Code = "55P03"
@@ -118,7 +119,7 @@ func (c Code) Class() Class {
 		return ClassCanceled
 	case AdminShutdown, IOError:
 		return ClassUnavailable
-	case ProgramLimitExceeded, OutOfMemory, TooManyConnections:
+	case ProgramLimitExceeded, DiskFull, OutOfMemory, TooManyConnections:
 		return ClassResource
 	case InvalidAuthorization:
 		return ClassAuth
