@@ -140,9 +140,10 @@ func (a *stringAgg) update(gids, sel []int32, arr arrow.Array) error {
 	if !ok {
 		return nil // an all-NULL argument
 	}
-	for i, g := range gids {
+	for k, g := range gids {
+		i := k // the row of a
 		if sel != nil {
-			i = int(sel[i])
+			i = int(sel[k])
 		}
 		if s.IsNull(i) {
 			continue
@@ -699,9 +700,10 @@ func (a *minMaxAgg[T]) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[T](arr)
 	bits, off := validity(arr)
 	m, seen := a.vals, a.seen
-	for i, g := range gids {
+	for k, g := range gids {
+		i := k // the row of a
 		if sel != nil {
-			i = int(sel[i])
+			i = int(sel[k])
 		}
 		if bits != nil && !bitutil.BitIsSet(bits, off+i) {
 			continue
@@ -736,9 +738,10 @@ func (a *minMaxDecAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a.
 func (a *minMaxDecAgg) update(gids, sel []int32, arr arrow.Array) error {
 	v := values[decimal128.Num](arr)
 	bits, off := validity(arr)
-	for i, g := range gids {
+	for k, g := range gids {
+		i := k // the row of a
 		if sel != nil {
-			i = int(sel[i])
+			i = int(sel[k])
 		}
 		if !isValid(bits, off, i) {
 			continue
@@ -780,9 +783,10 @@ func (a *minMaxStrAgg) bytes() int64 {
 func (a *minMaxStrAgg) update(gids, sel []int32, arr arrow.Array) error {
 	s := stringsOf(arr)
 	bits, off := validity(arr)
-	for i, g := range gids {
+	for k, g := range gids {
+		i := k // the row of a
 		if sel != nil {
-			i = int(sel[i])
+			i = int(sel[k])
 		}
 		if !isValid(bits, off, i) {
 			continue
@@ -834,9 +838,10 @@ func (a *minMaxBoolAgg) bytes() int64 { return sliceBytes(a.vals) + sliceBytes(a
 func (a *minMaxBoolAgg) update(gids, sel []int32, arr arrow.Array) error {
 	b := arr.(*array.Boolean)
 	bits, off := validity(arr)
-	for i, g := range gids {
+	for k, g := range gids {
+		i := k // the row of a
 		if sel != nil {
-			i = int(sel[i])
+			i = int(sel[k])
 		}
 		if !isValid(bits, off, i) {
 			continue

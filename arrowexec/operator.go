@@ -41,6 +41,11 @@
 //     evaluation error there (which may come from a row that does not pass)
 //     makes it consume a copy of the passing rows instead, so errors are
 //     those of the passing rows only.
+//   - An aggregate evaluates a subexpression that several of its keys and
+//     arguments contain once per batch (sharedExpr, on its own copies of
+//     the expressions), and a SUM or AVG whose argument an earlier SUM or
+//     AVG has copies that one's sums when the input ends instead of
+//     folding the rows in again.
 //   - Context cancellation is checked between batches.
 //   - Blocking operators account the bytes they hold against the query's
 //     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
