@@ -249,7 +249,7 @@ func (j *hashJoin) Open(ctx context.Context) error {
 	j.mem = exec.GetAllocator(ctx)
 	j.acct.budget = BudgetFrom(ctx)
 	if j.shared != nil {
-		if err := j.shared.open(ctx); err != nil {
+		if err := j.shared.open(ctx, j); err != nil {
 			return err
 		}
 	} else if err := j.build.Open(ctx); err != nil {

@@ -2,6 +2,7 @@ package arrowexec
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -10,11 +11,15 @@ import (
 
 // SharedBuild is the build side of several hash joins that run at once,
 // each on its own goroutine with its own probe input (the partitions of a
-// parallel scan, see NewSharedHashJoin). The first join that needs the
-// table builds it from the build operator while the others wait; then all
-// of them probe the same table, which is read-only from then on. The build
-// operator is opened once and closed with the last join (or by Release
-// when no join was made).
+// parallel scan, see NewSharedHashJoin). The first join to open starts
+// building the table on a goroutine of its own, so that the builds of a
+// plan's joins run at once (and beside whatever else the plan does before
+// its probes start: TPC-H Q9 builds orders, partsupp, part and supplier);
+// a join waits for the table when it first needs it, then all of them
+// probe the same table, which is read-only from then on. The build
+// operator is opened once, by the first join to open, and closed with
+// the last reference (Release), which stops and waits for a build still
+// running.
 type SharedBuild struct {
 	build Operator
 	refs  atomic.Int32
@@ -22,21 +27,24 @@ type SharedBuild struct {
 	openOnce sync.Once
 	openErr  error
 
-	mu    sync.Mutex
-	built bool
-	err   error
-	// table holds the built table's fields (and a reference of its
-	// batch) for the joins that come later, whatever the builder does
-	// meanwhile; acct holds the table's memory in the query's budget
-	// until the last reference goes.
-	table hashJoin
-	acct  accounted
+	// done is closed when the build goroutine ends; then table holds the
+	// built table's fields (and a reference of its batch) for the joins
+	// to adopt, or err why there is none, and acct holds the table's
+	// memory in the query's budget until the last reference goes. cancel
+	// stops the build.
+	done   chan struct{}
+	cancel context.CancelFunc
+	err    error
+	table  hashJoin
+	acct   accounted
 
 	// For joins that emit build rows once their probe side ends
 	// (build-outer, full-outer, build-semi, build-anti): joins counts the
 	// joins made, finished those whose probe side ended, and matched holds
 	// the OR of the matched flags of the finished ones. The last join to
-	// finish emits the build rows for all of them (finishProbe).
+	// finish emits the build rows for all of them (finishProbe). mu guards
+	// them.
+	mu              sync.Mutex
 	joins, finished int
 	matched         []bool
 }
@@ -53,11 +61,15 @@ func NewSharedBuild(build Operator) *SharedBuild {
 // Schema returns the build side's schema.
 func (s *SharedBuild) Schema() *arrow.Schema { return s.build.Schema() }
 
-// Release drops one reference; the last releases the table and closes
-// the build operator.
+// Release drops one reference; the last stops the build if it still
+// runs, waits for it, releases the table and closes the build operator.
 func (s *SharedBuild) Release() error {
 	if s.refs.Add(-1) != 0 {
 		return nil
+	}
+	if s.done != nil {
+		s.cancel()
+		<-s.done
 	}
 	if s.table.brec != nil {
 		s.table.brec.Release()
@@ -67,8 +79,30 @@ func (s *SharedBuild) Release() error {
 	return s.build.Close()
 }
 
-func (s *SharedBuild) open(ctx context.Context) error {
-	s.openOnce.Do(func() { s.openErr = s.build.Open(ctx) })
+// open opens the build operator and starts the build, for the join j
+// (which gives the options, allocator and budget), at the first call.
+func (s *SharedBuild) open(ctx context.Context, j *hashJoin) error {
+	s.openOnce.Do(func() {
+		bctx, cancel := context.WithCancel(ctx)
+		if s.openErr = s.build.Open(bctx); s.openErr != nil {
+			cancel()
+			return
+		}
+		s.cancel, s.done = cancel, make(chan struct{})
+		t := &s.table
+		t.build, t.opts, t.ctx, t.mem = s.build, j.opts, bctx, j.mem
+		t.acct.budget = BudgetFrom(ctx)
+		go func() {
+			defer close(s.done)
+			s.err = t.consumeOwnBuild()
+			if t.buildMatched != nil {
+				// Each join keeps matched flags of its own.
+				t.acct.shrink(sliceBytes(t.buildMatched))
+				t.buildMatched = nil
+			}
+			s.acct, t.acct.held = t.acct, 0
+		}()
+	})
 	return s.openErr
 }
 
@@ -123,24 +157,20 @@ func (s *SharedBuild) finishProbe(j *hashJoin) bool {
 	return true
 }
 
-// consumeShared gives j the shared table, building it if no join has.
+// consumeShared gives j the shared table once it is built.
 func (s *SharedBuild) consumeShared(j *hashJoin) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.built {
-		s.built = true
-		if s.err = j.consumeOwnBuild(); s.err != nil {
-			return s.err
-		}
-		s.table.adoptBuild(j)
-		// The table's memory stays accounted until the last join is done.
-		s.acct, j.acct.held = j.acct, 0
-		return nil
+	j.built = true
+	if s.done == nil {
+		return fmt.Errorf("arrowexec: a shared build read before it was opened")
+	}
+	select {
+	case <-s.done:
+	case <-j.ctx.Done():
+		return j.ctx.Err()
 	}
 	if s.err != nil {
 		return s.err
 	}
-	j.built = true
 	j.adoptBuild(&s.table)
 	if (j.opts.Type.buildOuter() || j.opts.Type.onBuild()) && j.nbuild > 0 {
 		// Each join marks the build rows its own probe rows match.

@@ -2,6 +2,7 @@ package arrowexec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand"
 	"slices"
@@ -9,8 +10,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"go.uber.org/goleak"
 )
 
 // TestSharedHashJoin checks that joins probing one shared build from
@@ -112,3 +115,65 @@ type countingOp struct {
 
 func (c *countingOp) Open(ctx context.Context) error { c.opens++; return c.Operator.Open(ctx) }
 func (c *countingOp) Close() error                   { c.closes++; return c.Operator.Close() }
+
+// failingBuild is an operator whose Next fails, or, with block, waits for its
+// context to end and returns its error.
+type failingBuild struct {
+	Operator
+	ctx   context.Context
+	block bool
+}
+
+var errBuildFailed = fmt.Errorf("build failed")
+
+func (f *failingBuild) Open(ctx context.Context) error { f.ctx = ctx; return f.Operator.Open(ctx) }
+func (f *failingBuild) Next() (arrow.RecordBatch, error) {
+	if f.block {
+		<-f.ctx.Done()
+		return nil, f.ctx.Err()
+	}
+	return nil, errBuildFailed
+}
+
+// TestSharedBuildFails checks that a build that fails fails every join
+// that shares it, and that the last Release stops a build still running
+// and waits for it (goleak would see its goroutine otherwise).
+func TestSharedBuildFails(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	ctx := exec.WithAllocator(context.Background(), mem)
+	opts := HashJoinOptions{ProbeKeys: []Expr{Column(0, i64)}, BuildKeys: []Expr{Column(0, i64)}}
+	probe := func() Operator {
+		return NewValues(joinSchema, jbatches(t, mem, rowsJSON(randRows(rand.New(rand.NewSource(3)), 20, 4)), 5))
+	}
+
+	sb := NewSharedBuild(&failingBuild{Operator: NewValues(joinSchema, nil)})
+	var ops []Operator
+	for range 3 {
+		op, err := NewSharedHashJoin(probe(), sb, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op)
+	}
+	sb.Release()
+	for i, op := range ops {
+		if _, err := drainRows(ctx, op); !errors.Is(err, errBuildFailed) {
+			t.Errorf("join %d: %v, want the build's error", i, err)
+		}
+	}
+
+	// A join opened, never read, then closed: the build that waits
+	// forever is stopped.
+	sb = NewSharedBuild(&failingBuild{Operator: NewValues(joinSchema, nil), block: true})
+	op, err := NewSharedHashJoin(probe(), sb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Release()
+	if err := op.Open(ctx); err != nil {
+		t.Fatal(err)
+	}
+	op.Close()
+}
