@@ -132,6 +132,18 @@ func TestExplain(t *testing.T) {
 	if got := render(query(t, db, "select count(*) from t")); got != "10\n" {
 		t.Errorf("EXPLAIN DELETE deleted: %s", got)
 	}
+	// The spellings rewritten before parsing (NULLS FIRST/LAST, ILIKE)
+	// and typed literals work under EXPLAIN too.
+	for _, q := range []string{
+		"select k from t order by s desc nulls first, v nulls last",
+		"select k from t where s ilike 'A%' and s not ilike 'b%'",
+		"select k from t where date '2024-01-02' > date '2023-12-31'",
+	} {
+		plan := explain(t, db, "explain analyze "+q)
+		if !strings.Contains(plan, "actual rows=") {
+			t.Errorf("EXPLAIN ANALYZE %s:\n%s", q, plan)
+		}
+	}
 	// Exec of an EXPLAIN runs like a query.
 	if _, err := db.Exec(ctx, "explain analyze select * from t"); err != nil {
 		t.Error(err)

@@ -150,6 +150,9 @@ func TestSortSpills(t *testing.T) {
 	if got := render(query(t, db, q)); got != want {
 		t.Errorf("spilled sort differs from the unlimited one")
 	}
+	if plan := render(query(t, db, "explain analyze "+q)); !strings.Contains(plan, " spilled=") {
+		t.Errorf("EXPLAIN ANALYZE shows no spill:\n%s", plan)
+	}
 	if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err != nil || len(ents) != 0 {
 		t.Errorf("spill directory: %d files, %v", len(ents), err)
 	}

@@ -190,6 +190,7 @@ type sortOp struct {
 	runs     []*spillRun
 	merger   *runMerger
 	written  int // runs written, merged ones included
+	stats    *SpillStats
 }
 
 var _ Operator = (*sortOp)(nil)
@@ -218,6 +219,7 @@ func (s *sortOp) Open(ctx context.Context) error {
 	s.runBytes = -1
 	if !s.topN {
 		s.runBytes = spillRunBytes(ctx)
+		s.stats = spillStatsFrom(ctx)
 	}
 	return s.in.Open(ctx)
 }
@@ -330,6 +332,7 @@ func (s *sortOp) consume() error {
 				return err
 			}
 			s.written++
+			s.stats.note(run)
 			s.runs = append([]*spillRun{run}, s.runs...)
 		}
 		m, err := newRunMerger(s.ctx, mem, s.in.Schema(), s.keys, s.runs, s.acct.budget)
@@ -365,6 +368,7 @@ func (s *sortOp) spill(compact func() error, buf *[]arrow.RecordBatch) error {
 	}
 	s.runs = append(s.runs, run)
 	s.written++
+	s.stats.note(run)
 	(*buf)[0].Release()
 	*buf = (*buf)[:0]
 	return s.acct.set(0)

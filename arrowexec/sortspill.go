@@ -11,6 +11,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -41,6 +42,34 @@ import (
 // over their concatenation: three copies per row, however many runs.
 
 type spillDirKey struct{}
+
+// SpillStats count what the sorts opened under a context (WithSpillStats)
+// wrote to disk, for EXPLAIN ANALYZE. It is safe for concurrent use.
+type SpillStats struct {
+	// Runs counts the runs written, the merged runs of a sort with many
+	// included; Bytes their size.
+	Runs, Bytes atomic.Int64
+}
+
+type spillStatsKey struct{}
+
+// WithSpillStats returns a context whose sorts count their spilling in s.
+func WithSpillStats(ctx context.Context, s *SpillStats) context.Context {
+	return context.WithValue(ctx, spillStatsKey{}, s)
+}
+
+func spillStatsFrom(ctx context.Context) *SpillStats {
+	s, _ := ctx.Value(spillStatsKey{}).(*SpillStats)
+	return s
+}
+
+// note counts run r (s may be nil).
+func (s *SpillStats) note(r *spillRun) {
+	if s != nil {
+		s.Runs.Add(1)
+		s.Bytes.Add(r.bytes)
+	}
+}
 
 // WithSpillDir returns a context whose sorts may spill to temporary files
 // in dir (which must exist) when their input outgrows their share of the
@@ -85,8 +114,9 @@ func spillRunBytes(ctx context.Context) int64 {
 
 // spillRun is one sorted run on disk.
 type spillRun struct {
-	f    *os.File
-	rows int64
+	f     *os.File
+	rows  int64
+	bytes int64 // the file's size
 }
 
 // runWriter writes one run file.
@@ -125,6 +155,12 @@ func (w *runWriter) finish(err error) (*spillRun, error) {
 	}
 	if ferr := w.bw.Flush(); err == nil && ferr != nil {
 		err = spillError(ferr)
+	}
+	if err == nil {
+		w.run.bytes, err = w.run.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			err = spillError(err)
+		}
 	}
 	if err != nil {
 		w.run.close()

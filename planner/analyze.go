@@ -30,7 +30,8 @@ import (
 //     account it (sort, top-N, hash aggregate and join, window);
 //   - a ScanStats that the storage sources opened below it (and not below
 //     a deeper wrapper) fill: row-store rows, segments and row groups read
-//     and pruned, by cause.
+//     and pruned, by cause;
+//   - a SpillStats that a sort fills with the runs it wrote to disk.
 //
 // The source provider owns what scans report: the planner only carries the
 // counters from the context to the rendered plan.
@@ -104,6 +105,8 @@ type OpStats struct {
 	// once, as far as they account memory.
 	PeakMemory atomic.Int64
 	Scan       ScanStats
+	// Spill counts what a sort under the node wrote to disk.
+	Spill arrowexec.SpillStats
 }
 
 // Analysis collects the statistics of one EXPLAIN ANALYZE execution. It
@@ -204,6 +207,9 @@ func (a *Analysis) String() string {
 		if m := st.PeakMemory.Load(); m > 0 {
 			fmt.Fprintf(&b, " peak memory=%s", fmtBytes(m))
 		}
+		if r := st.Spill.Runs.Load(); r > 0 {
+			fmt.Fprintf(&b, " spilled=%d runs, %s", r, fmtBytes(st.Spill.Bytes.Load()))
+		}
 		b.WriteByte('\n')
 		if sc := &st.Scan; sc.any() {
 			fmt.Fprintf(&b, "%sscan: row store rows=%d segments=%d (skipped %d) row groups read=%d of %d, pruned by zone maps=%d bloom filters=%d bitmaps=%d key ranges=%d segment rows=%d\n",
@@ -262,6 +268,7 @@ func (o *analyzeOp) Open(ctx context.Context) error {
 	start := time.Now()
 	o.budget = arrowexec.NewChildBudget(arrowexec.BudgetFrom(ctx))
 	ctx = arrowexec.WithBudget(WithScanStats(ctx, &o.st.Scan), o.budget)
+	ctx = arrowexec.WithSpillStats(ctx, &o.st.Spill)
 	err := o.in.Open(ctx)
 	o.st.Nanos.Add(int64(time.Since(start)))
 	return err

@@ -41,6 +41,16 @@ type Parsed struct {
 	edits []edit
 }
 
+// walkRoot returns the node under which the AST's nodes are found in text
+// order: the statement, or the one an EXPLAIN explains (sqlparser.Walk does
+// not descend into an Explain).
+func (p *Parsed) walkRoot() sqlparser.SQLNode {
+	if ex, ok := p.Stmt.(*sqlparser.Explain); ok {
+		return ex.Statement
+	}
+	return p.Stmt
+}
+
 var nearRE = regexp.MustCompile(`at position (\d+)(?: near '(.*)')?$`)
 
 // Parse parses exactly one statement (a trailing semicolon is allowed).
@@ -182,7 +192,7 @@ func (p *Parsed) markTypedLiterals() {
 			vals = append(vals, v)
 		}
 		return true, nil
-	}, p.Stmt)
+	}, p.walkRoot())
 	p.typed = make(map[*sqlparser.SQLVal]int)
 	if len(vals) == len(strs) {
 		for i, v := range vals {

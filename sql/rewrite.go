@@ -334,7 +334,7 @@ func (p *Parsed) attachNulls(info *rewriteInfo) error {
 	if !info.anyNulls {
 		return nil
 	}
-	orders := collectOrders(p.Stmt, nil)
+	orders := collectOrders(p.walkRoot(), nil)
 	if len(orders) != len(info.orderItems) {
 		return sqlstate.Errorf(sqlstate.FeatureNotSupported, "NULLS FIRST/LAST is not supported in this ORDER BY")
 	}
@@ -376,7 +376,7 @@ func (p *Parsed) attachILike(info *rewriteInfo) error {
 	if !info.anyILike {
 		return nil
 	}
-	likes := collectLikes(p.Stmt, nil)
+	likes := collectLikes(p.walkRoot(), nil)
 	if len(likes) != len(info.likes) {
 		return sqlstate.Errorf(sqlstate.FeatureNotSupported, "ILIKE is not supported in this statement")
 	}
