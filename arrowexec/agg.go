@@ -604,8 +604,18 @@ func (a *sumDecAgg) addLanes(l *sumLanes) error {
 }
 
 // add64 adds x to group g, spilling into sums[g] when small[g] overflows
-// (as spill does, without counting a row).
+// (as spill does, without counting a row). Once the state is exact (a
+// spill of an earlier lane may have made it so), small is unused and x
+// goes to sums[g] in 128 bits.
 func (a *sumDecAgg) add64(g int32, x int64) error {
+	if a.exact {
+		t := a.sums[g].Add(decimal128.FromI64(x))
+		if !fitsPrecision(t, 38) {
+			return errOverflow("numeric")
+		}
+		a.sums[g] = t
+		return nil
+	}
 	s := a.small[g]
 	z := s + x
 	if (s^z)&(x^z) >= 0 {

@@ -702,3 +702,42 @@ func TestSumDecimalLanes(t *testing.T) {
 		}
 	}
 }
+
+// TestSumDecimalLanesAfterFold: a lane fold that makes the state exact
+// (sums[g] reaches 10^37) must not add the remaining lanes to small, which
+// exact states ignore (the remaining lanes' values were lost).
+func TestSumDecimalLanesAfterFold(t *testing.T) {
+	_, mem := testCtx(t)
+	a := &sumDecAgg{dt: dec38_2, scale: 2}
+	a.resize(1)
+	want := decimal128.Num{}
+	// Batch 1: 10^37 - 2^62, beyond an int64: the row loop spills it,
+	// sums stays below 10^37 (not exact).
+	e37, _ := new(big.Int).SetString("10000000000000000000000000000000000000", 10)
+	x1 := decimal128.FromBigInt(new(big.Int).Sub(e37, new(big.Int).Lsh(big.NewInt(1), 62)))
+	arr := decArray(mem, dec38_2, []decimal128.Num{x1}, nil)
+	if err := a.update([]int32{0}, nil, arr); err != nil {
+		t.Fatal(err)
+	}
+	arr.Release()
+	want = want.Add(x1)
+	// Batch 2: rows 1.5*2^62, 1.5*2^62, 5, 5, one per lane: each lane
+	// fits, the second add64 overflows small and spills past 10^37 (fold:
+	// exact), and lanes 2 and 3 are then added to small, which an exact
+	// state ignores.
+	v := decimal128.FromI64(3 << 61)
+	vals := []decimal128.Num{v, v, decimal128.FromI64(5), decimal128.FromI64(5)}
+	for _, x := range vals {
+		want = want.Add(x)
+	}
+	arr = decArray(mem, dec38_2, vals, nil)
+	if err := a.update([]int32{0, 0, 0, 0}, nil, arr); err != nil {
+		t.Fatal(err)
+	}
+	arr.Release()
+	res := a.finish(mem, 1).(*array.Decimal128)
+	defer res.Release()
+	if res.Value(0) != want {
+		t.Fatalf("sum %s, want %s (count %d)", res.Value(0).BigInt(), want.BigInt(), a.cnt[0])
+	}
+}
