@@ -50,6 +50,15 @@
 //   - Blocking operators account the bytes they hold against the query's
 //     Budget (WithBudget) and fail with 53200 when it is exhausted; this is
 //     the seam for spilling.
+//   - A hash join's output shares the columns of a probe batch whose rows
+//     each match once, in order, instead of copying them. Integer keys,
+//     one or several packed into one int64 (joinPack), are indexed in an
+//     intTable; other keys in the byte-key groupTable.
+//   - A SharedBuild builds its table on a goroutine of its own, started
+//     when the first of its joins opens, while the plan's other operators
+//     run: a build side shares no state with the rest of the plan that is
+//     not safe for concurrent use (Spools, key sets and runtime filters
+//     are). The last Release stops a build still running and waits for it.
 //   - A Spool runs its input once, on the goroutine of the first reader
 //     that asks for a batch, and replays the same batches to every reader;
 //     its batches are accounted like a blocking operator's.
