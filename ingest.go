@@ -72,6 +72,11 @@ func (db *DB) ingestIn(ctx context.Context, tx *oltp.Txn, table string, rdr arra
 		}
 		rec, err := conform(ctx, t, rdr.RecordBatch())
 		if err != nil {
+			// A batch before this one may have a bad row too: the
+			// first one is reported.
+			if perr := in.wait(); perr != nil {
+				return 0, perr
+			}
 			return 0, sqlstate.ShiftRows(err, n)
 		}
 		in.add(rec, n)
@@ -177,6 +182,18 @@ func (in *ingester) syncAhead() {
 		_ = in.db.store.SyncWAL()
 		in.syncing.Store(false)
 	}()
+}
+
+// wait waits for the pending batches to encode and returns the first
+// one's error, if any.
+func (in *ingester) wait() error {
+	for _, p := range in.pending {
+		<-p.done
+		if p.err != nil {
+			return p.err
+		}
+	}
+	return nil
 }
 
 // poll fails with the error of the first pending batches that failed to

@@ -279,9 +279,66 @@ func TestRowErrorsNameTheRow(t *testing.T) {
 	ingestRecords(t, db, "s", kvRecord(memory.DefaultAllocator, idRange(1, 40_001), isBad))
 	_, err := db.Exec(ctx, "insert into k select id, v from s order by id")
 	check("insert ... select", err, bad)
+	// An upsert whose bad row replaces an existing row: its row of the
+	// input, not its place among the rows that hit existing ones.
+	exec(t, db, "insert into k values (1000, 'x')")
+	recs := []arrow.RecordBatch{
+		kvRecord(memory.DefaultAllocator, idRange(1, 11), nil),
+		kvRecord(memory.DefaultAllocator, append(idRange(11, 21), 1000), func(id int64) bool { return id == 1000 }),
+	}
+	rdr, _ := array.NewRecordReader(kvSchema, recs)
+	_, err = db.IngestWith(ctx, "k", rdr, mantisdb.IngestOptions{OnConflict: mantisdb.ConflictReplace})
+	rdr.Release()
+	for _, r := range recs {
+		r.Release()
+	}
+	check("upsert replacing a row", err, 21)
+	// A bad row in a batch still encoding when a later batch fails to
+	// convert: the first bad row is the one named.
+	exec(t, db, "create table c (id bigint, v varchar not null)")
+	wide := arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "v", Type: arrow.BinaryTypes.String, Nullable: true},
+	}, nil)
+	first := kvRecord(memory.DefaultAllocator, idRange(1, 20_001), func(id int64) bool { return id == 5 })
+	// The second batch's id is a string that is no number.
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema([]arrow.Field{
+		{Name: "id", Type: arrow.BinaryTypes.String},
+		{Name: "v", Type: arrow.BinaryTypes.String},
+	}, nil))
+	b.Field(0).(*array.StringBuilder).AppendValues([]string{"1", "x"}, nil)
+	b.Field(1).(*array.StringBuilder).AppendValues([]string{"a", "b"}, nil)
+	second := b.NewRecordBatch()
+	b.Release()
+	_, err = db.Ingest(ctx, "c", &twoSchemas{recs: []arrow.RecordBatch{first, second}, sch: wide})
+	first.Release()
+	second.Release()
+	check("a bad row before a failed conversion", err, 5)
 	exec(t, db, "insert into k values (3, 'x')")
 	_, err = db.Exec(ctx, "update k set v = null where id = 3")
 	if e := sqlstate.From(err); e == nil || e.Code != sqlstate.NotNullViolation || e.Row != 0 {
 		t.Errorf("update: %v, want 23502 without a row", err)
 	}
+}
+
+// twoSchemas is a record reader whose batches may differ from its schema
+// (a client's stream the server has not checked): conform meets each.
+type twoSchemas struct {
+	recs []arrow.RecordBatch
+	sch  *arrow.Schema
+	cur  arrow.RecordBatch
+}
+
+func (r *twoSchemas) Retain()                        {}
+func (r *twoSchemas) Release()                       {}
+func (r *twoSchemas) Schema() *arrow.Schema          { return r.sch }
+func (r *twoSchemas) Err() error                     { return nil }
+func (r *twoSchemas) Record() arrow.RecordBatch      { return r.cur }
+func (r *twoSchemas) RecordBatch() arrow.RecordBatch { return r.cur }
+func (r *twoSchemas) Next() bool {
+	if len(r.recs) == 0 {
+		return false
+	}
+	r.cur, r.recs = r.recs[0], r.recs[1:]
+	return true
 }

@@ -247,7 +247,7 @@ func (db *DB) upsertRound(ctx context.Context, tx *oltp.Txn, v *version, t *cata
 	var written int64
 	for b, e := range old {
 		if err := db.updateExisting(ctx, tx, t, rec, e, newIdx[b], set); err != nil {
-			return 0, err
+			return 0, rowOfBatch(err, newIdx[b])
 		}
 		written += e.NumRows()
 	}
@@ -265,16 +265,22 @@ func (db *DB) upsertRound(ctx context.Context, tx *oltp.Txn, v *version, t *cata
 		}
 		err = tx.Insert(ctx, t, fresh)
 		fresh.Release()
-		if e := sqlstate.From(err); e != nil && e.Row > 0 && e.Row <= int64(len(ins)) {
-			// Row j of fresh is row ins[j] of rec.
-			return 0, e.InRow(int64(ins[e.Row-1])+1, e.Field)
-		}
 		if err != nil {
-			return 0, err
+			return 0, rowOfBatch(err, ins)
 		}
 		written += int64(len(ins))
 	}
 	return written, nil
+}
+
+// rowOfBatch maps the row of err's *sqlstate.Error, a row of a batch of
+// rows rows of rec (row j of the batch is rows[j] of rec), to its row of
+// rec.
+func rowOfBatch(err error, rows []int) error {
+	if e := sqlstate.From(err); e != nil && e.Row > 0 && e.Row <= int64(len(rows)) {
+		return e.InRow(int64(rows[e.Row-1])+1, e.Field)
+	}
+	return err
 }
 
 // updateExisting updates the existing rows e (t's columns, then the
