@@ -323,17 +323,26 @@ func (s *sortOp) consume() error {
 			return err
 		}
 		for len(s.runs) > spillFanIn {
-			// The first runs become one, in their place: equal keys
-			// stay in input order.
-			first := s.runs[:spillFanIn:spillFanIn]
-			s.runs = s.runs[spillFanIn:]
-			run, err := mergeRuns(s.ctx, spillDirFrom(s.ctx), mem, s.in.Schema(), s.keys, first, s.acct.budget)
-			if err != nil {
-				return err
+			// One level: each spillFanIn consecutive runs become one, in
+			// their place (equal keys stay in input order), so that a
+			// row is rewritten once per level.
+			runs := s.runs
+			s.runs = nil
+			for lo := 0; lo < len(runs); lo += spillFanIn {
+				hi := min(lo+spillFanIn, len(runs))
+				if hi-lo == 1 {
+					s.runs = append(s.runs, runs[lo])
+					continue
+				}
+				run, err := mergeRuns(s.ctx, spillDirFrom(s.ctx), mem, s.in.Schema(), s.keys, runs[lo:hi], s.acct.budget)
+				if err != nil {
+					s.runs = append(s.runs, runs[hi:]...) // for Close
+					return err
+				}
+				s.written++
+				s.stats.note(run)
+				s.runs = append(s.runs, run)
 			}
-			s.written++
-			s.stats.note(run)
-			s.runs = append([]*spillRun{run}, s.runs...)
 		}
 		m, err := newRunMerger(s.ctx, mem, s.in.Schema(), s.keys, s.runs, s.acct.budget)
 		s.runs, s.merger = nil, m // the merger owns the runs, even when it failed

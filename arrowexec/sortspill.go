@@ -96,7 +96,7 @@ var minSpillRun int64 = 64 << 10 // a variable for tests
 const spillMinBatchRows = 256
 
 // spillFanIn is the most runs merged at once; more are first merged into
-// longer runs, spillFanIn at a time.
+// longer runs, level by level, spillFanIn consecutive runs at a time.
 const spillFanIn = 8
 
 // spillRunBytes returns the bytes a sort buffers before it writes a run,
@@ -114,9 +114,10 @@ func spillRunBytes(ctx context.Context) int64 {
 
 // spillRun is one sorted run on disk.
 type spillRun struct {
-	f     *os.File
-	rows  int64
-	bytes int64 // the file's size
+	f         *os.File
+	rows      int64
+	bytes     int64 // the file's size
+	batchRows int64 // the rows of its longest batch
 }
 
 // runWriter writes one run file.
@@ -142,6 +143,7 @@ func newRunWriter(dir string, schema *arrow.Schema) (*runWriter, error) {
 
 func (w *runWriter) write(rec arrow.RecordBatch) error {
 	w.run.rows += rec.NumRows()
+	w.run.batchRows = max(w.run.batchRows, rec.NumRows())
 	if err := w.w.Write(rec); err != nil {
 		return spillError(err)
 	}
@@ -188,12 +190,17 @@ func writeRun(dir string, rec arrow.RecordBatch) (*spillRun, error) {
 	return w.finish(err)
 }
 
-// mergeRuns merges runs into one new run in dir.
+// mergeRuns merges runs into one new run in dir, in batches no longer
+// than theirs (so that a merge of merged runs needs no more memory).
 func mergeRuns(ctx context.Context, dir string, mem memory.Allocator, schema *arrow.Schema, keys []SortKey, runs []*spillRun, budget *Budget) (*spillRun, error) {
 	m, err := newRunMerger(ctx, mem, schema, keys, runs, budget)
 	defer m.close()
 	if err != nil {
 		return nil, err
+	}
+	m.outRows = 1
+	for _, r := range runs {
+		m.outRows = max(m.outRows, int(r.batchRows))
 	}
 	w, err := newRunWriter(dir, schema)
 	if err != nil {
@@ -299,10 +306,12 @@ type runMerger struct {
 	curs   []*runCursor
 	h      cursorHeap
 	acct   accounted // the cursors' batches and keys
+	// outRows is the most rows of a merged batch (outputBatchRows).
+	outRows int
 }
 
 func newRunMerger(ctx context.Context, mem memory.Allocator, schema *arrow.Schema, keys []SortKey, runs []*spillRun, budget *Budget) (*runMerger, error) {
-	m := &runMerger{ctx: ctx, mem: mem, schema: schema, keys: keys, runs: runs}
+	m := &runMerger{ctx: ctx, mem: mem, schema: schema, keys: keys, runs: runs, outRows: outputBatchRows}
 	m.acct.budget = budget
 	for i, r := range runs {
 		if _, err := r.f.Seek(0, io.SeekStart); err != nil {
@@ -344,13 +353,13 @@ func (m *runMerger) next() (arrow.RecordBatch, error) {
 	var srcs []*source
 	bySrc := map[arrow.RecordBatch]int{}
 	type pick struct{ src, pos int32 }
-	picks := make([]pick, 0, outputBatchRows)
+	picks := make([]pick, 0, m.outRows)
 	defer func() {
 		for _, s := range srcs {
 			s.rec.Release()
 		}
 	}()
-	for len(picks) < outputBatchRows && len(m.h) > 0 {
+	for len(picks) < m.outRows && len(m.h) > 0 {
 		c := m.h[0]
 		si, ok := bySrc[c.rec]
 		if !ok {
