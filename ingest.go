@@ -150,6 +150,8 @@ func (in *ingester) add(rec arrow.RecordBatch, first int64) {
 	in.sem <- struct{}{}
 	go func() {
 		defer func() { <-in.sem }()
+		defer close(p.done)
+		defer sqlstate.Recover(&p.err)
 		p.b, p.err = st.EncodeBatch(in.t, rec)
 		p.err = sqlstate.ShiftRows(p.err, first)
 		rec.Release()
@@ -162,7 +164,6 @@ func (in *ingester) add(rec arrow.RecordBatch, first int64) {
 			// Before done: close waits for done, then for the syncs.
 			in.syncAhead()
 		}
-		close(p.done)
 	}()
 }
 

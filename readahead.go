@@ -90,6 +90,16 @@ func (s *tierSource) startReadahead(workers int) {
 		go func(w int) {
 			defer ra.wg.Done()
 			defer close(ra.chans[w])
+			var perr error
+			defer func() {
+				if perr != nil {
+					select {
+					case ra.chans[w] <- raItem{err: perr}:
+					case <-ctx.Done():
+					}
+				}
+			}()
+			defer sqlstate.Recover(&perr)
 			for u := w; u < len(units); u += len(ra.chans) {
 				if !s.decodeUnit(ctx, &units[u], ra.chans[w]) {
 					return

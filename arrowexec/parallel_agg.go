@@ -9,6 +9,8 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/decimal128"
+
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // This file holds the morsel-driven hash aggregation: one partial
@@ -240,6 +242,7 @@ func (p *parallelAggOp) run() error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer sqlstate.Recover(&errs[i])
 			errs[i] = h.consumeAll()
 		}()
 	}
@@ -414,6 +417,7 @@ func (p *parallelAggOp) mergePartitioned(n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer sqlstate.Recover(&errs[i])
 			errs[i] = p.mergePart(m, i, n, keys)
 		}()
 	}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 
 	"github.com/apache/arrow-go/v18/arrow"
+
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // SharedBuild is the build side of several hash joins that run at once,
@@ -94,6 +96,7 @@ func (s *SharedBuild) open(ctx context.Context, j *hashJoin) error {
 		t.acct.budget = BudgetFrom(ctx)
 		go func() {
 			defer close(s.done)
+			defer sqlstate.Recover(&s.err)
 			s.err = t.consumeOwnBuild()
 			if t.buildMatched != nil {
 				// Each join keeps matched flags of its own.

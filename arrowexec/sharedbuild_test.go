@@ -14,6 +14,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/compute/exec"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"go.uber.org/goleak"
+
+	"github.com/mantisdb/mantisdb/internal/sqlstate"
 )
 
 // TestSharedHashJoin checks that joins probing one shared build from
@@ -122,6 +124,7 @@ type failingBuild struct {
 	Operator
 	ctx   context.Context
 	block bool
+	panic bool // Next panics (a bug): the joins fail with XX000
 }
 
 var errBuildFailed = fmt.Errorf("build failed")
@@ -131,6 +134,9 @@ func (f *failingBuild) Next() (arrow.RecordBatch, error) {
 	if f.block {
 		<-f.ctx.Done()
 		return nil, f.ctx.Err()
+	}
+	if f.panic {
+		panic("a bug in the build")
 	}
 	return nil, errBuildFailed
 }
@@ -164,10 +170,22 @@ func TestSharedBuildFails(t *testing.T) {
 		}
 	}
 
+	// A build that panics on its goroutine fails the joins with an
+	// internal error instead of ending the process.
+	sb = NewSharedBuild(&failingBuild{Operator: NewValues(joinSchema, nil), panic: true})
+	op, err := NewSharedHashJoin(probe(), sb, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb.Release()
+	if _, err := drainRows(ctx, op); sqlstate.CodeOf(err) != sqlstate.Internal || !strings.Contains(err.Error(), "a bug in the build") {
+		t.Errorf("panicking build: %v, want XX000", err)
+	}
+
 	// A join opened, never read, then closed: the build that waits
 	// forever is stopped.
 	sb = NewSharedBuild(&failingBuild{Operator: NewValues(joinSchema, nil), block: true})
-	op, err := NewSharedHashJoin(probe(), sb, opts)
+	op, err = NewSharedHashJoin(probe(), sb, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

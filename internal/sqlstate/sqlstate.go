@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 )
 
 // Code is a five-character SQLSTATE code.
@@ -199,6 +200,18 @@ func ShiftRows(err error, before int64) error {
 		return err
 	}
 	return e.InRow(e.Row+before, e.Field)
+}
+
+// Recover turns a panic into an internal error in *err; deferred first
+// thing in a goroutine that a statement starts (a parallel worker, a
+// background build or decode), it keeps a bug in one statement from
+// ending the process: the servers recover panics of the request's own
+// goroutine, not of the ones it starts. The panic's stack is kept in the
+// error's cause, not in its message.
+func Recover(err *error) {
+	if p := recover(); p != nil {
+		*err = Wrap(fmt.Errorf("panic: %v\n%s", p, debug.Stack()), Internal, "internal error: %v", p)
+	}
 }
 
 // PositionAt converts a byte offset in text into a 1-based line and column.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -75,5 +76,29 @@ func TestErrorText(t *testing.T) {
 		if got := ShiftRows(err, 100); got != err {
 			t.Errorf("ShiftRows(%v) = %v", err, got)
 		}
+	}
+}
+
+// TestRecover: a panic of a goroutine that defers Recover becomes an
+// internal error naming the panic, with the stack only in the cause.
+func TestRecover(t *testing.T) {
+	var err error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer Recover(&err)
+		panic("boom")
+	}()
+	<-done
+	e := From(err)
+	if e == nil || e.Code != Internal || e.Message != "internal error: boom" || !strings.Contains(errors.Unwrap(e).Error(), "goroutine") {
+		t.Fatalf("Recover: %#v", err)
+	}
+	err = nil
+	func() {
+		defer Recover(&err)
+	}()
+	if err != nil {
+		t.Errorf("no panic: %v", err)
 	}
 }
