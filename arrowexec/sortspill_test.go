@@ -80,6 +80,23 @@ func appendOr(b array.Builder, null bool, val func()) {
 	}
 }
 
+// runSort sorts recs (retained for the sort) by keys under ctx, calls each
+// for every batch, and returns the closed operator.
+func runSort(ctx context.Context, recs []arrow.RecordBatch, keys []SortKey, each func(arrow.RecordBatch)) (*sortOp, error) {
+	op := NewSort(NewValues(spillSchema, retainedAll(recs)), keys).(*sortOp)
+	defer op.Close()
+	if err := op.Open(ctx); err != nil {
+		return op, err
+	}
+	for {
+		b, err := op.Next()
+		if err != nil || b == nil {
+			return op, err
+		}
+		each(b)
+	}
+}
+
 // TestExternalSort: a sort that outgrows its share of the budget writes
 // sorted runs and merges them; the rows come out exactly as the in-memory
 // sort orders them (equal keys in input order), for keys of every type,
@@ -110,20 +127,8 @@ func TestExternalSort(t *testing.T) {
 			// The ids of the rows in output order: they name the rows.
 			var check uint64
 			sorted := func(ctx context.Context) ([]int64, *sortOp) {
-				op := NewSort(NewValues(spillSchema, retainedAll(recs)), keys).(*sortOp)
-				defer op.Close()
-				if err := op.Open(ctx); err != nil {
-					t.Fatal(err)
-				}
 				var ids []int64
-				for {
-					b, err := op.Next()
-					if err != nil {
-						t.Fatal(err)
-					}
-					if b == nil {
-						return ids, op
-					}
+				op, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) {
 					if !b.Schema().Equal(spillSchema) {
 						t.Fatalf("batch schema %s", b.Schema())
 					}
@@ -139,7 +144,11 @@ func TestExternalSort(t *testing.T) {
 							check += uint64(id) * uint64(len(str.Value(r))+1)
 						}
 					}
+				})
+				if err != nil {
+					t.Fatal(err)
 				}
+				return ids, op
 			}
 			want, _ := sorted(ctx)
 			wantCheck := check
@@ -189,28 +198,12 @@ func TestExternalSortSpills(t *testing.T) {
 	}()
 	keys := []SortKey{{Expr: Column(3, arrow.PrimitiveTypes.Int64)}}
 	count := func(ctx context.Context) (int, error) {
-		op := NewSort(NewValues(spillSchema, retainedAll(recs)), keys).(*sortOp)
-		var runs int
-		defer op.Close()
-		if err := op.Open(ctx); err != nil {
-			return 0, err
-		}
 		rows := 0
-		for {
-			b, err := op.Next()
-			if err != nil {
-				return rows, err
-			}
-			if b == nil {
-				break
-			}
-			runs = op.written
-			rows += int(b.NumRows())
+		op, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) { rows += int(b.NumRows()) })
+		if err == nil && rows != 30_000 {
+			err = fmt.Errorf("%d rows", rows)
 		}
-		if rows != 30_000 {
-			return rows, fmt.Errorf("%d rows", rows)
-		}
-		return runs, nil
+		return op.written, err
 	}
 	dir := t.TempDir()
 	if runs, err := count(WithBudget(WithSpillDir(ctx, dir), NewBudget(1<<30))); err != nil || runs != 0 {
