@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/mantisdb/mantisdb/arrowexec"
 )
 
 // Spilling: a sort whose input outgrows a quarter of its statement's
@@ -16,14 +17,10 @@ import (
 // directory's tmp; they are unlinked as soon as they are created, so a
 // crash leaves none (files of the external sort's name pattern found
 // there at Open, from a system that cannot unlink open files, are
-// removed).
+// removed: arrowexec.RemoveSpillFiles).
 
 // spillDirName is the default spill directory inside the data directory.
 const spillDirName = "tmp"
-
-// spillPrefix and spillSuffix name the external sort's run files
-// (arrowexec.WithSpillDir).
-const spillPrefix, spillSuffix = "sort-", ".arrows"
 
 // openSpillDir returns the directory where statements spill, created and
 // emptied of old runs, or "" for none: a DB on another file system than
@@ -41,14 +38,8 @@ func openSpillDir(dir string, o *Options) (string, error) {
 	if err := os.MkdirAll(spill, 0o755); err != nil {
 		return "", fmt.Errorf("cannot create spill directory: %w", err)
 	}
-	ents, err := os.ReadDir(spill)
-	if err != nil {
+	if err := arrowexec.RemoveSpillFiles(spill); err != nil {
 		return "", fmt.Errorf("cannot read spill directory: %w", err)
-	}
-	for _, e := range ents {
-		if name := e.Name(); strings.HasPrefix(name, spillPrefix) && strings.HasSuffix(name, spillSuffix) {
-			_ = os.Remove(filepath.Join(spill, name))
-		}
 	}
 	return spill, nil
 }

@@ -38,7 +38,7 @@ func NewBudgetIn(limit int64, parent *Budget) *Budget {
 // NewChildBudget returns an unlimited budget whose reservations are also
 // reserved in parent (nil: none), so that the parent's limit applies; it
 // keeps its own peak, e.g. for one operator's memory in EXPLAIN ANALYZE.
-func NewChildBudget(parent *Budget) *Budget { return &Budget{parent: parent} }
+func NewChildBudget(parent *Budget) *Budget { return NewBudgetIn(0, parent) }
 
 // Grow reserves n bytes.
 func (b *Budget) Grow(n int64) error {

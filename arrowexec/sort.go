@@ -189,7 +189,6 @@ type sortOp struct {
 	runBytes int64
 	runs     []*spillRun
 	merger   *runMerger
-	written  int // runs written, merged ones included
 	stats    *SpillStats
 }
 
@@ -339,7 +338,6 @@ func (s *sortOp) consume() error {
 					s.runs = append(s.runs, runs[hi:]...) // for Close
 					return err
 				}
-				s.written++
 				s.stats.note(run)
 				s.runs = append(s.runs, run)
 			}
@@ -376,7 +374,6 @@ func (s *sortOp) spill(compact func() error, buf *[]arrow.RecordBatch) error {
 		return err
 	}
 	s.runs = append(s.runs, run)
-	s.written++
 	s.stats.note(run)
 	(*buf)[0].Release()
 	*buf = (*buf)[:0]

@@ -11,6 +11,8 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -79,6 +81,26 @@ func WithSpillDir(ctx context.Context, dir string) context.Context {
 	return context.WithValue(ctx, spillDirKey{}, dir)
 }
 
+// Run files are named spillPrefix, a random part, spillSuffix.
+const spillPrefix, spillSuffix = "sort-", ".arrows"
+
+// RemoveSpillFiles removes the run files in dir that a sort left: none
+// where open files can be unlinked (runs are unlinked as soon as they are
+// created), those of a crash elsewhere. Other files are left alone, so dir
+// may be shared.
+func RemoveSpillFiles(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if name := e.Name(); strings.HasPrefix(name, spillPrefix) && strings.HasSuffix(name, spillSuffix) {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
+	return nil
+}
+
 func spillDirFrom(ctx context.Context) string {
 	dir, _ := ctx.Value(spillDirKey{}).(string)
 	return dir
@@ -115,7 +137,6 @@ func spillRunBytes(ctx context.Context) int64 {
 // spillRun is one sorted run on disk.
 type spillRun struct {
 	f         *os.File
-	rows      int64
 	bytes     int64 // the file's size
 	batchRows int64 // the rows of its longest batch
 }
@@ -129,7 +150,7 @@ type runWriter struct {
 
 // newRunWriter creates a run file in dir for batches of schema.
 func newRunWriter(dir string, schema *arrow.Schema) (*runWriter, error) {
-	f, err := os.CreateTemp(dir, "sort-*.arrows")
+	f, err := os.CreateTemp(dir, spillPrefix+"*"+spillSuffix)
 	if err != nil {
 		return nil, spillError(err)
 	}
@@ -142,7 +163,6 @@ func newRunWriter(dir string, schema *arrow.Schema) (*runWriter, error) {
 }
 
 func (w *runWriter) write(rec arrow.RecordBatch) error {
-	w.run.rows += rec.NumRows()
 	w.run.batchRows = max(w.run.batchRows, rec.NumRows())
 	if err := w.w.Write(rec); err != nil {
 		return spillError(err)

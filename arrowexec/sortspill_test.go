@@ -80,18 +80,36 @@ func appendOr(b array.Builder, null bool, val func()) {
 	}
 }
 
+// spillTest returns the context and 30K rows (spillBatches) of an external
+// sort test, with runs of any size allowed (minSpillRun 0).
+func spillTest(t *testing.T) (context.Context, []arrow.RecordBatch) {
+	old := minSpillRun
+	minSpillRun = 0
+	t.Cleanup(func() { minSpillRun = old })
+	ctx, mem := testCtx(t)
+	recs := spillBatches(mem, 30_000)
+	t.Cleanup(func() {
+		for _, r := range recs {
+			r.Release()
+		}
+	})
+	return ctx, recs
+}
+
 // runSort sorts recs (retained for the sort) by keys under ctx, calls each
-// for every batch, and returns the closed operator.
-func runSort(ctx context.Context, recs []arrow.RecordBatch, keys []SortKey, each func(arrow.RecordBatch)) (*sortOp, error) {
+// for every batch, and returns the closed operator and the runs it wrote,
+// merged ones included.
+func runSort(ctx context.Context, recs []arrow.RecordBatch, keys []SortKey, each func(arrow.RecordBatch)) (*sortOp, int64, error) {
+	var st SpillStats
 	op := NewSort(NewValues(spillSchema, retainedAll(recs)), keys).(*sortOp)
 	defer op.Close()
-	if err := op.Open(ctx); err != nil {
-		return op, err
+	if err := op.Open(WithSpillStats(ctx, &st)); err != nil {
+		return op, st.Runs.Load(), err
 	}
 	for {
 		b, err := op.Next()
 		if err != nil || b == nil {
-			return op, err
+			return op, st.Runs.Load(), err
 		}
 		each(b)
 	}
@@ -103,16 +121,7 @@ func runSort(ctx context.Context, recs []arrow.RecordBatch, keys []SortKey, each
 // both directions and both NULL placements, and the budget and the
 // temporary directory are left empty.
 func TestExternalSort(t *testing.T) {
-	old := minSpillRun
-	minSpillRun = 0
-	defer func() { minSpillRun = old }()
-	ctx, mem := testCtx(t)
-	recs := spillBatches(mem, 30_000)
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	ctx, recs := spillTest(t)
 	dir := t.TempDir()
 	var cases [][]SortKey
 	for c := 1; c < spillSchema.NumFields(); c++ {
@@ -126,9 +135,9 @@ func TestExternalSort(t *testing.T) {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			// The ids of the rows in output order: they name the rows.
 			var check uint64
-			sorted := func(ctx context.Context) ([]int64, *sortOp) {
+			sorted := func(ctx context.Context) ([]int64, *sortOp, int64) {
 				var ids []int64
-				op, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) {
+				op, runs, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) {
 					if !b.Schema().Equal(spillSchema) {
 						t.Fatalf("batch schema %s", b.Schema())
 					}
@@ -148,15 +157,15 @@ func TestExternalSort(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				return ids, op
+				return ids, op, runs
 			}
-			want, _ := sorted(ctx)
+			want, _, _ := sorted(ctx)
 			wantCheck := check
 			check = 0
 			budget := NewBudget(1 << 19) // runs of 128 KiB: merged in two rounds
-			got, op := sorted(WithBudget(WithSpillDir(ctx, dir), budget))
-			if op.written <= spillFanIn+1 {
-				t.Errorf("%d runs written, want more than %d", op.written, spillFanIn+1)
+			got, op, runs := sorted(WithBudget(WithSpillDir(ctx, dir), budget))
+			if runs <= spillFanIn+1 {
+				t.Errorf("%d runs written, want more than %d", runs, spillFanIn+1)
 			}
 			if op.merger != nil || op.runs != nil {
 				t.Error("the sort kept its runs past Close")
@@ -186,24 +195,15 @@ func TestExternalSort(t *testing.T) {
 // a spill directory the same budget fails with 53200; a spill directory
 // that cannot be written fails with 58030.
 func TestExternalSortSpills(t *testing.T) {
-	old := minSpillRun
-	minSpillRun = 0
-	defer func() { minSpillRun = old }()
-	ctx, mem := testCtx(t)
-	recs := spillBatches(mem, 30_000)
-	defer func() {
-		for _, r := range recs {
-			r.Release()
-		}
-	}()
+	ctx, recs := spillTest(t)
 	keys := []SortKey{{Expr: Column(3, arrow.PrimitiveTypes.Int64)}}
-	count := func(ctx context.Context) (int, error) {
+	count := func(ctx context.Context) (int64, error) {
 		rows := 0
-		op, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) { rows += int(b.NumRows()) })
+		_, runs, err := runSort(ctx, recs, keys, func(b arrow.RecordBatch) { rows += int(b.NumRows()) })
 		if err == nil && rows != 30_000 {
 			err = fmt.Errorf("%d rows", rows)
 		}
-		return op.written, err
+		return runs, err
 	}
 	dir := t.TempDir()
 	if runs, err := count(WithBudget(WithSpillDir(ctx, dir), NewBudget(1<<30))); err != nil || runs != 0 {
